@@ -1,0 +1,32 @@
+// Package link owns the endpoint's kernel links: one Linux bridge per bridge network, one veth
+// pair per bridge-network endpoint, one macvlan per container-network endpoint. Names derive
+// from Docker's IDs, so a delete works without any stored state, and every operation can run
+// twice: creating what exists converges it, deleting what is missing is done.
+package link
+
+// Name prefixes of the links this package creates. Link names have at most 15 characters.
+const (
+	BridgePrefix   = "vb-"
+	HostVethPrefix = "ve-"
+	PeerPrefix     = "vc-"
+	MacvlanPrefix  = "vm-"
+)
+
+const idChars = 12
+
+// BridgeName is the bridge of the network with Docker ID networkID.
+func BridgeName(networkID string) string { return BridgePrefix + short(networkID) }
+
+// HostVethName is the endpoint-side end of the veth pair of endpoint endpointID.
+func HostVethName(endpointID string) string { return HostVethPrefix + short(endpointID) }
+
+// PeerName is the link Docker moves into the container for endpoint endpointID: the other end
+// of its veth pair, or its macvlan.
+func PeerName(endpointID string) string { return PeerPrefix + short(endpointID) }
+
+func short(id string) string {
+	if len(id) > idChars {
+		return id[:idChars]
+	}
+	return id
+}
