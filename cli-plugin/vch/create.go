@@ -1,0 +1,319 @@
+package vch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/docker-vic/docker-vic/endpoint/config"
+)
+
+// Endpoint VM defaults.
+const (
+	DefaultCPUs     = 2
+	DefaultMemoryMB = 2048
+	// GuestID is the guest OS the endpoint VM is declared with.
+	GuestID = string(types.VirtualMachineGuestOsIdentifierOther3xLinux64Guest)
+)
+
+// Create validates cfg against the inventory and creates the VCH, all or nothing. cfg has
+// passed config.Validate; Create fills in the placement it resolved (datacenter, compute
+// resource, image store) before storing it.
+func (m *Manager) Create(ctx context.Context, cfg *config.Config) (*VCH, error) {
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	plan, err := m.plan(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.build(ctx, cfg, plan); err != nil {
+		return nil, err
+	}
+	return m.Get(ctx, cfg.Name)
+}
+
+// createPlan is what validation resolved and creation uses.
+type createPlan struct {
+	snap   *snapshot
+	target *target
+	// folder says whether the VCH gets a VM folder of its own (vCenter only).
+	folder bool
+}
+
+// plan checks everything that needs the inventory, before any change, and fills in the
+// resolved placement of cfg.
+func (m *Manager) plan(ctx context.Context, cfg *config.Config) (*createPlan, error) {
+	snap, err := m.scan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m.progress("validating VCH %q in datacenter %q", cfg.Name, snap.dcName)
+	k := &checker{m: m, snap: snap, vCenter: m.Client.IsVC()}
+	if err := k.checkName(cfg.Name); err != nil {
+		return nil, err
+	}
+	t, err := m.resolveTarget(ctx, snap.dc, cfg.Placement)
+	if err != nil {
+		return nil, err
+	}
+	k.hosts = t.hosts
+	if err := k.checkPortGroups(ctx, cfg, nil); err != nil {
+		return nil, err
+	}
+	p := &createPlan{snap: snap, target: t, folder: k.vCenter}
+	if err := m.checkFreeNames(ctx, cfg.Name, p); err != nil {
+		return nil, err
+	}
+	cfg.Placement.Datacenter = snap.dcName
+	cfg.Placement.ComputeResource = t.computePath
+	cfg.Placement.ImageStore = t.datastore
+	return p, nil
+}
+
+// checkFreeNames refuses a name already taken by a pool under the target pool, or by anything
+// in the datacenter's VM folder, where the VCH's folder (vCenter) or endpoint VM (ESXi) goes.
+func (m *Manager) checkFreeNames(ctx context.Context, name string, p *createPlan) error {
+	var rp mo.ResourcePool
+	if err := p.target.pool.Properties(ctx, p.target.pool.Reference(), []string{"resourcePool"}, &rp); err != nil {
+		return fmt.Errorf("reading resource pool %q: %w", p.target.pool.InventoryPath, err)
+	}
+	pools, err := m.entityNames(ctx, rp.ResourcePool)
+	if err != nil {
+		return err
+	}
+	for ref, n := range pools {
+		if n == name {
+			return &config.Error{Flag: "--name", Value: name, Rule: fmt.Sprintf("%s %q already exists", poolKind(ref), path.Join(p.target.pool.InventoryPath, name))}
+		}
+	}
+	var f mo.Folder
+	if err := p.target.vmFolder.Properties(ctx, p.target.vmFolder.Reference(), []string{"childEntity"}, &f); err != nil {
+		return fmt.Errorf("reading the VM folder of datacenter %q: %w", p.snap.dcName, err)
+	}
+	children, err := m.entityNames(ctx, f.ChildEntity)
+	if err != nil {
+		return err
+	}
+	for ref, n := range children {
+		if n == name {
+			return &config.Error{Flag: "--name", Value: name, Rule: fmt.Sprintf("the VM folder of datacenter %q already holds %s of that name", p.snap.dcName, kindName(ref))}
+		}
+	}
+	return nil
+}
+
+// kindName names the kind of an inventory object for messages ("a VM").
+func kindName(ref types.ManagedObjectReference) string {
+	switch ref.Type {
+	case "VirtualMachine":
+		return "a VM"
+	case "Folder":
+		return "a folder"
+	case "VirtualApp":
+		return "a vApp"
+	}
+	return "an object"
+}
+
+// build creates the folder, pool and endpoint VM and powers it on. Each step that changes the
+// inventory pushes its undo; any failure runs them, newest first.
+func (m *Manager) build(ctx context.Context, cfg *config.Config, p *createPlan) (err error) {
+	name := cfg.Name
+	spec, err := endpointSpec(cfg, p)
+	if err != nil {
+		return err
+	}
+
+	var undo []func(context.Context) error
+	success := false
+	defer func() {
+		if success {
+			return
+		}
+		if uerr := m.undo(ctx, undo); uerr != nil {
+			err = fmt.Errorf("%w; cleaning up also failed: %v", err, uerr)
+		}
+	}()
+
+	folder := p.target.vmFolder
+	if p.folder {
+		if folder, err = m.createFolder(ctx, p.target.vmFolder, name, &undo); err != nil {
+			return err
+		}
+	}
+	pool, err := m.createPool(ctx, p.target.pool, name, cfg.Placement.UseVApp, folder, &undo)
+	if err != nil {
+		return err
+	}
+	vm, err := m.createVM(ctx, spec, folder, pool, &undo)
+	if err != nil {
+		return err
+	}
+	m.progress("powering on endpoint VM %q", name)
+	task, err := vm.PowerOn(ctx)
+	if err = wait(ctx, task, err); err != nil {
+		return fmt.Errorf("powering on endpoint VM %q: %w", name, err)
+	}
+	success = true
+	return nil
+}
+
+// endpointSpec describes the endpoint VM: CPUs, memory, one NIC per port group, the appliance
+// CD-ROM and the stored configuration.
+func endpointSpec(cfg *config.Config, p *createPlan) (types.VirtualMachineConfigSpec, error) {
+	var spec types.VirtualMachineConfigSpec
+	extra, err := cfg.Encode()
+	if err != nil {
+		return spec, err
+	}
+	devices, err := nicSpecs(p.snap.nets, cfg.PortGroups(), -100)
+	if err != nil {
+		return spec, fmt.Errorf("creating endpoint VM %q: %w", cfg.Name, err)
+	}
+	if iso := cfg.Placement.ApplianceISO; iso != "" {
+		cd, err := cdromSpecs(iso)
+		if err != nil {
+			return spec, fmt.Errorf("creating the CD-ROM of endpoint VM %q: %w", cfg.Name, err)
+		}
+		devices = append(devices, cd...)
+	}
+	return types.VirtualMachineConfigSpec{
+		Name:         cfg.Name,
+		GuestId:      GuestID,
+		Annotation:   "docker-vic endpoint of VCH " + cfg.Name,
+		NumCPUs:      int32(orDefault(cfg.Placement.CPUs, DefaultCPUs)),
+		MemoryMB:     int64(orDefault(cfg.Placement.MemoryMB, DefaultMemoryMB)),
+		Files:        &types.VirtualMachineFileInfo{VmPathName: fmt.Sprintf("[%s]", p.target.datastore)},
+		ExtraConfig:  optionValues(extra),
+		DeviceChange: devices,
+	}, nil
+}
+
+// createFolder creates the VCH's VM folder.
+func (m *Manager) createFolder(ctx context.Context, parent *object.Folder, name string, undo *[]func(context.Context) error) (*object.Folder, error) {
+	m.progress("creating VM folder %q", name)
+	folder, err := parent.CreateFolder(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("creating VM folder %q: %w", name, err)
+	}
+	ref := folder.Reference()
+	*undo = append(*undo, func(ctx context.Context) error {
+		m.progress("removing VM folder %q", name)
+		return destroy(ctx, m.Client, ref)
+	})
+	return folder, nil
+}
+
+// createPool creates the VCH's resource pool, or vApp, under parent.
+func (m *Manager) createPool(ctx context.Context, parent *object.ResourcePool, name string, vApp bool, folder *object.Folder, undo *[]func(context.Context) error) (*object.ResourcePool, error) {
+	var ref types.ManagedObjectReference
+	if vApp {
+		m.progress("creating vApp %q under %q", name, parent.InventoryPath)
+		app, err := parent.CreateVApp(ctx, name, types.DefaultResourceConfigSpec(), types.VAppConfigSpec{}, folder)
+		if err != nil {
+			return nil, fmt.Errorf("creating vApp %q: %w", name, err)
+		}
+		ref = app.Reference()
+	} else {
+		m.progress("creating resource pool %q under %q", name, parent.InventoryPath)
+		pool, err := parent.Create(ctx, name, types.DefaultResourceConfigSpec())
+		if err != nil {
+			return nil, fmt.Errorf("creating resource pool %q: %w", name, err)
+		}
+		ref = pool.Reference()
+	}
+	*undo = append(*undo, func(ctx context.Context) error {
+		m.progress("removing %s %q", poolKind(ref), name)
+		return destroy(ctx, m.Client, ref)
+	})
+	return object.NewResourcePool(m.Client, ref), nil
+}
+
+// createVM creates the endpoint VM in folder and pool; a vApp creates its own child VMs.
+func (m *Manager) createVM(ctx context.Context, spec types.VirtualMachineConfigSpec, folder *object.Folder, pool *object.ResourcePool, undo *[]func(context.Context) error) (*object.VirtualMachine, error) {
+	name := spec.Name
+	m.progress("creating endpoint VM %q with %d NICs on datastore %q", name, countNICs(spec), strings.Trim(spec.Files.VmPathName, "[]"))
+	var task *object.Task
+	var err error
+	if pool.Reference().Type == "VirtualApp" {
+		task, err = object.NewVirtualApp(m.Client, pool.Reference()).CreateChildVM(ctx, spec, nil)
+	} else {
+		task, err = folder.CreateVM(ctx, spec, pool, nil)
+	}
+	var info *types.TaskInfo
+	if err == nil {
+		info, err = task.WaitForResult(ctx)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("creating endpoint VM %q: %w", name, err)
+	}
+	ref, ok := info.Result.(types.ManagedObjectReference)
+	if !ok {
+		return nil, fmt.Errorf("creating endpoint VM %q: the task returned no VM", name)
+	}
+	*undo = append(*undo, func(ctx context.Context) error {
+		m.progress("removing endpoint VM %q", name)
+		// A failed power-on may still have started the VM: power it off first.
+		return removeVM(ctx, m.Client, ref, name, true)
+	})
+	return object.NewVirtualMachine(m.Client, ref), nil
+}
+
+func countNICs(spec types.VirtualMachineConfigSpec) int {
+	n := 0
+	for _, d := range spec.DeviceChange {
+		if _, ok := d.GetVirtualDeviceConfigSpec().Device.(types.BaseVirtualEthernetCard); ok {
+			n++
+		}
+	}
+	return n
+}
+
+// undo runs clean-up steps newest first, on a context that outlives a cancelled ctx.
+func (m *Manager) undo(ctx context.Context, steps []func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+	defer cancel()
+	var errs []error
+	for i := len(steps) - 1; i >= 0; i-- {
+		if err := steps[i](ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Manager) progress(format string, args ...any) {
+	if m.Progress != nil {
+		m.Progress(fmt.Sprintf(format, args...))
+	}
+}
+
+func orDefault(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// optionValues turns extraConfig entries into option values, sorted by key.
+func optionValues(entries map[string]string) []types.BaseOptionValue {
+	keys := make([]string, 0, len(entries))
+	for k := range entries {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]types.BaseOptionValue, len(keys))
+	for i, k := range keys {
+		out[i] = &types.OptionValue{Key: k, Value: entries[k]}
+	}
+	return out
+}

@@ -1,0 +1,121 @@
+package vch
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+// ContainersRunningError is returned by Remove without force while container VMs of the VCH
+// are powered on. It wraps ErrContainersRunning.
+type ContainersRunningError struct {
+	VCH string
+	// Names are the powered-on container VMs, sorted.
+	Names []string
+}
+
+func (e *ContainersRunningError) Error() string {
+	return fmt.Sprintf("VCH %q has powered-on container VMs %s: stop them or remove with --force", e.VCH, quoteList(e.Names))
+}
+
+// Unwrap makes errors.Is(err, ErrContainersRunning) hold.
+func (e *ContainersRunningError) Unwrap() error { return ErrContainersRunning }
+
+// Remove removes VCH name: its container VMs, endpoint VM, folder and resource pool. It refuses
+// with an error wrapping ErrContainersRunning while container VMs are powered on, unless force.
+// Parts already gone are skipped, so a Remove cut short can run again.
+func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
+	snap, err := m.scan(ctx)
+	if err != nil {
+		return err
+	}
+	v, err := snap.vch(name)
+	if err != nil {
+		return err
+	}
+	containers := snap.containers(name)
+	var running []string
+	for _, c := range containers {
+		if c.powerState == poweredOn {
+			running = append(running, c.name)
+		}
+	}
+	if len(running) > 0 && !force {
+		return &ContainersRunningError{VCH: name, Names: running}
+	}
+
+	// Read the folder and pool before the VMs go: only the VCH's own are removed.
+	folder, pool, err := m.ownContainers(ctx, v)
+	if err != nil {
+		return err
+	}
+
+	for _, c := range containers {
+		m.progress("removing container VM %q", c.name)
+		if err := removeVM(ctx, m.Client, c.ref, c.name, c.powerState != "poweredOff"); err != nil {
+			return fmt.Errorf("removing VCH %q: %w", name, err)
+		}
+	}
+	m.progress("removing endpoint VM %q", name)
+	if err := removeVM(ctx, m.Client, v.ref, name, v.powerState != "poweredOff"); err != nil {
+		return fmt.Errorf("removing VCH %q: %w", name, err)
+	}
+	if folder != nil {
+		if err := m.removeFolderIfEmpty(ctx, name, *folder); err != nil {
+			return err
+		}
+	}
+	if pool != nil {
+		m.progress("removing %s %q", poolKind(*pool), name)
+		if err := destroy(ctx, m.Client, *pool); err != nil {
+			return fmt.Errorf("removing %s %q: %w", poolKind(*pool), name, err)
+		}
+	}
+	return nil
+}
+
+// ownContainers returns the VM folder and pool (or vApp) of the endpoint VM when they carry the
+// VCH's name, which means Create made them.
+func (m *Manager) ownContainers(ctx context.Context, v *vmInfo) (folder, pool *types.ManagedObjectReference, err error) {
+	var refs []types.ManagedObjectReference
+	if v.parent != nil && v.parent.Type == "Folder" {
+		refs = append(refs, *v.parent)
+	}
+	if v.pool != nil {
+		refs = append(refs, *v.pool)
+	}
+	byRef, err := m.entityNames(ctx, refs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("removing VCH %q: %w", v.name, err)
+	}
+	if v.parent != nil && byRef[*v.parent] == v.name {
+		folder = v.parent
+	}
+	if v.pool != nil && byRef[*v.pool] == v.name {
+		pool = v.pool
+	}
+	return folder, pool, nil
+}
+
+// removeFolderIfEmpty destroys the VCH's folder unless something else lives in it: destroying a
+// folder destroys its contents.
+func (m *Manager) removeFolderIfEmpty(ctx context.Context, name string, ref types.ManagedObjectReference) error {
+	var f mo.Folder
+	if err := newCommon(m, ref).Properties(ctx, ref, []string{"childEntity"}, &f); err != nil {
+		if isNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("reading VM folder %q: %w", name, err)
+	}
+	if len(f.ChildEntity) > 0 {
+		m.progress("keeping VM folder %q: it holds %d other objects", name, len(f.ChildEntity))
+		return nil
+	}
+	m.progress("removing VM folder %q", name)
+	if err := destroy(ctx, m.Client, ref); err != nil {
+		return fmt.Errorf("removing VM folder %q: %w", name, err)
+	}
+	return nil
+}

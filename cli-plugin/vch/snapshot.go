@@ -1,0 +1,217 @@
+package vch
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/property"
+	"github.com/vmware/govmomi/view"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/docker-vic/docker-vic/endpoint/config"
+)
+
+// snapshot is what one retrieval tells about a datacenter: every VM with what List, Remove and
+// validation need, and every network with what NIC backings and MAC checks need.
+type snapshot struct {
+	dc     *object.Datacenter
+	dcName string
+	vms    []*vmInfo
+	nets   *networks
+}
+
+// vmInfo is one VM of the datacenter.
+type vmInfo struct {
+	ref        types.ManagedObjectReference
+	name       string
+	extra      map[string]string
+	powerState string
+	pool       *types.ManagedObjectReference
+	parent     *types.ManagedObjectReference
+	guestNet   []types.GuestNicInfo
+	guestIP    string
+	devices    object.VirtualDeviceList
+	host       *types.ManagedObjectReference
+	// changeVersion makes a reconfiguration fail when someone else changed the VM meanwhile.
+	changeVersion string
+	// cfg is the VCH configuration when the VM is a VCH endpoint.
+	cfg *config.Config
+	// decodeErr is set when the VM carries a VCH configuration that cannot be read.
+	decodeErr error
+}
+
+// containerOf returns the name of the VCH the VM is a container VM of, or "".
+func (v *vmInfo) containerOf() string { return v.extra[config.KeyContainerVCH] }
+
+// vmProperties are the VM properties of the one retrieval.
+var vmProperties = []string{
+	"name", "config.extraConfig", "config.hardware.device", "runtime.powerState",
+	"resourcePool", "parent", "guest.net", "guest.ipAddress", "runtime.host", "config.changeVersion",
+}
+
+// scan retrieves every VM and network of the datacenter through one container view and one
+// property collector call.
+func (m *Manager) scan(ctx context.Context) (*snapshot, error) {
+	dc, err := m.datacenter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := &snapshot{dc: dc, dcName: dc.Name()}
+
+	kinds := []string{"VirtualMachine", "Network", "DistributedVirtualSwitch"}
+	v, err := view.NewManager(m.Client).CreateContainerView(ctx, dc.Reference(), kinds, true)
+	if err != nil {
+		return nil, fmt.Errorf("listing the inventory of datacenter %q: %w", s.dcName, err)
+	}
+	defer func() { _ = v.Destroy(context.WithoutCancel(ctx)) }()
+
+	req := types.RetrieveProperties{SpecSet: []types.PropertyFilterSpec{{
+		ObjectSet: []types.ObjectSpec{{
+			Obj:  v.Reference(),
+			Skip: types.NewBool(true),
+			SelectSet: []types.BaseSelectionSpec{&types.TraversalSpec{
+				Type: "ContainerView",
+				Path: "view",
+			}},
+		}},
+		PropSet: []types.PropertySpec{
+			{Type: "VirtualMachine", PathSet: vmProperties},
+			{Type: "Network", PathSet: []string{"name"}},
+			{Type: "DistributedVirtualPortgroup", PathSet: []string{"config"}},
+			{Type: "OpaqueNetwork", PathSet: []string{"summary"}},
+			{Type: "DistributedVirtualSwitch", PathSet: []string{"name", "uuid"}},
+		},
+	}}}
+	res, err := property.DefaultCollector(m.Client).RetrieveProperties(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("listing the inventory of datacenter %q: %w", s.dcName, err)
+	}
+
+	s.nets = newNetworks()
+	for _, oc := range res.Returnval {
+		oc.MissingSet = nil // a VM being created may lack some properties: keep what is there
+		obj, err := mo.ObjectContentToType(oc)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", oc.Obj, err)
+		}
+		switch o := obj.(type) {
+		case mo.VirtualMachine:
+			s.vms = append(s.vms, newVMInfo(o))
+		case mo.Network:
+			s.nets.addStandard(o)
+		case mo.DistributedVirtualPortgroup:
+			s.nets.addPortgroup(o)
+		case mo.OpaqueNetwork:
+			s.nets.addOpaque(o)
+		case mo.DistributedVirtualSwitch:
+			s.nets.addSwitch(o.Self, o.Uuid)
+		case mo.VmwareDistributedVirtualSwitch:
+			s.nets.addSwitch(o.Self, o.Uuid)
+		}
+	}
+	sort.Slice(s.vms, func(i, j int) bool { return s.vms[i].name < s.vms[j].name })
+	return s, nil
+}
+
+func newVMInfo(o mo.VirtualMachine) *vmInfo {
+	v := &vmInfo{
+		ref:        o.Self,
+		name:       o.Name,
+		extra:      map[string]string{},
+		powerState: string(o.Runtime.PowerState),
+		pool:       o.ResourcePool,
+		parent:     o.Parent,
+		host:       o.Runtime.Host,
+	}
+	if o.Config != nil {
+		for _, b := range o.Config.ExtraConfig {
+			if ov := b.GetOptionValue(); ov != nil {
+				if s, ok := ov.Value.(string); ok {
+					v.extra[ov.Key] = s
+				}
+			}
+		}
+		v.devices = object.VirtualDeviceList(o.Config.Hardware.Device)
+		v.changeVersion = o.Config.ChangeVersion
+	}
+	if o.Guest != nil {
+		v.guestNet = o.Guest.Net
+		v.guestIP = o.Guest.IpAddress
+	}
+	if _, ok := v.extra[config.KeyConfig]; ok {
+		cfg, err := config.DecodeVCH(v.name, v.extra)
+		switch {
+		case err == nil:
+			v.cfg = cfg
+		case err != config.ErrNotVCH:
+			v.decodeErr = err
+		}
+	}
+	return v
+}
+
+// vchs returns the VCHs of the snapshot, by name.
+func (s *snapshot) vchs() []*vmInfo {
+	var out []*vmInfo
+	for _, v := range s.vms {
+		if v.cfg != nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// vch returns the endpoint VM of VCH name, or an error wrapping ErrNotFound.
+func (s *snapshot) vch(name string) (*vmInfo, error) {
+	for _, v := range s.vms {
+		if v.cfg != nil && v.name == name {
+			return v, nil
+		}
+	}
+	for _, v := range s.vms {
+		if v.name == name && v.decodeErr != nil {
+			return nil, fmt.Errorf("reading the configuration of VCH %q: %w", name, v.decodeErr)
+		}
+	}
+	return nil, fmt.Errorf("VCH %q not found in datacenter %q: %w", name, s.dcName, ErrNotFound)
+}
+
+// containers returns the container VMs of VCH name.
+func (s *snapshot) containers(name string) []*vmInfo {
+	var out []*vmInfo
+	for _, v := range s.vms {
+		if v.cfg == nil && v.containerOf() == name {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// datacenter finds the Manager's datacenter, or the only one.
+func (m *Manager) datacenter(ctx context.Context) (*object.Datacenter, error) {
+	f := newFinder(m.Client)
+	dc, err := f.DatacenterOrDefault(ctx, m.Datacenter)
+	if err == nil {
+		return dc, nil
+	}
+	all, lerr := f.DatacenterList(ctx, "*")
+	var names []string
+	if lerr == nil {
+		for _, d := range all {
+			names = append(names, d.Name())
+		}
+	}
+	if m.Datacenter == "" {
+		if len(names) > 1 {
+			return nil, &config.Error{Flag: "--datacenter", Rule: "the target has several datacenters, name one of " + quoteList(names)}
+		}
+		return nil, fmt.Errorf("finding the datacenter: %w", err)
+	}
+	if isNotFound(err) {
+		return nil, &config.Error{Flag: "--datacenter", Value: m.Datacenter, Rule: "no datacenter of that name" + suggest(m.Datacenter, names)}
+	}
+	return nil, fmt.Errorf("finding datacenter %q: %w", m.Datacenter, err)
+}
