@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/docker-vic/docker-vic/endpoint/config"
+	"github.com/docker-vic/docker-vic/endpoint/session"
+)
+
+// configureOptions are the flags of `docker vic configure`.
+type configureOptions struct {
+	conn     session.Options
+	networks networkFlags
+}
+
+func newConfigureCommand(getDeps func() *deps) *cobra.Command {
+	var opts configureOptions
+	cmd := &cobra.Command{
+		Use:   "configure [OPTIONS] VCH",
+		Short: "Add container networks or change their firewall, ranges and DNS, without recreating the VCH",
+		Args:  exactlyOneVCH,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runConfigure(cmd.Context(), getDeps(), args[0], &opts)
+		},
+	}
+	flags := cmd.Flags()
+	flags.SortFlags = false
+	opts.networks.register(flags)
+	registerConnectionFlags(flags, &opts.conn)
+	cmd.ValidArgsFunction = completeVCHNames(getDeps, &opts.conn, 1)
+	return cmd
+}
+
+// errNothingToChange is returned when configure gets no change.
+var errNothingToChange = fmt.Errorf("nothing to change: give at least one of --%s, --%s, --%s, --%s, --%s or --%s",
+	flagContainerNetwork, flagContainerGateway, flagContainerIPRange, flagContainerDNS, flagContainerFirewall, flagDNSServer)
+
+func runConfigure(ctx context.Context, d *deps, name string, opts *configureOptions) error {
+	if opts.networks.empty() {
+		return errNothingToChange
+	}
+	// Check what needs no VCH before connecting: values that do not parse, keyed options for
+	// port groups this command does not list are checked against the VCH below.
+	if err := opts.networks.apply(config.New("probe")); err != nil && !isUnknownPortGroup(err) {
+		return err
+	}
+	m, logout, err := d.manager(ctx, opts.conn)
+	if err != nil {
+		return err
+	}
+	defer logout()
+	m.Progress = func(step string) { fmt.Fprintf(d.out, "  %s...\n", step) }
+	v, err := m.Configure(ctx, name, func(cfg *config.Config) error {
+		if err := opts.networks.apply(cfg); err != nil {
+			return err
+		}
+		cfg.ApplyDefaults()
+		return cfg.Validate()
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(d.out, "VCH %q configured: revision %d\n", v.Name, v.Config.Revision)
+	return nil
+}
