@@ -1,0 +1,60 @@
+# docker-vic: build, install, test and demo.
+#   make build install   build the binaries into bin/ and install the docker CLI plugin
+#   make test            set up this machine, vet, unit tests with -race, then the end-to-end run
+#   make demo            set up this machine and walk through `docker vic` against vcsim
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+export PATH := /usr/local/go/bin:$(PATH)
+
+DOCKER_CONFIG ?= $(HOME)/.docker
+PLUGIN_DIR := $(DOCKER_CONFIG)/cli-plugins
+# PKGS narrows vet and unit tests, e.g. `make test PKGS=./vcsim/...`.
+PKGS ?= ./...
+# VERSION is what `docker vic version` reports.
+VERSION ?= 0.1.0-dev
+LDFLAGS := -X main.version=$(VERSION)
+GO_TEST_LOG := bin/go-test.log
+E2E_LOG := bin/e2e-vch.log
+
+.PHONY: all build install test unit e2e demo bench clean
+
+all: build
+
+build:
+	@mkdir -p bin
+	go build -ldflags '$(LDFLAGS)' -o bin/docker-vic ./cli-plugin
+	go build -o bin/vcsim ./vcsim
+	$(if $(wildcard endpoint/cmd/vic-endpoint/*.go),go build -ldflags '$(LDFLAGS)' -o bin/vic-endpoint ./endpoint/cmd/vic-endpoint)
+
+install: build
+	install -D -m 0755 bin/docker-vic "$(PLUGIN_DIR)/docker-vic"
+	@echo "installed $(PLUGIN_DIR)/docker-vic: try 'docker vic --help'"
+
+# test runs every stage even when one fails, then ends with one summary of all of them.
+test:
+	@bash scripts/setup.sh
+	@mkdir -p bin
+	@vet=0 unit=0 e2e=0; \
+	echo '== go vet $(PKGS)'; go vet $(PKGS) || vet=1; \
+	echo '== go test -race -count=1 $(PKGS)'; \
+	go test -race -count=1 $(PKGS) 2>&1 | tee $(GO_TEST_LOG) || unit=1; \
+	echo '== scripts/e2e-vch.sh'; \
+	bash scripts/e2e-vch.sh 2>&1 | tee $(E2E_LOG) || e2e=1; \
+	. scripts/lib.sh; test_summary $$vet $$unit $$e2e $(GO_TEST_LOG) $(E2E_LOG)
+
+unit:
+	go test -race -count=1 $(PKGS)
+
+e2e:
+	bash scripts/e2e-vch.sh
+
+demo: build
+	@bash scripts/setup.sh
+	bash scripts/demo.sh
+
+bench:
+	@echo "bench: no benchmarks yet; they come with the endpoint daemon (vic-endpoint)"
+
+clean:
+	rm -rf bin coverage.out coverage.html *.coverprofile

@@ -1,0 +1,96 @@
+# Shared helpers of docker-vic's scripts. Source it; it sets no shell options of its own.
+#   . "$(dirname "$0")/lib.sh"
+
+# The repository root, whatever the caller's working directory.
+VIC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# Go lives in /usr/local/go on the machines we target; a login shell may not have it on PATH.
+case ":$PATH:" in
+*:/usr/local/go/bin:*) ;;
+*) [ -d /usr/local/go/bin ] && PATH=/usr/local/go/bin:$PATH ;;
+esac
+export PATH
+
+# Text styles, only on a terminal.
+if [ -t 1 ]; then
+	vic_bold=$'\e[1m' vic_dim=$'\e[2m' vic_red=$'\e[31m' vic_green=$'\e[32m' vic_off=$'\e[0m'
+else
+	vic_bold='' vic_dim='' vic_red='' vic_green='' vic_off=''
+fi
+
+# say MESSAGE...: one line of progress.
+say() { printf '%s\n' "$*"; }
+
+# header TITLE: a step of a script.
+header() { printf '\n%s== %s%s\n' "$vic_bold" "$*" "$vic_off"; }
+
+# die MESSAGE...: fail with one line on stderr.
+die() {
+	printf '%s: %s\n' "${0##*/}" "$*" >&2
+	exit 1
+}
+
+# show_cmd ARGS...: print a command the way a user would type it, then run it.
+show_cmd() {
+	printf '%s$%s' "$vic_dim" "$vic_off"
+	printf ' %q' "$@"
+	printf '\n'
+	"$@"
+}
+
+# VIC_PORTGROUPS: the port groups of the VIC documents (Docker-Public, VIC-Bridge, VIC-Management,
+# External-Consumer, VIC-Container-Network), a second bridge for a second VCH, a client network and
+# a spare container network for `docker vic configure` to add.
+VIC_PORTGROUPS=(Docker-Public VIC-Bridge VIC-Bridge-2 VIC-Management VIC-Client External-Consumer VIC-Container-Network VIC-Container-Network-2)
+
+# start_vcsim DIR: build nothing, start bin/vcsim on a free loopback port with the port groups of
+# the VIC documents, and export VIC_TARGET, VIC_THUMBPRINT and VCSIM_PID. Logs go to DIR/vcsim.log.
+start_vcsim() {
+	local dir=$1 args=() pg line
+	for pg in "${VIC_PORTGROUPS[@]}"; do args+=(--portgroup "$pg"); done
+	"$VIC_ROOT/bin/vcsim" --listen 127.0.0.1:0 --pidfile "$dir/vcsim.pid" "${args[@]}" \
+		>"$dir/vcsim.out" 2>"$dir/vcsim.log" &
+	VCSIM_PID=$!
+	for _ in $(seq 1 100); do
+		line=$(head -n 1 "$dir/vcsim.out" 2>/dev/null || true)
+		case $line in export\ VIC_TARGET=*) break ;; esac
+		if ! kill -0 "$VCSIM_PID" 2>/dev/null; then
+			cat "$dir/vcsim.log" >&2
+			die "vcsim stopped before it served"
+		fi
+		sleep 0.1
+	done
+	case $line in export\ VIC_TARGET=*) ;; *) die "vcsim printed no export line within 10 s" ;; esac
+	eval "$line"
+	export VCSIM_PID
+}
+
+# stop_vcsim: stop the vcsim that start_vcsim started, if any.
+stop_vcsim() {
+	if [ -n "${VCSIM_PID:-}" ] && kill -0 "$VCSIM_PID" 2>/dev/null; then
+		kill "$VCSIM_PID" 2>/dev/null || true
+		wait "$VCSIM_PID" 2>/dev/null || true
+	fi
+	VCSIM_PID=
+}
+
+# test_summary VET UNIT E2E GO_TEST_LOG E2E_LOG: the closing summary of `make test`. VET, UNIT and
+# E2E are the stages' statuses (0 = passed); it returns non-zero when any stage failed.
+test_summary() {
+	local vet=$1 unit=$2 e2e=$3 golog=$4 e2elog=$5 ok failed notests line
+	ok=$(grep -c '^ok ' "$golog" || true)
+	failed=$(grep -c '^FAIL[[:space:]]' "$golog" || true)
+	notests=$(grep -c '^?[[:space:]]' "$golog" || true)
+	header "summary"
+	if [ "$vet" -eq 0 ]; then say "go vet:   passed"; else say "${vic_red}go vet:   FAILED${vic_off}"; fi
+	say "go test:  packages: $ok ok, $failed failed, $notests without test files"
+	grep -E '^(--- FAIL|FAIL[[:space:]])' "$golog" | sed 's/^/          /' || true
+	line=$(grep -E '^e2e-vch: [0-9]+ passed' "$e2elog" | tail -n 1 || true)
+	say "e2e:      ${line:-e2e-vch did not finish (see $e2elog)}"
+	if [ "$vet" -eq 0 ] && [ "$unit" -eq 0 ] && [ "$e2e" -eq 0 ]; then
+		say "${vic_green}make test: PASS${vic_off}"
+		return 0
+	fi
+	say "${vic_red}make test: FAIL${vic_off}"
+	return 1
+}
