@@ -1,0 +1,176 @@
+package nat
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// Applier programs a State into the kernel with iptables-restore --noflush, one batch per
+// change, and keeps what it last applied so that the next change is a diff. It is safe for
+// concurrent use.
+type Applier struct {
+	model *Model
+	run   Runner
+
+	mu      sync.Mutex
+	desired State  // the last state asked for
+	applied []Rule // what the kernel holds after the last successful batch
+	synced  bool   // applied is known: a full sync has run since start or the last failure
+}
+
+// NewApplier returns an applier for an endpoint whose public address is public. A nil run
+// means ExecRunner{} (the iptables commands of this namespace).
+func NewApplier(public netip.Addr, run Runner) (*Applier, error) {
+	m, err := NewModel(public)
+	if err != nil {
+		return nil, err
+	}
+	if run == nil {
+		run = ExecRunner{}
+	}
+	return &Applier{model: m, run: run}, nil
+}
+
+// Model is the applier's rule model.
+func (a *Applier) Model() *Model { return a.model }
+
+// Desired is the state last passed to Apply.
+func (a *Applier) Desired() State {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.desired
+}
+
+// Apply makes the kernel hold exactly the rules of desired. After a sync, a change is one
+// iptables-restore exec of -D and -A lines (none if nothing changed); before the first sync,
+// or when a batch fails (someone flushed a chain, say), it falls back to Sync. On error the
+// previous state stays the desired one, and the next Sync restores it.
+func (a *Applier) Apply(ctx context.Context, desired State) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	want, err := a.model.Rules(desired)
+	if err != nil {
+		return err
+	}
+	if !a.synced {
+		return a.syncLocked(ctx, desired, want)
+	}
+	del, add := diffRules(a.applied, want)
+	if len(del)+len(add) == 0 {
+		a.desired = desired
+		return nil
+	}
+	if err := a.restore(ctx, diffBatch(del, add)); err != nil {
+		// A table may have committed while another failed: rebuild everything.
+		if serr := a.syncLocked(ctx, desired, want); serr != nil {
+			return fmt.Errorf("applying %d nat rule changes: %v; then resyncing: %w", len(del)+len(add), err, serr)
+		}
+		return nil
+	}
+	a.applied, a.desired = want, desired
+	return nil
+}
+
+// Sync re-programs everything from the desired state: each chain flushed and refilled and
+// each jump present exactly once, in one batch. Run it at start-up and after a flush.
+func (a *Applier) Sync(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	want, err := a.model.Rules(a.desired)
+	if err != nil {
+		return err
+	}
+	return a.syncLocked(ctx, a.desired, want)
+}
+
+func (a *Applier) syncLocked(ctx context.Context, desired State, want []Rule) error {
+	a.synced = false
+	d, err := a.save(ctx)
+	if err != nil {
+		return err
+	}
+	if err := a.restore(ctx, syncBatch(want, d.jumps)); err != nil {
+		return fmt.Errorf("syncing nat rules: %w", err)
+	}
+	a.applied, a.desired, a.synced = want, desired, true
+	return nil
+}
+
+// Check compares the kernel with the desired state: missing chains, rules or jumps (a flush,
+// a firewall reload) and foreign or duplicate ones.
+func (a *Applier) Check(ctx context.Context) (Drift, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	want, err := a.model.Rules(a.desired)
+	if err != nil {
+		return Drift{}, err
+	}
+	d, err := a.save(ctx)
+	if err != nil {
+		return Drift{}, err
+	}
+	return drift(d, want), nil
+}
+
+// Repair runs Check and, when the kernel drifted, Sync. It returns the drift it found.
+func (a *Applier) Repair(ctx context.Context) (Drift, error) {
+	d, err := a.Check(ctx)
+	if err != nil || d.Clean() {
+		return d, err
+	}
+	if err := a.Sync(ctx); err != nil {
+		return d, fmt.Errorf("repairing nat rules (%d missing, %d extra): %w", len(d.Missing), len(d.Extra), err)
+	}
+	return d, nil
+}
+
+// Watch runs Repair every interval until ctx ends. report, when not nil, hears of every
+// drift repaired and every error; Watch itself logs nothing.
+func (a *Applier) Watch(ctx context.Context, interval time.Duration, report func(Drift, error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		d, err := a.Repair(ctx)
+		if report != nil && (err != nil || !d.Clean()) && ctx.Err() == nil {
+			report(d, err)
+		}
+	}
+}
+
+// Teardown removes the jumps and the driver's chains (uninstall, tests). The desired state
+// is kept: a later Apply or Sync programs it again.
+func (a *Applier) Teardown(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.synced = false
+	d, err := a.save(ctx)
+	if err != nil {
+		return err
+	}
+	if err := a.restore(ctx, teardownBatch(d.jumps)); err != nil {
+		return fmt.Errorf("removing nat chains: %w", err)
+	}
+	a.applied = nil
+	return nil
+}
+
+func (a *Applier) save(ctx context.Context) (dump, error) {
+	out, err := a.run.Run(ctx, nil, "iptables-save")
+	if err != nil {
+		return dump{}, fmt.Errorf("reading iptables rules: %w", err)
+	}
+	return parseSave(string(out)), nil
+}
+
+func (a *Applier) restore(ctx context.Context, batch string) error {
+	_, err := a.run.Run(ctx, []byte(batch), "iptables-restore", "--noflush", "--wait")
+	return err
+}

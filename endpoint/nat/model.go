@@ -1,0 +1,203 @@
+package nat
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+)
+
+// Rule is one rule of the driver's chains, written exactly as iptables-save prints it, so
+// that the kernel's dump can be compared with the model line by line.
+type Rule struct {
+	Table string // "nat" or "filter"
+	Chain string
+	Spec  string // the match and target, without "-A CHAIN"
+}
+
+// String is the rule as an iptables-save / iptables-restore line.
+func (r Rule) String() string { return "-A " + r.Chain + " " + r.Spec }
+
+// tables lists the driver's tables and chains in rendering order.
+var tables = []struct {
+	name   string
+	chains []string
+}{
+	{"nat", []string{ChainDNAT, ChainPost}},
+	{"filter", []string{ChainForward, ChainIsolate, ChainIsolate2}},
+}
+
+// jump is a rule in a built-in chain that enters one of the driver's chains. Each must exist
+// exactly once.
+type jump struct {
+	table, chain, spec string
+}
+
+func (j jump) String() string { return "-A " + j.chain + " " + j.spec }
+
+// jumps are the entries into the driver's chains. FORWARD's is appended, never inserted:
+// Docker keeps DOCKER-USER on top of FORWARD.
+var jumps = []jump{
+	{"nat", "PREROUTING", "-m addrtype --dst-type LOCAL -j " + ChainDNAT},
+	{"nat", "OUTPUT", "-m addrtype --dst-type LOCAL -j " + ChainDNAT},
+	{"nat", "POSTROUTING", "-j " + ChainPost},
+	{"filter", "FORWARD", "-j " + ChainForward},
+}
+
+// Model renders a State into the rules of the driver's chains for one endpoint.
+type Model struct {
+	public netip.Addr
+}
+
+// NewModel returns the model of an endpoint whose public address is public.
+func NewModel(public netip.Addr) (*Model, error) {
+	if !public.Is4() || public.IsUnspecified() || public.IsLoopback() {
+		return nil, fmt.Errorf("public address %s: must be a unicast ipv4 address", public)
+	}
+	return &Model{public: public}, nil
+}
+
+// Public is the endpoint's public address.
+func (m *Model) Public() netip.Addr { return m.public }
+
+// Rules returns every rule the state needs, deduplicated, in a stable order: a head rule,
+// then the networks sorted by bridge, then the ports sorted by protocol and host port.
+func (m *Model) Rules(s State) ([]Rule, error) {
+	nets, err := m.validate(s)
+	if err != nil {
+		return nil, err
+	}
+	var b ruleBuilder
+	b.add("filter", ChainForward, "-m conntrack ! --ctstate DNAT -j "+ChainIsolate)
+	for _, n := range sortedNetworks(s.Networks) {
+		networkRules(&b, n)
+	}
+	for _, p := range sortedMappings(s.Ports) {
+		if nets[p.Bridge].Internal {
+			continue // internal networks publish nothing
+		}
+		m.portRules(&b, p)
+	}
+	return b.rules, nil
+}
+
+// Render returns the complete restore text of the state: each chain declared (which flushes
+// it in a --noflush restore) and filled. The jumps into the chains are not part of it.
+func (m *Model) Render(s State) (string, error) {
+	rules, err := m.Rules(s)
+	if err != nil {
+		return "", err
+	}
+	return restoreText(rules, nil, true), nil
+}
+
+// networkRules are the rules of one bridge network (PROTOCOL.md "A rule set that passed every
+// reachability case", plus isolation between networks).
+func networkRules(b *ruleBuilder, n Network) {
+	br, sub := n.Bridge, n.Subnet.Masked().String()
+	b.add("filter", ChainForward, "-i "+br+" -o "+br+" -j ACCEPT")
+	if n.Internal {
+		b.add("filter", ChainIsolate, "-i "+br+" ! -o "+br+" -j DROP")
+		b.add("filter", ChainIsolate, "! -i "+br+" -o "+br+" -j DROP")
+		return
+	}
+	b.add("filter", ChainForward, "-i "+br+" ! -o "+br+" -j ACCEPT")
+	b.add("filter", ChainForward, "-o "+br+" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
+	b.add("filter", ChainIsolate, "-i "+br+" ! -o "+br+" -j "+ChainIsolate2)
+	b.add("filter", ChainIsolate2, "-o "+br+" -j DROP")
+	b.add("nat", ChainPost, "-s "+sub+" ! -o "+br+" -j MASQUERADE")
+	b.add("nat", ChainPost, "-o "+br+" -m addrtype --src-type LOCAL -j MASQUERADE")
+	b.add("nat", ChainPost, "-s "+sub+" -o "+br+" -m conntrack --ctstate DNAT -j MASQUERADE")
+}
+
+// portRules are the DNAT rules of one published port (one per host address) and the forward
+// accept towards the container.
+func (m *Model) portRules(b *ruleBuilder, p Mapping) {
+	proto := string(p.Proto)
+	match := fmt.Sprintf("-p %s -m %s --dport", proto, proto)
+	for _, addr := range hostAddrs(m.public, p) {
+		b.add("nat", ChainDNAT, fmt.Sprintf("-d %s/32 %s %d -j DNAT --to-destination %s:%d",
+			addr, match, p.HostPort, p.ContainerIP, p.ContainerPort))
+	}
+	b.add("filter", ChainForward, fmt.Sprintf("-d %s/32 ! -i %s -o %s %s %d -j ACCEPT",
+		p.ContainerIP, p.Bridge, p.Bridge, match, p.ContainerPort))
+}
+
+// ruleBuilder collects rules, dropping duplicates (two host ports to one container port share
+// their forward rule).
+type ruleBuilder struct {
+	rules []Rule
+	seen  map[Rule]bool
+}
+
+func (b *ruleBuilder) add(table, chain, spec string) {
+	r := Rule{Table: table, Chain: chain, Spec: spec}
+	if b.seen == nil {
+		b.seen = make(map[Rule]bool)
+	}
+	if !b.seen[r] {
+		b.seen[r] = true
+		b.rules = append(b.rules, r)
+	}
+}
+
+// restoreText writes an iptables-restore batch: per table, the chain declarations (when
+// declare is set: this flushes the chains), the lines of head (deletions or jumps, written
+// verbatim), then the rules to append, chain by chain.
+func restoreText(rules []Rule, head map[string][]string, declare bool) string {
+	var sb strings.Builder
+	for _, t := range tables {
+		var body []string
+		for _, c := range t.chains {
+			for _, r := range rules {
+				if r.Table == t.name && r.Chain == c {
+					body = append(body, r.String())
+				}
+			}
+		}
+		if !declare && len(head[t.name]) == 0 && len(body) == 0 {
+			continue
+		}
+		sb.WriteString("*" + t.name + "\n")
+		if declare {
+			for _, c := range t.chains {
+				sb.WriteString(":" + c + " - [0:0]\n")
+			}
+		}
+		for _, l := range head[t.name] {
+			sb.WriteString(l + "\n")
+		}
+		for _, l := range body {
+			sb.WriteString(l + "\n")
+		}
+		sb.WriteString("COMMIT\n")
+	}
+	return sb.String()
+}
+
+func sortedNetworks(in []Network) []Network {
+	out := append([]Network(nil), in...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Bridge < out[j].Bridge })
+	return out
+}
+
+func sortedMappings(in []Mapping) []Mapping {
+	out := append([]Mapping(nil), in...)
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Proto != b.Proto {
+			return a.Proto < b.Proto
+		}
+		if a.HostPort != b.HostPort {
+			return a.HostPort < b.HostPort
+		}
+		if c := a.HostIP.Compare(b.HostIP); c != 0 {
+			return c < 0
+		}
+		if c := a.ContainerIP.Compare(b.ContainerIP); c != 0 {
+			return c < 0
+		}
+		return a.ContainerPort < b.ContainerPort
+	})
+	return out
+}
