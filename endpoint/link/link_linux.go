@@ -253,3 +253,7 @@ func toPrefix(n *net.IPNet) netip.Prefix {
 func toIPNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }
+
+// SetRouteLocalnet is SetRouteLocalnet for the calling thread's namespace, as a method so
+// that Links satisfies the driver's interface.
+func (l *Links) SetRouteLocalnet(bridge string) error { return SetRouteLocalnet(bridge) }

@@ -1,0 +1,213 @@
+// Package netdriver is the libnetwork remote network driver named vic, for bridge networks: it
+// validates what Docker sends, persists networks, endpoints and published ports, and asks the
+// endpoint's link, port and NAT layers to make them real. It stays thin: the kernel work lives
+// in endpoint/link, endpoint/ports and endpoint/nat.
+package netdriver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sort"
+
+	"github.com/docker/go-plugins-helpers/network"
+
+	"github.com/docker-vic/docker-vic/endpoint/link"
+	"github.com/docker-vic/docker-vic/endpoint/nat"
+	"github.com/docker-vic/docker-vic/endpoint/ports"
+)
+
+// Links is the part of link.Links the driver uses.
+type Links interface {
+	EnsureBridge(b link.Bridge) error
+	DeleteBridge(name string) error
+	EnsureVeth(v link.Veth) error
+	DeleteVeth(host string) error
+	Owned() ([]string, error)
+	Delete(name string) error
+	// SetRouteLocalnet lets 127.0.0.1 reach published ports of containers on bridge.
+	SetRouteLocalnet(bridge string) error
+}
+
+// Firewall programs the rules of the whole state in one batch.
+type Firewall interface {
+	Apply(ctx context.Context, desired nat.State) error
+}
+
+// PortHolder keeps published host ports bound so that nothing else takes them.
+type PortHolder interface {
+	Hold(k ports.Key) error
+	HoldEphemeral(proto ports.Proto, hostIP netip.Addr) (uint16, error)
+	Release(k ports.Key)
+}
+
+// Driver implements the vic network driver.
+type Driver struct {
+	store    Store
+	links    Links
+	firewall Firewall
+	holder   PortHolder
+	// public is the endpoint's address on the public network: published ports live there and
+	// on loopback.
+	public netip.Addr
+	// local lists the subnets of the endpoint's own interfaces: no vic network may overlap them.
+	local []netip.Prefix
+	log   *slog.Logger
+
+	// lock serializes handlers; a channel so that waiting honours each request's deadline.
+	lock      chan struct{}
+	networks  map[string]*Network
+	endpoints map[string]*Endpoint
+}
+
+// Options configure a Driver.
+type Options struct {
+	Store    Store
+	Links    Links
+	Firewall Firewall
+	Holder   PortHolder
+	Public   netip.Addr
+	// LocalSubnets are the subnets of the endpoint's public, client and management interfaces.
+	LocalSubnets []netip.Prefix
+	Log          *slog.Logger
+}
+
+// New loads the persisted state and returns the driver. Call Restore before serving.
+func New(o Options) (*Driver, error) {
+	d := &Driver{
+		store: o.Store, links: o.Links, firewall: o.Firewall, holder: o.Holder,
+		public: o.Public, local: o.LocalSubnets, log: o.Log,
+		lock:      make(chan struct{}, 1),
+		networks:  map[string]*Network{},
+		endpoints: map[string]*Endpoint{},
+	}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	nets, err := o.Store.Networks()
+	if err != nil {
+		return nil, fmt.Errorf("loading networks: %w", err)
+	}
+	for _, n := range nets {
+		d.networks[n.ID] = n
+	}
+	eps, err := o.Store.Endpoints()
+	if err != nil {
+		return nil, fmt.Errorf("loading endpoints: %w", err)
+	}
+	for _, e := range eps {
+		d.endpoints[e.ID] = e
+	}
+	return d, nil
+}
+
+// acquire takes the driver's lock, or gives up when ctx ends.
+func (d *Driver) acquire(ctx context.Context) error {
+	select {
+	case d.lock <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for other network operations: %w", ctx.Err())
+	}
+}
+
+func (d *Driver) release() { <-d.lock }
+
+// GetCapabilities implements plugin.NetworkDriver: networks exist on this endpoint only.
+func (d *Driver) GetCapabilities(context.Context) (*network.CapabilitiesResponse, error) {
+	return &network.CapabilitiesResponse{Scope: network.LocalScope, ConnectivityScope: network.LocalScope}, nil
+}
+
+// natState is the NAT state of the driver's networks and published ports.
+func (d *Driver) natState() nat.State {
+	var s nat.State
+	for _, n := range d.networks {
+		s.Networks = append(s.Networks, nat.Network{Bridge: n.Bridge, Subnet: n.Subnet.Masked(), Internal: n.Internal})
+	}
+	for _, e := range d.endpoints {
+		n := d.networks[e.NetworkID]
+		if n == nil {
+			continue
+		}
+		for _, p := range e.Ports {
+			s.Ports = append(s.Ports, nat.Mapping{
+				Proto: nat.Proto(p.Proto), HostIP: p.HostIP, HostPort: p.HostPort,
+				ContainerIP: e.Address.Addr(), ContainerPort: p.ContainerPort, Bridge: n.Bridge,
+			})
+		}
+	}
+	sort.Slice(s.Networks, func(i, j int) bool { return s.Networks[i].Bridge < s.Networks[j].Bridge })
+	return s
+}
+
+// Restore makes the kernel match the persisted state after a restart, a reboot or a crash:
+// bridges, route_localnet, held ports and every rule. It removes the links it owns but no
+// longer knows. Veths are not recreated: a container that still runs keeps its own.
+func (d *Driver) Restore(ctx context.Context) error {
+	if err := d.acquire(ctx); err != nil {
+		return err
+	}
+	defer d.release()
+	known := map[string]bool{}
+	var errs []error
+	for _, n := range d.networks {
+		known[n.Bridge] = true
+		if err := d.ensureBridge(n); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, e := range d.endpoints {
+		known[link.HostVethName(e.ID)] = true
+		for _, p := range e.Ports {
+			if err := d.holder.Hold(p.Key()); err != nil {
+				d.log.Warn("cannot hold a published port again", "endpoint", e.ID, "port", p.String(), "error", err)
+			}
+		}
+	}
+	owned, err := d.links.Owned()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, name := range owned {
+		if !known[name] {
+			d.log.Info("removing a stale link", "link", name)
+			if err := d.links.Delete(name); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := d.firewall.Apply(ctx, d.natState()); err != nil {
+		errs = append(errs, fmt.Errorf("programming the rules: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// Snapshot returns copies of the driver's endpoints and networks, for `docker vic port`.
+func (d *Driver) Snapshot(ctx context.Context) ([]Network, []Endpoint, error) {
+	if err := d.acquire(ctx); err != nil {
+		return nil, nil, err
+	}
+	defer d.release()
+	var nets []Network
+	for _, n := range d.networks {
+		nets = append(nets, *n)
+	}
+	var eps []Endpoint
+	for _, e := range d.endpoints {
+		c := *e
+		c.Ports = append([]Port(nil), e.Ports...)
+		eps = append(eps, c)
+	}
+	sort.Slice(nets, func(i, j int) bool { return nets[i].ID < nets[j].ID })
+	sort.Slice(eps, func(i, j int) bool { return eps[i].ID < eps[j].ID })
+	return nets, eps, nil
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}

@@ -1,0 +1,343 @@
+package netdriver
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/go-plugins-helpers/network"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/docker-vic/docker-vic/endpoint/link"
+	"github.com/docker-vic/docker-vic/endpoint/nat"
+	"github.com/docker-vic/docker-vic/endpoint/ports"
+)
+
+// These tests drive the driver's logic with fakes of the kernel layers, beside the kernel
+// tests in driver_linux_test.go that run the same calls against real links, rules and sockets.
+
+type fakeLinks struct{ links map[string]string }
+
+func (f *fakeLinks) EnsureBridge(b link.Bridge) error {
+	f.links[b.Name] = "bridge " + b.Gateway.String()
+	return nil
+}
+func (f *fakeLinks) DeleteBridge(name string) error { delete(f.links, name); return nil }
+func (f *fakeLinks) EnsureVeth(v link.Veth) error {
+	f.links[v.Host] = "veth " + v.Bridge
+	f.links[v.Peer] = "peer " + v.MAC.String()
+	return nil
+}
+func (f *fakeLinks) DeleteVeth(host string) error {
+	delete(f.links, host)
+	delete(f.links, link.PeerPrefix+strings.TrimPrefix(host, link.HostVethPrefix))
+	return nil
+}
+func (f *fakeLinks) Owned() ([]string, error) {
+	var out []string
+	for n := range f.links {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+func (f *fakeLinks) Delete(name string) error             { delete(f.links, name); return nil }
+func (f *fakeLinks) SetRouteLocalnet(bridge string) error { return nil }
+
+type fakeFirewall struct {
+	state nat.State
+	calls int
+	fail  error
+}
+
+func (f *fakeFirewall) Apply(_ context.Context, s nat.State) error {
+	f.calls++
+	if f.fail != nil {
+		return f.fail
+	}
+	f.state = s
+	return nil
+}
+
+type fakeHolder struct {
+	held map[ports.Key]bool
+	next uint16
+}
+
+func (f *fakeHolder) Hold(k ports.Key) error {
+	if k.Port == 2222 {
+		return &ports.InUseError{Key: k, By: `process "sshd" (pid 42)`}
+	}
+	f.held[k] = true
+	return nil
+}
+func (f *fakeHolder) HoldEphemeral(p ports.Proto, ip netip.Addr) (uint16, error) {
+	f.next++
+	k := ports.Key{Proto: p, HostIP: ip, Port: 49152 + f.next}
+	f.held[k] = true
+	return k.Port, nil
+}
+func (f *fakeHolder) Release(k ports.Key) { delete(f.held, k) }
+
+type rig struct {
+	d        *Driver
+	links    *fakeLinks
+	firewall *fakeFirewall
+	holder   *fakeHolder
+	db       *bolt.DB
+	path     string
+}
+
+var public = netip.MustParseAddr("198.51.100.2")
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "state.db")
+	r := &rig{links: &fakeLinks{links: map[string]string{}}, firewall: &fakeFirewall{}, holder: &fakeHolder{held: map[ports.Key]bool{}}, path: path}
+	r.open(t)
+	return r
+}
+
+func (r *rig) open(t *testing.T) {
+	t.Helper()
+	if r.db != nil {
+		r.db.Close() // a restart: the old process is gone
+	}
+	db, err := bolt.Open(r.path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	store, err := NewBoltStore(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.db = db
+	r.d, err = New(Options{Store: store, Links: r.links, Firewall: r.firewall, Holder: r.holder, Public: public,
+		LocalSubnets: []netip.Prefix{netip.MustParsePrefix("198.51.100.2/24")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func createReq(id, pool, gw string, opts map[string]any) *network.CreateNetworkRequest {
+	if opts == nil {
+		opts = map[string]any{}
+	}
+	return &network.CreateNetworkRequest{NetworkID: id, Options: opts, IPv4Data: []*network.IPAMData{{AddressSpace: "vic", Pool: pool, Gateway: gw}}}
+}
+
+const (
+	netA = "aaaaaaaaaaaa0000000000000000000000000000000000000000000000000001"
+	netB = "bbbbbbbbbbbb0000000000000000000000000000000000000000000000000002"
+	ep1  = "111111111111000000000000000000000000000000000000000000000000000a"
+	ep2  = "222222222222000000000000000000000000000000000000000000000000000b"
+)
+
+func portmap(entries ...map[string]any) map[string]any {
+	list := make([]any, len(entries))
+	for i, e := range entries {
+		list[i] = e
+	}
+	return map[string]any{optPortMap: list}
+}
+
+func tcp(host, container int) map[string]any {
+	return map[string]any{"Proto": 6.0, "IP": "", "Port": float64(container), "HostIP": "", "HostPort": float64(host), "HostPortEnd": float64(host)}
+}
+
+// run creates network netA with endpoint ep1 joined and returns the rig.
+func (r *rig) run(t *testing.T, ctx context.Context, ep, addr string) {
+	t.Helper()
+	res, err := r.d.CreateEndpoint(ctx, &network.CreateEndpointRequest{NetworkID: netA, EndpointID: ep, Interface: &network.EndpointInterface{Address: addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Interface == nil || !strings.HasPrefix(res.Interface.MacAddress, "02:42:") {
+		t.Fatalf("the driver must pick a MAC when docker leaves it empty: %+v", res.Interface)
+	}
+	j, err := r.d.Join(ctx, &network.JoinRequest{NetworkID: netA, EndpointID: ep, SandboxKey: "/var/run/docker/netns/x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.InterfaceName.SrcName != link.PeerName(ep) || j.InterfaceName.DstPrefix != "eth" || j.Gateway != "172.20.0.1" {
+		t.Fatalf("join answer %+v", j)
+	}
+}
+
+func TestDriverLifecycle(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	if err := r.d.CreateNetwork(ctx, createReq(netA, "172.20.0.0/16", "172.20.0.1/16", nil)); err != nil {
+		t.Fatal(err)
+	}
+	r.run(t, ctx, ep1, "172.20.0.2/16")
+	if err := r.d.ProgramExternalConnectivity(ctx, &network.ProgramExternalConnectivityRequest{NetworkID: netA, EndpointID: ep1,
+		Options: portmap(tcp(8080, 80), tcp(0, 443))}); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(r.firewall.state.Ports); got != 2 {
+		t.Fatalf("published %d ports, want 2: %+v", got, r.firewall.state)
+	}
+	if p := r.firewall.state.Ports[0]; p.HostPort != 8080 || p.ContainerIP.String() != "172.20.0.2" || p.Bridge != "vb-aaaaaaaaaaaa" {
+		t.Fatalf("mapping %+v", p)
+	}
+	if !r.holder.held[ports.Key{Proto: ports.TCP, Port: 8080}] || len(r.holder.held) != 2 {
+		t.Fatalf("held ports %v", r.holder.held)
+	}
+
+	// A restart with the same database restores ports and rules without Docker's help.
+	r.firewall.state = nat.State{}
+	r.holder.held = map[ports.Key]bool{}
+	r.links.links["vb-deadbeef0000"] = "stale bridge"
+	r.open(t)
+	if err := r.d.Restore(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.firewall.state.Ports) != 2 || len(r.holder.held) != 2 {
+		t.Fatalf("after restart: rules %+v held %v", r.firewall.state, r.holder.held)
+	}
+	if _, ok := r.links.links["vb-deadbeef0000"]; ok {
+		t.Fatal("a stale link of ours survived the restart")
+	}
+
+	// Docker's stop sequence.
+	for _, step := range []func() error{
+		func() error {
+			return r.d.RevokeExternalConnectivity(ctx, &network.RevokeExternalConnectivityRequest{NetworkID: netA, EndpointID: ep1})
+		},
+		func() error { return r.d.Leave(ctx, &network.LeaveRequest{NetworkID: netA, EndpointID: ep1}) },
+		func() error {
+			return r.d.DeleteEndpoint(ctx, &network.DeleteEndpointRequest{NetworkID: netA, EndpointID: ep1})
+		},
+		func() error { return r.d.DeleteNetwork(ctx, &network.DeleteNetworkRequest{NetworkID: netA}) },
+	} {
+		for i := 0; i < 2; i++ { // every step twice: unknown IDs succeed
+			if err := step(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(r.links.links) != 0 || len(r.holder.held) != 0 || len(r.firewall.state.Networks) != 0 {
+		t.Fatalf("left behind: links %v held %v rules %+v", r.links.links, r.holder.held, r.firewall.state)
+	}
+	nets, eps, _ := r.d.Snapshot(ctx)
+	if len(nets)+len(eps) != 0 {
+		t.Fatalf("state left: %v %v", nets, eps)
+	}
+}
+
+func TestDriverRefusesBadNetworks(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		req  *network.CreateNetworkRequest
+		want string
+	}{
+		{"unknown option", createReq(netB, "172.21.0.0/16", "172.21.0.1/16", map[string]any{optGeneric: map[string]any{"color": "blue"}}),
+			`network bbbbbbbbbbbb: option "color" is not known to the vic driver (known: com.docker.network.driver.mtu)`},
+		{"bad mtu", createReq(netB, "172.21.0.0/16", "172.21.0.1/16", map[string]any{optGeneric: map[string]any{OptionMTU: "70000"}}),
+			`network bbbbbbbbbbbb: option com.docker.network.driver.mtu="70000" must be an MTU between 576 and 9000`},
+		{"ipv6", createReq(netB, "172.21.0.0/16", "172.21.0.1/16", map[string]any{optEnableIPv6: true}),
+			`network bbbbbbbbbbbb asks for IPv6, which vic networks do not support`},
+		{"overlap", createReq(netB, "172.20.5.0/24", "172.20.5.1/24", nil),
+			`network bbbbbbbbbbbb: subnet 172.20.5.0/24 overlaps subnet 172.20.0.0/16 of vic network aaaaaaaaaaaa`},
+		{"overlap public", createReq(netB, "198.51.100.0/25", "198.51.100.1/25", nil),
+			`network bbbbbbbbbbbb: subnet 198.51.100.0/25 overlaps the endpoint's own subnet 198.51.100.0/24`},
+		{"tiny", createReq(netB, "172.21.0.0/31", "172.21.0.1/31", nil),
+			`network bbbbbbbbbbbb: subnet 172.21.0.0/31 is smaller than a /30 and leaves no room for containers`},
+	}
+	r := newRig(t)
+	if err := r.d.CreateNetwork(ctx, createReq(netA, "172.20.0.0/16", "172.20.0.1/16", nil)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := r.d.CreateNetwork(ctx, tc.req)
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("got %v\nwant %s", err, tc.want)
+			}
+			if _, ok := r.links.links[link.BridgeName(netB)]; ok {
+				t.Fatal("a refused network left its bridge")
+			}
+			if nets, _, _ := r.d.Snapshot(ctx); len(nets) != 1 {
+				t.Fatalf("a refused network was recorded: %v", nets)
+			}
+		})
+	}
+}
+
+func TestDriverPortConflicts(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	if err := r.d.CreateNetwork(ctx, createReq(netA, "172.20.0.0/16", "172.20.0.1/16", nil)); err != nil {
+		t.Fatal(err)
+	}
+	r.run(t, ctx, ep1, "172.20.0.2/16")
+	r.run(t, ctx, ep2, "172.20.0.3/16")
+	program := func(ep string, pm map[string]any) error {
+		return r.d.ProgramExternalConnectivity(ctx, &network.ProgramExternalConnectivityRequest{NetworkID: netA, EndpointID: ep, Options: pm})
+	}
+	if err := program(ep1, portmap(tcp(8080, 80))); err != nil {
+		t.Fatal(err)
+	}
+	loopback := tcp(8080, 80)
+	loopback["HostIP"] = "127.0.0.1"
+	management := tcp(9090, 80)
+	management["HostIP"] = "203.0.113.5"
+	for _, tc := range []struct {
+		name string
+		pm   map[string]any
+		want string
+	}{
+		{"same port", portmap(tcp(9000, 90), tcp(8080, 80)), `cannot publish -p 8080:80/tcp: host port 8080/tcp is already in use by endpoint 111111111111 of the vic driver (8080->80/tcp)`},
+		{"loopback overlaps any", portmap(loopback), `cannot publish -p 127.0.0.1:8080:80/tcp: host port 127.0.0.1:8080/tcp is already in use by endpoint 111111111111 of the vic driver (8080->80/tcp)`},
+		{"other process", portmap(tcp(2222, 22)), `cannot publish -p 2222:22/tcp: host port 2222/tcp is already in use by process "sshd" (pid 42)`},
+		{"management address", portmap(management), `port -p 203.0.113.5:9090:80/tcp: host address 203.0.113.5 is neither the endpoint's public address 198.51.100.2 nor 127.0.0.1`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := program(ep2, tc.pm)
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("got %v\nwant %s", err, tc.want)
+			}
+			if r.holder.held[ports.Key{Proto: ports.TCP, Port: 9000}] || len(r.firewall.state.Ports) != 1 {
+				t.Fatalf("a refused publication left ports: held %v rules %v", r.holder.held, r.firewall.state.Ports)
+			}
+		})
+	}
+	// A host range takes the first free port.
+	rng := tcp(8080, 80)
+	rng["HostPortEnd"] = 8082.0
+	if err := program(ep2, portmap(rng)); err != nil {
+		t.Fatal(err)
+	}
+	_, eps, _ := r.d.Snapshot(ctx)
+	if got := eps[1].Ports[0].HostPort; got != 8081 {
+		t.Fatalf("range picked %d, want 8081", got)
+	}
+}
+
+func TestDriverRollsBackWhenRulesFail(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	r.firewall.fail = errors.New("iptables-restore: line 3 failed")
+	err := r.d.CreateNetwork(ctx, createReq(netA, "172.20.0.0/16", "172.20.0.1/16", nil))
+	if err == nil || err.Error() != "programming the rules of network aaaaaaaaaaaa: iptables-restore: line 3 failed" {
+		t.Fatalf("got %v", err)
+	}
+	if len(r.links.links) != 0 {
+		t.Fatalf("links left: %v", r.links.links)
+	}
+	if nets, _, _ := r.d.Snapshot(ctx); len(nets) != 0 {
+		t.Fatal("network recorded despite the failure")
+	}
+	r.open(t)
+	if nets, _, _ := r.d.Snapshot(ctx); len(nets) != 0 {
+		t.Fatal("network persisted despite the failure")
+	}
+}

@@ -1,0 +1,170 @@
+package netdriver
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/docker/go-plugins-helpers/network"
+
+	"github.com/docker-vic/docker-vic/endpoint/link"
+)
+
+// CreateEndpoint implements plugin.NetworkDriver: it records the endpoint and, when Docker
+// left the MAC to the driver, picks one derived from the address as Docker's bridge does.
+func (d *Driver) CreateEndpoint(ctx context.Context, r *network.CreateEndpointRequest) (*network.CreateEndpointResponse, error) {
+	id := shortID(r.EndpointID)
+	if r.Interface == nil || r.Interface.Address == "" {
+		return nil, fmt.Errorf("endpoint %s has no IPv4 address: vic networks need one", id)
+	}
+	if r.Interface.AddressIPv6 != "" {
+		return nil, fmt.Errorf("endpoint %s asks for IPv6 address %s, which vic networks do not support", id, r.Interface.AddressIPv6)
+	}
+	addr, err := netip.ParsePrefix(r.Interface.Address)
+	if err != nil || !addr.Addr().Is4() {
+		return nil, fmt.Errorf("endpoint %s: address %q is not an IPv4 address with its prefix length", id, r.Interface.Address)
+	}
+	if err := d.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer d.release()
+	n, ok := d.networks[r.NetworkID]
+	if !ok {
+		return nil, fmt.Errorf("network %s is not known to the vic driver: recreate it with docker network create -d vic", shortID(r.NetworkID))
+	}
+	if !n.Subnet.Contains(addr.Addr()) || addr.Addr() == n.Gateway.Addr() {
+		return nil, fmt.Errorf("endpoint %s: address %s is not a free address of network %s (subnet %s, gateway %s)", id, addr.Addr(), shortID(n.ID), n.Subnet, n.Gateway.Addr())
+	}
+	for _, o := range d.endpoints {
+		if o.ID != r.EndpointID && o.NetworkID == n.ID && o.Address.Addr() == addr.Addr() {
+			return nil, fmt.Errorf("endpoint %s: address %s is already used by endpoint %s of the same network", id, addr.Addr(), shortID(o.ID))
+		}
+	}
+	mac, res := r.Interface.MacAddress, &network.CreateEndpointResponse{}
+	if mac == "" {
+		mac = macFor(addr.Addr())
+		res.Interface = &network.EndpointInterface{MacAddress: mac}
+	} else if _, err := net.ParseMAC(mac); err != nil {
+		return nil, fmt.Errorf("endpoint %s: MAC address %q is not valid", id, mac)
+	}
+	e := &Endpoint{ID: r.EndpointID, NetworkID: n.ID, Address: netip.PrefixFrom(addr.Addr(), n.Subnet.Bits()), MAC: mac}
+	if old, ok := d.endpoints[e.ID]; ok && old.Address == e.Address {
+		return res, nil // a repeated call
+	}
+	if err := d.store.PutEndpoint(e); err != nil {
+		return nil, fmt.Errorf("saving endpoint %s: %w", id, err)
+	}
+	d.endpoints[e.ID] = e
+	return res, nil
+}
+
+// macFor derives a locally administered MAC from an IPv4 address, as Docker's bridge does.
+func macFor(a netip.Addr) string {
+	b := a.As4()
+	return net.HardwareAddr{0x02, 0x42, b[0], b[1], b[2], b[3]}.String()
+}
+
+// EndpointInfo implements plugin.NetworkDriver.
+func (d *Driver) EndpointInfo(ctx context.Context, r *network.InfoRequest) (*network.InfoResponse, error) {
+	if err := d.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer d.release()
+	info := map[string]string{}
+	if e, ok := d.endpoints[r.EndpointID]; ok {
+		info["address"] = e.Address.String()
+		info["mac"] = e.MAC
+		for i, p := range e.Ports {
+			info[fmt.Sprintf("port.%d", i)] = p.String()
+		}
+	}
+	return &network.InfoResponse{Value: info}, nil
+}
+
+// Join implements plugin.NetworkDriver: the veth pair whose peer Docker moves into the
+// container, and the network's gateway.
+func (d *Driver) Join(ctx context.Context, r *network.JoinRequest) (*network.JoinResponse, error) {
+	if err := d.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer d.release()
+	e, ok := d.endpoints[r.EndpointID]
+	if !ok {
+		return nil, fmt.Errorf("endpoint %s is not known to the vic driver", shortID(r.EndpointID))
+	}
+	n := d.networks[e.NetworkID]
+	if n == nil {
+		return nil, fmt.Errorf("endpoint %s belongs to network %s, which the vic driver no longer knows", shortID(e.ID), shortID(e.NetworkID))
+	}
+	mac, _ := net.ParseMAC(e.MAC)
+	v := link.Veth{Host: link.HostVethName(e.ID), Peer: link.PeerName(e.ID), Bridge: n.Bridge, MAC: mac, MTU: n.MTU}
+	if err := d.links.EnsureVeth(v); err != nil {
+		_ = d.links.DeleteVeth(v.Host)
+		return nil, fmt.Errorf("endpoint %s: %w", shortID(e.ID), err)
+	}
+	e.Sandbox = r.SandboxKey
+	if err := d.store.PutEndpoint(e); err != nil {
+		_ = d.links.DeleteVeth(v.Host)
+		return nil, fmt.Errorf("saving endpoint %s: %w", shortID(e.ID), err)
+	}
+	res := &network.JoinResponse{InterfaceName: network.InterfaceName{SrcName: v.Peer, DstPrefix: "eth"}}
+	if n.Internal {
+		res.DisableGatewayService = true // no gateway, and no docker_gwbridge either
+	} else {
+		res.Gateway = n.Gateway.Addr().String()
+	}
+	return res, nil
+}
+
+// Leave implements plugin.NetworkDriver. The links go with DeleteEndpoint, which Docker also
+// calls when Join fails half-way.
+func (d *Driver) Leave(ctx context.Context, r *network.LeaveRequest) error {
+	if err := d.acquire(ctx); err != nil {
+		return err
+	}
+	defer d.release()
+	if e, ok := d.endpoints[r.EndpointID]; ok && e.Sandbox != "" {
+		e.Sandbox = ""
+		if err := d.store.PutEndpoint(e); err != nil {
+			return fmt.Errorf("saving endpoint %s: %w", shortID(e.ID), err)
+		}
+	}
+	return nil
+}
+
+// DeleteEndpoint implements plugin.NetworkDriver; an unknown endpoint is fine, and its links
+// (found by name) are removed all the same.
+func (d *Driver) DeleteEndpoint(ctx context.Context, r *network.DeleteEndpointRequest) error {
+	if err := d.acquire(ctx); err != nil {
+		return err
+	}
+	defer d.release()
+	e, ok := d.endpoints[r.EndpointID]
+	if !ok {
+		return d.links.DeleteVeth(link.HostVethName(r.EndpointID))
+	}
+	hadPorts := len(e.Ports) > 0
+	d.dropEndpoint(e)
+	if hadPorts {
+		if err := d.firewall.Apply(ctx, d.natState()); err != nil {
+			return fmt.Errorf("removing the rules of endpoint %s: %w", shortID(e.ID), err)
+		}
+	}
+	return nil
+}
+
+// dropEndpoint forgets an endpoint: its held ports, its veth and its record. The caller
+// re-applies the rules.
+func (d *Driver) dropEndpoint(e *Endpoint) {
+	for _, p := range e.Ports {
+		d.holder.Release(p.Key())
+	}
+	if err := d.links.DeleteVeth(link.HostVethName(e.ID)); err != nil {
+		d.log.Warn("cannot delete the veth of an endpoint", "endpoint", shortID(e.ID), "error", err)
+	}
+	delete(d.endpoints, e.ID)
+	if err := d.store.DeleteEndpoint(e.ID); err != nil {
+		d.log.Warn("cannot forget an endpoint", "endpoint", shortID(e.ID), "error", err)
+	}
+}

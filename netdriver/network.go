@@ -1,0 +1,195 @@
+package netdriver
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/docker/go-plugins-helpers/network"
+
+	"github.com/docker-vic/docker-vic/endpoint/link"
+	"github.com/docker-vic/docker-vic/endpoint/nat"
+)
+
+// Option keys Docker puts in CreateNetwork's options.
+const (
+	optGeneric    = "com.docker.network.generic"
+	optInternal   = "com.docker.network.internal"
+	optEnableIPv6 = "com.docker.network.enable_ipv6"
+)
+
+// OptionMTU is the one `-o` option of a vic bridge network: the MTU of its bridge and veths.
+const OptionMTU = "com.docker.network.driver.mtu"
+
+// knownOptions are the `-o` options a vic bridge network accepts.
+var knownOptions = []string{OptionMTU}
+
+// CreateNetwork implements plugin.NetworkDriver: a bridge with the gateway address, its rules,
+// and the record, all or nothing.
+func (d *Driver) CreateNetwork(ctx context.Context, r *network.CreateNetworkRequest) error {
+	n, err := d.parseNetwork(r)
+	if err != nil {
+		return err
+	}
+	if err := d.acquire(ctx); err != nil {
+		return err
+	}
+	defer d.release()
+	if old, ok := d.networks[n.ID]; ok && *old == *n {
+		return d.ensureBridge(n) // a repeated call converges
+	}
+	if err := d.checkOverlap(n); err != nil {
+		return err
+	}
+
+	success := false
+	if err := d.ensureBridge(n); err != nil {
+		_ = d.links.DeleteBridge(n.Bridge)
+		return err
+	}
+	defer func() {
+		if !success {
+			_ = d.links.DeleteBridge(n.Bridge)
+		}
+	}()
+	d.networks[n.ID] = n
+	defer func() {
+		if !success {
+			delete(d.networks, n.ID)
+		}
+	}()
+	if err := d.firewall.Apply(ctx, d.natState()); err != nil {
+		return fmt.Errorf("programming the rules of network %s: %w", shortID(n.ID), err)
+	}
+	if err := d.store.PutNetwork(n); err != nil {
+		_ = d.firewall.Apply(ctx, d.natStateWithout(n.ID))
+		return fmt.Errorf("saving network %s: %w", shortID(n.ID), err)
+	}
+	success = true
+	d.log.Info("network created", "network", shortID(n.ID), "bridge", n.Bridge, "subnet", n.Subnet)
+	return nil
+}
+
+// natStateWithout is the NAT state as if network id did not exist (for rollbacks).
+func (d *Driver) natStateWithout(id string) (s0 nat.State) {
+	n := d.networks[id]
+	delete(d.networks, id)
+	s0 = d.natState()
+	if n != nil {
+		d.networks[id] = n
+	}
+	return s0
+}
+
+// parseNetwork validates a CreateNetwork request into the record to keep.
+func (d *Driver) parseNetwork(r *network.CreateNetworkRequest) (*Network, error) {
+	id := shortID(r.NetworkID)
+	if r.NetworkID == "" {
+		return nil, fmt.Errorf("network has no ID: docker sent an incomplete request")
+	}
+	if v, _ := r.Options[optEnableIPv6].(bool); v || len(r.IPv6Data) > 0 {
+		return nil, fmt.Errorf("network %s asks for IPv6, which vic networks do not support", id)
+	}
+	if len(r.IPv4Data) != 1 {
+		return nil, fmt.Errorf("network %s has %d IPv4 pools: a vic network takes exactly one subnet", id, len(r.IPv4Data))
+	}
+	pool := r.IPv4Data[0]
+	subnet, err := netip.ParsePrefix(pool.Pool)
+	if err != nil || !subnet.Addr().Is4() {
+		return nil, fmt.Errorf("network %s: pool %q is not an IPv4 subnet", id, pool.Pool)
+	}
+	if subnet.Bits() > 30 {
+		return nil, fmt.Errorf("network %s: subnet %s is smaller than a /30 and leaves no room for containers", id, subnet)
+	}
+	gateway, err := netip.ParsePrefix(pool.Gateway)
+	if err != nil || !subnet.Contains(gateway.Addr()) {
+		return nil, fmt.Errorf("network %s: gateway %q is not an address of subnet %s", id, pool.Gateway, subnet)
+	}
+	n := &Network{
+		ID:      r.NetworkID,
+		Bridge:  link.BridgeName(r.NetworkID),
+		Subnet:  subnet.Masked(),
+		Gateway: netip.PrefixFrom(gateway.Addr(), subnet.Bits()),
+	}
+	n.Internal, _ = r.Options[optInternal].(bool)
+	generic, _ := r.Options[optGeneric].(map[string]any)
+	keys := make([]string, 0, len(generic))
+	for k := range generic {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := fmt.Sprint(generic[k])
+		switch k {
+		case OptionMTU:
+			mtu, err := strconv.Atoi(v)
+			if err != nil || mtu < 576 || mtu > 9000 {
+				return nil, fmt.Errorf("network %s: option %s=%q must be an MTU between 576 and 9000", id, k, v)
+			}
+			n.MTU = mtu
+		default:
+			return nil, fmt.Errorf("network %s: option %q is not known to the vic driver (known: %s)", id, k, strings.Join(knownOptions, ", "))
+		}
+	}
+	return n, nil
+}
+
+// checkOverlap refuses a subnet that another vic network or one of the endpoint's own
+// interfaces already uses.
+func (d *Driver) checkOverlap(n *Network) error {
+	for _, o := range d.networks {
+		if o.ID != n.ID && o.Subnet.Overlaps(n.Subnet) {
+			return fmt.Errorf("network %s: subnet %s overlaps subnet %s of vic network %s", shortID(n.ID), n.Subnet, o.Subnet, shortID(o.ID))
+		}
+	}
+	for _, l := range d.local {
+		if l.Overlaps(n.Subnet) {
+			return fmt.Errorf("network %s: subnet %s overlaps the endpoint's own subnet %s", shortID(n.ID), n.Subnet, l.Masked())
+		}
+	}
+	return nil
+}
+
+func (d *Driver) ensureBridge(n *Network) error {
+	if err := d.links.EnsureBridge(link.Bridge{Name: n.Bridge, Gateway: n.Gateway, MTU: n.MTU}); err != nil {
+		return fmt.Errorf("network %s: %w", shortID(n.ID), err)
+	}
+	if err := d.links.SetRouteLocalnet(n.Bridge); err != nil {
+		return fmt.Errorf("network %s: %w", shortID(n.ID), err)
+	}
+	return nil
+}
+
+// DeleteNetwork implements plugin.NetworkDriver. An unknown network is fine: Docker deletes
+// networks during its own start-up cleanup.
+func (d *Driver) DeleteNetwork(ctx context.Context, r *network.DeleteNetworkRequest) error {
+	if err := d.acquire(ctx); err != nil {
+		return err
+	}
+	defer d.release()
+	n, ok := d.networks[r.NetworkID]
+	if !ok {
+		return d.links.DeleteBridge(link.BridgeName(r.NetworkID))
+	}
+	for _, e := range d.endpoints {
+		if e.NetworkID == n.ID {
+			d.dropEndpoint(e)
+		}
+	}
+	delete(d.networks, n.ID)
+	if err := d.firewall.Apply(ctx, d.natState()); err != nil {
+		d.networks[n.ID] = n
+		return fmt.Errorf("removing the rules of network %s: %w", shortID(n.ID), err)
+	}
+	if err := d.links.DeleteBridge(n.Bridge); err != nil {
+		return err
+	}
+	if err := d.store.DeleteNetwork(n.ID); err != nil {
+		return fmt.Errorf("forgetting network %s: %w", shortID(n.ID), err)
+	}
+	d.log.Info("network deleted", "network", shortID(n.ID))
+	return nil
+}

@@ -1,0 +1,213 @@
+package netdriver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/docker/go-plugins-helpers/network"
+
+	"github.com/docker-vic/docker-vic/endpoint/ports"
+)
+
+const optPortMap = "com.docker.network.portmap"
+
+// portBinding is one entry of Docker's port map; the CLI splits -p ranges into single
+// entries, but a host range for one container port (-p 8000-8010:80) arrives as HostPortEnd.
+type portBinding struct {
+	Proto       int
+	Port        uint16
+	HostIP      string
+	HostPort    uint16
+	HostPortEnd uint16
+}
+
+func (b portBinding) String() string {
+	host := fmt.Sprint(b.HostPort)
+	if b.HostPortEnd > b.HostPort {
+		host += fmt.Sprintf("-%d", b.HostPortEnd)
+	}
+	if b.HostIP != "" {
+		host = b.HostIP + ":" + host
+	}
+	proto, _ := ports.ProtoFromNumber(b.Proto)
+	return fmt.Sprintf("-p %s:%d/%s", host, b.Port, proto)
+}
+
+// ProgramExternalConnectivity implements plugin.NetworkDriver: it publishes the container's
+// ports on the endpoint's public address and on loopback, all of them or none.
+func (d *Driver) ProgramExternalConnectivity(ctx context.Context, r *network.ProgramExternalConnectivityRequest) error {
+	bindings, err := parsePortMap(r.Options[optPortMap])
+	if err != nil {
+		return fmt.Errorf("endpoint %s: %w", shortID(r.EndpointID), err)
+	}
+	if err := d.acquire(ctx); err != nil {
+		return err
+	}
+	defer d.release()
+	e, ok := d.endpoints[r.EndpointID]
+	if !ok {
+		return fmt.Errorf("endpoint %s is not known to the vic driver", shortID(r.EndpointID))
+	}
+	n := d.networks[e.NetworkID]
+	if n == nil || n.Internal || len(bindings) == 0 || len(e.Ports) > 0 {
+		return nil // internal networks publish nothing, as with Docker's bridge; a repeat is done
+	}
+
+	success := false
+	var held []Port
+	defer func() {
+		if !success {
+			for _, p := range held {
+				d.holder.Release(p.Key())
+			}
+		}
+	}()
+	for _, b := range bindings {
+		p, err := d.hold(e, b)
+		if err != nil {
+			return err
+		}
+		held = append(held, p)
+	}
+	e.Ports = held
+	defer func() {
+		if !success {
+			e.Ports = nil
+		}
+	}()
+	if err := d.firewall.Apply(ctx, d.natState()); err != nil {
+		e.Ports = nil
+		_ = d.firewall.Apply(ctx, d.natState())
+		return fmt.Errorf("publishing the ports of endpoint %s: %w", shortID(e.ID), err)
+	}
+	if err := d.store.PutEndpoint(e); err != nil {
+		e.Ports = nil
+		_ = d.firewall.Apply(ctx, d.natState())
+		return fmt.Errorf("saving endpoint %s: %w", shortID(e.ID), err)
+	}
+	success = true
+	return nil
+}
+
+// hold reserves the host port of one binding: the one asked for, the first free one of a
+// host range, or an ephemeral one for host port 0.
+func (d *Driver) hold(e *Endpoint, b portBinding) (Port, error) {
+	proto, err := ports.ProtoFromNumber(b.Proto)
+	if err != nil {
+		return Port{}, fmt.Errorf("port %s: %w", b, err)
+	}
+	hostIP, err := d.hostIP(b)
+	if err != nil {
+		return Port{}, err
+	}
+	p := Port{Proto: proto, HostIP: hostIP, ContainerPort: b.Port}
+	if b.HostPort == 0 {
+		port, err := d.holder.HoldEphemeral(proto, hostIP)
+		if err != nil {
+			return Port{}, fmt.Errorf("port %s: %w", b, err)
+		}
+		p.HostPort = port
+		return p, nil
+	}
+	last := max(b.HostPortEnd, b.HostPort)
+	var firstErr error
+	for port := b.HostPort; ; port++ {
+		p.HostPort = port
+		err := d.publishedBy(e, p)
+		if err == nil {
+			if err = d.holder.Hold(p.Key()); err == nil {
+				return p, nil
+			}
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+		if port == last {
+			break
+		}
+	}
+	var inUse *ports.InUseError
+	if errors.As(firstErr, &inUse) || last == b.HostPort {
+		return Port{}, fmt.Errorf("cannot publish %s: %w", b, firstErr)
+	}
+	return Port{}, fmt.Errorf("cannot publish %s: every host port of the range is in use", b)
+}
+
+// hostIP checks the host address of a binding: published ports live on the endpoint's public
+// address and on loopback, never on the management or client addresses.
+func (d *Driver) hostIP(b portBinding) (netip.Addr, error) {
+	if b.HostIP == "" {
+		return netip.Addr{}, nil
+	}
+	ip, err := netip.ParseAddr(b.HostIP)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("port %s: host address %q is not an IP address", b, b.HostIP)
+	}
+	switch {
+	case ip.IsUnspecified():
+		return netip.Addr{}, nil
+	case ip == d.public || ip == netip.MustParseAddr("127.0.0.1"):
+		return ip, nil
+	}
+	return netip.Addr{}, fmt.Errorf("port %s: host address %s is neither the endpoint's public address %s nor 127.0.0.1", b, ip, d.public)
+}
+
+// publishedBy fails when another endpoint of the driver already publishes the host port.
+// A port on every address overlaps the same port on one address.
+func (d *Driver) publishedBy(self *Endpoint, p Port) error {
+	for _, o := range d.endpoints {
+		if o == self {
+			continue
+		}
+		for _, q := range o.Ports {
+			if q.Proto == p.Proto && q.HostPort == p.HostPort &&
+				(!q.HostIP.IsValid() || !p.HostIP.IsValid() || q.HostIP == p.HostIP) {
+				return &ports.InUseError{Key: p.Key(), By: fmt.Sprintf("endpoint %s of the vic driver (%s)", shortID(o.ID), q)}
+			}
+		}
+	}
+	return nil
+}
+
+// RevokeExternalConnectivity implements plugin.NetworkDriver; unknown endpoints are fine.
+func (d *Driver) RevokeExternalConnectivity(ctx context.Context, r *network.RevokeExternalConnectivityRequest) error {
+	if err := d.acquire(ctx); err != nil {
+		return err
+	}
+	defer d.release()
+	e, ok := d.endpoints[r.EndpointID]
+	if !ok || len(e.Ports) == 0 {
+		return nil
+	}
+	old := e.Ports
+	e.Ports = nil
+	if err := d.firewall.Apply(ctx, d.natState()); err != nil {
+		e.Ports = old
+		return fmt.Errorf("removing the published ports of endpoint %s: %w", shortID(e.ID), err)
+	}
+	for _, p := range old {
+		d.holder.Release(p.Key())
+	}
+	if err := d.store.PutEndpoint(e); err != nil {
+		return fmt.Errorf("saving endpoint %s: %w", shortID(e.ID), err)
+	}
+	return nil
+}
+
+func parsePortMap(v any) ([]portBinding, error) {
+	if v == nil {
+		return nil, nil
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var out []portBinding
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("reading the port map docker sent: %w", err)
+	}
+	return out, nil
+}
