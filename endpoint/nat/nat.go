@@ -14,6 +14,7 @@ package nat
 import (
 	"errors"
 	"fmt"
+	"github.com/docker-vic/docker-vic/endpoint/ports"
 	"net/netip"
 )
 
@@ -26,28 +27,18 @@ const (
 	ChainIsolate2 = "VIC-ISO2" // filter: ... that enters another bridge network: dropped
 )
 
-// Proto is a transport protocol of a published port.
-type Proto string
+// Proto is a transport protocol of a published port; the port holder and the rules share it.
+type Proto = ports.Proto
 
 // Protocols iptables can DNAT by port.
 const (
-	TCP  Proto = "tcp"
-	UDP  Proto = "udp"
-	SCTP Proto = "sctp"
+	TCP  = ports.TCP
+	UDP  = ports.UDP
+	SCTP = ports.SCTP
 )
 
 // ProtoFromNumber maps the IP protocol numbers Docker sends in a port map (6, 17, 132).
-func ProtoFromNumber(n int) (Proto, error) {
-	switch n {
-	case 6:
-		return TCP, nil
-	case 17:
-		return UDP, nil
-	case 132:
-		return SCTP, nil
-	}
-	return "", fmt.Errorf("protocol number %d: only tcp (6), udp (17) and sctp (132) ports can be published", n)
-}
+func ProtoFromNumber(n int) (Proto, error) { return ports.ProtoFromNumber(n) }
 
 // State is everything the driver wants programmed: its bridge networks and the ports
 // published on them. Order does not matter: the same state always renders the same rules.

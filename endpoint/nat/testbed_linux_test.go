@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/docker-vic/docker-vic/endpoint/link"
 	"net"
 	"net/netip"
 	"os"
@@ -188,7 +189,7 @@ func (tb *testbed) wire() error {
 			if err := enslave(ep, l.host, l.bridge); err != nil {
 				return err
 			}
-			if err := EnableHairpin(ep, l.host); err != nil {
+			if err := hairpin(ep, l.host); err != nil {
 				return err
 			}
 		}
@@ -216,7 +217,7 @@ func (tb *testbed) wire() error {
 			{"net/ipv4/ip_forward", "1"},
 			{"net/bridge/bridge-nf-call-iptables", "1"}, // as Docker leaves it (br_netfilter)
 		} {
-			p := filepath.Join(procSys, kv[0])
+			p := filepath.Join("/proc/sys", kv[0])
 			if _, err := os.Stat(p); err != nil {
 				continue // br_netfilter not loaded: bridged traffic skips iptables
 			}
@@ -225,7 +226,7 @@ func (tb *testbed) wire() error {
 			}
 		}
 		for _, br := range []string{"vbr0", "vbr1"} {
-			if err := EnableRouteLocalnet(br); err != nil {
+			if err := link.SetRouteLocalnet(br); err != nil {
 				return err
 			}
 		}
@@ -340,4 +341,13 @@ func (tb *testbed) dial(ns, network, addr string, timeout time.Duration) (string
 		return err
 	})
 	return line, err
+}
+
+// hairpin turns hairpin mode on for a bridge port, as link.EnsureVeth does for the driver.
+func hairpin(h *netlink.Handle, port string) error {
+	l, err := h.LinkByName(port)
+	if err != nil {
+		return err
+	}
+	return h.LinkSetHairpin(l, true)
 }

@@ -120,7 +120,7 @@ func TestProtoFromNumber(t *testing.T) {
 			t.Fatalf("%d: %v %v", n, got, err)
 		}
 	}
-	if _, err := ProtoFromNumber(1); err == nil || err.Error() != "protocol number 1 is not tcp, udp or sctp" {
+	if _, err := ProtoFromNumber(1); err == nil || err.Error() != "protocol number 1: only tcp (6), udp (17) and sctp (132) ports can be published" {
 		t.Fatalf("icmp: %v", err)
 	}
 }

@@ -31,7 +31,7 @@ func ProtoFromNumber(n int) (Proto, error) {
 	case 132:
 		return SCTP, nil
 	}
-	return "", fmt.Errorf("protocol number %d is not tcp, udp or sctp", n)
+	return "", fmt.Errorf("protocol number %d: only tcp (6), udp (17) and sctp (132) ports can be published", n)
 }
 
 // Key identifies one held port. A zero HostIP means every address.
