@@ -1,5 +1,5 @@
 // Command docker-vic is the Docker CLI plugin that manages Virtual Container Hosts on vSphere:
-// `docker vic create`, `ls`, `inspect`, `configure`, `rm` and `version`.
+// `docker vic create`, `ls`, `inspect`, `configure`, `rm`, `version`, `port` and `ps`.
 package main
 
 import (
@@ -35,6 +35,8 @@ type deps struct {
 	contexts contextStore
 	// configDir is the Docker configuration directory (${DOCKER_CONFIG:-~/.docker}).
 	configDir string
+	// docker returns the Docker API client, initialized only by the commands that use it.
+	docker func() containerLister
 }
 
 // dockerDeps builds the dependencies from an initialized Docker CLI.
@@ -45,6 +47,7 @@ func dockerDeps(dockerCLI command.Cli) *deps {
 		vsphere:   newSessionConnector(os.Getenv, dockerCLI.In().FD(), dockerCLI.Err()),
 		contexts:  dockerCLI.ContextStore(),
 		configDir: dockerconfig.Dir(),
+		docker:    func() containerLister { return dockerCLI.Client() },
 	}
 }
 
@@ -70,6 +73,7 @@ func newVicCommand(getDeps func() *deps) *cobra.Command {
 		newConfigureCommand(getDeps),
 		newRemoveCommand(getDeps),
 		newVersionCommand(getDeps),
+		newPortCommand(getDeps), newPsCommand(getDeps),
 	)
 	return cmd
 }

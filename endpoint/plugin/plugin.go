@@ -110,6 +110,10 @@ func NewServer(nd NetworkDriver, id IPAMDriver, timeout time.Duration, log *slog
 	return s
 }
 
+// Handle registers an extra route on the plugin socket, with a ServeMux pattern such as
+// "POST /VIC.Ports". The handler sets its own deadline.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 

@@ -1,0 +1,175 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/docker-vic/docker-vic/endpoint/config"
+	"github.com/docker-vic/docker-vic/endpoint/link"
+	"github.com/docker-vic/docker-vic/endpoint/nat"
+	"github.com/docker-vic/docker-vic/endpoint/plugin"
+	"github.com/docker-vic/docker-vic/endpoint/ports"
+	"github.com/docker-vic/docker-vic/ipamdriver"
+	"github.com/docker-vic/docker-vic/netdriver"
+)
+
+// The drivers must satisfy what the socket serves, and the kernel layers what the driver uses.
+var (
+	_ plugin.IPAMDriver    = (*ipamdriver.Driver)(nil)
+	_ plugin.NetworkDriver = (*netdriver.Driver)(nil)
+	_ plugin.NetworkDriver = loggedDriver{}
+	_ netdriver.Links      = (*link.Links)(nil)
+	_ netdriver.Firewall   = (*nat.Applier)(nil)
+	_ netdriver.PortHolder = (*ports.Holder)(nil)
+	_ snapshotter          = (*netdriver.Driver)(nil)
+)
+
+// stateFile is the database both drivers share, inside --state-dir.
+const stateFile = "state.db"
+
+// dbLockTimeout bounds the wait for the database lock, held by a running endpoint.
+const dbLockTimeout = 3 * time.Second
+
+// runDaemonCommand parses the flags and runs the daemon until ctx ends.
+func runDaemonCommand(ctx context.Context, args []string, stderr io.Writer) error {
+	o, err := parseOptions(args, stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.logLevel}))
+	return runDaemon(ctx, o, log)
+}
+
+// runDaemon wires the endpoint together, in order: the VCH and its uplinks, the state
+// database, the IPAM and network drivers, the kernel restored from the state, the rule
+// watcher, then the socket. When ctx ends it stops serving and closes the database, leaving
+// rules and links in place so that containers keep working while it restarts.
+func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
+	v, err := loadVCH(ctx, o)
+	if err != nil {
+		return err
+	}
+	nl, err := netlink.NewHandle()
+	if err != nil {
+		return fmt.Errorf("opening a netlink handle: %w", err)
+	}
+	defer nl.Close()
+	locals, err := listLinks(nl)
+	if err != nil {
+		return err
+	}
+	up, err := matchUplinks(v, locals, o.uplinks, log.Warn)
+	if err != nil {
+		return err
+	}
+
+	db, err := openState(o.stateDir)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ipd, nd, firewall, holder, err := buildDrivers(db, v.Config, up, nl, log)
+	if err != nil {
+		return err
+	}
+	defer holder.Close()
+
+	if err := nd.Restore(ctx); err != nil {
+		// Serve anyway: Docker without its plugin cannot even remove containers.
+		log.Warn("the kernel state was restored only in part", "error", err)
+	}
+	l, err := plugin.Listen(o.socket)
+	if err != nil {
+		return err
+	}
+	srv := plugin.NewServer(loggedDriver{Driver: nd, log: log}, ipd, 0, log)
+	srv.Handle("POST "+portsPath, portsHandler(nd, up.Address, log))
+
+	watchDone := make(chan struct{})
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	go func() {
+		defer close(watchDone)
+		firewall.Watch(watchCtx, o.watchInterval, func(d nat.Drift, err error) {
+			if err != nil {
+				log.Warn("checking the nat rules failed", "error", err)
+				return
+			}
+			log.Warn("repaired the nat rules", "missing", len(d.Missing), "extra", len(d.Extra))
+		})
+	}()
+	defer func() { stopWatch(); <-watchDone }()
+
+	if err := notifyReady(); err != nil {
+		log.Warn("telling systemd the endpoint is ready failed", "error", err)
+	}
+	log.Info("vic-endpoint serving", "version", version, "vch", v.Name, "public", up.Address, "uplinks", up.String(),
+		"socket", o.socket, "state", filepath.Join(o.stateDir, stateFile))
+	err = srv.Serve(ctx, l)
+	log.Info("vic-endpoint stopped: rules and links stay in place", "vch", v.Name)
+	return err
+}
+
+// buildDrivers builds the IPAM driver and the network driver over one database, with the
+// network driver's kernel layers: links through nl, rules through iptables in this
+// namespace, ports held by this process.
+func buildDrivers(db *bolt.DB, cfg *config.Config, up *uplinks, nl *netlink.Handle, log *slog.Logger) (*ipamdriver.Driver, *netdriver.Driver, *nat.Applier, *ports.Holder, error) {
+	ipamStore, err := ipamdriver.NewBoltStore(db)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	ipd, err := ipamdriver.New(cfg, ipamStore, nil)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	netStore, err := netdriver.NewBoltStore(db)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	firewall, err := nat.NewApplier(up.Address, nil)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	holder := ports.NewHolder()
+	nd, err := netdriver.New(netdriver.Options{
+		Store:        netStore,
+		Links:        link.New(nl),
+		Firewall:     firewall,
+		Holder:       holder,
+		Public:       up.Address,
+		LocalSubnets: up.LocalSubnets(),
+		Log:          log,
+	})
+	if err != nil {
+		holder.Close()
+		return nil, nil, nil, nil, err
+	}
+	return ipd, nd, firewall, holder, nil
+}
+
+// openState opens (creating) the state database, root-only. A running endpoint holds its
+// lock: a second one gives up after dbLockTimeout.
+func openState(dir string) (*bolt.DB, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the state directory: %w", err)
+	}
+	path := filepath.Join(dir, stateFile)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: dbLockTimeout})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("state database %s is locked: another vic-endpoint is running with --state-dir %s", path, dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening the state database %s: %w", path, err)
+	}
+	return db, nil
+}

@@ -1,0 +1,109 @@
+//go:build linux
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/docker-vic/docker-vic/endpoint/plugin"
+)
+
+// Defaults of the daemon's flags.
+const (
+	defaultStateDir      = "/var/lib/vic"
+	defaultWatchInterval = 2 * time.Second
+)
+
+// options are the daemon's flags.
+type options struct {
+	vch         string
+	target      string
+	thumbprint  string
+	insecure    bool
+	datacenter  string
+	credentials string
+	config      string
+	// uplinks maps port groups to local interfaces, overriding MAC matching.
+	uplinks       map[string]string
+	stateDir      string
+	socket        string
+	logLevel      slog.Level
+	watchInterval time.Duration
+}
+
+// parseOptions reads the daemon's flags. Usage goes to stderr on --help.
+func parseOptions(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := pflag.NewFlagSet("vic-endpoint", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.vch, "vch", "", "VCH to serve (with --target: read its configuration and NIC MACs from vSphere)")
+	fs.StringVar(&o.target, "target", "", "vSphere target URL")
+	fs.StringVar(&o.thumbprint, "thumbprint", "", "thumbprint of the vSphere server's certificate")
+	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the vSphere server's certificate")
+	fs.StringVar(&o.datacenter, "datacenter", "", "datacenter of the VCH")
+	fs.StringVar(&o.credentials, "credentials", "", "root-only `FILE` of KEY=VALUE lines (VIC_USER, VIC_PASSWORD or GOVC_USERNAME, GOVC_PASSWORD)")
+	fs.StringVar(&o.config, "config", "", "instead of vSphere: a `FILE` holding the JSON of 'docker vic inspect NAME --format json'")
+	uplinks := fs.StringArray("uplink", nil, "map a port group to a local interface, `PG=IFACE` (repeatable), overriding MAC matching")
+	fs.StringVar(&o.stateDir, "state-dir", defaultStateDir, "directory of the state database")
+	fs.StringVar(&o.socket, "socket", plugin.DefaultSocket, "plugin socket")
+	level := fs.String("log-level", "info", "debug, info or warn")
+	fs.DurationVar(&o.watchInterval, "watch-interval", defaultWatchInterval, "how often the iptables rules are checked and repaired")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q: vic-endpoint takes flags only, or the teardown subcommand", fs.Arg(0))
+	}
+	var err error
+	if o.uplinks, err = parseUplinks(*uplinks); err != nil {
+		return nil, err
+	}
+	if o.logLevel, err = parseLevel(*level); err != nil {
+		return nil, err
+	}
+	switch {
+	case o.watchInterval <= 0:
+		return nil, fmt.Errorf("--watch-interval %s must be positive", o.watchInterval)
+	case o.config == "" && o.vch == "":
+		return nil, errors.New("no VCH to serve: give --config FILE, or --vch NAME with --target")
+	case o.config != "" && o.target != "":
+		return nil, errors.New("--config and --target exclude each other: the configuration comes from one of them")
+	}
+	return o, nil
+}
+
+// parseUplinks reads --uplink PG=IFACE values.
+func parseUplinks(values []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, v := range values {
+		pg, iface, ok := strings.Cut(v, "=")
+		pg, iface = strings.TrimSpace(pg), strings.TrimSpace(iface)
+		if !ok || pg == "" || iface == "" {
+			return nil, fmt.Errorf("--uplink %q must be PORTGROUP=INTERFACE", v)
+		}
+		if prev, dup := out[pg]; dup && prev != iface {
+			return nil, fmt.Errorf("--uplink maps port group %q twice, to %q and %q", pg, prev, iface)
+		}
+		out[pg] = iface
+	}
+	return out, nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	switch s {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn":
+		return slog.LevelWarn, nil
+	}
+	return 0, fmt.Errorf("--log-level %q must be debug, info or warn", s)
+}

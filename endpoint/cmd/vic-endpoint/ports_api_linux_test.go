@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"testing"
+
+	"gotest.tools/v3/assert"
+
+	"github.com/docker-vic/docker-vic/endpoint/ports"
+	"github.com/docker-vic/docker-vic/netdriver"
+)
+
+// cannedSnapshot is a driver snapshot fixed by the test.
+type cannedSnapshot struct {
+	nets []netdriver.Network
+	eps  []netdriver.Endpoint
+	err  error
+}
+
+func (c cannedSnapshot) Snapshot(context.Context) ([]netdriver.Network, []netdriver.Endpoint, error) {
+	return c.nets, c.eps, c.err
+}
+
+func TestPortsHandlerAnswers(t *testing.T) {
+	snap := cannedSnapshot{
+		nets: []netdriver.Network{{ID: "n1", Bridge: "vb-n1", Subnet: netip.MustParsePrefix("172.16.0.0/16")}},
+		eps: []netdriver.Endpoint{{ID: "e1", NetworkID: "n1", Address: netip.MustParsePrefix("172.16.0.2/16"), MAC: "02:42:ac:10:00:02",
+			Ports: []netdriver.Port{
+				{Proto: ports.TCP, HostPort: 8080, ContainerPort: 80},
+				{Proto: ports.TCP, HostIP: netip.MustParseAddr("0.0.0.0"), HostPort: 8081, ContainerPort: 81},
+				{Proto: ports.UDP, HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 5353, ContainerPort: 53},
+			}}},
+	}
+	h := portsHandler(snap, netip.MustParseAddr("198.51.100.2"), slog.New(slog.DiscardHandler))
+	rec := httptest.NewRecorder()
+	h(rec, httptest.NewRequest(http.MethodPost, portsPath, nil))
+	assert.Equal(t, rec.Code, http.StatusOK)
+	var got portsResponse
+	assert.NilError(t, json.Unmarshal(rec.Body.Bytes(), &got))
+	assert.DeepEqual(t, got, portsResponse{
+		Networks: []portsNetwork{{NetworkID: "n1", Bridge: "vb-n1", Subnet: "172.16.0.0/16"}},
+		Endpoints: []portsEndpoint{{EndpointID: "e1", NetworkID: "n1", Address: "172.16.0.2/16", MAC: "02:42:ac:10:00:02", Ports: []publishedPort{
+			{Proto: "tcp", HostPort: 8080, ContainerPort: 80},
+			{Proto: "tcp", HostPort: 8081, ContainerPort: 81},
+			{Proto: "udp", HostIP: "127.0.0.1", HostPort: 5353, ContainerPort: 53},
+		}}},
+		Public: "198.51.100.2",
+	})
+}
+
+func TestPortsHandlerReportsErrors(t *testing.T) {
+	h := portsHandler(cannedSnapshot{err: errors.New("waiting for other network operations: context deadline exceeded")},
+		netip.MustParseAddr("198.51.100.2"), slog.New(slog.DiscardHandler))
+	rec := httptest.NewRecorder()
+	h(rec, httptest.NewRequest(http.MethodPost, portsPath, nil))
+	assert.Equal(t, rec.Code, http.StatusInternalServerError)
+	assert.Equal(t, rec.Body.String(), `{"Err":"waiting for other network operations: context deadline exceeded"}`+"\n")
+}
