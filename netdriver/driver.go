@@ -159,7 +159,9 @@ func (d *Driver) Restore(ctx context.Context) error {
 		}
 	}
 	for _, e := range d.endpoints {
+		// Both ends: the peer is still here when Docker has not moved it into the container yet.
 		known[link.HostVethName(e.ID)] = true
+		known[link.PeerName(e.ID)] = true
 		for _, p := range e.Ports {
 			if err := d.holder.Hold(p.Key()); err != nil {
 				d.log.Warn("cannot hold a published port again", "endpoint", e.ID, "port", p.String(), "error", err)
