@@ -44,6 +44,8 @@ type endpointPorts struct {
 	Endpoints []endpointInfo
 	// Public is the endpoint's public address: ports without a host IP live there and on 127.0.0.1.
 	Public string
+	// Version is the version of vic-endpoint.
+	Version string
 }
 
 // endpointNetwork is a vic bridge network.

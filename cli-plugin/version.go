@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"text/tabwriter"
 	"time"
@@ -15,7 +16,8 @@ import (
 
 // versionOptions are the flags of `docker vic version`.
 type versionOptions struct {
-	conn session.Options
+	conn   session.Options
+	socket string
 }
 
 // versionTimeout bounds the vSphere probe of version.
@@ -32,6 +34,7 @@ func newVersionCommand(getDeps func() *deps) *cobra.Command {
 		},
 	}
 	registerConnectionFlags(cmd.Flags(), &opts.conn)
+	cmd.Flags().StringVar(&opts.socket, "endpoint-socket", endpointSocket(os.Getenv), "Socket of vic-endpoint (env "+envEndpointSocket+")")
 	return cmd
 }
 
@@ -39,7 +42,7 @@ func runVersion(ctx context.Context, d *deps, opts *versionOptions) error {
 	w := tabwriter.NewWriter(d.out, 0, 8, 2, ' ', 0)
 	fmt.Fprintf(w, "docker-vic:\t%s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(w, "vSphere:\t%s\n", vsphereVersion(ctx, d.vsphere, opts.conn))
-	fmt.Fprintf(w, "Endpoint:\t%s\n", "not reachable")
+	fmt.Fprintf(w, "Endpoint:\t%s\n", endpointVersion(ctx, socketFetcher{path: opts.socket, command: "version"}))
 	return w.Flush()
 }
 
@@ -60,4 +63,15 @@ func vsphereVersion(ctx context.Context, c connector, o session.Options) string 
 	}
 	defer func() { _ = s.Logout(context.WithoutCancel(ctx)) }()
 	return s.About().FullName + " at " + s.Target.String()
+}
+
+// endpointVersion asks the vic endpoint of this machine for its version.
+func endpointVersion(ctx context.Context, f portsFetcher) string {
+	ctx, cancel := context.WithTimeout(ctx, versionTimeout)
+	defer cancel()
+	p, err := f.Ports(ctx)
+	if err != nil {
+		return "not reachable from this machine"
+	}
+	return p.Version + " (public address " + p.Public + ")"
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"testing"
@@ -11,16 +12,16 @@ import (
 
 func TestVersion(t *testing.T) {
 	e := newTestEnv(t)
-	r := e.mustRun("version")
+	r := e.mustRun("version", "--endpoint-socket", "/nonexistent/vic.sock")
 	assert.Equal(t, e.mask(r.out), fmt.Sprintf("docker-vic:  dev (%s, %s/%s)\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)+
 		"vSphere:     VMware vCenter Server 6.5.0 build-5973321 at http://127.0.0.1:<port>/sdk\n"+
-		"Endpoint:    not reachable\n")
+		"Endpoint:    not reachable from this machine\n")
 
 	e.conn.getenv = func(string) string { return "" }
-	r = e.mustRun("version")
+	r = e.mustRun("version", "--endpoint-socket", "/nonexistent/vic.sock")
 	assert.Equal(t, e.mask(r.out), fmt.Sprintf("docker-vic:  dev (%s, %s/%s)\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)+
 		"vSphere:     no target configured\n"+
-		"Endpoint:    not reachable\n")
+		"Endpoint:    not reachable from this machine\n")
 }
 
 func TestCompleteVCHNames(t *testing.T) {
@@ -49,3 +50,12 @@ func TestCompleteVCHNames(t *testing.T) {
 	got, _ := newRemoveCommand(func() *deps { return d }).ValidArgsFunction(&cobra.Command{}, nil, "")
 	assert.Equal(t, len(got), 0)
 }
+
+func TestEndpointVersion(t *testing.T) {
+	got := endpointVersion(context.Background(), cannedPorts{&endpointPorts{Version: "0.1.0", Public: "198.51.100.2"}})
+	assert.Equal(t, got, "0.1.0 (public address 198.51.100.2)")
+}
+
+type cannedPorts struct{ p *endpointPorts }
+
+func (c cannedPorts) Ports(context.Context) (*endpointPorts, error) { return c.p, nil }

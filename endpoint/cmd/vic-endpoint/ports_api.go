@@ -32,6 +32,8 @@ type portsResponse struct {
 	// Public is the endpoint's public address, where ports without a host IP are published
 	// (and on 127.0.0.1).
 	Public string
+	// Version is the daemon's version, for `docker vic version`.
+	Version string
 }
 
 // portsNetwork is one vic bridge network.
@@ -77,7 +79,7 @@ func portsHandler(d snapshotter, public netip.Addr, log *slog.Logger) http.Handl
 }
 
 func newPortsResponse(nets []netdriver.Network, eps []netdriver.Endpoint, public netip.Addr) portsResponse {
-	res := portsResponse{Networks: []portsNetwork{}, Endpoints: []portsEndpoint{}, Public: public.String()}
+	res := portsResponse{Networks: []portsNetwork{}, Endpoints: []portsEndpoint{}, Public: public.String(), Version: version}
 	for _, n := range nets {
 		res.Networks = append(res.Networks, portsNetwork{NetworkID: n.ID, Bridge: n.Bridge, Subnet: n.Subnet.String()})
 	}

@@ -50,7 +50,7 @@ func TestPortsHandlerAnswers(t *testing.T) {
 			{Proto: "tcp", HostPort: 8081, ContainerPort: 81},
 			{Proto: "udp", HostIP: "127.0.0.1", HostPort: 5353, ContainerPort: 53},
 		}}},
-		Public: "198.51.100.2",
+		Public: "198.51.100.2", Version: version,
 	})
 }
 
