@@ -43,6 +43,12 @@ type PortHolder interface {
 	Release(k ports.Key)
 }
 
+// ContainerNamer names the container of an endpoint, or returns "" when it does not know.
+// It must answer from memory: handlers call it and may not call Docker's API.
+type ContainerNamer interface {
+	ContainerName(endpointID string) string
+}
+
 // Driver implements the vic network driver.
 type Driver struct {
 	store    Store
@@ -54,6 +60,7 @@ type Driver struct {
 	public netip.Addr
 	// local lists the subnets of the endpoint's own interfaces: no vic network may overlap them.
 	local []netip.Prefix
+	names ContainerNamer
 	log   *slog.Logger
 
 	// lock serializes handlers; a channel so that waiting honours each request's deadline.
@@ -71,14 +78,16 @@ type Options struct {
 	Public   netip.Addr
 	// LocalSubnets are the subnets of the endpoint's public, client and management interfaces.
 	LocalSubnets []netip.Prefix
-	Log          *slog.Logger
+	// Names, when set, lets errors name containers rather than endpoint IDs.
+	Names ContainerNamer
+	Log   *slog.Logger
 }
 
 // New loads the persisted state and returns the driver. Call Restore before serving.
 func New(o Options) (*Driver, error) {
 	d := &Driver{
 		store: o.Store, links: o.Links, firewall: o.Firewall, holder: o.Holder,
-		public: o.Public, local: o.LocalSubnets, log: o.Log,
+		public: o.Public, local: o.LocalSubnets, names: o.Names, log: o.Log,
 		lock:      make(chan struct{}, 1),
 		networks:  map[string]*Network{},
 		endpoints: map[string]*Endpoint{},
@@ -205,6 +214,16 @@ func (d *Driver) Snapshot(ctx context.Context) ([]Network, []Endpoint, error) {
 	sort.Slice(nets, func(i, j int) bool { return nets[i].ID < nets[j].ID })
 	sort.Slice(eps, func(i, j int) bool { return eps[i].ID < eps[j].ID })
 	return nets, eps, nil
+}
+
+// describe names an endpoint for messages: its container when known, else its short ID.
+func (d *Driver) describe(endpointID string) string {
+	if d.names != nil {
+		if name := d.names.ContainerName(endpointID); name != "" {
+			return fmt.Sprintf("container %q", name)
+		}
+	}
+	return "endpoint " + shortID(endpointID)
 }
 
 func shortID(id string) string {

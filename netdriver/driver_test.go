@@ -286,6 +286,8 @@ func TestDriverPortConflicts(t *testing.T) {
 	if err := program(ep1, portmap(tcp(8080, 80))); err != nil {
 		t.Fatal(err)
 	}
+	names := namer{ep1: "web"}
+	r.d.names = names
 	loopback := tcp(8080, 80)
 	loopback["HostIP"] = "127.0.0.1"
 	management := tcp(9090, 80)
@@ -295,8 +297,8 @@ func TestDriverPortConflicts(t *testing.T) {
 		pm   map[string]any
 		want string
 	}{
-		{"same port", portmap(tcp(9000, 90), tcp(8080, 80)), `cannot publish -p 8080:80/tcp: host port 8080/tcp is already in use by endpoint 111111111111 of the vic driver (8080->80/tcp)`},
-		{"loopback overlaps any", portmap(loopback), `cannot publish -p 127.0.0.1:8080:80/tcp: host port 127.0.0.1:8080/tcp is already in use by endpoint 111111111111 of the vic driver (8080->80/tcp)`},
+		{"same port", portmap(tcp(9000, 90), tcp(8080, 80)), `cannot publish -p 8080:80/tcp: host port 8080/tcp is already in use by container "web" (8080->80/tcp)`},
+		{"loopback overlaps any", portmap(loopback), `cannot publish -p 127.0.0.1:8080:80/tcp: host port 127.0.0.1:8080/tcp is already in use by container "web" (8080->80/tcp)`},
 		{"other process", portmap(tcp(2222, 22)), `cannot publish -p 2222:22/tcp: host port 2222/tcp is already in use by process "sshd" (pid 42)`},
 		{"management address", portmap(management), `port -p 203.0.113.5:9090:80/tcp: host address 203.0.113.5 is neither the endpoint's public address 198.51.100.2 nor 127.0.0.1`},
 	} {
@@ -339,5 +341,19 @@ func TestDriverRollsBackWhenRulesFail(t *testing.T) {
 	r.open(t)
 	if nets, _, _ := r.d.Snapshot(ctx); len(nets) != 0 {
 		t.Fatal("network persisted despite the failure")
+	}
+}
+
+type namer map[string]string
+
+func (n namer) ContainerName(id string) string { return n[id] }
+
+func TestDescribeFallsBackToEndpointID(t *testing.T) {
+	d := &Driver{names: namer{ep1: "web"}}
+	if got := d.describe(ep2); got != "endpoint 222222222222" {
+		t.Fatalf("unknown container: %q", got)
+	}
+	if got := d.describe(ep1); got != `container "web"` {
+		t.Fatalf("known container: %q", got)
 	}
 }

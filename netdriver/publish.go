@@ -165,7 +165,7 @@ func (d *Driver) publishedBy(self *Endpoint, p Port) error {
 		for _, q := range o.Ports {
 			if q.Proto == p.Proto && q.HostPort == p.HostPort &&
 				(!q.HostIP.IsValid() || !p.HostIP.IsValid() || q.HostIP == p.HostIP) {
-				return &ports.InUseError{Key: p.Key(), By: fmt.Sprintf("endpoint %s of the vic driver (%s)", shortID(o.ID), q)}
+				return &ports.InUseError{Key: p.Key(), By: fmt.Sprintf("%s (%s)", d.describe(o.ID), q)}
 			}
 		}
 	}

@@ -38,6 +38,9 @@ var (
 // stateFile is the database both drivers share, inside --state-dir.
 const stateFile = "state.db"
 
+// namesInterval is how often the container names of endpoints are read from Docker.
+const namesInterval = 3 * time.Second
+
 // dbLockTimeout bounds the wait for the database lock, held by a running endpoint.
 const dbLockTimeout = 3 * time.Second
 
@@ -79,7 +82,8 @@ func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
 		return err
 	}
 	defer db.Close()
-	ipd, nd, firewall, holder, err := buildDrivers(db, v.Config, up, nl, log)
+	names := &containerNames{}
+	ipd, nd, firewall, holder, err := buildDrivers(db, v.Config, up, nl, names, log)
 	if err != nil {
 		return err
 	}
@@ -109,6 +113,7 @@ func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
 		})
 	}()
 	defer func() { stopWatch(); <-watchDone }()
+	go names.refreshEvery(watchCtx, namesInterval, log)
 
 	if err := notifyReady(); err != nil {
 		log.Warn("telling systemd the endpoint is ready failed", "error", err)
@@ -123,7 +128,7 @@ func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
 // buildDrivers builds the IPAM driver and the network driver over one database, with the
 // network driver's kernel layers: links through nl, rules through iptables in this
 // namespace, ports held by this process.
-func buildDrivers(db *bolt.DB, cfg *config.Config, up *uplinks, nl *netlink.Handle, log *slog.Logger) (*ipamdriver.Driver, *netdriver.Driver, *nat.Applier, *ports.Holder, error) {
+func buildDrivers(db *bolt.DB, cfg *config.Config, up *uplinks, nl *netlink.Handle, names netdriver.ContainerNamer, log *slog.Logger) (*ipamdriver.Driver, *netdriver.Driver, *nat.Applier, *ports.Holder, error) {
 	ipamStore, err := ipamdriver.NewBoltStore(db)
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -148,6 +153,7 @@ func buildDrivers(db *bolt.DB, cfg *config.Config, up *uplinks, nl *netlink.Hand
 		Holder:       holder,
 		Public:       up.Address,
 		LocalSubnets: up.LocalSubnets(),
+		Names:        names,
 		Log:          log,
 	})
 	if err != nil {

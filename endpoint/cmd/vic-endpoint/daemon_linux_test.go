@@ -218,18 +218,18 @@ func (d *daemon) stop(t *testing.T) {
 	}
 }
 
-// client speaks the plugin protocol over the socket, as Docker does.
-type client struct{ http *http.Client }
+// pluginClient speaks the plugin protocol over the socket, as Docker does.
+type pluginClient struct{ http *http.Client }
 
-func newClient(sock string) *client {
+func newClient(sock string) *pluginClient {
 	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", sock)
 	}}
-	return &client{http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	return &pluginClient{http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 }
 
-func (c *client) call(method string, req, res any) error {
+func (c *pluginClient) call(method string, req, res any) error {
 	var body bytes.Buffer
 	if req != nil {
 		if err := json.NewEncoder(&body).Encode(req); err != nil {
@@ -252,7 +252,7 @@ func (c *client) call(method string, req, res any) error {
 	return json.NewDecoder(r.Body).Decode(res)
 }
 
-func (c *client) mustCall(t *testing.T, method string, req, res any) {
+func (c *pluginClient) mustCall(t *testing.T, method string, req, res any) {
 	t.Helper()
 	if err := c.call(method, req, res); err != nil {
 		t.Fatal(err)
@@ -260,7 +260,7 @@ func (c *client) mustCall(t *testing.T, method string, req, res any) {
 }
 
 // requestAddress asks the IPAM driver for a container address in pool.
-func (c *client) requestAddress(t *testing.T, pool string) string {
+func (c *pluginClient) requestAddress(t *testing.T, pool string) string {
 	t.Helper()
 	var res struct{ Address string }
 	c.mustCall(t, "IpamDriver.RequestAddress", map[string]any{"PoolID": pool, "Address": ""}, &res)
@@ -269,7 +269,7 @@ func (c *client) requestAddress(t *testing.T, pool string) string {
 
 // runContainer does what `docker network create -d vic --ipam-driver vic N` and
 // `docker run --net N -p 8080:80` send, and returns the container's address.
-func runContainer(t *testing.T, c *client) (pool, addr string) {
+func runContainer(t *testing.T, c *pluginClient) (pool, addr string) {
 	t.Helper()
 	var act map[string][]string
 	c.mustCall(t, "Plugin.Activate", nil, &act)
@@ -355,7 +355,7 @@ func portHeld(t *testing.T, ns *testns.NS) bool {
 }
 
 // published asks /VIC.Ports for the ports of testEP.
-func published(t *testing.T, c *client) (portsResponse, []publishedPort) {
+func published(t *testing.T, c *pluginClient) (portsResponse, []publishedPort) {
 	t.Helper()
 	var res portsResponse
 	c.mustCall(t, "VIC.Ports", nil, &res)
