@@ -9,16 +9,19 @@ import (
 )
 
 // Applier programs a State into the kernel with iptables-restore --noflush, one batch per
-// change, and keeps what it last applied so that the next change is a diff. It is safe for
+// change, and keeps an index of what it applied so that the next change is a diff: a change of
+// published ports only renders the rules of the mappings that changed. It is safe for
 // concurrent use.
 type Applier struct {
 	model *Model
 	run   Runner
 
 	mu      sync.Mutex
-	desired State  // the last state asked for
-	applied []Rule // what the kernel holds after the last successful batch
-	synced  bool   // applied is known: a full sync has run since start or the last failure
+	desired State // the last state asked for
+	applied index // what the kernel holds after the last successful batch
+	synced  bool  // applied is known: a full sync has run since start or the last failure
+	// generation counts the batches written, so that Check can tell a drift from a change.
+	generation int
 }
 
 // NewApplier returns an applier for an endpoint whose public address is public. A nil run
@@ -51,6 +54,11 @@ func (a *Applier) Desired() State {
 func (a *Applier) Apply(ctx context.Context, desired State) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.synced {
+		if add, del, ok := mappingDelta(a.desired, desired); ok {
+			return a.applyMappings(ctx, desired, add, del)
+		}
+	}
 	want, err := a.model.Rules(desired)
 	if err != nil {
 		return err
@@ -58,19 +66,52 @@ func (a *Applier) Apply(ctx context.Context, desired State) error {
 	if !a.synced {
 		return a.syncLocked(ctx, desired, want)
 	}
-	del, add := diffRules(a.applied, want)
-	if len(del)+len(add) == 0 {
+	next := a.model.newIndex(desired)
+	del, add := diffIndex(a.applied, next, want)
+	return a.commit(ctx, desired, next, del, add)
+}
+
+// applyMappings applies a change of published ports alone: only the rules of the mappings
+// added and removed are rendered, whatever the number of mappings kept.
+func (a *Applier) applyMappings(ctx context.Context, desired State, add, del []Mapping) error {
+	dels, adds, err := a.model.change(a.applied, desired, add, del)
+	if err != nil {
+		return err
+	}
+	if err := a.batch(ctx, desired, dels, adds); err != nil {
+		return err
+	}
+	if a.synced { // batch fell back to a full sync otherwise, which rebuilt the index
+		a.applied.apply(a.model, desired, add, del)
 		a.desired = desired
+	}
+	return nil
+}
+
+// commit writes one change and, on success, makes next the applied index.
+func (a *Applier) commit(ctx context.Context, desired State, next index, del, add []Rule) error {
+	if err := a.batch(ctx, desired, del, add); err != nil {
+		return err
+	}
+	a.applied, a.desired = next, desired
+	return nil
+}
+
+// batch writes del and add in one restore. When the batch fails (a table may have committed
+// while another failed, or someone flushed a chain) it rebuilds everything with a sync.
+func (a *Applier) batch(ctx context.Context, desired State, del, add []Rule) error {
+	if len(del)+len(add) == 0 {
 		return nil
 	}
 	if err := a.restore(ctx, diffBatch(del, add)); err != nil {
-		// A table may have committed while another failed: rebuild everything.
+		want, rerr := a.model.Rules(desired)
+		if rerr != nil {
+			return rerr
+		}
 		if serr := a.syncLocked(ctx, desired, want); serr != nil {
 			return fmt.Errorf("applying %d nat rule changes: %v; then resyncing: %w", len(del)+len(add), err, serr)
 		}
-		return nil
 	}
-	a.applied, a.desired = want, desired
 	return nil
 }
 
@@ -95,22 +136,30 @@ func (a *Applier) syncLocked(ctx context.Context, desired State, want []Rule) er
 	if err := a.restore(ctx, syncBatch(want, d.jumps)); err != nil {
 		return fmt.Errorf("syncing nat rules: %w", err)
 	}
-	a.applied, a.desired, a.synced = want, desired, true
+	a.applied, a.desired, a.synced = a.model.newIndex(desired), desired, true
 	return nil
 }
 
 // Check compares the kernel with the desired state: missing chains, rules or jumps (a flush,
 // a firewall reload) and foreign or duplicate ones.
 func (a *Applier) Check(ctx context.Context) (Drift, error) {
+	// The dump is read without the lock, so that publishing ports never waits for it; a
+	// change applied meanwhile makes this check moot, not a drift.
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	want, err := a.model.Rules(a.desired)
+	gen := a.generation
+	a.mu.Unlock()
 	if err != nil {
 		return Drift{}, err
 	}
 	d, err := a.save(ctx)
 	if err != nil {
 		return Drift{}, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.generation != gen {
+		return Drift{}, nil
 	}
 	return drift(d, want), nil
 }
@@ -158,7 +207,7 @@ func (a *Applier) Teardown(ctx context.Context) error {
 	if err := a.restore(ctx, teardownBatch(d.jumps)); err != nil {
 		return fmt.Errorf("removing nat chains: %w", err)
 	}
-	a.applied = nil
+	a.applied = index{}
 	return nil
 }
 
@@ -171,6 +220,7 @@ func (a *Applier) save(ctx context.Context) (dump, error) {
 }
 
 func (a *Applier) restore(ctx context.Context, batch string) error {
+	a.generation++
 	_, err := a.run.Run(ctx, []byte(batch), "iptables-restore", "--noflush", "--wait")
 	return err
 }

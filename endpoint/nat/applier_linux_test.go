@@ -210,3 +210,76 @@ func TestApplyRefusesBadStateWithoutChange(t *testing.T) {
 	}
 	assertClean(t, a)
 }
+
+// lastBatch remembers the stdin of the last iptables-restore.
+type lastBatch struct {
+	Runner
+	text string
+}
+
+func (l *lastBatch) Run(ctx context.Context, stdin []byte, name string, args ...string) ([]byte, error) {
+	if name == "iptables-restore" {
+		l.text = string(stdin)
+	}
+	return l.Runner.Run(ctx, stdin, name, args...)
+}
+
+// Publishing one more container with a thousand published renders and writes only its rules,
+// and a rule two mappings share stays until both are gone.
+func TestApplierPortChangesAreIncremental(t *testing.T) {
+	ctx := context.Background()
+	run := &lastBatch{Runner: newFakeIptables()}
+	a := newTestApplier(t, run)
+	m, _ := NewModel(public)
+	s := State{Networks: []Network{netA}}
+	for i := range 1000 {
+		s.Ports = append(s.Ports, tcp("", uint16(20000+i), "172.31.250.2", uint16(20000+i), "vic-a"))
+	}
+	if err := a.Apply(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	shared := append(slices.Clone(s.Ports), tcp("", 8080, "172.31.250.3", 80, "vic-a"), tcp("", 8081, "172.31.250.3", 80, "vic-a"))
+	one := State{Networks: s.Networks, Ports: shared}
+	if err := a.Apply(ctx, one); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(run.text, "\n-A "); n != 5 {
+		t.Fatalf("adding two mappings wrote %d rules, want 5 (2x2 DNAT, 1 shared forward):\n%s", n, run.text)
+	}
+	// Revoke one of the two: the shared forward rule must stay.
+	two := State{Networks: s.Networks, Ports: shared[:len(shared)-1]}
+	if err := a.Apply(ctx, two); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(run.text, "VIC-FWD") {
+		t.Fatalf("the forward rule still used by 8080 was deleted:\n%s", run.text)
+	}
+	if got, want := kernelRules(t, run), wantRules(t, m, two); !slices.Equal(got, want) {
+		t.Fatalf("kernel holds\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// A host port published to another container is refused and changes nothing.
+	clash := State{Networks: s.Networks, Ports: append(slices.Clone(two.Ports), tcp("", 8080, "172.31.250.4", 80, "vic-a"))}
+	err := a.Apply(ctx, clash)
+	if err == nil || !strings.Contains(err.Error(), "port 198.51.100.2:8080/tcp: published twice, to 172.31.250.3:80 and 172.31.250.4:80") {
+		t.Fatalf("clash: %v", err)
+	}
+	if got, want := kernelRules(t, run), wantRules(t, m, two); !slices.Equal(got, want) {
+		t.Fatal("a refused change touched the kernel")
+	}
+	assertClean(t, a)
+}
+
+func BenchmarkApplyOneMappingAmong1000(b *testing.B) {
+	ctx := context.Background()
+	a, _ := NewApplier(public, newFakeIptables())
+	s := State{Networks: []Network{netA}}
+	for i := range 1000 {
+		s.Ports = append(s.Ports, tcp("", uint16(20000+i), "172.31.250.2", uint16(20000+i), "vic-a"))
+	}
+	_ = a.Apply(ctx, s)
+	more := State{Networks: s.Networks, Ports: append(slices.Clone(s.Ports), tcp("", 8080, "172.31.250.3", 80, "vic-a"))}
+	for b.Loop() {
+		_ = a.Apply(ctx, more)
+		_ = a.Apply(ctx, s)
+	}
+}

@@ -130,6 +130,22 @@ func diffRules(have, want []Rule) (del, add []Rule) {
 	return del, add
 }
 
+// diffIndex returns the rules the kernel holds that next lacks (to delete) and the rules of
+// want that the kernel lacks (to add, in want's order).
+func diffIndex(have, next index, want []Rule) (del, add []Rule) {
+	for r := range have.refs {
+		if next.refs[r] == 0 {
+			del = append(del, r)
+		}
+	}
+	for _, r := range want {
+		if have.refs[r] == 0 {
+			add = append(add, r)
+		}
+	}
+	return sortRules(del), add
+}
+
 // diffBatch is the restore text of one change: deletions first, then additions.
 func diffBatch(del, add []Rule) string {
 	head := make(map[string][]string)

@@ -44,6 +44,9 @@ var jumps = []jump{
 	{"filter", "FORWARD", "-j " + ChainForward},
 }
 
+// headRule opens VIC-FWD: traffic not DNATed goes through the isolation chains first.
+var headRule = Rule{Table: "filter", Chain: ChainForward, Spec: "-m conntrack ! --ctstate DNAT -j " + ChainIsolate}
+
 // Model renders a State into the rules of the driver's chains for one endpoint.
 type Model struct {
 	public netip.Addr
@@ -68,7 +71,7 @@ func (m *Model) Rules(s State) ([]Rule, error) {
 		return nil, err
 	}
 	var b ruleBuilder
-	b.add("filter", ChainForward, "-m conntrack ! --ctstate DNAT -j "+ChainIsolate)
+	b.add(headRule.Table, headRule.Chain, headRule.Spec)
 	for _, n := range sortedNetworks(s.Networks) {
 		networkRules(&b, n)
 	}

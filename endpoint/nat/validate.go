@@ -17,7 +17,7 @@ func (m *Model) validate(s State) (map[string]Network, error) {
 		}
 		nets[n.Bridge] = n
 	}
-	published := make(map[string]Mapping)
+	published := make(map[pubKey]Mapping)
 	for _, p := range s.Ports {
 		n, ok := nets[p.Bridge]
 		if !ok {
@@ -29,11 +29,10 @@ func (m *Model) validate(s State) (map[string]Network, error) {
 		if n.Internal {
 			continue
 		}
-		for _, addr := range hostAddrs(m.public, p) {
-			key := fmt.Sprintf("%s:%d/%s", addr, p.HostPort, p.Proto)
+		for _, key := range m.pubKeys(p) {
 			if old, dup := published[key]; dup && !sameTarget(old, p) {
-				return nil, fmt.Errorf("port %s: published twice, to %s:%d and %s:%d",
-					key, old.ContainerIP, old.ContainerPort, p.ContainerIP, p.ContainerPort)
+				return nil, fmt.Errorf("port %s:%d/%s: published twice, to %s:%d and %s:%d",
+					key.addr, key.port, key.proto, old.ContainerIP, old.ContainerPort, p.ContainerIP, p.ContainerPort)
 			}
 			published[key] = p
 		}
