@@ -103,11 +103,9 @@ func (d *Driver) Join(ctx context.Context, r *network.JoinRequest) (*network.Joi
 		_ = d.links.DeleteVeth(v.Host)
 		return nil, fmt.Errorf("endpoint %s: %w", shortID(e.ID), err)
 	}
+	// Kept in memory only: nothing needs the sandbox after a restart, and a write per
+	// container start costs a disk sync.
 	e.Sandbox = r.SandboxKey
-	if err := d.store.PutEndpoint(e); err != nil {
-		_ = d.links.DeleteVeth(v.Host)
-		return nil, fmt.Errorf("saving endpoint %s: %w", shortID(e.ID), err)
-	}
 	res := &network.JoinResponse{InterfaceName: network.InterfaceName{SrcName: v.Peer, DstPrefix: "eth"}}
 	if n.Internal {
 		res.DisableGatewayService = true // no gateway, and no docker_gwbridge either
@@ -124,11 +122,8 @@ func (d *Driver) Leave(ctx context.Context, r *network.LeaveRequest) error {
 		return err
 	}
 	defer d.release()
-	if e, ok := d.endpoints[r.EndpointID]; ok && e.Sandbox != "" {
+	if e, ok := d.endpoints[r.EndpointID]; ok {
 		e.Sandbox = ""
-		if err := d.store.PutEndpoint(e); err != nil {
-			return fmt.Errorf("saving endpoint %s: %w", shortID(e.ID), err)
-		}
 	}
 	return nil
 }

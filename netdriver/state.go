@@ -28,8 +28,8 @@ type Endpoint struct {
 	NetworkID string       `json:"networkID"`
 	Address   netip.Prefix `json:"address"`
 	MAC       string       `json:"mac"`
-	// Sandbox is the container's network namespace path, set by Join.
-	Sandbox string `json:"sandbox,omitempty"`
+	// Sandbox is the container's network namespace path, set by Join and not persisted.
+	Sandbox string `json:"-"`
 	// Ports are the published ports, with the host ports the driver picked.
 	Ports []Port `json:"ports,omitempty"`
 }
