@@ -219,7 +219,7 @@ func placePool(cfg *config.Config, plan poolPlan, pools []Pool) (Pool, error) {
 			}
 		}
 	}
-	p.ID = PoolRef{Subnet: p.Subnet, SubPool: plan.subPool, PortGroup: p.PortGroup}.String()
+	p.ID = PoolRef{Subnet: p.Subnet, SubPool: plan.subPool, PortGroup: p.PortGroup, Nonce: newNonce()}.String()
 	return p, nil
 }
 
