@@ -78,41 +78,59 @@ func (a *Applier) applyMappings(ctx context.Context, desired State, add, del []M
 	if err != nil {
 		return err
 	}
-	if err := a.batch(ctx, desired, dels, adds); err != nil {
-		return err
+	resynced, err := a.batch(ctx, desired, dels, adds)
+	if err != nil || resynced {
+		return err // a resync rebuilt the index from desired
 	}
-	if a.synced { // batch fell back to a full sync otherwise, which rebuilt the index
-		a.applied.apply(a.model, desired, add, del)
-		a.desired = desired
-	}
+	a.applied.apply(a.model, desired, add, del)
+	a.desired = desired
 	return nil
 }
 
 // commit writes one change and, on success, makes next the applied index.
 func (a *Applier) commit(ctx context.Context, desired State, next index, del, add []Rule) error {
-	if err := a.batch(ctx, desired, del, add); err != nil {
+	resynced, err := a.batch(ctx, desired, del, add)
+	if err != nil || resynced {
 		return err
 	}
 	a.applied, a.desired = next, desired
 	return nil
 }
 
-// batch writes del and add in one restore. When the batch fails (a table may have committed
-// while another failed, or someone flushed a chain) it rebuilds everything with a sync.
-func (a *Applier) batch(ctx context.Context, desired State, del, add []Rule) error {
+// maxDeletes is the most -D lines one batch writes. iptables-nft looks each one up in its
+// chain, so deleting hundreds of rules (a container with a port range) costs less as one
+// resync that refills the chains.
+const maxDeletes = 64
+
+// batch writes del and add in one restore, or resyncs when del is long. When the batch fails
+// (a table may have committed while another failed, or someone flushed a chain) it rebuilds
+// everything with a sync too. resynced says that applied and desired were rebuilt.
+func (a *Applier) batch(ctx context.Context, desired State, del, add []Rule) (resynced bool, err error) {
 	if len(del)+len(add) == 0 {
-		return nil
+		return false, nil
 	}
-	if err := a.restore(ctx, diffBatch(del, add)); err != nil {
-		want, rerr := a.model.Rules(desired)
-		if rerr != nil {
-			return rerr
-		}
-		if serr := a.syncLocked(ctx, desired, want); serr != nil {
-			return fmt.Errorf("applying %d nat rule changes: %v; then resyncing: %w", len(del)+len(add), err, serr)
+	if len(del) <= maxDeletes {
+		err = a.restore(ctx, diffBatch(sortRules(del), sortRules(add)))
+		if err == nil {
+			return false, nil
 		}
 	}
-	return nil
+	want, rerr := a.model.Rules(desired)
+	if rerr != nil {
+		return false, rerr
+	}
+	if err == nil {
+		// Many deletions: refill the chains in one batch; the jumps are in place since the
+		// last sync.
+		if err = a.restore(ctx, restoreText(want, nil, true)); err == nil {
+			a.applied, a.desired = a.model.newIndex(desired), desired
+			return true, nil
+		}
+	}
+	if serr := a.syncLocked(ctx, desired, want); serr != nil {
+		return false, fmt.Errorf("applying %d nat rule changes: %v; then resyncing: %w", len(del)+len(add), err, serr)
+	}
+	return true, nil
 }
 
 // Sync re-programs everything from the desired state: each chain flushed and refilled and
