@@ -1,6 +1,7 @@
 # docker-vic: build, install, test and demo.
 #   make build install   build the binaries into bin/ and install the docker CLI plugin
-#   make test            set up this machine, vet, unit tests with -race, then the end-to-end run
+#   make test            set up this machine, vet, unit tests with -race, then both end-to-end runs
+#   make testbed-up      a VCH wired on this machine with vic-endpoint serving (scripts/testbed.sh)
 #   make demo            set up this machine and walk through `docker vic` against vcsim
 
 SHELL := /bin/bash
@@ -16,8 +17,10 @@ VERSION ?= 0.1.0-dev
 LDFLAGS := -X main.version=$(VERSION)
 GO_TEST_LOG := bin/go-test.log
 E2E_LOG := bin/e2e-vch.log
+E2E_ENDPOINT_LOG := bin/e2e-endpoint.log
+REL_LOG := bin/e2e-reliability.log
 
-.PHONY: all build install test unit e2e demo bench clean
+.PHONY: all build install test unit e2e e2e-endpoint testbed-up testbed-down demo bench clean
 
 all: build
 
@@ -35,13 +38,18 @@ install: build
 test:
 	@bash scripts/setup.sh
 	@mkdir -p bin
-	@vet=0 unit=0 e2e=0; \
+	@vet=0 unit=0 e2e=0 endpoint=0 rel=0; \
 	echo '== go vet $(PKGS)'; go vet $(PKGS) || vet=1; \
 	echo '== go test -race -count=1 $(PKGS)'; \
 	go test -race -count=1 $(PKGS) 2>&1 | tee $(GO_TEST_LOG) || unit=1; \
 	echo '== scripts/e2e-vch.sh'; \
 	bash scripts/e2e-vch.sh 2>&1 | tee $(E2E_LOG) || e2e=1; \
-	. scripts/lib.sh; test_summary $$vet $$unit $$e2e $(GO_TEST_LOG) $(E2E_LOG)
+	echo '== scripts/e2e-endpoint.sh'; \
+	bash scripts/e2e-endpoint.sh 2>&1 | tee $(E2E_ENDPOINT_LOG) || endpoint=1; \
+	echo '== scripts/e2e-reliability.sh'; \
+	bash scripts/e2e-reliability.sh 2>&1 | tee $(REL_LOG) || rel=1; \
+	. scripts/lib.sh; test_summary $$vet $$unit $$e2e $(GO_TEST_LOG) $(E2E_LOG) \
+		$$endpoint $(E2E_ENDPOINT_LOG) $$rel $(REL_LOG)
 
 unit:
 	go test -race -count=1 $(PKGS)
@@ -49,12 +57,28 @@ unit:
 e2e:
 	bash scripts/e2e-vch.sh
 
+# e2e-endpoint brings the testbed up, drives the vic drivers through the local Docker engine and
+# takes the testbed down again.
+e2e-endpoint: build
+	@bash scripts/setup.sh
+	bash scripts/e2e-endpoint.sh
+
+# testbed-up prints export lines: eval "$$(make -s testbed-up)".
+testbed-up: build
+	@bash scripts/setup.sh >&2
+	@bash scripts/testbed.sh up
+
+testbed-down:
+	bash scripts/testbed.sh down
+
 demo: build
 	@bash scripts/setup.sh
 	bash scripts/demo.sh
 
+# bench measures the vic driver against Docker's bridge on the testbed and writes BENCHMARKS.md.
 bench:
-	@echo "bench: no benchmarks yet; they come with the endpoint daemon (vic-endpoint)"
+	@bash scripts/setup.sh
+	bash scripts/bench.sh
 
 clean:
 	rm -rf bin coverage.out coverage.html *.coverprofile

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # demo.sh: a narrated walk through `docker vic` against vcsim, following the VIC documents:
 # the five networks of a Virtual Container Host, its dedicated bridge, container networks with
-# aliases, then configure and rm. Leaves nothing behind: vcsim stops, temporary files go.
+# aliases, then configure and rm. Then, on the testbed (scripts/testbed.sh: a VCH wired on this
+# machine with vic-endpoint serving the local Docker engine), the VIC documents' three use cases
+# live: a container with a published port, a simple bridge network, bridged containers with an
+# exposed port. Leaves nothing behind: containers, networks, testbed, vcsim and temporary files go.
 #
 #   make demo                 build, set the machine up, run this
 #   DEMO_PAUSE=3 make demo    wait 3 s after each narration, to follow along live
@@ -11,9 +14,24 @@ set -euo pipefail
 cd "$VIC_ROOT"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vic-demo.XXXXXX")
+testbed_up=0
 cleanup() {
 	stop_vcsim
+	if [ "$testbed_up" -eq 1 ]; then
+		remove_demo_objects
+		bash scripts/testbed.sh down >/dev/null 2>&1 || true
+	fi
 	rm -rf "$work"
+}
+# remove_demo_objects: the containers and networks of the endpoint part (all named vic-demo-*).
+remove_demo_objects() {
+	local c n
+	c=$(docker ps -aq --filter name=^vic-demo- 2>/dev/null || true)
+	# shellcheck disable=SC2086
+	[ -z "$c" ] || docker rm -f $c >/dev/null 2>&1 || true
+	n=$(docker network ls -q --filter name=^vic-demo- 2>/dev/null || true)
+	# shellcheck disable=SC2086
+	[ -z "$n" ] || docker network rm $n >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -107,6 +125,73 @@ narrate "remove the VCH" \
 show_cmd docker vic rm vch1
 show_cmd docker vic ls
 
-narrate "done" \
-	"Still to come: vic-endpoint, the daemon on the endpoint VM that serves 'docker network create -d vic'," \
-	"published ports and the container networks. vcsim stops and the temporary files go now."
+# wait_for CMD...: give a fresh server a few seconds to listen before the demo shows CMD.
+wait_for() {
+	for _ in $(seq 1 20); do
+		timeout 5 "$@" >/dev/null 2>&1 && return 0
+		sleep 0.5
+	done
+}
+
+# endpoint_part: the VIC documents' use cases on the testbed.
+endpoint_part() {
+	narrate "the endpoint: a VCH on this machine" \
+		"scripts/testbed.sh up creates VCH vch-testbed on vcsim, plays each port group with a network" \
+		"namespace holding a Linux bridge, gives this machine the endpoint VM's NICs (same MACs, the" \
+		"public address 198.51.100.2), puts an 'outside' machine (198.51.100.10) on the public port" \
+		"group, and starts vic-endpoint: Docker's network and IPAM driver 'vic' on this machine's engine."
+	say "\$ eval \"\$(scripts/testbed.sh up)\""
+	bash scripts/testbed.sh up >"$work/testbed.env"
+	testbed_up=1
+	# shellcheck disable=SC1091
+	. "$work/testbed.env"
+	bash scripts/image.sh
+	remove_demo_objects
+
+	narrate "use case 1: a container with a published port" \
+		"VIC put such containers on its default bridge network; Docker's default bridge is Docker's own," \
+		"so ours is a vic network. docker run -p publishes on the VCH's public address (and loopback):" \
+		"the outside machine reaches the container there, never on the client or management addresses."
+	show_cmd docker network create -d vic --ipam-driver vic vic-demo-default
+	show_cmd docker run -d -p 8080:80 --net vic-demo-default --name vic-demo-web vic-busybox:test httpd -f -p 80 -h /www
+	wait_for ip netns exec "$VIC_OUTSIDE_NS" busybox wget -qO- "http://$VIC_PUBLIC_IP:8080/"
+	show_cmd timeout 5 ip netns exec "$VIC_OUTSIDE_NS" busybox wget -qO- "http://$VIC_PUBLIC_IP:8080/"
+	say "Docker shows no ports for remote drivers (a libnetwork gap); docker vic does:"
+	show_cmd docker vic port vic-demo-web
+
+	narrate "use case 2: a simple bridge network" \
+		"A new vic network: its own Linux bridge and subnet from the VCH's bridge range. Containers on" \
+		"it find each other by name; containers on other vic networks cannot reach them."
+	show_cmd docker network create -d vic --ipam-driver vic vic-demo-net
+	show_cmd docker network ls --filter driver=vic
+	show_cmd docker run -d --net vic-demo-net --name vic-demo-server --network-alias server vic-busybox:test sleep 3600
+	show_cmd docker run --rm --net vic-demo-net --name vic-demo-client vic-busybox:test ping -c 3 server
+
+	narrate "use case 3: bridged containers with an exposed port" \
+		"A server on port 5000 of the same network, published on the VCH: its neighbours reach it by" \
+		"name, the outside machine on the public address."
+	show_cmd docker run -d -p 5000:5000 --net vic-demo-net --name vic-demo-app --network-alias app \
+		vic-busybox:test vic-peer serve tcp 5000 'Hello world!'
+	wait_for docker run --rm --net vic-demo-net vic-busybox:test vic-peer ask tcp app:5000
+	show_cmd docker run --rm --net vic-demo-net vic-busybox:test vic-peer ask tcp app:5000
+	show_cmd timeout 5 ip netns exec "$VIC_OUTSIDE_NS" bin/vic-peer ask tcp "$VIC_PUBLIC_IP:5000"
+	say "(vic-peer answers with the address it sees: the outside machine keeps its own.)"
+	show_cmd docker vic ps
+
+	narrate "clean up" "Containers and networks go, then the testbed: namespaces, links, vic-endpoint, vcsim."
+	show_cmd docker rm -f vic-demo-web vic-demo-server vic-demo-app
+	show_cmd docker network rm vic-demo-default vic-demo-net
+	say "\$ scripts/testbed.sh down"
+	bash scripts/testbed.sh down
+	testbed_up=0
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+	narrate "the endpoint part is skipped" "It makes network namespaces and links: run the demo as root."
+elif [ ! -x bin/vic-endpoint ]; then
+	narrate "the endpoint part is skipped" "bin/vic-endpoint was not built (endpoint/cmd/vic-endpoint is missing)."
+else
+	endpoint_part
+fi
+
+narrate "done" "Nothing is left behind: vcsim stops and the temporary files go now."

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers of docker-vic's scripts. Source it; it sets no shell options of its own.
 #   . "$(dirname "$0")/lib.sh"
 
@@ -74,10 +75,13 @@ stop_vcsim() {
 	VCSIM_PID=
 }
 
-# test_summary VET UNIT E2E GO_TEST_LOG E2E_LOG: the closing summary of `make test`. VET, UNIT and
-# E2E are the stages' statuses (0 = passed); it returns non-zero when any stage failed.
+# test_summary VET UNIT E2E GO_TEST_LOG E2E_LOG [STATUS LOG]...: the closing summary of `make test`.
+# VET, UNIT and E2E are the stages' statuses (0 = passed); each further STATUS LOG pair is one more
+# end-to-end script (e2e-endpoint.sh, e2e-reliability.sh, ...) whose log ends with a line
+# `NAME: N passed, M failed`. It returns non-zero when any stage failed.
 test_summary() {
-	local vet=$1 unit=$2 e2e=$3 golog=$4 e2elog=$5 ok failed notests line
+	local vet=$1 unit=$2 e2e=$3 golog=$4 e2elog=$5 ok failed notests line all=0
+	shift 5
 	ok=$(grep -c '^ok ' "$golog" || true)
 	failed=$(grep -c '^FAIL[[:space:]]' "$golog" || true)
 	notests=$(grep -c '^?[[:space:]]' "$golog" || true)
@@ -87,7 +91,15 @@ test_summary() {
 	grep -E '^(--- FAIL|FAIL[[:space:]])' "$golog" | sed 's/^/          /' || true
 	line=$(grep -E '^e2e-vch: [0-9]+ passed' "$e2elog" | tail -n 1 || true)
 	say "e2e:      ${line:-e2e-vch did not finish (see $e2elog)}"
-	if [ "$vet" -eq 0 ] && [ "$unit" -eq 0 ] && [ "$e2e" -eq 0 ]; then
+	[ "$vet" -eq 0 ] && [ "$unit" -eq 0 ] && [ "$e2e" -eq 0 ] || all=1
+	while [ $# -ge 2 ]; do
+		[ "$1" -eq 0 ] || all=1
+		line=$(grep -E '^[a-z0-9-]+: [0-9]+ passed' "$2" | tail -n 1 || true)
+		say "          ${line:-$(basename "$2" .log) did not finish (see $2)}"
+		grep -E '^  (FAIL|skip) ' "$2" | sed 's/^  /            /' || true
+		shift 2
+	done
+	if [ "$all" -eq 0 ]; then
 		say "${vic_green}make test: PASS${vic_off}"
 		return 0
 	fi
