@@ -161,12 +161,12 @@ func (a *Applier) syncLocked(ctx context.Context, desired State, want []Rule) er
 // Check compares the kernel with the desired state: missing chains, rules or jumps (a flush,
 // a firewall reload) and foreign or duplicate ones.
 func (a *Applier) Check(ctx context.Context) (Drift, error) {
-	// The dump is read without the lock, so that publishing ports never waits for it; a
-	// change applied meanwhile makes this check moot, not a drift.
+	// The rules are rendered and the dump read without the lock, so that publishing ports
+	// never waits for a check; a change applied meanwhile makes this check moot, not a drift.
 	a.mu.Lock()
-	want, err := a.model.Rules(a.desired)
-	gen := a.generation
+	desired, gen := a.desired, a.generation
 	a.mu.Unlock()
+	want, err := a.model.Rules(desired) // states are replaced whole, never changed in place
 	if err != nil {
 		return Drift{}, err
 	}
