@@ -71,13 +71,22 @@ func listFormat(source string, quiet bool) string {
 	return source
 }
 
-// writeList renders VCHs like `docker network ls`: `table [TEMPLATE]` as aligned columns under
-// a header, `json` as one JSON object a line, anything else as a Go template a line.
+// writeList renders VCHs like `docker network ls`.
 func writeList(out io.Writer, format string, vchs []*vch.VCH) error {
+	rows := make([]any, len(vchs))
+	for i, v := range vchs {
+		rows[i] = newRow(v)
+	}
+	return writeRows(out, format, listHeader, rows)
+}
+
+// writeRows renders rows as Docker's list commands do: `table [TEMPLATE]` as aligned columns
+// under header, `json` as one JSON object a line, anything else as a Go template a line.
+func writeRows[T any](out io.Writer, format string, header any, rows []T) error {
 	if format == formatJSON {
 		enc := json.NewEncoder(out)
-		for _, v := range vchs {
-			if err := enc.Encode(newRow(v)); err != nil {
+		for _, r := range rows {
+			if err := enc.Encode(r); err != nil {
 				return err
 			}
 		}
@@ -94,12 +103,12 @@ func writeList(out io.Writer, format string, vchs []*vch.VCH) error {
 	if table {
 		tw = tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)
 		w = tw
-		if err := execLine(w, tmpl, listHeader); err != nil {
+		if err := execLine(w, tmpl, header); err != nil {
 			return fmt.Errorf("invalid --format %q: %w", format, err)
 		}
 	}
-	for _, v := range vchs {
-		if err := execLine(w, tmpl, newRow(v)); err != nil {
+	for _, r := range rows {
+		if err := execLine(w, tmpl, r); err != nil {
 			return fmt.Errorf("invalid --format %q: %w", format, err)
 		}
 	}

@@ -2,17 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"net/netip"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
-	"github.com/docker/cli/templates"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 )
@@ -133,43 +129,10 @@ func shortContainerID(id string) string {
 	return id
 }
 
-// writePs renders rows like `docker ps`: `table [TEMPLATE]` as aligned columns under a header,
-// `json` as one JSON object a line, anything else as a Go template a line.
+// writePs renders rows like `docker ps`.
 func writePs(out io.Writer, format string, rows []psRow) error {
 	if format == "" || format == formatTable {
 		format = defaultPsFormat
 	}
-	if format == formatJSON {
-		enc := json.NewEncoder(out)
-		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	text, table := strings.CutPrefix(format, formatTable)
-	text = strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(strings.Trim(text, " "))
-	tmpl, err := templates.Parse(text)
-	if err != nil {
-		return fmt.Errorf("invalid --format %q: %w", format, err)
-	}
-	w := out
-	var tw *tabwriter.Writer
-	if table {
-		tw = tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)
-		w = tw
-		if err := execLine(w, tmpl, psHeader); err != nil {
-			return fmt.Errorf("invalid --format %q: %w", format, err)
-		}
-	}
-	for _, r := range rows {
-		if err := execLine(w, tmpl, r); err != nil {
-			return fmt.Errorf("invalid --format %q: %w", format, err)
-		}
-	}
-	if tw != nil {
-		return tw.Flush()
-	}
-	return nil
+	return writeRows(out, format, psHeader, rows)
 }
