@@ -53,7 +53,7 @@ func TestConfigureBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"unknown-vch", []string{"nope", "--dns-server", "198.51.100.1"}, `VCH "nope" not found in datacenter "DC0": vch not found`},
+		{"unknown-vch", []string{"nope", "--dns-server", "198.51.100.1"}, `no VCH named "nope" in datacenter "DC0"`},
 		{"keyed-unlisted", []string{"vch1", "--container-network-dns", "cnet-c:203.0.113.53"}, `invalid --container-network-dns "cnet-c:203.0.113.53": port group "cnet-c" is not a container network: add --container-network cnet-c`},
 		{"bad-firewall", []string{"vch1", "--container-network-firewall", "cnet-a:wide"}, `invalid --container-network-firewall "cnet-a:wide": the level must be closed, outbound, published, peers or open`},
 		{"range-outside-subnet", []string{"vch1", "--container-network-ip-range", "cnet-a:198.51.100.16/28"}, `invalid --container-network-ip-range "cnet-a:198.51.100.16-198.51.100.31": the range must lie inside the gateway's subnet 203.0.113.0/24`},

@@ -32,7 +32,7 @@ func TestInspectGolden(t *testing.T) {
 func TestInspectMissing(t *testing.T) {
 	e := newTestEnv(t)
 	r := e.run("inspect", "nope")
-	assert.Error(t, r.status, `VCH "nope" not found in datacenter "DC0": vch not found`)
+	assert.Error(t, r.status, `no VCH named "nope" in datacenter "DC0"`)
 	r = e.run("inspect")
 	assert.Error(t, r.status, `"vic inspect" takes exactly one VCH name, got 0`)
 }

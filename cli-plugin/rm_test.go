@@ -40,7 +40,7 @@ func TestRemoveSeveral(t *testing.T) {
 	r := e.run("rm", "vch1", "nope", "vch2")
 	assert.Error(t, r.status, "1 of 3 VCHs could not be removed")
 	assert.Equal(t, r.out, "vch1\nvch2\n")
-	assert.Equal(t, r.err, `VCH "nope" not found in datacenter "DC0": vch not found`+"\n")
+	assert.Equal(t, r.err, `no VCH named "nope" in datacenter "DC0"`+"\n")
 	assert.Equal(t, e.inventory(), initialInventory(t))
 
 	r = e.mustRun("rm", "--force", "nope")

@@ -1,6 +1,9 @@
 package vch
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Errors callers branch on, with errors.Is.
 var (
@@ -9,3 +12,15 @@ var (
 	// ErrContainersRunning: rm without --force while container VMs are powered on.
 	ErrContainersRunning = errors.New("container VMs are powered on")
 )
+
+// NotFoundError says which VCH was not found, and where. It matches ErrNotFound.
+type NotFoundError struct {
+	Name, Datacenter string
+}
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("no VCH named %q in datacenter %q", e.Name, e.Datacenter)
+}
+
+// Is makes errors.Is(err, ErrNotFound) hold.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }

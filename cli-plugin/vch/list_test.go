@@ -151,7 +151,7 @@ func TestGetNotFound(t *testing.T) {
 	vcenter(t, func(ctx context.Context, c *vim25.Client) {
 		m, _ := newManager(c)
 		_, err := m.Get(ctx, "x")
-		if !errors.Is(err, ErrNotFound) || err.Error() != `VCH "x" not found in datacenter "DC0": vch not found` {
+		if !errors.Is(err, ErrNotFound) || err.Error() != `no VCH named "x" in datacenter "DC0"` {
 			t.Errorf("Get = %v", err)
 		}
 		if _, err := m.Containers(ctx, "x"); !errors.Is(err, ErrNotFound) {

@@ -176,7 +176,7 @@ func (s *snapshot) vch(name string) (*vmInfo, error) {
 			return nil, fmt.Errorf("reading the configuration of VCH %q: %w", name, v.decodeErr)
 		}
 	}
-	return nil, fmt.Errorf("VCH %q not found in datacenter %q: %w", name, s.dcName, ErrNotFound)
+	return nil, &NotFoundError{Name: name, Datacenter: s.dcName}
 }
 
 // containers returns the container VMs of VCH name.
