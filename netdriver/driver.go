@@ -31,9 +31,11 @@ type Links interface {
 	SetRouteLocalnet(bridge string) error
 }
 
-// Firewall programs the rules of the whole state in one batch.
+// Firewall programs the rules of the whole state in one batch, or of a change of published
+// ports alone.
 type Firewall interface {
 	Apply(ctx context.Context, desired nat.State) error
+	ChangePorts(ctx context.Context, add, del []nat.Mapping) error
 }
 
 // PortHolder keeps published host ports bound so that nothing else takes them.
@@ -136,19 +138,26 @@ func (d *Driver) natState() nat.State {
 		s.Networks = append(s.Networks, nat.Network{Bridge: n.Bridge, Subnet: n.Subnet.Masked(), Internal: n.Internal})
 	}
 	for _, e := range d.endpoints {
-		n := d.networks[e.NetworkID]
-		if n == nil {
-			continue
-		}
-		for _, p := range e.Ports {
-			s.Ports = append(s.Ports, nat.Mapping{
-				Proto: nat.Proto(p.Proto), HostIP: p.HostIP, HostPort: p.HostPort,
-				ContainerIP: e.Address.Addr(), ContainerPort: p.ContainerPort, Bridge: n.Bridge,
-			})
-		}
+		s.Ports = append(s.Ports, d.mappings(e, e.Ports)...)
 	}
 	sort.Slice(s.Networks, func(i, j int) bool { return s.Networks[i].Bridge < s.Networks[j].Bridge })
 	return s
+}
+
+// mappings are the NAT mappings of ports of endpoint e.
+func (d *Driver) mappings(e *Endpoint, ports []Port) []nat.Mapping {
+	n := d.networks[e.NetworkID]
+	if n == nil {
+		return nil
+	}
+	out := make([]nat.Mapping, len(ports))
+	for i, p := range ports {
+		out[i] = nat.Mapping{
+			Proto: p.Proto, HostIP: p.HostIP, HostPort: p.HostPort,
+			ContainerIP: e.Address.Addr(), ContainerPort: p.ContainerPort, Bridge: n.Bridge,
+		}
+	}
+	return out
 }
 
 // Restore makes the kernel match the persisted state after a restart, a reboot or a crash:

@@ -55,6 +55,16 @@ type fakeFirewall struct {
 	fail  error
 }
 
+func (f *fakeFirewall) ChangePorts(_ context.Context, add, del []nat.Mapping) error {
+	f.calls++
+	if f.fail != nil {
+		return f.fail
+	}
+	ports := slices.DeleteFunc(slices.Clone(f.state.Ports), func(m nat.Mapping) bool { return slices.Contains(del, m) })
+	f.state = nat.State{Networks: f.state.Networks, Ports: append(ports, add...)}
+	return nil
+}
+
 func (f *fakeFirewall) Apply(_ context.Context, s nat.State) error {
 	f.calls++
 	if f.fail != nil {

@@ -72,20 +72,14 @@ func (d *Driver) ProgramExternalConnectivity(ctx context.Context, r *network.Pro
 		}
 		held = append(held, p)
 	}
-	e.Ports = held
-	defer func() {
-		if !success {
-			e.Ports = nil
-		}
-	}()
-	if err := d.firewall.Apply(ctx, d.natState()); err != nil {
-		e.Ports = nil
-		_ = d.firewall.Apply(ctx, d.natState())
+	added := d.mappings(e, held)
+	if err := d.firewall.ChangePorts(ctx, added, nil); err != nil {
 		return fmt.Errorf("publishing the ports of endpoint %s: %w", shortID(e.ID), err)
 	}
+	e.Ports = held
 	if err := d.store.PutEndpoint(e); err != nil {
 		e.Ports = nil
-		_ = d.firewall.Apply(ctx, d.natState())
+		_ = d.firewall.ChangePorts(ctx, nil, added)
 		return fmt.Errorf("saving endpoint %s: %w", shortID(e.ID), err)
 	}
 	success = true
@@ -183,11 +177,10 @@ func (d *Driver) RevokeExternalConnectivity(ctx context.Context, r *network.Revo
 		return nil
 	}
 	old := e.Ports
-	e.Ports = nil
-	if err := d.firewall.Apply(ctx, d.natState()); err != nil {
-		e.Ports = old
+	if err := d.firewall.ChangePorts(ctx, nil, d.mappings(e, old)); err != nil {
 		return fmt.Errorf("removing the published ports of endpoint %s: %w", shortID(e.ID), err)
 	}
+	e.Ports = nil
 	for _, p := range old {
 		d.holder.Release(p.Key())
 	}

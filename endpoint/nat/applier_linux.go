@@ -71,6 +71,45 @@ func (a *Applier) Apply(ctx context.Context, desired State) error {
 	return a.commit(ctx, desired, next, del, add)
 }
 
+// ChangePorts publishes the mappings add and revokes the mappings del, leaving the networks
+// and every other mapping as they are. It costs the same whatever the number of mappings
+// kept: the driver calls it for each container's ports.
+func (a *Applier) ChangePorts(ctx context.Context, add, del []Mapping) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	desired := State{Networks: a.desired.Networks, Ports: withoutMappings(a.desired.Ports, del, len(add))}
+	desired.Ports = append(desired.Ports, add...)
+	if !a.synced {
+		want, err := a.model.Rules(desired)
+		if err != nil {
+			return err
+		}
+		return a.syncLocked(ctx, desired, want)
+	}
+	return a.applyMappings(ctx, desired, add, del)
+}
+
+// withoutMappings returns a new slice of ports less one occurrence of each of del, with room
+// for extra more: states are replaced whole, never changed in place.
+func withoutMappings(ports, del []Mapping, extra int) []Mapping {
+	out := make([]Mapping, 0, len(ports)+extra)
+	if len(del) == 0 {
+		return append(out, ports...)
+	}
+	drop := make(map[Mapping]int, len(del))
+	for _, m := range del {
+		drop[m]++
+	}
+	for _, p := range ports {
+		if drop[p] > 0 {
+			drop[p]--
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
 // applyMappings applies a change of published ports alone: only the rules of the mappings
 // added and removed are rendered, whatever the number of mappings kept.
 func (a *Applier) applyMappings(ctx context.Context, desired State, add, del []Mapping) error {
