@@ -13,6 +13,8 @@
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=scripts/checks.sh
+. "$(dirname "$0")/checks.sh"
 cd "$VIC_ROOT"
 
 [ "$(id -u)" -eq 0 ] || die "e2e-endpoint.sh needs root (the testbed makes namespaces and links)"
@@ -60,42 +62,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# --- checks (the same vocabulary as e2e-vch.sh) -------------------------------------------------
+# --- checks (pass, fail, skip and run come from scripts/checks.sh) -----------------------------
 
-out=$work/out err=$work/err status=0
-
-pass() { passed=$((passed + 1)); say "  ${vic_green}ok${vic_off}   $1"; }
-
-# fail WHAT EXPECTED: count a failed check and show what came instead.
-fail() {
-	failed=$((failed + 1))
-	say "  ${vic_red}FAIL${vic_off} $1"
-	say "       expected: $2"
-	say "       status:   $status"
-	sed -n '1,15s/^/       stdout:   /p' "$out"
-	sed -n '1,15s/^/       stderr:   /p' "$err"
-	if [ -n "${E2E_STOP:-}" ]; then finish; fi
-}
-
-skip() { skipped=$((skipped + 1)); say "  skip $1"; }
-
-# bounded SECONDS CMD...: CMD under a time limit; the shell functions below bound themselves.
-bounded() {
-	local secs=$1
-	shift
-	if declare -F "$1" >/dev/null; then "$@"; else timeout "$secs" "$@"; fi
-}
-
-# run CMD...: run a command, print it, keep its output and status; never stops the script.
-run() {
-	printf '%s$%s' "$vic_dim" "$vic_off"
-	printf ' %q' "$@"
-	printf '\n'
-	status=0
-	bounded 120 "$@" >"$out" 2>"$err" </dev/null || status=$?
-	sed 's/^/    /' "$out"
-	sed 's/^/    /' "$err"
-}
+out=$work/out err=$work/err
 
 # run_until SECONDS CMD...: like run, but retries quietly until CMD succeeds or SECONDS pass
 # (a server in a fresh container needs a moment to listen).

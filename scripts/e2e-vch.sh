@@ -9,9 +9,11 @@
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=scripts/checks.sh
+. "$(dirname "$0")/checks.sh"
 cd "$VIC_ROOT"
 
-passed=0 failed=0
+passed=0 failed=0 skipped=0
 work=$(mktemp -d "${TMPDIR:-/tmp}/vic-e2e.XXXXXX")
 cleanup() {
 	stop_vcsim
@@ -23,31 +25,8 @@ trap 'exit 130' INT TERM
 # --- checks -----------------------------------------------------------------------------------
 
 # The last command's output, error output and status, as vic and run leave them.
-out=$work/out err=$work/err status=0
-
-pass() { passed=$((passed + 1)); say "  ${vic_green}ok${vic_off}   $1"; }
-
-# fail WHAT EXPECTED: count a failed check and show what came instead.
-fail() {
-	failed=$((failed + 1))
-	say "  ${vic_red}FAIL${vic_off} $1"
-	say "       expected: $2"
-	say "       status:   $status"
-	sed -n '1,15s/^/       stdout:   /p' "$out"
-	sed -n '1,15s/^/       stderr:   /p' "$err"
-	if [ -n "${E2E_STOP:-}" ]; then finish; fi
-}
-
-# run CMD...: run a command, print it, keep its output and status; never stops the script.
-run() {
-	printf '%s$%s' "$vic_dim" "$vic_off"
-	printf ' %q' "$@"
-	printf '\n'
-	status=0
-	timeout 180 "$@" >"$out" 2>"$err" </dev/null || status=$?
-	sed 's/^/    /' "$out"
-	sed 's/^/    /' "$err"
-}
+out=$work/out err=$work/err
+RUN_TIMEOUT=180
 
 # vic ARGS...: run `docker vic ARGS`.
 vic() { run docker vic "$@"; }

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# checks.sh: the check vocabulary the end-to-end scripts share, sourced after lib.sh. The script
+# sets passed, failed and skipped to 0, out and err to files of its own, and defines finish
+# (called at the first failed check when E2E_STOP is set). Each check asserts what a user sees.
+
+status=0
+
+pass() { passed=$((passed + 1)); say "  ${vic_green}ok${vic_off}   $1"; }
+
+# fail WHAT EXPECTED: count a failed check and show what came instead.
+fail() {
+	failed=$((failed + 1))
+	say "  ${vic_red}FAIL${vic_off} $1"
+	say "       expected: $2"
+	say "       status:   $status"
+	sed -n '1,15s/^/       stdout:   /p' "$out"
+	sed -n '1,15s/^/       stderr:   /p' "$err"
+	if [ -n "${E2E_STOP:-}" ]; then finish; fi
+}
+
+skip() { skipped=$((skipped + 1)); say "  skip $1"; }
+
+# bounded SECONDS CMD...: CMD under a time limit; shell functions bound themselves.
+bounded() {
+	local secs=$1
+	shift
+	if declare -F "$1" >/dev/null; then "$@"; else timeout "$secs" "$@"; fi
+}
+
+# run CMD...: run a command, print it, keep its output and status; never stops the script.
+# RUN_TIMEOUT bounds it (120 s by default).
+run() {
+	printf '%s$%s' "$vic_dim" "$vic_off"
+	printf ' %q' "$@"
+	printf '\n'
+	status=0
+	bounded "${RUN_TIMEOUT:-120}" "$@" >"$out" 2>"$err" </dev/null || status=$?
+	sed 's/^/    /' "$out"
+	sed 's/^/    /' "$err"
+}
