@@ -31,15 +31,7 @@ VICNET=${PREFIX}vic BRNET=${PREFIX}bridge
 testbed_up=0
 work=$(mktemp -d "${TMPDIR:-/tmp}/vic-bench.XXXXXX")
 
-remove_ours() {
-	local ids
-	ids=$(docker ps -aq --filter "name=^/${PREFIX}" || true)
-	# shellcheck disable=SC2086
-	[ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1 || true
-	ids=$(docker network ls -q --filter "name=^${PREFIX}" || true)
-	# shellcheck disable=SC2086
-	[ -z "$ids" ] || docker network rm $ids >/dev/null 2>&1 || true
-}
+remove_ours() { remove_prefixed "${PREFIX}"; }
 
 cleanup() {
 	local rc=$?

@@ -29,15 +29,7 @@ testbed_up=0
 # The testbed is ours while this script runs: another testbed.sh up waits for us.
 export VIC_TESTBED_OWNER=$$
 
-remove_ours() {
-	local c n
-	c=$(docker ps -aq --filter "name=^$prefix" 2>/dev/null || true)
-	# shellcheck disable=SC2086
-	[ -z "$c" ] || timeout 120 docker rm -f $c >/dev/null 2>&1 || true
-	n=$(docker network ls -q --filter "name=^$prefix" 2>/dev/null || true)
-	# shellcheck disable=SC2086
-	[ -z "$n" ] || timeout 120 docker network rm $n >/dev/null 2>&1 || true
-}
+remove_ours() { remove_prefixed "$prefix"; }
 
 stop_outside_server() {
 	if [ -n "$outside_server_pid" ]; then

@@ -50,14 +50,7 @@ check() {
 	if "$@" >"$work/check.out" 2>&1; then pass "$what"; else fail "$what" "$(head -c 2000 "$work/check.out")"; fi
 }
 
-# remove_ours: every container and network of ours, stale ones included.
-remove_ours() {
-	local ids
-	ids=$(docker ps -aq --filter "name=^/${PREFIX}" || true)
-	[ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1 || true
-	ids=$(docker network ls -q --filter "name=^${PREFIX}" || true)
-	[ -z "$ids" ] || docker network rm $ids >/dev/null 2>&1 || true
-}
+remove_ours() { remove_prefixed "${PREFIX}"; }
 
 cleanup() {
 	local rc=$?

@@ -106,3 +106,15 @@ test_summary() {
 	say "${vic_red}make test: FAIL${vic_off}"
 	return 1
 }
+
+# remove_prefixed PREFIX: remove every Docker container and network whose name starts with
+# PREFIX (ours, stale ones of an earlier run included), each call bounded by 120 s.
+remove_prefixed() {
+	local ids
+	ids=$(docker ps -aq --filter "name=^/$1" 2>/dev/null || true)
+	# shellcheck disable=SC2086
+	[ -z "$ids" ] || timeout 120 docker rm -f $ids >/dev/null 2>&1 || true
+	ids=$(docker network ls -q --filter "name=^$1" 2>/dev/null || true)
+	# shellcheck disable=SC2086
+	[ -z "$ids" ] || timeout 120 docker network rm $ids >/dev/null 2>&1 || true
+}
