@@ -88,101 +88,6 @@ endpoint_pid() {
 	pgrep -xo vic-endpoint
 }
 
-# build_tcpbench OUT: a static TCP sink and sender. The sink counts what it reads until EOF and
-# answers with the count; the sender writes for a while, half-closes and waits for that count, so
-# the time covers every byte delivered.
-build_tcpbench() {
-	local src
-	src=$(mktemp -d "${TMPDIR:-/tmp}/vic-tcpbench.XXXXXX")
-	cat >"$src/main.go" <<'EOF'
-// tcpbench measures TCP throughput: "tcpbench sink PORT" counts the bytes of each connection
-// and answers with the count; "tcpbench send HOST:PORT SECONDS" writes for SECONDS and prints
-// the MB/s the sink confirmed.
-package main
-
-import (
-	"bufio"
-	"fmt"
-	"io"
-	"net"
-	"os"
-	"strconv"
-	"time"
-)
-
-func main() {
-	if len(os.Args) != 4 && !(len(os.Args) == 3 && os.Args[1] == "sink") {
-		fmt.Fprintln(os.Stderr, "usage: tcpbench sink PORT | tcpbench send HOST:PORT SECONDS")
-		os.Exit(2)
-	}
-	var err error
-	if os.Args[1] == "sink" {
-		err = sink(os.Args[2])
-	} else {
-		err = send(os.Args[2], os.Args[3])
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "tcpbench:", err)
-		os.Exit(1)
-	}
-}
-
-func sink(port string) error {
-	l, err := net.Listen("tcp4", ":"+port)
-	if err != nil {
-		return err
-	}
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			return err
-		}
-		go func() {
-			defer c.Close()
-			n, _ := io.CopyBuffer(io.Discard, c, make([]byte, 256<<10))
-			fmt.Fprintf(c, "%d\n", n)
-		}()
-	}
-}
-
-func send(addr, seconds string) error {
-	secs, err := strconv.ParseFloat(seconds, 64)
-	if err != nil || secs <= 0 || secs > 60 {
-		return fmt.Errorf("seconds %q: must be a number in (0, 60]", seconds)
-	}
-	c, err := net.DialTimeout("tcp4", addr, 3*time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	buf := make([]byte, 256<<10)
-	start := time.Now()
-	stop := start.Add(time.Duration(secs * float64(time.Second)))
-	_ = c.SetDeadline(stop.Add(30 * time.Second))
-	for time.Now().Before(stop) {
-		if _, err := c.Write(buf); err != nil {
-			return err
-		}
-	}
-	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return fmt.Errorf("no count from the sink: %w", err)
-	}
-	n, err := strconv.ParseInt(line[:len(line)-1], 10, 64)
-	if err != nil {
-		return fmt.Errorf("count %q: %w", line, err)
-	}
-	fmt.Printf("%.1f\n", float64(n)/time.Since(start).Seconds()/1e6)
-	return nil
-}
-EOF
-	(cd "$src" && CGO_ENABLED=0 GOFLAGS='' go build -trimpath -ldflags '-s -w' -o "$1" main.go)
-	rm -rf "$src"
-}
-
 # container_ip NAME: the container's first address.
 container_ip() { docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' "$1" | awk '{print $1}'; }
 
@@ -198,7 +103,6 @@ testbed_up=1
 eval "$(grep -E '^export [A-Z_]+=' "$work/testbed.out")"
 : "${VIC_PUBLIC_IP:?testbed printed no VIC_PUBLIC_IP}"
 bash scripts/image.sh >/dev/null
-build_tcpbench "$work/tcpbench"
 remove_ours
 docker network create -d vic --ipam-driver vic "$VICNET" >/dev/null
 docker network create "$BRNET" >/dev/null
@@ -265,16 +169,16 @@ EP_RSS=$(sort -g "$work/range.vic.eprss" | tail -n 1)
 # --- 3. TCP throughput -----------------------------------------------------------------------------------------
 
 header "TCP throughput from the host: loopback -> published port vs straight to the container"
-docker run -d --name ${PREFIX}sink-vic --net "$VICNET" -p 28310:5001 -v "$work/tcpbench:/tcpbench:ro" "$IMAGE" /tcpbench sink 5001 >/dev/null
-docker run -d --name ${PREFIX}sink-br --net "$BRNET" -p 28311:5001 -v "$work/tcpbench:/tcpbench:ro" "$IMAGE" /tcpbench sink 5001 >/dev/null
+docker run -d --name ${PREFIX}sink-vic --net "$VICNET" -p 28310:5001 -v "$VIC_ROOT/bin/vic-peer:/vic-peer:ro" "$IMAGE" /vic-peer sink 5001 >/dev/null
+docker run -d --name ${PREFIX}sink-br --net "$BRNET" -p 28311:5001 -v "$VIC_ROOT/bin/vic-peer:/vic-peer:ro" "$IMAGE" /vic-peer sink 5001 >/dev/null
 SINK_VIC=$(container_ip ${PREFIX}sink-vic) SINK_BR=$(container_ip ${PREFIX}sink-br)
 sleep 1
 for f in vic.pub vic.direct br.pub br.direct; do : >"$work/tcp.$f"; done
 for i in $(seq 1 "$TCP_ROUNDS"); do
-	"$work/tcpbench" send "$SINK_VIC:5001" "$TCP_SECONDS" >>"$work/tcp.vic.direct"
-	"$work/tcpbench" send "127.0.0.1:28310" "$TCP_SECONDS" >>"$work/tcp.vic.pub"
-	"$work/tcpbench" send "$SINK_BR:5001" "$TCP_SECONDS" >>"$work/tcp.br.direct"
-	"$work/tcpbench" send "127.0.0.1:28311" "$TCP_SECONDS" >>"$work/tcp.br.pub"
+	bin/vic-peer send "$SINK_VIC:5001" "$TCP_SECONDS" >>"$work/tcp.vic.direct"
+	bin/vic-peer send "127.0.0.1:28310" "$TCP_SECONDS" >>"$work/tcp.vic.pub"
+	bin/vic-peer send "$SINK_BR:5001" "$TCP_SECONDS" >>"$work/tcp.br.direct"
+	bin/vic-peer send "127.0.0.1:28311" "$TCP_SECONDS" >>"$work/tcp.br.pub"
 	say "round $i (MB/s): vic direct $(tail -n 1 "$work/tcp.vic.direct"), vic published $(tail -n 1 "$work/tcp.vic.pub"), bridge direct $(tail -n 1 "$work/tcp.br.direct"), bridge published $(tail -n 1 "$work/tcp.br.pub")"
 done
 TCP_VIC_D=$(median <"$work/tcp.vic.direct") TCP_VIC_P=$(median <"$work/tcp.vic.pub")
@@ -412,8 +316,8 @@ the same run, interleaved where it matters. Rerun to refresh.
   before the run. The vic endpoint holds one socket per published port (so that no other process
   takes the port) inside its one process: its RSS growth is that cost. The bridge run is done
   $RANGE_RUNS_BRIDGE time(s) because it is slow.
-- **TCP throughput**: a static Go sink (built by bench.sh, CGO_ENABLED=0, bind-mounted into the
-  container) counts the bytes of each connection and answers with the count; a Go sender on the
+- **TCP throughput**: \`vic-peer sink\` (scripts/vic-peer, static, bind-mounted into the
+  container) counts the bytes of each connection and answers with the count; \`vic-peer send\` on the
   host writes for ${TCP_SECONDS} s, half-closes and waits for that count, so every byte counted was
   delivered. Each of $TCP_ROUNDS rounds measures \`CONTAINER_IP:5001\` then \`127.0.0.1:HOSTPORT\`,
   for the vic network (DNAT on loopback) and the bridge network (Docker's docker-proxy on
