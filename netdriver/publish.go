@@ -9,6 +9,7 @@ import (
 
 	"github.com/docker/go-plugins-helpers/network"
 
+	"github.com/docker-vic/docker-vic/endpoint/nat"
 	"github.com/docker-vic/docker-vic/endpoint/ports"
 )
 
@@ -140,11 +141,11 @@ func (d *Driver) hostIP(b portBinding) (netip.Addr, error) {
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("port %s: host address %q is not an IP address", b, b.HostIP)
 	}
-	switch {
-	case ip.IsUnspecified():
-		return netip.Addr{}, nil
-	case ip == d.public || ip == netip.MustParseAddr("127.0.0.1"):
-		return ip, nil
+	if nat.ValidateHostIP(d.public, ip) == nil {
+		if ip.IsUnspecified() {
+			return netip.Addr{}, nil
+		}
+		return ip.Unmap(), nil
 	}
 	return netip.Addr{}, fmt.Errorf("port %s: host address %s is neither the endpoint's public address %s nor 127.0.0.1", b, ip, d.public)
 }
