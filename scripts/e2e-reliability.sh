@@ -4,8 +4,9 @@
 #   1. kill -9 of vic-endpoint in the middle of 20 `docker run -d -p`, dead for 18 s (longer than
 #      Docker retries a plugin, so at least one run fails): afterwards every running
 #      container has its own address, every published port answers from outside, and no link,
-#      rule or driver endpoint is left over from the runs that failed;
-#   2. `iptables -t nat -F VIC` and `iptables -F VIC-FWD`: the rules are back within 10 s;
+#      rule, port map element or driver endpoint is left over from the runs that failed;
+#   2. `nft delete table ip vic` and `iptables -F VIC-FWD` (what a firewall reload does): the
+#      published ports' map elements and the forward rules are back within 10 s;
 #   3. 50 parallel `docker run -d -p 80` on one network: 50 addresses, 50 host ports, all answer;
 #   4. dockerd restarted: a --restart=always container's published port answers again.
 # Every check counts; the last line says how many passed and failed, and the exit status is
@@ -18,7 +19,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$VIC_ROOT"
 
-[ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, iptables, dockerd)"
+[ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, iptables, nftables, dockerd)"
+for tool in nft jq curl; do command -v "$tool" >/dev/null || die "$tool is not installed: run scripts/setup.sh"; done
 
 IMAGE=${VIC_IMAGE:-vic-busybox:test}
 SOCKET=${VIC_SOCKET:-/run/docker/plugins/vic.sock}
@@ -131,7 +133,7 @@ snapshot() {
 		http://vic/VIC.Ports >"$1"
 }
 
-# expected_dnat STATE SNAPSHOT: the DNAT lines the running containers need, as
+# expected_dnat STATE SNAPSHOT: the DNAT map elements the running containers need, as
 # "ADDR PROTO HOSTPORT CIP:CPORT"; ephemeral host ports are looked up in the snapshot.
 expected_dnat() {
 	local _name ep ip _net binds list b proto cport hip hport addr a
@@ -150,9 +152,17 @@ expected_dnat() {
 	done <"$1" | sort
 }
 
-# actual_dnat: the DNAT lines of chain VIC, in the same form.
+# actual_dnat: the elements of the port maps of nftables table ip vic (tcpports, udpports,
+# sctpports; host address . host port : container address . container port), in the same form.
+# A missing table or map reads as no elements.
 actual_dnat() {
-	iptables-save -t nat | sed -nE 's@^-A VIC -d ([0-9.]+)/32 -p ([a-z]+) -m [a-z]+ --dport ([0-9]+) -j DNAT --to-destination ([0-9.:]+)$@\1 \2 \3 \4@p' | sort
+	local proto
+	for proto in tcp udp sctp; do
+		{ nft -j list map ip vic "${proto}ports" 2>/dev/null || true; } |
+			jq -r --arg p "$proto" '.nftables[]?.map? // empty | .elem[]?
+				| map(if type == "object" and has("elem") then .elem.val else . end)
+				| "\(.[0].concat[0]) \($p) \(.[0].concat[1]) \(.[1].concat[0]):\(.[1].concat[1])"'
+	done | sort
 }
 
 # owned_links: the vb-/ve-/vc- links of the host's namespace.
@@ -191,7 +201,7 @@ diff_sets() {
 	fi
 }
 
-# consistent LABEL: links, DNAT rules and the endpoint's endpoints match the running containers
+# consistent LABEL: links, DNAT map elements and the endpoint's endpoints match the running containers
 # exactly, and no two running containers share an address.
 consistent() {
 	local label=$1 dup
@@ -215,7 +225,7 @@ consistent() {
 	diff_sets "$label: links match networks and running containers" "$work/links.want" "$work/links.have"
 	expected_dnat "$work/state" "$work/snap" >"$work/dnat.want"
 	actual_dnat >"$work/dnat.have"
-	diff_sets "$label: DNAT rules match the published ports x 2 addresses" "$work/dnat.want" "$work/dnat.have"
+	diff_sets "$label: DNAT map elements match the published ports x 2 addresses" "$work/dnat.want" "$work/dnat.have"
 }
 
 # why FILE: the first error line of a failed docker command's output.
@@ -233,7 +243,7 @@ answers() {
 	return 1
 }
 
-# all_answer LABEL: every public DNAT rule of the running containers answers from outside.
+# all_answer LABEL: every public DNAT map element of the running containers answers from outside.
 all_answer() {
 	local label=$1 n=0 bad=() a proto port dest
 	while read -r a proto port dest; do
@@ -301,15 +311,15 @@ test_kill() {
 	all_answer "after kill -9"
 }
 
-# --- 2. flushed chains come back -------------------------------------------------------------------
+# --- 2. a firewall reload: the deleted table and the flushed chain come back ------------------------
 
 test_flush() {
-	header "iptables -t nat -F VIC; iptables -F VIC-FWD"
+	header "nft delete table ip vic; iptables -F VIC-FWD"
 	local port fwd_before fwd i back=0
 	port=$(awk -v a="$VIC_PUBLIC_IP" '$1 == a && $2 == "tcp" {print $3; exit}' "$work/dnat.want")
 	if [ -z "$port" ]; then fail "a published port to watch" "no running container publishes a port"; return; fi
 	fwd_before=$(iptables-save -t filter | grep -c '^-A VIC-FWD ' || true)
-	iptables -t nat -F VIC
+	nft delete table ip vic 2>"$work/nft.err" || fail "table ip vic exists before the reload" "$(cat "$work/nft.err")"
 	iptables -F VIC-FWD
 	if ! answers "$port" >/dev/null 2>&1; then say "port $port is silent after the flush, as it should be for a moment"; fi
 	for i in $(seq 1 20); do
@@ -317,8 +327,8 @@ test_flush() {
 		fwd=$(iptables-save -t filter | grep -c '^-A VIC-FWD ' || true)
 		if [ "$fwd" -eq "$fwd_before" ] && actual_dnat | cmp -s - "$work/dnat.want"; then back=1; break; fi
 	done
-	if [ "$back" -eq 1 ]; then pass "rules are back within $((i / 2)).$((i % 2 * 5)) s ($fwd VIC-FWD rules)"; else
-		fail "rules are back within 10 s" "VIC-FWD rules: $fwd of $fwd_before; DNAT: $(actual_dnat | wc -l) of $(wc -l <"$work/dnat.want")" \
+	if [ "$back" -eq 1 ]; then pass "rules and map elements are back within $((i / 2)).$((i % 2 * 5)) s ($fwd VIC-FWD rules, $(wc -l <"$work/dnat.want") DNAT map elements)"; else
+		fail "rules and map elements are back within 10 s" "VIC-FWD rules: $fwd of $fwd_before; DNAT map elements: $(actual_dnat | wc -l) of $(wc -l <"$work/dnat.want")" \
 			"endpoint log: $(tail -n 5 "${VIC_ENDPOINT_LOG:-/dev/null}" 2>/dev/null | tr '\n' ';')"
 	fi
 	check "port $port answers again after the flush" answers "$port"

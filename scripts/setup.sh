@@ -6,7 +6,9 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-packages=(docker.io iptables busybox-static iproute2)
+# nftables: the nft CLI, to inspect the published ports (table ip vic); jq and curl: the
+# end-to-end scripts read the engine's and the endpoint's JSON with them.
+packages=(docker.io iptables nftables busybox-static iproute2 jq curl)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 

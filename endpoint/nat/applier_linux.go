@@ -8,25 +8,28 @@ import (
 	"time"
 )
 
-// Applier programs a State into the kernel with iptables-restore --noflush, one batch per
-// change, and keeps an index of what it applied so that the next change is a diff: a change of
-// published ports only renders the rules of the mappings that changed. It is safe for
-// concurrent use.
+// Applier programs a State into the kernel: the rules of the networks with iptables-restore
+// --noflush, one batch per change, and the published ports as elements of the nftables port
+// maps, one netlink transaction per change. It keeps an index of what it applied, so that
+// the next change is a diff: a change of published ports only touches the elements of the
+// mappings that changed. It is safe for concurrent use.
 type Applier struct {
 	model *Model
 	run   Runner
+	maps  PortMaps
 
 	mu      sync.Mutex
 	desired State // the last state asked for
-	applied index // what the kernel holds after the last successful batch
+	applied index // what the kernel holds after the last successful change
 	synced  bool  // applied is known: a full sync has run since start or the last failure
-	// generation counts the batches written, so that Check can tell a drift from a change.
+	// generation counts the changes written, so that Check can tell a drift from a change.
 	generation int
 }
 
 // NewApplier returns an applier for an endpoint whose public address is public. A nil run
-// means ExecRunner{} (the iptables commands of this namespace).
-func NewApplier(public netip.Addr, run Runner) (*Applier, error) {
+// means ExecRunner{} (the iptables commands of this namespace), nil maps NftMaps("") (the
+// nftables of this namespace).
+func NewApplier(public netip.Addr, run Runner, maps PortMaps) (*Applier, error) {
 	m, err := NewModel(public)
 	if err != nil {
 		return nil, err
@@ -34,7 +37,10 @@ func NewApplier(public netip.Addr, run Runner) (*Applier, error) {
 	if run == nil {
 		run = ExecRunner{}
 	}
-	return &Applier{model: m, run: run}, nil
+	if maps == nil {
+		maps = NftMaps("")
+	}
+	return &Applier{model: m, run: run, maps: maps}, nil
 }
 
 // Model is the applier's rule model.
@@ -47,10 +53,11 @@ func (a *Applier) Desired() State {
 	return a.desired
 }
 
-// Apply makes the kernel hold exactly the rules of desired. After a sync, a change is one
-// iptables-restore exec of -D and -A lines (none if nothing changed); before the first sync,
-// or when a batch fails (someone flushed a chain, say), it falls back to Sync. On error the
-// previous state stays the desired one, and the next Sync restores it.
+// Apply makes the kernel hold exactly the rules and elements of desired. After a sync, a
+// change of ports alone is one netlink transaction, and a change of networks adds one
+// iptables-restore exec of -D and -A lines; before the first sync, or when a change fails
+// (someone flushed a chain, say), it falls back to Sync. On error the previous state stays
+// the desired one, and the next Sync restores it.
 func (a *Applier) Apply(ctx context.Context, desired State) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -59,16 +66,25 @@ func (a *Applier) Apply(ctx context.Context, desired State) error {
 			return a.applyMappings(ctx, desired, add, del)
 		}
 	}
-	want, err := a.model.Rules(desired)
-	if err != nil {
+	if _, err := a.model.validate(desired); err != nil {
 		return err
 	}
 	if !a.synced {
-		return a.syncLocked(ctx, desired, want)
+		return a.syncLocked(ctx, desired)
 	}
+	want := stateRules(desired)
 	next := a.model.newIndex(desired)
 	del, add := diffIndex(a.applied, next, want)
-	return a.commit(ctx, desired, next, del, add)
+	edel, eadd := diffElements(a.applied, next)
+	err := a.writeRules(ctx, want, del, add)
+	if err == nil {
+		err = a.writeElements(edel, eadd)
+	}
+	if err != nil {
+		return a.resync(ctx, desired, err)
+	}
+	a.applied, a.desired = next, desired
+	return nil
 }
 
 // ChangePorts publishes the mappings add and revokes the mappings del, leaving the networks
@@ -80,11 +96,10 @@ func (a *Applier) ChangePorts(ctx context.Context, add, del []Mapping) error {
 	desired := State{Networks: a.desired.Networks, Ports: withoutMappings(a.desired.Ports, del, len(add))}
 	desired.Ports = append(desired.Ports, add...)
 	if !a.synced {
-		want, err := a.model.Rules(desired)
-		if err != nil {
+		if _, err := a.model.validate(desired); err != nil {
 			return err
 		}
-		return a.syncLocked(ctx, desired, want)
+		return a.syncLocked(ctx, desired)
 	}
 	return a.applyMappings(ctx, desired, add, del)
 }
@@ -110,106 +125,104 @@ func withoutMappings(ports, del []Mapping, extra int) []Mapping {
 	return out
 }
 
-// applyMappings applies a change of published ports alone: only the rules of the mappings
-// added and removed are rendered, whatever the number of mappings kept.
+// applyMappings applies a change of published ports alone: only the elements of the mappings
+// added and removed are written, whatever the number of mappings kept.
 func (a *Applier) applyMappings(ctx context.Context, desired State, add, del []Mapping) error {
 	dels, adds, err := a.model.change(a.applied, desired, add, del)
 	if err != nil {
 		return err
 	}
-	resynced, err := a.batch(ctx, desired, dels, adds)
-	if err != nil || resynced {
-		return err // a resync rebuilt the index from desired
+	if err := a.writeElements(dels, adds); err != nil {
+		return a.resync(ctx, desired, err)
 	}
 	a.applied.apply(a.model, desired, add, del)
 	a.desired = desired
 	return nil
 }
 
-// commit writes one change and, on success, makes next the applied index.
-func (a *Applier) commit(ctx context.Context, desired State, next index, del, add []Rule) error {
-	resynced, err := a.batch(ctx, desired, del, add)
-	if err != nil || resynced {
-		return err
+// resync rebuilds everything after a change failed: a table may have committed while
+// another failed, or someone flushed a chain. The change counts as done when the sync is.
+func (a *Applier) resync(ctx context.Context, desired State, cause error) error {
+	if err := a.syncLocked(ctx, desired); err != nil {
+		return fmt.Errorf("applying nat changes: %v; then resyncing: %w", cause, err)
 	}
-	a.applied, a.desired = next, desired
 	return nil
 }
 
 // maxDeletes is the most -D lines one batch writes. iptables-nft looks each one up in its
-// chain, so deleting hundreds of rules (a container with a port range) costs less as one
-// resync that refills the chains.
+// chain, so deleting many rules costs less as one restore that refills the chains.
 const maxDeletes = 64
 
-// batch writes del and add in one restore, or resyncs when del is long. When the batch fails
-// (a table may have committed while another failed, or someone flushed a chain) it rebuilds
-// everything with a sync too. resynced says that applied and desired were rebuilt.
-func (a *Applier) batch(ctx context.Context, desired State, del, add []Rule) (resynced bool, err error) {
+// writeRules writes the rule changes del and add in one restore, or refills the chains with
+// want when del is long (the jumps are in place since the last sync).
+func (a *Applier) writeRules(ctx context.Context, want, del, add []Rule) error {
+	switch {
+	case len(del)+len(add) == 0:
+		return nil
+	case len(del) <= maxDeletes:
+		return a.restore(ctx, diffBatch(sortRules(del), sortRules(add)))
+	default:
+		return a.restore(ctx, restoreText(want, nil, true))
+	}
+}
+
+// writeElements deletes and adds map elements in one transaction.
+func (a *Applier) writeElements(del, add []Element) error {
 	if len(del)+len(add) == 0 {
-		return false, nil
+		return nil
 	}
-	if len(del) <= maxDeletes {
-		err = a.restore(ctx, diffBatch(sortRules(del), sortRules(add)))
-		if err == nil {
-			return false, nil
-		}
-	}
-	want, rerr := a.model.Rules(desired)
-	if rerr != nil {
-		return false, rerr
-	}
-	if err == nil {
-		// Many deletions: refill the chains in one batch; the jumps are in place since the
-		// last sync.
-		if err = a.restore(ctx, restoreText(want, nil, true)); err == nil {
-			a.applied, a.desired = a.model.newIndex(desired), desired
-			return true, nil
-		}
-	}
-	if serr := a.syncLocked(ctx, desired, want); serr != nil {
-		return false, fmt.Errorf("applying %d nat rule changes: %v; then resyncing: %w", len(del)+len(add), err, serr)
-	}
-	return true, nil
+	a.generation++
+	return a.maps.Change(del, add)
 }
 
 // Sync re-programs everything from the desired state: each chain flushed and refilled and
-// each jump present exactly once, in one batch. Run it at start-up and after a flush.
+// each jump present exactly once, in one batch, and the table of port maps replaced. Run it
+// at start-up and after a flush.
 func (a *Applier) Sync(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	want, err := a.model.Rules(a.desired)
+	return a.syncLocked(ctx, a.desired)
+}
+
+// syncLocked programs a validated state from scratch.
+func (a *Applier) syncLocked(ctx context.Context, desired State) error {
+	a.synced = false
+	elems, err := a.model.Elements(desired)
 	if err != nil {
 		return err
 	}
-	return a.syncLocked(ctx, a.desired, want)
-}
-
-func (a *Applier) syncLocked(ctx context.Context, desired State, want []Rule) error {
-	a.synced = false
 	d, err := a.save(ctx)
 	if err != nil {
 		return err
 	}
-	if err := a.restore(ctx, syncBatch(want, d.jumps)); err != nil {
+	if err := a.restore(ctx, syncBatch(stateRules(desired), d)); err != nil {
 		return fmt.Errorf("syncing nat rules: %w", err)
+	}
+	a.generation++
+	if err := a.maps.Sync(elems); err != nil {
+		return fmt.Errorf("syncing published ports: %w", err)
 	}
 	a.applied, a.desired, a.synced = a.model.newIndex(desired), desired, true
 	return nil
 }
 
-// Check compares the kernel with the desired state: missing chains, rules or jumps (a flush,
-// a firewall reload) and foreign or duplicate ones.
+// Check compares the kernel with the desired state: missing chains, rules, jumps, table,
+// maps or elements (a flush, a firewall reload) and foreign or duplicate ones.
 func (a *Applier) Check(ctx context.Context) (Drift, error) {
-	// The rules are rendered and the dump read without the lock, so that publishing ports
+	// The state is rendered and the kernel read without the lock, so that publishing ports
 	// never waits for a check; a change applied meanwhile makes this check moot, not a drift.
 	a.mu.Lock()
 	desired, gen := a.desired, a.generation
 	a.mu.Unlock()
-	want, err := a.model.Rules(desired) // states are replaced whole, never changed in place
+	elems, err := a.model.Elements(desired) // states are replaced whole, never changed in place
 	if err != nil {
 		return Drift{}, err
 	}
 	d, err := a.save(ctx)
+	if err != nil {
+		return Drift{}, err
+	}
+	md, err := a.maps.Read()
 	if err != nil {
 		return Drift{}, err
 	}
@@ -218,7 +231,9 @@ func (a *Applier) Check(ctx context.Context) (Drift, error) {
 	if a.generation != gen {
 		return Drift{}, nil
 	}
-	return drift(d, want), nil
+	out := drift(d, stateRules(desired))
+	out.addMaps(md, elems)
+	return out, nil
 }
 
 // Repair runs Check and, when the kernel drifted, Sync. It returns the drift it found.
@@ -251,21 +266,22 @@ func (a *Applier) Watch(ctx context.Context, interval time.Duration, report func
 	}
 }
 
-// Teardown removes the jumps and the driver's chains (uninstall, tests). The desired state
-// is kept: a later Apply or Sync programs it again.
+// Teardown removes the jumps, the driver's chains and its nftables table (uninstall,
+// tests). The desired state is kept: a later Apply or Sync programs it again.
 func (a *Applier) Teardown(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.synced = false
+	a.applied = index{}
 	d, err := a.save(ctx)
 	if err != nil {
 		return err
 	}
-	if err := a.restore(ctx, teardownBatch(d.jumps)); err != nil {
+	if err := a.restore(ctx, teardownBatch(d)); err != nil {
 		return fmt.Errorf("removing nat chains: %w", err)
 	}
-	a.applied = index{}
-	return nil
+	a.generation++
+	return a.maps.Teardown()
 }
 
 func (a *Applier) save(ctx context.Context) (dump, error) {

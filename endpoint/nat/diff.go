@@ -10,7 +10,8 @@ import (
 type dump struct {
 	chains map[string]bool // "table/chain" of the driver's chains that exist
 	rules  []Rule          // rules of the driver's chains
-	jumps  map[jump]int    // how often each jump appears
+	jumps  map[jump]int    // how often each jump (or legacy jump) appears
+	legacy bool            // the legacy chain exists
 }
 
 // parseSave reads iptables-save output, keeping only what concerns the driver.
@@ -33,6 +34,7 @@ func parseSave(text string) dump {
 			if own[table+"/"+name] {
 				d.chains[table+"/"+name] = true
 			}
+			d.legacy = d.legacy || table == "nat" && name == legacyChain
 		case strings.HasPrefix(line, "-A "):
 			chain, spec, _ := strings.Cut(line[3:], " ")
 			if own[table+"/"+chain] {
@@ -40,7 +42,7 @@ func parseSave(text string) dump {
 				continue
 			}
 			j := jump{table, chain, spec}
-			for _, want := range jumps {
+			for _, want := range append(jumps[:len(jumps):len(jumps)], legacyJumps...) {
 				if j == want {
 					d.jumps[j]++
 				}
@@ -97,6 +99,9 @@ func drift(d dump, want []Rule) Drift {
 			}
 		}
 	}
+	for _, l := range legacyLines(d) {
+		out.Extra = append(out.Extra, "nat: "+l)
+	}
 	del, add := diffRules(d.rules, want)
 	for _, r := range add {
 		out.Missing = append(out.Missing, r.Table+": "+r.String())
@@ -133,17 +138,63 @@ func diffRules(have, want []Rule) (del, add []Rule) {
 // diffIndex returns the rules the kernel holds that next lacks (to delete) and the rules of
 // want that the kernel lacks (to add, in want's order).
 func diffIndex(have, next index, want []Rule) (del, add []Rule) {
-	for r := range have.refs {
-		if next.refs[r] == 0 {
+	for r := range have.rules {
+		if !next.rules[r] {
 			del = append(del, r)
 		}
 	}
 	for _, r := range want {
-		if have.refs[r] == 0 {
+		if !have.rules[r] {
 			add = append(add, r)
 		}
 	}
 	return sortRules(del), add
+}
+
+// diffElements returns the elements the kernel holds that next lacks or maps elsewhere (to
+// delete) and the elements of next the kernel lacks (to add).
+func diffElements(have, next index) (del, add []Element) {
+	for k, pub := range have.published {
+		if now, ok := next.published[k]; !ok || !sameTarget(now.m, pub.m) {
+			del = append(del, elementOf(k, pub.m))
+		}
+	}
+	for k, pub := range next.published {
+		if was, ok := have.published[k]; !ok || !sameTarget(was.m, pub.m) {
+			add = append(add, elementOf(k, pub.m))
+		}
+	}
+	return sortElements(del), sortElements(add)
+}
+
+// addMaps adds to the drift what the port maps lack or hold besides the elements want.
+func (d *Drift) addMaps(md MapsDump, want []Element) {
+	for _, s := range md.Missing {
+		d.Missing = append(d.Missing, "nftables: "+s)
+	}
+	for _, s := range md.Extra {
+		d.Extra = append(d.Extra, "nftables: "+s)
+	}
+	if len(md.Missing) > 0 && strings.HasPrefix(md.Missing[0], "table ") {
+		return // no table: its elements are not worth listing one by one
+	}
+	have := make(map[Element]int, len(md.Elements))
+	for _, e := range md.Elements {
+		have[e]++
+	}
+	for _, e := range want {
+		if have[e] > 0 {
+			have[e]--
+			continue
+		}
+		d.Missing = append(d.Missing, "nftables: element "+e.String())
+	}
+	for _, e := range sortElements(md.Elements) {
+		if have[e] > 0 {
+			have[e]--
+			d.Extra = append(d.Extra, "nftables: element "+e.String())
+		}
+	}
 }
 
 // diffBatch is the restore text of one change: deletions first, then additions.
@@ -156,14 +207,18 @@ func diffBatch(del, add []Rule) string {
 }
 
 // syncBatch rebuilds the driver's chains from scratch and leaves each jump exactly once:
-// missing jumps are appended (after the chains are declared), duplicates deleted.
-func syncBatch(want []Rule, have map[jump]int) string {
-	return restoreText(want, jumpFixes(have, 1), true)
+// missing jumps are appended (after the chains are declared), duplicates deleted, and what
+// an earlier version left removed.
+func syncBatch(want []Rule, d dump) string {
+	head := jumpFixes(d.jumps, 1)
+	head["nat"] = append(head["nat"], legacyLines(d)...)
+	return restoreText(want, head, true)
 }
 
 // teardownBatch deletes every jump, then flushes and deletes the driver's chains.
-func teardownBatch(have map[jump]int) string {
-	head := jumpFixes(have, 0)
+func teardownBatch(d dump) string {
+	head := jumpFixes(d.jumps, 0)
+	head["nat"] = append(head["nat"], legacyLines(d)...)
 	for _, t := range tables {
 		for _, c := range t.chains {
 			head[t.name] = append(head[t.name], "-X "+c)
@@ -183,6 +238,20 @@ func jumpFixes(have map[jump]int, want int) map[string][]string {
 		for ; n < want; n++ {
 			out[j.table] = append(out[j.table], j.String())
 		}
+	}
+	return out
+}
+
+// legacyLines are the nat lines that remove the legacy chain and its jumps, if any.
+func legacyLines(d dump) []string {
+	var out []string
+	for _, j := range legacyJumps {
+		for range d.jumps[j] {
+			out = append(out, "-D "+j.chain+" "+j.spec)
+		}
+	}
+	if d.legacy {
+		out = append(out, "-F "+legacyChain, "-X "+legacyChain)
 	}
 	return out
 }

@@ -3,6 +3,8 @@ package nat
 import (
 	"context"
 	"fmt"
+	"maps"
+	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -138,4 +140,90 @@ func (f *fakeIptables) exec(batch string) {
 	if err := f.restore(batch); err != nil {
 		panic(err)
 	}
+}
+
+// fakeMaps is an in-memory PortMaps that refuses what the kernel refuses: changes to a missing
+// table, deleting an element that is not there, adding a key that maps elsewhere. A refused
+// transaction changes nothing.
+type fakeMaps struct {
+	mu      sync.Mutex
+	present bool
+	elems   map[pubKey]netip.AddrPort
+	changes int // transactions written, Sync included
+	lastDel []Element
+	lastAdd []Element
+}
+
+func newFakeMaps() *fakeMaps { return &fakeMaps{elems: map[pubKey]netip.AddrPort{}} }
+
+func (f *fakeMaps) Sync(elems []Element) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.changes++
+	f.present, f.elems = true, map[pubKey]netip.AddrPort{}
+	for _, e := range elems {
+		f.elems[e.key()] = e.Target
+	}
+	return nil
+}
+
+func (f *fakeMaps) Change(del, add []Element) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.present {
+		return fmt.Errorf("fake maps: no table ip vic")
+	}
+	next := maps.Clone(f.elems)
+	for _, e := range del {
+		if _, ok := next[e.key()]; !ok {
+			return fmt.Errorf("fake maps: deleting %s: no such element", e)
+		}
+		delete(next, e.key())
+	}
+	for _, e := range add {
+		if t, ok := next[e.key()]; ok && t != e.Target {
+			return fmt.Errorf("fake maps: adding %s: key maps to %s", e, t)
+		}
+		next[e.key()] = e.Target
+	}
+	f.elems, f.changes, f.lastDel, f.lastAdd = next, f.changes+1, del, add
+	return nil
+}
+
+func (f *fakeMaps) Read() (MapsDump, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.present {
+		return MapsDump{Missing: []string{"table ip vic"}}, nil
+	}
+	var d MapsDump
+	for k, t := range f.elems {
+		d.Elements = append(d.Elements, Element{Proto: k.proto, Host: netip.AddrPortFrom(k.addr, k.port), Target: t})
+	}
+	return d, nil
+}
+
+func (f *fakeMaps) Teardown() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.present, f.elems = false, map[pubKey]netip.AddrPort{}
+	return nil
+}
+
+// deleteTable is `nft delete table ip vic`.
+func (f *fakeMaps) deleteTable() { _ = f.Teardown() }
+
+func (f *fakeMaps) changeCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.changes
+}
+
+// elementLines lists the elements, sorted, one Element.String each.
+func elementLines(elems []Element) []string {
+	var out []string
+	for _, e := range sortElements(elems) {
+		out = append(out, e.String())
+	}
+	return out
 }

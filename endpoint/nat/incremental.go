@@ -6,11 +6,10 @@ import (
 )
 
 // The applier keeps an index of what the kernel holds, so that publishing or revoking the
-// ports of one container costs the same with ten or a thousand containers published: the rule
-// contributions of every network and mapping (a rule two mappings share stays until both are
-// gone), and the host ports published.
+// ports of one container costs the same with ten or a thousand containers published: the
+// rules of the networks, and the host addresses published with the mapping behind each.
 
-// pubKey is one published host address, port and protocol.
+// pubKey is one published host address, port and protocol: the key of a map element.
 type pubKey struct {
 	addr  netip.Addr
 	port  uint16
@@ -25,19 +24,15 @@ type publication struct {
 
 // index is what the applier knows the kernel holds.
 type index struct {
-	refs      map[Rule]int
+	rules     map[Rule]bool
 	published map[pubKey]publication
 }
 
-// newIndex counts the contributions of a validated state.
+// newIndex indexes a validated state.
 func (m *Model) newIndex(s State) index {
-	ix := index{refs: map[Rule]int{headRule: 1}, published: map[pubKey]publication{}}
-	for _, n := range s.Networks {
-		var b ruleBuilder
-		networkRules(&b, n)
-		for _, r := range b.rules {
-			ix.refs[r]++
-		}
+	ix := index{rules: map[Rule]bool{}, published: map[pubKey]publication{}}
+	for _, r := range stateRules(s) {
+		ix.rules[r] = true
 	}
 	ix.apply(m, s, s.Ports, nil)
 	return ix
@@ -49,11 +44,6 @@ func (ix index) apply(m *Model, s State, add, del []Mapping) {
 	for _, p := range del {
 		if internal[p.Bridge] {
 			continue
-		}
-		for _, r := range m.mappingRules(p) {
-			if ix.refs[r]--; ix.refs[r] <= 0 {
-				delete(ix.refs, r)
-			}
 		}
 		for _, k := range m.pubKeys(p) {
 			if pub := ix.published[k]; pub.n > 1 {
@@ -67,9 +57,6 @@ func (ix index) apply(m *Model, s State, add, del []Mapping) {
 		if internal[p.Bridge] {
 			continue
 		}
-		for _, r := range m.mappingRules(p) {
-			ix.refs[r]++
-		}
 		for _, k := range m.pubKeys(p) {
 			ix.published[k] = publication{p, ix.published[k].n + 1}
 		}
@@ -77,20 +64,16 @@ func (ix index) apply(m *Model, s State, add, del []Mapping) {
 }
 
 // change checks the mappings added as validate would, against the index less the mappings
-// removed, and returns the rules to delete and to add. ix is not modified.
-func (m *Model) change(ix index, s State, add, del []Mapping) (dels, adds []Rule, err error) {
+// removed, and returns the map elements to delete and to add. ix is not modified.
+func (m *Model) change(ix index, s State, add, del []Mapping) (dels, adds []Element, err error) {
 	nets := make(map[string]Network, len(s.Networks))
 	for _, n := range s.Networks {
 		nets[n.Bridge] = n
 	}
-	delta := map[Rule]int{}
 	freed := map[pubKey]int{}
 	for _, p := range del {
 		if nets[p.Bridge].Internal {
 			continue
-		}
-		for _, r := range m.mappingRules(p) {
-			delta[r]--
 		}
 		for _, k := range m.pubKeys(p) {
 			freed[k]++
@@ -119,27 +102,36 @@ func (m *Model) change(ix index, s State, add, del []Mapping) (dels, adds []Rule
 			}
 			claimed[k] = p
 		}
-		for _, r := range m.mappingRules(p) {
-			delta[r]++
-		}
 	}
-	for r, d := range delta {
-		before := ix.refs[r]
-		switch after := before + d; {
-		case before == 0 && after > 0:
-			adds = append(adds, r)
-		case before > 0 && after <= 0:
-			dels = append(dels, r)
+	// An element goes when every mapping publishing it is revoked, and comes when the first
+	// is added; a key revoked and claimed again in one change is replaced only if its target
+	// moved.
+	for k, n := range freed {
+		pub, ok := ix.published[k]
+		if !ok || pub.n > n {
+			continue
 		}
+		if p, again := claimed[k]; again && sameTarget(p, pub.m) {
+			continue
+		}
+		dels = append(dels, elementOf(k, pub.m))
 	}
-	return dels, adds, nil
+	for k, p := range claimed {
+		pub, ok := ix.published[k]
+		if ok && pub.n > freed[k] {
+			continue // published before and kept
+		}
+		if ok && sameTarget(p, pub.m) {
+			continue // revoked and published again: unchanged
+		}
+		adds = append(adds, elementOf(k, p))
+	}
+	return sortElements(dels), sortElements(adds), nil
 }
 
-// mappingRules are the rules one mapping contributes.
-func (m *Model) mappingRules(p Mapping) []Rule {
-	var b ruleBuilder
-	m.portRules(&b, p)
-	return b.rules
+func elementOf(k pubKey, p Mapping) Element {
+	return Element{Proto: k.proto, Host: netip.AddrPortFrom(k.addr, k.port),
+		Target: netip.AddrPortFrom(p.ContainerIP, p.ContainerPort)}
 }
 
 func (m *Model) pubKeys(p Mapping) []pubKey {

@@ -23,7 +23,7 @@ var tables = []struct {
 	name   string
 	chains []string
 }{
-	{"nat", []string{ChainDNAT, ChainPost}},
+	{"nat", []string{ChainPost}},
 	{"filter", []string{ChainForward, ChainIsolate, ChainIsolate2}},
 }
 
@@ -38,10 +38,17 @@ func (j jump) String() string { return "-A " + j.chain + " " + j.spec }
 // jumps are the entries into the driver's chains. FORWARD's is appended, never inserted:
 // Docker keeps DOCKER-USER on top of FORWARD.
 var jumps = []jump{
-	{"nat", "PREROUTING", "-m addrtype --dst-type LOCAL -j " + ChainDNAT},
-	{"nat", "OUTPUT", "-m addrtype --dst-type LOCAL -j " + ChainDNAT},
 	{"nat", "POSTROUTING", "-j " + ChainPost},
 	{"filter", "FORWARD", "-j " + ChainForward},
+}
+
+// legacyChain held the DNAT rules of published ports before they moved to nftables maps. A
+// sync or a teardown removes it and its jumps, left by an earlier version.
+const legacyChain = "VIC"
+
+var legacyJumps = []jump{
+	{"nat", "PREROUTING", "-m addrtype --dst-type LOCAL -j " + legacyChain},
+	{"nat", "OUTPUT", "-m addrtype --dst-type LOCAL -j " + legacyChain},
 }
 
 // headRule opens VIC-FWD: traffic not DNATed goes through the isolation chains first.
@@ -63,35 +70,34 @@ func NewModel(public netip.Addr) (*Model, error) {
 // Public is the endpoint's public address.
 func (m *Model) Public() netip.Addr { return m.public }
 
-// Rules returns every rule the state needs, deduplicated, in a stable order: a head rule,
-// then the networks sorted by bridge, then the ports sorted by protocol and host port.
+// Rules returns every iptables rule the state needs, deduplicated, in a stable order: a head
+// rule, then the networks sorted by bridge. Published ports are map elements (see Elements),
+// not rules.
 func (m *Model) Rules(s State) ([]Rule, error) {
-	nets, err := m.validate(s)
-	if err != nil {
+	if _, err := m.validate(s); err != nil {
 		return nil, err
 	}
+	return stateRules(s), nil
+}
+
+func stateRules(s State) []Rule {
 	var b ruleBuilder
 	b.add(headRule.Table, headRule.Chain, headRule.Spec)
 	for _, n := range sortedNetworks(s.Networks) {
 		networkRules(&b, n)
 	}
-	for _, p := range sortedMappings(s.Ports) {
-		if nets[p.Bridge].Internal {
-			continue // internal networks publish nothing
-		}
-		m.portRules(&b, p)
-	}
-	return b.rules, nil
+	return b.rules
 }
 
-// Render returns the complete restore text of the state: each chain declared (which flushes
-// it in a --noflush restore) and filled. The jumps into the chains are not part of it.
+// Render returns everything the state programs: the iptables-restore text of the driver's
+// chains (each declared, which flushes it in a --noflush restore, and filled; the jumps into
+// them are not part of it), then the nftables table of the published ports.
 func (m *Model) Render(s State) (string, error) {
-	rules, err := m.Rules(s)
+	elems, err := m.Elements(s)
 	if err != nil {
 		return "", err
 	}
-	return restoreText(rules, nil, true), nil
+	return restoreText(stateRules(s), nil, true) + "\n" + tableText(elems), nil
 }
 
 // networkRules are the rules of one bridge network (PROTOCOL.md "A rule set that passed every
@@ -106,6 +112,9 @@ func networkRules(b *ruleBuilder, n Network) {
 	}
 	b.add("filter", ChainForward, "-i "+br+" ! -o "+br+" -j ACCEPT")
 	b.add("filter", ChainForward, "-o "+br+" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
+	// Published ports: the port maps DNAT only to containers, so whatever was DNATed towards
+	// the bridge is let in, from anywhere.
+	b.add("filter", ChainForward, "-o "+br+" -m conntrack --ctstate DNAT -j ACCEPT")
 	b.add("filter", ChainIsolate, "-i "+br+" ! -o "+br+" -j "+ChainIsolate2)
 	b.add("filter", ChainIsolate2, "-o "+br+" -j DROP")
 	b.add("nat", ChainPost, "-s "+sub+" ! -o "+br+" -j MASQUERADE")
@@ -113,21 +122,7 @@ func networkRules(b *ruleBuilder, n Network) {
 	b.add("nat", ChainPost, "-s "+sub+" -o "+br+" -m conntrack --ctstate DNAT -j MASQUERADE")
 }
 
-// portRules are the DNAT rules of one published port (one per host address) and the forward
-// accept towards the container.
-func (m *Model) portRules(b *ruleBuilder, p Mapping) {
-	proto := string(p.Proto)
-	match := fmt.Sprintf("-p %s -m %s --dport", proto, proto)
-	for _, addr := range hostAddrs(m.public, p) {
-		b.add("nat", ChainDNAT, fmt.Sprintf("-d %s/32 %s %d -j DNAT --to-destination %s:%d",
-			addr, match, p.HostPort, p.ContainerIP, p.ContainerPort))
-	}
-	b.add("filter", ChainForward, fmt.Sprintf("-d %s/32 ! -i %s -o %s %s %d -j ACCEPT",
-		p.ContainerIP, p.Bridge, p.Bridge, match, p.ContainerPort))
-}
-
-// ruleBuilder collects rules, dropping duplicates (two host ports to one container port share
-// their forward rule).
+// ruleBuilder collects rules, dropping duplicates.
 type ruleBuilder struct {
 	rules []Rule
 	seen  map[Rule]bool
@@ -181,26 +176,5 @@ func restoreText(rules []Rule, head map[string][]string, declare bool) string {
 func sortedNetworks(in []Network) []Network {
 	out := append([]Network(nil), in...)
 	sort.Slice(out, func(i, j int) bool { return out[i].Bridge < out[j].Bridge })
-	return out
-}
-
-func sortedMappings(in []Mapping) []Mapping {
-	out := append([]Mapping(nil), in...)
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.Proto != b.Proto {
-			return a.Proto < b.Proto
-		}
-		if a.HostPort != b.HostPort {
-			return a.HostPort < b.HostPort
-		}
-		if c := a.HostIP.Compare(b.HostIP); c != 0 {
-			return c < 0
-		}
-		if c := a.ContainerIP.Compare(b.ContainerIP); c != 0 {
-			return c < 0
-		}
-		return a.ContainerPort < b.ContainerPort
-	})
 	return out
 }

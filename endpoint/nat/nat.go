@@ -1,12 +1,12 @@
 // Package nat owns the endpoint's NAT and packet filtering for bridge networks and published
-// ports: a pure model that renders the wanted rules of the driver's own iptables chains as
-// iptables-restore text, and (on Linux) an applier that programs them in batches, repairs them
-// after a flush and removes them on uninstall.
+// ports: a pure model that renders the wanted state (iptables-restore text for the networks,
+// nftables map elements for the published ports), and (on Linux) an applier that programs it,
+// one batch per change, repairs it after a flush and removes it on uninstall.
 //
-// The driver's chains are nat VIC (jumped from PREROUTING and OUTPUT for local destinations),
-// nat VIC-POST (jumped from POSTROUTING), and filter VIC-FWD (appended to FORWARD, so Docker's
-// DOCKER-USER, which Docker inserts on top, still applies first) with its isolation chains
-// VIC-ISO and VIC-ISO2 that keep different bridge networks apart.
+// The driver's chains are nat VIC-POST (jumped from POSTROUTING: masquerade) and filter
+// VIC-FWD (appended to FORWARD, so Docker's DOCKER-USER, which Docker inserts on top, still
+// applies first) with its isolation chains VIC-ISO and VIC-ISO2 that keep different bridge
+// networks apart. Published ports are DNATed by the nftables table "ip vic" (portmaps.go).
 //
 // The model builds on every platform; the applier and the kernel knobs are Linux only.
 package nat
@@ -20,7 +20,6 @@ import (
 
 // Names of the driver's own chains.
 const (
-	ChainDNAT     = "VIC"      // nat: DNAT of published ports
 	ChainPost     = "VIC-POST" // nat: masquerade
 	ChainForward  = "VIC-FWD"  // filter: what the driver lets through FORWARD
 	ChainIsolate  = "VIC-ISO"  // filter: traffic leaving a bridge network for another interface

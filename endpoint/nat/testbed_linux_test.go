@@ -283,6 +283,14 @@ func (tb *testbed) iptables(t *testing.T, args ...string) {
 	}
 }
 
+// nft runs one nft command in the endpoint namespace (scripts/setup.sh installs nft).
+func (tb *testbed) nft(t *testing.T, command string) {
+	t.Helper()
+	if _, err := tb.epRun.Run(context.Background(), nil, "nft", strings.Fields(command)...); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // serve starts a TCP and a UDP server on port in namespace ns; each answers one line naming
 // the server and the peer address it sees.
 func (tb *testbed) serve(ns string, port int) {

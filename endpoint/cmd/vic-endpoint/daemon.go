@@ -126,7 +126,7 @@ func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
 }
 
 // buildDrivers builds the IPAM driver and the network driver over one database, with the
-// network driver's kernel layers: links through nl, rules through iptables in this
+// network driver's kernel layers: links through nl, rules through iptables and nftables in this
 // namespace, ports held by this process.
 func buildDrivers(db *bolt.DB, cfg *config.Config, up *uplinks, nl *netlink.Handle, names netdriver.ContainerNamer, log *slog.Logger) (*ipamdriver.Driver, *netdriver.Driver, *nat.Applier, *ports.Holder, error) {
 	ipamStore, err := ipamdriver.NewBoltStore(db)
@@ -141,7 +141,7 @@ func buildDrivers(db *bolt.DB, cfg *config.Config, up *uplinks, nl *netlink.Hand
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	firewall, err := nat.NewApplier(up.Address, nil)
+	firewall, err := nat.NewApplier(up.Address, nil, nil)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}

@@ -327,10 +327,84 @@ func natRules(t *testing.T, ns *testns.NS) string {
 	return string(out)
 }
 
-// dnatRule is the rule a user expects for -p 8080:80 to container addr.
-func dnatRule(addr string) string {
+// nft runs the nft CLI inside ns.
+func nft(ns *testns.NS, args ...string) ([]byte, error) {
+	out, err := exec.Command("ip", append([]string{"netns", "exec", ns.Name, "nft"}, args...)...).CombinedOutput()
+	if err != nil {
+		return out, fmt.Errorf("nft %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
+	}
+	return out, nil
+}
+
+// nftValue is one side of a port map element in nft's JSON: {"concat": [ADDR, PORT]}, or
+// {"elem": {"val": {"concat": ...}, ...}} when the element carries a comment or a timeout.
+type nftValue struct {
+	Concat []any `json:"concat"`
+	Elem   *struct {
+		Val nftValue `json:"val"`
+	} `json:"elem"`
+}
+
+func (v nftValue) String() string {
+	if v.Elem != nil {
+		return v.Elem.Val.String()
+	}
+	parts := make([]string, len(v.Concat))
+	for i, c := range v.Concat {
+		parts[i] = fmt.Sprint(c)
+	}
+	return strings.Join(parts, " . ")
+}
+
+// tcpPortElements lists map tcpports of table ip vic inside ns (`nft -j list map ip vic
+// tcpports`), each element as nft prints it: "HOSTADDR . HOSTPORT : ADDR . PORT". It fails
+// when the table or the map does not exist.
+func tcpPortElements(ns *testns.NS) ([]string, error) {
+	out, err := nft(ns, "-j", "list", "map", "ip", "vic", "tcpports")
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Nftables []struct {
+			Map *struct {
+				Elem [][2]nftValue `json:"elem"`
+			} `json:"map"`
+		} `json:"nftables"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		return nil, fmt.Errorf("decoding nft's JSON: %v: %s", err, out)
+	}
+	var elems []string
+	for _, o := range doc.Nftables {
+		if o.Map == nil {
+			continue
+		}
+		for _, e := range o.Map.Elem {
+			elems = append(elems, e[0].String()+" : "+e[1].String())
+		}
+	}
+	return elems, nil
+}
+
+// hasElement reports whether map tcpports inside ns holds elem, and what it holds instead.
+func hasElement(ns *testns.NS, elem string) (bool, string) {
+	elems, err := tcpPortElements(ns)
+	if err != nil {
+		return false, err.Error()
+	}
+	for _, e := range elems {
+		if e == elem {
+			return true, ""
+		}
+	}
+	return false, fmt.Sprintf("map tcpports holds %q", elems)
+}
+
+// dnatElement is the port map element a user expects for -p 8080:80 to container addr on
+// host address hostAddr.
+func dnatElement(hostAddr, addr string) string {
 	ip, _, _ := strings.Cut(addr, "/")
-	return "-A VIC -d 198.51.100.2/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination " + ip + ":80"
+	return hostAddr + " . 8080 : " + ip + " . 80"
 }
 
 // portHeld reports whether binding 0.0.0.0:8080/tcp inside ns fails because it is taken.
@@ -392,9 +466,13 @@ func TestDaemonPublishesPortsAndSurvivesRestarts(t *testing.T) {
 	if _, err := ns.Link.LinkByName(link.BridgeName(testNet)); err != nil {
 		t.Fatalf("bridge %s missing in the namespace: %v", link.BridgeName(testNet), err)
 	}
-	if rules := natRules(t, ns); !strings.Contains(rules, dnatRule(addr)) {
-		t.Fatalf("the DNAT rule %q is missing:\n%s", dnatRule(addr), rules)
+	// -p 8080:80 without a host address: the public address and loopback.
+	for _, host := range []string{"198.51.100.2", "127.0.0.1"} {
+		if ok, got := hasElement(ns, dnatElement(host, addr)); !ok {
+			t.Fatalf("the port map element %q is missing: %s", dnatElement(host, addr), got)
+		}
 	}
+	public := dnatElement("198.51.100.2", addr)
 	res, ports := published(t, c)
 	want := publishedPort{Proto: "tcp", HostPort: 8080, ContainerPort: 80}
 	if len(res.Networks) != 1 || res.Networks[0].NetworkID != testNet || res.Networks[0].Subnet != "172.16.0.0/16" {
@@ -410,7 +488,7 @@ func TestDaemonPublishesPortsAndSurvivesRestarts(t *testing.T) {
 		t.Errorf("the start-up line must name the VCH, the public address and the uplinks:\n%s", d.stderr)
 	}
 
-	// A crash: the state survives, the port is held again, the rules stay.
+	// A crash: the state survives, the port is held again, the map elements stay.
 	d.kill()
 	d = startDaemon(t, ns, cfgPath, stateDir, sock)
 	if again := c.requestAddress(t, pool); again == addr {
@@ -422,34 +500,38 @@ func TestDaemonPublishesPortsAndSurvivesRestarts(t *testing.T) {
 	if _, err := ns.Link.LinkByName(link.HostVethName(testEP)); err != nil {
 		t.Fatalf("after a restart the container's veth %s is gone: %v", link.HostVethName(testEP), err)
 	}
-	if rules := natRules(t, ns); !strings.Contains(rules, dnatRule(addr)) {
-		t.Fatalf("after a restart the DNAT rule is missing:\n%s", rules)
+	if ok, got := hasElement(ns, public); !ok {
+		t.Fatalf("after a restart the port map element %q is missing: %s", public, got)
 	}
 	if _, ports := published(t, c); len(ports) != 1 || ports[0] != want {
 		t.Fatalf("after a restart /VIC.Ports lists %+v", ports)
 	}
 
-	// An admin flushes the chain: the watcher puts the rules back within seconds.
-	if out, err := exec.Command("ip", "netns", "exec", ns.Name, "iptables", "-t", "nat", "-F", "VIC").CombinedOutput(); err != nil {
-		t.Fatalf("flushing VIC: %v: %s", err, out)
+	// A firewall reload deletes the table: the watcher puts it back within seconds.
+	if _, err := nft(ns, "delete", "table", "ip", "vic"); err != nil {
+		t.Fatal(err)
 	}
-	if !waitFor(5*time.Second, func() bool { return strings.Contains(natRules(t, ns), dnatRule(addr)) }) {
-		t.Fatalf("the DNAT rule was not restored within 5s of a flush:\n%s", d.stderr)
+	if !waitFor(5*time.Second, func() bool { ok, _ := hasElement(ns, public); return ok }) {
+		_, got := hasElement(ns, public)
+		t.Fatalf("the port map element %q was not restored within 5s of deleting table ip vic: %s\n%s", public, got, d.stderr)
 	}
 	if !waitFor(2*time.Second, func() bool { return strings.Contains(d.stderr.String(), "repaired the nat rules") }) {
 		t.Errorf("the repair was not logged:\n%s", d.stderr)
 	}
 
-	// SIGTERM leaves rules and links in place; teardown removes them.
+	// SIGTERM leaves rules, map elements and links in place; teardown removes them.
 	d.stop(t)
-	if !strings.Contains(natRules(t, ns), dnatRule(addr)) {
-		t.Fatal("SIGTERM removed the DNAT rule: containers would lose their ports while the endpoint restarts")
+	if ok, got := hasElement(ns, public); !ok {
+		t.Fatalf("SIGTERM removed the port map element %q (%s): containers would lose their ports while the endpoint restarts", public, got)
 	}
 	if out, err := command(t, ns, "teardown", "--state-dir", stateDir).CombinedOutput(); err != nil {
 		t.Fatalf("teardown: %v: %s", err, out)
 	}
 	if rules := natRules(t, ns); strings.Contains(rules, ":VIC") {
 		t.Fatalf("teardown left the vic chains:\n%s", rules)
+	}
+	if out, err := nft(ns, "list", "table", "ip", "vic"); err == nil {
+		t.Fatalf("teardown left table ip vic:\n%s", out)
 	}
 	if _, err := ns.Link.LinkByName(link.BridgeName(testNet)); err == nil {
 		t.Fatal("teardown left the bridge")

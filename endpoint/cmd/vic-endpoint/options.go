@@ -54,7 +54,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.stateDir, "state-dir", defaultStateDir, "directory of the state database")
 	fs.StringVar(&o.socket, "socket", plugin.DefaultSocket, "plugin socket")
 	level := fs.String("log-level", "info", "debug, info or warn")
-	fs.DurationVar(&o.watchInterval, "watch-interval", defaultWatchInterval, "how often the iptables rules are checked and repaired")
+	fs.DurationVar(&o.watchInterval, "watch-interval", defaultWatchInterval, "how often the iptables rules and the nftables port maps are checked and repaired")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -40,7 +40,7 @@ func runTeardownCommand(ctx context.Context, args []string, stderr io.Writer) er
 	defer db.Close()
 
 	var errs []error
-	firewall, err := nat.NewApplier(teardownModelAddr, nil)
+	firewall, err := nat.NewApplier(teardownModelAddr, nil, nil)
 	if err != nil {
 		return err
 	}
