@@ -19,8 +19,8 @@ type Applier struct {
 	maps  PortMaps
 
 	mu      sync.Mutex
-	desired State // the last state asked for
-	applied index // what the kernel holds after the last successful change
+	want    wanted // the state last asked for
+	applied index  // what the kernel holds after the last successful change
 	synced  bool  // applied is known: a full sync has run since start or the last failure
 	// generation counts the changes written, so that Check can tell a drift from a change.
 	generation int
@@ -46,11 +46,11 @@ func NewApplier(public netip.Addr, run Runner, maps PortMaps) (*Applier, error) 
 // Model is the applier's rule model.
 func (a *Applier) Model() *Model { return a.model }
 
-// Desired is the state last passed to Apply.
+// Desired is the state last asked for, by Apply or ChangePorts.
 func (a *Applier) Desired() State {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.desired
+	return a.want.state()
 }
 
 // Apply makes the kernel hold exactly the rules and elements of desired. After a sync, a
@@ -62,8 +62,8 @@ func (a *Applier) Apply(ctx context.Context, desired State) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.synced {
-		if add, del, ok := mappingDelta(a.desired, desired); ok {
-			return a.applyMappings(ctx, desired, add, del)
+		if add, del, ok := a.want.delta(desired); ok {
+			return a.applyMappings(ctx, add, del)
 		}
 	}
 	if _, err := a.model.validate(desired); err != nil {
@@ -83,60 +83,41 @@ func (a *Applier) Apply(ctx context.Context, desired State) error {
 	if err != nil {
 		return a.resync(ctx, desired, err)
 	}
-	a.applied, a.desired = next, desired
+	a.applied, a.want = next, wantedOf(desired)
 	return nil
 }
 
 // ChangePorts publishes the mappings add and revokes the mappings del, leaving the networks
-// and every other mapping as they are. It costs the same whatever the number of mappings
-// kept: the driver calls it for each container's ports.
+// and every other mapping as they are; a mapping of del that is not published is ignored. It
+// costs the same whatever the number of mappings kept: the driver calls it for each
+// container's ports.
 func (a *Applier) ChangePorts(ctx context.Context, add, del []Mapping) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	desired := State{Networks: a.desired.Networks, Ports: withoutMappings(a.desired.Ports, del, len(add))}
-	desired.Ports = append(desired.Ports, add...)
+	del = a.want.published(del)
 	if !a.synced {
+		desired := a.want.changed(add, del).state()
 		if _, err := a.model.validate(desired); err != nil {
 			return err
 		}
 		return a.syncLocked(ctx, desired)
 	}
-	return a.applyMappings(ctx, desired, add, del)
-}
-
-// withoutMappings returns a new slice of ports less one occurrence of each of del, with room
-// for extra more: states are replaced whole, never changed in place.
-func withoutMappings(ports, del []Mapping, extra int) []Mapping {
-	out := make([]Mapping, 0, len(ports)+extra)
-	if len(del) == 0 {
-		return append(out, ports...)
-	}
-	drop := make(map[Mapping]int, len(del))
-	for _, m := range del {
-		drop[m]++
-	}
-	for _, p := range ports {
-		if drop[p] > 0 {
-			drop[p]--
-			continue
-		}
-		out = append(out, p)
-	}
-	return out
+	return a.applyMappings(ctx, add, del)
 }
 
 // applyMappings applies a change of published ports alone: only the elements of the mappings
 // added and removed are written, whatever the number of mappings kept.
-func (a *Applier) applyMappings(ctx context.Context, desired State, add, del []Mapping) error {
-	dels, adds, err := a.model.change(a.applied, desired, add, del)
+func (a *Applier) applyMappings(ctx context.Context, add, del []Mapping) error {
+	nets := State{Networks: a.want.nets}
+	dels, adds, err := a.model.change(a.applied, nets, add, del)
 	if err != nil {
 		return err
 	}
 	if err := a.writeElements(dels, adds); err != nil {
-		return a.resync(ctx, desired, err)
+		return a.resync(ctx, a.want.changed(add, del).state(), err)
 	}
-	a.applied.apply(a.model, desired, add, del)
-	a.desired = desired
+	a.applied.apply(a.model, nets, add, del)
+	a.want.change(add, del)
 	return nil
 }
 
@@ -181,7 +162,7 @@ func (a *Applier) writeElements(del, add []Element) error {
 func (a *Applier) Sync(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.syncLocked(ctx, a.desired)
+	return a.syncLocked(ctx, a.want.state())
 }
 
 // syncLocked programs a validated state from scratch.
@@ -202,7 +183,7 @@ func (a *Applier) syncLocked(ctx context.Context, desired State) error {
 	if err := a.maps.Sync(elems); err != nil {
 		return fmt.Errorf("syncing published ports: %w", err)
 	}
-	a.applied, a.desired, a.synced = a.model.newIndex(desired), desired, true
+	a.applied, a.want, a.synced = a.model.newIndex(desired), wantedOf(desired), true
 	return nil
 }
 
@@ -212,9 +193,9 @@ func (a *Applier) Check(ctx context.Context) (Drift, error) {
 	// The state is rendered and the kernel read without the lock, so that publishing ports
 	// never waits for a check; a change applied meanwhile makes this check moot, not a drift.
 	a.mu.Lock()
-	desired, gen := a.desired, a.generation
+	desired, gen := a.want.state(), a.generation
 	a.mu.Unlock()
-	elems, err := a.model.Elements(desired) // states are replaced whole, never changed in place
+	elems, err := a.model.Elements(desired)
 	if err != nil {
 		return Drift{}, err
 	}

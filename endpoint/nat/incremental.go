@@ -151,14 +151,78 @@ func internalBridges(s State) map[string]bool {
 	return out
 }
 
-// mappingDelta returns the mappings added and removed between two states, and ok when the
-// states have the same networks: only then can the change be applied mapping by mapping.
-func mappingDelta(old, next State) (add, del []Mapping, ok bool) {
-	if len(old.Networks) != len(next.Networks) {
+// wanted is the desired state as the applier keeps it: the networks, and the mappings as a
+// multiset, so that a change of ports costs the size of the change, not of the state.
+type wanted struct {
+	nets  []Network
+	ports map[Mapping]int
+}
+
+func wantedOf(s State) wanted {
+	w := wanted{nets: s.Networks, ports: make(map[Mapping]int, len(s.Ports))}
+	for _, p := range s.Ports {
+		w.ports[p]++
+	}
+	return w
+}
+
+// state is the desired state as a State (a new slice of mappings, in no particular order).
+func (w wanted) state() State {
+	s := State{Networks: w.nets, Ports: make([]Mapping, 0, len(w.ports))}
+	for p, n := range w.ports {
+		for range n {
+			s.Ports = append(s.Ports, p)
+		}
+	}
+	return s
+}
+
+// published returns the mappings of del that w holds (counting duplicates).
+func (w wanted) published(del []Mapping) []Mapping {
+	seen := make(map[Mapping]int, len(del))
+	out := del[:0:0]
+	for _, p := range del {
+		if seen[p] < w.ports[p] {
+			seen[p]++
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// change adds and removes mappings in place; del must be published.
+func (w *wanted) change(add, del []Mapping) {
+	if w.ports == nil {
+		w.ports = make(map[Mapping]int, len(add))
+	}
+	for _, p := range del {
+		if w.ports[p]--; w.ports[p] <= 0 {
+			delete(w.ports, p)
+		}
+	}
+	for _, p := range add {
+		w.ports[p]++
+	}
+}
+
+// changed is a copy of w with the change applied.
+func (w wanted) changed(add, del []Mapping) wanted {
+	c := wanted{nets: w.nets, ports: make(map[Mapping]int, len(w.ports)+len(add))}
+	for p, n := range w.ports {
+		c.ports[p] = n
+	}
+	c.change(add, del)
+	return c
+}
+
+// delta returns the mappings next adds and removes, and ok when next has the same networks:
+// only then can the change be applied mapping by mapping.
+func (w wanted) delta(next State) (add, del []Mapping, ok bool) {
+	if len(w.nets) != len(next.Networks) {
 		return nil, nil, false
 	}
-	nets := make(map[Network]int, len(old.Networks))
-	for _, n := range old.Networks {
+	nets := make(map[Network]int, len(w.nets))
+	for _, n := range w.nets {
 		nets[n]++
 	}
 	for _, n := range next.Networks {
@@ -167,20 +231,19 @@ func mappingDelta(old, next State) (add, del []Mapping, ok bool) {
 		}
 		nets[n]--
 	}
-	count := make(map[Mapping]int, len(old.Ports))
-	for _, p := range old.Ports {
-		count[p]++
+	left := make(map[Mapping]int, len(w.ports))
+	for p, n := range w.ports {
+		left[p] = n
 	}
 	for _, p := range next.Ports {
-		if count[p] > 0 {
-			count[p]--
+		if left[p] > 0 {
+			left[p]--
 			continue
 		}
 		add = append(add, p)
 	}
-	for _, p := range old.Ports {
-		if count[p] > 0 {
-			count[p]--
+	for p, n := range left {
+		for range n {
 			del = append(del, p)
 		}
 	}

@@ -170,7 +170,10 @@ func openState(dir string) (*bolt.DB, error) {
 		return nil, fmt.Errorf("creating the state directory: %w", err)
 	}
 	path := filepath.Join(dir, stateFile)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: dbLockTimeout})
+	// The free-page list is rebuilt at open rather than written at every commit: a commit
+	// (one per container start) then costs the same however many ports were published and
+	// revoked before it.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: dbLockTimeout, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("state database %s is locked: another vic-endpoint is running with --state-dir %s", path, dir)
 	}
