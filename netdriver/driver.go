@@ -1,4 +1,5 @@
-// Package netdriver is the libnetwork remote network driver named vic, for bridge networks: it
+// Package netdriver is the libnetwork remote network driver named vic, for bridge networks and
+// container networks (container.go): it
 // validates what Docker sends, persists networks, endpoints and published ports, and asks the
 // endpoint's link, port and NAT layers to make them real. It stays thin: the kernel work lives
 // in endpoint/link, endpoint/ports and endpoint/nat.
@@ -25,6 +26,8 @@ type Links interface {
 	DeleteBridge(name string) error
 	EnsureVeth(v link.Veth) error
 	DeleteVeth(host string) error
+	EnsureMacvlan(m link.Macvlan) error
+	DeleteMacvlan(name string) error
 	Owned() ([]string, error)
 	Delete(name string) error
 	// SetRouteLocalnet lets 127.0.0.1 reach published ports of containers on bridge.
@@ -64,6 +67,9 @@ type Driver struct {
 	local []netip.Prefix
 	names ContainerNamer
 	log   *slog.Logger
+	// containerNets and sandboxes serve container networks; without them there are none.
+	containerNets ContainerNetworks
+	sandboxes     SandboxFirewall
 
 	// lock serializes handlers; a channel so that waiting honours each request's deadline.
 	lock      chan struct{}
@@ -83,6 +89,9 @@ type Options struct {
 	// Names, when set, lets errors name containers rather than endpoint IDs.
 	Names ContainerNamer
 	Log   *slog.Logger
+	// ContainerNetworks and Sandboxes, when set, serve the VCH's container networks.
+	ContainerNetworks ContainerNetworks
+	Sandboxes         SandboxFirewall
 }
 
 // New loads the persisted state and returns the driver. Call Restore before serving.
@@ -90,6 +99,7 @@ func New(o Options) (*Driver, error) {
 	d := &Driver{
 		store: o.Store, links: o.Links, firewall: o.Firewall, holder: o.Holder,
 		public: o.Public, local: o.LocalSubnets, names: o.Names, log: o.Log,
+		containerNets: o.ContainerNetworks, sandboxes: o.Sandboxes,
 		lock:      make(chan struct{}, 1),
 		networks:  map[string]*Network{},
 		endpoints: map[string]*Endpoint{},
@@ -135,7 +145,9 @@ func (d *Driver) GetCapabilities(context.Context) (*network.CapabilitiesResponse
 func (d *Driver) natState() nat.State {
 	var s nat.State
 	for _, n := range d.networks {
-		s.Networks = append(s.Networks, nat.Network{Bridge: n.Bridge, Subnet: n.Subnet.Masked(), Internal: n.Internal})
+		if n.Bridge != "" { // container networks have no NAT
+			s.Networks = append(s.Networks, nat.Network{Bridge: n.Bridge, Subnet: n.Subnet.Masked(), Internal: n.Internal})
+		}
 	}
 	for _, e := range d.endpoints {
 		s.Ports = append(s.Ports, d.mappings(e, e.Ports)...)
@@ -147,7 +159,7 @@ func (d *Driver) natState() nat.State {
 // mappings are the NAT mappings of ports of endpoint e.
 func (d *Driver) mappings(e *Endpoint, ports []Port) []nat.Mapping {
 	n := d.networks[e.NetworkID]
-	if n == nil {
+	if n == nil || n.Bridge == "" {
 		return nil
 	}
 	out := make([]nat.Mapping, len(ports))
@@ -171,6 +183,9 @@ func (d *Driver) Restore(ctx context.Context) error {
 	known := map[string]bool{}
 	var errs []error
 	for _, n := range d.networks {
+		if n.Bridge == "" {
+			continue
+		}
 		known[n.Bridge] = true
 		if err := d.ensureBridge(n); err != nil {
 			errs = append(errs, err)
@@ -180,6 +195,10 @@ func (d *Driver) Restore(ctx context.Context) error {
 		// Both ends: the peer is still here when Docker has not moved it into the container yet.
 		known[link.HostVethName(e.ID)] = true
 		known[link.PeerName(e.ID)] = true
+		known[link.MacvlanName(e.ID)] = true
+		if n := d.networks[e.NetworkID]; n != nil && n.Bridge == "" {
+			continue // a container network's ports are the container's own: nothing to hold
+		}
 		for _, p := range e.Ports {
 			if err := d.holder.Hold(p.Key()); err != nil {
 				d.log.Warn("cannot hold a published port again", "endpoint", e.ID, "port", p.String(), "error", err)

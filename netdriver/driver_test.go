@@ -13,6 +13,7 @@ import (
 	"github.com/docker/go-plugins-helpers/network"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/docker-vic/docker-vic/endpoint/cfw"
 	"github.com/docker-vic/docker-vic/endpoint/link"
 	"github.com/docker-vic/docker-vic/endpoint/nat"
 	"github.com/docker-vic/docker-vic/endpoint/ports"
@@ -46,6 +47,11 @@ func (f *fakeLinks) Owned() ([]string, error) {
 	slices.Sort(out)
 	return out, nil
 }
+func (f *fakeLinks) EnsureMacvlan(m link.Macvlan) error {
+	f.links[m.Name] = "macvlan " + m.Parent + " " + m.MAC.String()
+	return nil
+}
+func (f *fakeLinks) DeleteMacvlan(name string) error      { delete(f.links, name); return nil }
 func (f *fakeLinks) Delete(name string) error             { delete(f.links, name); return nil }
 func (f *fakeLinks) SetRouteLocalnet(bridge string) error { return nil }
 
@@ -95,12 +101,13 @@ func (f *fakeHolder) HoldEphemeral(p ports.Proto, ip netip.Addr) (uint16, error)
 func (f *fakeHolder) Release(k ports.Key) { delete(f.held, k) }
 
 type rig struct {
-	d        *Driver
-	links    *fakeLinks
-	firewall *fakeFirewall
-	holder   *fakeHolder
-	db       *bolt.DB
-	path     string
+	d         *Driver
+	links     *fakeLinks
+	firewall  *fakeFirewall
+	holder    *fakeHolder
+	sandboxes *fakeSandboxes
+	db        *bolt.DB
+	path      string
 }
 
 var public = netip.MustParseAddr("198.51.100.2")
@@ -108,7 +115,8 @@ var public = netip.MustParseAddr("198.51.100.2")
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "state.db")
-	r := &rig{links: &fakeLinks{links: map[string]string{}}, firewall: &fakeFirewall{}, holder: &fakeHolder{held: map[ports.Key]bool{}}, path: path}
+	r := &rig{links: &fakeLinks{links: map[string]string{}}, firewall: &fakeFirewall{}, holder: &fakeHolder{held: map[ports.Key]bool{}},
+		sandboxes: &fakeSandboxes{tables: map[string]cfw.Rules{}}, path: path}
 	r.open(t)
 	return r
 }
@@ -129,7 +137,8 @@ func (r *rig) open(t *testing.T) {
 	}
 	r.db = db
 	r.d, err = New(Options{Store: store, Links: r.links, Firewall: r.firewall, Holder: r.holder, Public: public,
-		LocalSubnets: []netip.Prefix{netip.MustParsePrefix("198.51.100.2/24")}})
+		LocalSubnets:      []netip.Prefix{netip.MustParsePrefix("198.51.100.2/24")},
+		ContainerNetworks: testContainerNetworks, Sandboxes: r.sandboxes})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +259,7 @@ func TestDriverRefusesBadNetworks(t *testing.T) {
 		want string
 	}{
 		{"unknown option", createReq(netB, "172.21.0.0/16", "172.21.0.1/16", map[string]any{optGeneric: map[string]any{"color": "blue"}}),
-			`network bbbbbbbbbbbb: option "color" is not known to the vic driver (known: com.docker.network.driver.mtu)`},
+			`network bbbbbbbbbbbb: option "color" is not known to the vic driver (known: com.docker.network.driver.mtu, com.docker.network.vic.portgroup)`},
 		{"bad mtu", createReq(netB, "172.21.0.0/16", "172.21.0.1/16", map[string]any{optGeneric: map[string]any{OptionMTU: "70000"}}),
 			`network bbbbbbbbbbbb: option com.docker.network.driver.mtu="70000" must be an MTU between 576 and 9000`},
 		{"ipv6", createReq(netB, "172.21.0.0/16", "172.21.0.1/16", map[string]any{optEnableIPv6: true}),

@@ -2,6 +2,7 @@ package netdriver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -44,11 +45,18 @@ func (d *Driver) CreateEndpoint(ctx context.Context, r *network.CreateEndpointRe
 	mac, res := r.Interface.MacAddress, &network.CreateEndpointResponse{}
 	if mac == "" {
 		mac = macFor(addr.Addr())
+		if n.PortGroup != "" {
+			mac = macForEndpoint(r.EndpointID)
+		}
 		res.Interface = &network.EndpointInterface{MacAddress: mac}
 	} else if _, err := net.ParseMAC(mac); err != nil {
 		return nil, fmt.Errorf("endpoint %s: MAC address %q is not valid", id, mac)
 	}
-	e := &Endpoint{ID: r.EndpointID, NetworkID: n.ID, Address: netip.PrefixFrom(addr.Addr(), n.Subnet.Bits()), MAC: mac}
+	bits := n.Subnet.Bits()
+	if bits == 0 {
+		bits = addr.Bits() // DHCP: the lease's own prefix
+	}
+	e := &Endpoint{ID: r.EndpointID, NetworkID: n.ID, Address: netip.PrefixFrom(addr.Addr(), bits), MAC: mac}
 	if old, ok := d.endpoints[e.ID]; ok && old.Address == e.Address {
 		return res, nil // a repeated call
 	}
@@ -97,6 +105,13 @@ func (d *Driver) Join(ctx context.Context, r *network.JoinRequest) (*network.Joi
 	if n == nil {
 		return nil, fmt.Errorf("endpoint %s belongs to network %s, which the vic driver no longer knows", shortID(e.ID), shortID(e.NetworkID))
 	}
+	if n.PortGroup != "" {
+		res, err := d.joinContainerNetwork(e, n, r.SandboxKey)
+		if err == nil {
+			e.Sandbox = r.SandboxKey
+		}
+		return res, err
+	}
 	mac, _ := net.ParseMAC(e.MAC)
 	v := link.Veth{Host: link.HostVethName(e.ID), Peer: link.PeerName(e.ID), Bridge: n.Bridge, MAC: mac, MTU: n.MTU}
 	if err := d.links.EnsureVeth(v); err != nil {
@@ -123,6 +138,11 @@ func (d *Driver) Leave(ctx context.Context, r *network.LeaveRequest) error {
 	}
 	defer d.release()
 	if e, ok := d.endpoints[r.EndpointID]; ok {
+		if n := d.networks[e.NetworkID]; n != nil && n.PortGroup != "" && e.Sandbox != "" && d.sandboxes != nil {
+			if err := d.sandboxes.Remove(e.Sandbox, shortID(e.ID)); err != nil {
+				d.log.Warn("cannot remove a container's firewall", "endpoint", shortID(e.ID), "error", err)
+			}
+		}
 		e.Sandbox = ""
 	}
 	return nil
@@ -137,9 +157,10 @@ func (d *Driver) DeleteEndpoint(ctx context.Context, r *network.DeleteEndpointRe
 	defer d.release()
 	e, ok := d.endpoints[r.EndpointID]
 	if !ok {
-		return d.links.DeleteVeth(link.HostVethName(r.EndpointID))
+		return errors.Join(d.links.DeleteVeth(link.HostVethName(r.EndpointID)), d.links.DeleteMacvlan(link.MacvlanName(r.EndpointID)))
 	}
-	hadPorts := len(e.Ports) > 0
+	n := d.networks[e.NetworkID]
+	hadPorts := len(e.Ports) > 0 && (n == nil || n.Bridge != "")
 	d.dropEndpoint(e)
 	if hadPorts {
 		if err := d.firewall.Apply(ctx, d.natState()); err != nil {
@@ -155,7 +176,11 @@ func (d *Driver) dropEndpoint(e *Endpoint) {
 	for _, p := range e.Ports {
 		d.holder.Release(p.Key())
 	}
-	if err := d.links.DeleteVeth(link.HostVethName(e.ID)); err != nil {
+	if n := d.networks[e.NetworkID]; n != nil && n.PortGroup != "" {
+		if err := d.links.DeleteMacvlan(link.MacvlanName(e.ID)); err != nil {
+			d.log.Warn("cannot delete the macvlan of an endpoint", "endpoint", shortID(e.ID), "error", err)
+		}
+	} else if err := d.links.DeleteVeth(link.HostVethName(e.ID)); err != nil {
 		d.log.Warn("cannot delete the veth of an endpoint", "endpoint", shortID(e.ID), "error", err)
 	}
 	delete(d.endpoints, e.ID)

@@ -25,7 +25,7 @@ const (
 const OptionMTU = "com.docker.network.driver.mtu"
 
 // knownOptions are the `-o` options a vic bridge network accepts.
-var knownOptions = []string{OptionMTU}
+var knownOptions = []string{OptionMTU, OptionPortGroup}
 
 // CreateNetwork implements plugin.NetworkDriver: a bridge with the gateway address, its rules,
 // and the record, all or nothing.
@@ -41,8 +41,16 @@ func (d *Driver) CreateNetwork(ctx context.Context, r *network.CreateNetworkRequ
 	if old, ok := d.networks[n.ID]; ok && *old == *n {
 		return d.ensureBridge(n) // a repeated call converges
 	}
+	if n.PortGroup != "" {
+		if err := d.checkContainerNetwork(n); err != nil {
+			return err
+		}
+	}
 	if err := d.checkOverlap(n); err != nil {
 		return err
+	}
+	if n.PortGroup != "" {
+		return d.createContainerNetwork(n)
 	}
 
 	success := false
@@ -124,6 +132,12 @@ func (d *Driver) parseNetwork(r *network.CreateNetworkRequest) (*Network, error)
 	for _, k := range keys {
 		v := fmt.Sprint(generic[k])
 		switch k {
+		case OptionPortGroup:
+			if v == "" {
+				return nil, fmt.Errorf("network %s: option %s needs the name of a container network's port group", id, k)
+			}
+			n.PortGroup = v
+			n.Bridge = ""
 		case OptionMTU:
 			mtu, err := strconv.Atoi(v)
 			if err != nil || mtu < 576 || mtu > 9000 {
@@ -140,13 +154,19 @@ func (d *Driver) parseNetwork(r *network.CreateNetworkRequest) (*Network, error)
 // checkOverlap refuses a subnet that another vic network or one of the endpoint's own
 // interfaces already uses.
 func (d *Driver) checkOverlap(n *Network) error {
+	if n.Subnet.Bits() == 0 {
+		return nil // a DHCP container network: its addresses are the port group's business
+	}
 	for _, o := range d.networks {
+		if o.Subnet.Bits() == 0 {
+			continue
+		}
 		if o.ID != n.ID && o.Subnet.Overlaps(n.Subnet) {
 			return fmt.Errorf("network %s: subnet %s overlaps subnet %s of vic network %s", shortID(n.ID), n.Subnet, o.Subnet, shortID(o.ID))
 		}
 	}
 	for _, l := range d.local {
-		if l.Overlaps(n.Subnet) {
+		if n.PortGroup == "" && l.Overlaps(n.Subnet) {
 			return fmt.Errorf("network %s: subnet %s overlaps the endpoint's own subnet %s", shortID(n.ID), n.Subnet, l.Masked())
 		}
 	}
@@ -154,6 +174,9 @@ func (d *Driver) checkOverlap(n *Network) error {
 }
 
 func (d *Driver) ensureBridge(n *Network) error {
+	if n.Bridge == "" {
+		return nil // a container network has no bridge
+	}
 	if err := d.links.EnsureBridge(link.Bridge{Name: n.Bridge, Gateway: n.Gateway, MTU: n.MTU}); err != nil {
 		return fmt.Errorf("network %s: %w", shortID(n.ID), err)
 	}
@@ -173,6 +196,9 @@ func (d *Driver) DeleteNetwork(ctx context.Context, r *network.DeleteNetworkRequ
 	n, ok := d.networks[r.NetworkID]
 	if !ok {
 		return d.links.DeleteBridge(link.BridgeName(r.NetworkID))
+	}
+	if n.Bridge == "" {
+		return d.deleteContainerNetwork(n)
 	}
 	for _, e := range d.endpoints {
 		if e.NetworkID == n.ID {

@@ -56,6 +56,9 @@ func (d *Driver) ProgramExternalConnectivity(ctx context.Context, r *network.Pro
 	if n == nil || n.Internal || len(bindings) == 0 || len(e.Ports) > 0 {
 		return nil // internal networks publish nothing, as with Docker's bridge; a repeat is done
 	}
+	if n.PortGroup != "" {
+		return d.publishContainerPorts(ctx, e, n, bindings)
+	}
 
 	success := false
 	var held []Port
@@ -176,6 +179,9 @@ func (d *Driver) RevokeExternalConnectivity(ctx context.Context, r *network.Revo
 	e, ok := d.endpoints[r.EndpointID]
 	if !ok || len(e.Ports) == 0 {
 		return nil
+	}
+	if n := d.networks[e.NetworkID]; n != nil && n.PortGroup != "" {
+		return d.revokeContainerPorts(e, n)
 	}
 	old := e.Ports
 	if err := d.firewall.ChangePorts(ctx, nil, d.mappings(e, old)); err != nil {

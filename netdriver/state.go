@@ -13,10 +13,12 @@ import (
 // Network is a vic network as the driver persists it.
 type Network struct {
 	ID string `json:"id"`
-	// Bridge is the Linux bridge of a bridge network.
-	Bridge  string       `json:"bridge"`
-	Subnet  netip.Prefix `json:"subnet"`
-	Gateway netip.Prefix `json:"gateway"`
+	// Bridge is the Linux bridge of a bridge network; "" for a container network.
+	Bridge string `json:"bridge"`
+	// PortGroup is the port group of a container network; "" for a bridge network.
+	PortGroup string       `json:"portGroup,omitempty"`
+	Subnet    netip.Prefix `json:"subnet"`
+	Gateway   netip.Prefix `json:"gateway"`
 	// Internal networks reach nothing but themselves and publish no port.
 	Internal bool `json:"internal,omitempty"`
 	MTU      int  `json:"mtu,omitempty"`

@@ -208,3 +208,25 @@ func TestParseHelpers(t *testing.T) {
 		t.Fatalf("quoting: %s", got)
 	}
 }
+
+func TestIPRangePrefixes(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"203.0.113.140-203.0.113.160", "203.0.113.140/30 203.0.113.144/28 203.0.113.160/32"},
+		{"203.0.113.128/26", "203.0.113.128/26"},
+		{"203.0.113.7-203.0.113.7", "203.0.113.7/32"},
+		{"0.0.0.0-255.255.255.255", "0.0.0.0/0"},
+		{"255.255.255.254-255.255.255.255", "255.255.255.254/31"},
+	} {
+		r, err := ParseIPRange(c.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, p := range r.Prefixes() {
+			got = append(got, p.String())
+		}
+		if strings.Join(got, " ") != c.want {
+			t.Errorf("%s covers %v, want %s", c.in, got, c.want)
+		}
+	}
+}

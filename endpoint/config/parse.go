@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -83,6 +84,28 @@ func (r IPRange) Overlaps(o IPRange) bool {
 // Within reports whether the whole range lies in p.
 func (r IPRange) Within(p netip.Prefix) bool {
 	return p.Contains(r.First) && p.Contains(r.Last)
+}
+
+// Prefixes covers the range with the fewest IPv4 prefixes, in order: 203.0.113.140-203.0.113.160
+// is 203.0.113.140/30, .144/28 and .160/32.
+func (r IPRange) Prefixes() []netip.Prefix {
+	if !r.First.Is4() || !r.Last.Is4() || r.Last.Less(r.First) {
+		return nil
+	}
+	first, last := r.First.As4(), r.Last.As4()
+	lo, hi := uint64(binary.BigEndian.Uint32(first[:])), uint64(binary.BigEndian.Uint32(last[:]))
+	var out []netip.Prefix
+	for lo <= hi {
+		host := 0 // the block grows while lo stays aligned and the block stays inside the range
+		for host < 32 && lo&(1<<(host+1)-1) == 0 && lo+1<<(host+1)-1 <= hi {
+			host++
+		}
+		var a [4]byte
+		binary.BigEndian.PutUint32(a[:], uint32(lo))
+		out = append(out, netip.PrefixFrom(netip.AddrFrom4(a), 32-host))
+		lo += 1 << host
+	}
+	return out
 }
 
 // ParseGateway parses a gateway written `IP` or `CIDR,CIDR:IP` (routes to those destinations only).

@@ -30,3 +30,7 @@ func short(id string) string {
 	}
 	return id
 }
+
+// MacvlanName is the macvlan of container-network endpoint endpointID, until Docker moves it
+// into the container.
+func MacvlanName(endpointID string) string { return MacvlanPrefix + short(endpointID) }

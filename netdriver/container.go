@@ -1,0 +1,220 @@
+package netdriver
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/docker/go-plugins-helpers/network"
+
+	"github.com/docker-vic/docker-vic/endpoint/cfw"
+	"github.com/docker-vic/docker-vic/endpoint/config"
+	"github.com/docker-vic/docker-vic/endpoint/link"
+	"github.com/docker-vic/docker-vic/endpoint/ports"
+)
+
+// Container networks put containers straight on a vSphere port group: each endpoint is a
+// bridge-mode macvlan of the endpoint's NIC on that port group, with its own MAC and an
+// address of the network's ranges. There is no NAT: a published port is the container's own
+// address and port, let in by the network's firewall level inside the container.
+
+// OptionPortGroup (`-o`) makes a Docker network the container network of that port group. The
+// endpoint creates these networks itself, one per configured container network.
+const OptionPortGroup = "com.docker.network.vic.portgroup"
+
+// ContainerNetwork is what the driver needs of a configured container network.
+type ContainerNetwork struct {
+	Config config.ContainerNetwork
+	// Uplink is the endpoint's interface on the port group; "" when it has none.
+	Uplink string
+}
+
+// ContainerNetworks looks a configured container network up by port group.
+type ContainerNetworks func(portGroup string) (ContainerNetwork, bool)
+
+// SandboxFirewall programs a container network's firewall level inside a container's network
+// namespace (see endpoint/cfw).
+type SandboxFirewall interface {
+	Apply(sandbox, name string, r cfw.Rules) error
+	Remove(sandbox, name string) error
+}
+
+// checkContainerNetwork validates a container network against the VCH configuration.
+func (d *Driver) checkContainerNetwork(n *Network) error {
+	id, pg := shortID(n.ID), n.PortGroup
+	cn, ok := d.containerNetwork(pg)
+	switch {
+	case !ok:
+		return fmt.Errorf("network %s: port group %q is not a container network of this VCH: add it with docker vic configure --container-network", id, pg)
+	case n.Internal:
+		return fmt.Errorf("network %s: container network %q cannot be --internal: its containers sit on the port group itself", id, pg)
+	case n.MTU != 0:
+		return fmt.Errorf("network %s: container network %q takes no %s option: its MTU is the port group's", id, pg, OptionMTU)
+	case cn.Uplink == "":
+		return fmt.Errorf("network %s: the endpoint has no interface on port group %q: give it a NIC there, or pass --uplink %s=IFACE to vic-endpoint", id, pg, pg)
+	}
+	if !cn.Config.DHCP() && (n.Subnet != cn.Config.Gateway.Masked() || n.Gateway.Addr() != cn.Config.Gateway.Addr()) {
+		return fmt.Errorf("network %s: container network %q has subnet %s and gateway %s, not %s and %s: use --ipam-driver vic",
+			id, pg, cn.Config.Gateway.Masked(), cn.Config.Gateway.Addr(), n.Subnet, n.Gateway.Addr())
+	}
+	for _, o := range d.networks {
+		if o.ID != n.ID && o.PortGroup == pg {
+			return fmt.Errorf("network %s: container network %q already is Docker network %s", id, pg, shortID(o.ID))
+		}
+	}
+	return nil
+}
+
+func (d *Driver) containerNetwork(pg string) (ContainerNetwork, bool) {
+	if d.containerNets == nil {
+		return ContainerNetwork{}, false
+	}
+	return d.containerNets(pg)
+}
+
+// macForEndpoint derives a locally administered unicast MAC from an endpoint ID: stable for
+// repeated calls, and unrelated to the address, which another VCH on the same port group may
+// also hand out.
+func macForEndpoint(endpointID string) string {
+	sum := sha256.Sum256([]byte(endpointID))
+	return net.HardwareAddr{0x02, sum[0], sum[1], sum[2], sum[3], sum[4]}.String()
+}
+
+// joinContainerNetwork makes the macvlan Docker moves into the container and closes the
+// container's door to the network, as its firewall level says, before any packet flows.
+func (d *Driver) joinContainerNetwork(e *Endpoint, n *Network, sandbox string) (*network.JoinResponse, error) {
+	cn, ok := d.containerNetwork(n.PortGroup)
+	if !ok || cn.Uplink == "" {
+		return nil, fmt.Errorf("endpoint %s: container network %q is no longer configured on this endpoint", shortID(e.ID), n.PortGroup)
+	}
+	mac, _ := net.ParseMAC(e.MAC)
+	m := link.Macvlan{Name: link.MacvlanName(e.ID), Parent: cn.Uplink, MAC: mac}
+	if err := d.links.EnsureMacvlan(m); err != nil {
+		_ = d.links.DeleteMacvlan(m.Name)
+		return nil, fmt.Errorf("endpoint %s: %w", shortID(e.ID), err)
+	}
+	if err := d.applySandboxFirewall(e, cn, sandbox, nil); err != nil {
+		_ = d.links.DeleteMacvlan(m.Name)
+		return nil, err
+	}
+	res := &network.JoinResponse{InterfaceName: network.InterfaceName{SrcName: m.Name, DstPrefix: "eth"}}
+	if cn.Config.DHCP() {
+		res.DisableGatewayService = true // the lease's router is not known here yet
+	} else {
+		res.Gateway = cn.Config.Gateway.Addr().String()
+	}
+	return res, nil
+}
+
+// applySandboxFirewall programs the firewall of endpoint e in its sandbox with ports open.
+func (d *Driver) applySandboxFirewall(e *Endpoint, cn ContainerNetwork, sandbox string, open []Port) error {
+	if d.sandboxes == nil {
+		return fmt.Errorf("endpoint %s: container networks need a sandbox firewall, and this driver has none", shortID(e.ID))
+	}
+	r := cfw.Rules{Address: e.Address.Addr(), Level: cn.Config.Firewall, Peers: peerRanges(cn.Config)}
+	for _, p := range open {
+		r.Ports = append(r.Ports, cfw.Port{Proto: string(p.Proto), Port: p.HostPort, Target: p.ContainerPort})
+	}
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	if err := d.sandboxes.Apply(sandbox, shortID(e.ID), r); err != nil {
+		return fmt.Errorf("endpoint %s: programming the firewall of container network %q in the container: %w", shortID(e.ID), cn.Config.PortGroup, err)
+	}
+	return nil
+}
+
+// peerRanges are the addresses the peers level trusts: the network's ranges, or its whole
+// subnet when it has none.
+func peerRanges(c config.ContainerNetwork) []netip.Prefix {
+	var out []netip.Prefix
+	for _, r := range c.Ranges {
+		out = append(out, r.Prefixes()...)
+	}
+	if len(out) == 0 && !c.DHCP() {
+		out = append(out, c.Gateway.Masked())
+	}
+	return out
+}
+
+// publishContainerPorts opens the -p ports of a container-network endpoint in its own
+// firewall: clients dial the container's address at the host port (the container port when
+// none is given), which is redirected to the container port when they differ.
+func (d *Driver) publishContainerPorts(ctx context.Context, e *Endpoint, n *Network, bindings []portBinding) error {
+	cn, ok := d.containerNetwork(n.PortGroup)
+	if !ok {
+		return fmt.Errorf("endpoint %s: container network %q is no longer configured on this endpoint", shortID(e.ID), n.PortGroup)
+	}
+	var open []Port
+	for _, b := range bindings {
+		proto, err := ports.ProtoFromNumber(b.Proto)
+		if err != nil {
+			return fmt.Errorf("port %s: %w", b, err)
+		}
+		if b.HostIP != "" {
+			if ip, err := netip.ParseAddr(b.HostIP); err != nil || !ip.IsUnspecified() && ip.Unmap() != e.Address.Addr() {
+				return fmt.Errorf("port %s: a container on container network %q publishes on its own address %s only", b, n.PortGroup, e.Address.Addr())
+			}
+		}
+		if b.HostPortEnd > b.HostPort {
+			return fmt.Errorf("port %s: a container network takes no host port range: publish -p %d:%d", b, b.Port, b.Port)
+		}
+		host := b.HostPort
+		if host == 0 {
+			host = b.Port // -p C and -P: the container's own port
+		}
+		open = append(open, Port{Proto: proto, HostIP: e.Address.Addr(), HostPort: host, ContainerPort: b.Port})
+	}
+	if err := d.applySandboxFirewall(e, cn, e.Sandbox, open); err != nil {
+		return err
+	}
+	e.Ports = open
+	if err := d.store.PutEndpoint(e); err != nil {
+		e.Ports = nil
+		_ = d.applySandboxFirewall(e, cn, e.Sandbox, nil)
+		return fmt.Errorf("saving endpoint %s: %w", shortID(e.ID), err)
+	}
+	return nil
+}
+
+// revokeContainerPorts closes the published ports of a container-network endpoint again.
+func (d *Driver) revokeContainerPorts(e *Endpoint, n *Network) error {
+	if cn, ok := d.containerNetwork(n.PortGroup); ok && e.Sandbox != "" {
+		if err := d.applySandboxFirewall(e, cn, e.Sandbox, nil); err != nil {
+			return err
+		}
+	}
+	e.Ports = nil
+	if err := d.store.PutEndpoint(e); err != nil {
+		return fmt.Errorf("saving endpoint %s: %w", shortID(e.ID), err)
+	}
+	return nil
+}
+
+// createContainerNetwork records a checked container network: it has no link or rule of its
+// own until containers join.
+func (d *Driver) createContainerNetwork(n *Network) error {
+	if err := d.store.PutNetwork(n); err != nil {
+		return fmt.Errorf("saving network %s: %w", shortID(n.ID), err)
+	}
+	d.networks[n.ID] = n
+	d.log.Info("container network created", "network", shortID(n.ID), "portgroup", n.PortGroup, "subnet", n.Subnet)
+	return nil
+}
+
+// deleteContainerNetwork forgets a container network and its endpoints' macvlans.
+func (d *Driver) deleteContainerNetwork(n *Network) error {
+	for _, e := range d.endpoints {
+		if e.NetworkID == n.ID {
+			d.dropEndpoint(e)
+		}
+	}
+	delete(d.networks, n.ID)
+	if err := d.store.DeleteNetwork(n.ID); err != nil {
+		return fmt.Errorf("forgetting network %s: %w", shortID(n.ID), err)
+	}
+	d.log.Info("container network deleted", "network", shortID(n.ID), "portgroup", n.PortGroup)
+	return nil
+}
