@@ -429,22 +429,45 @@ bad_network "--subnet 198.51.100.0/24 (the public network)" 'overlap|in use|outs
 
 header "container network consumer (VIC: a container using an external network)"
 if [ "$(docker network inspect -f '{{.Driver}}' consumer 2>/dev/null || true)" != vic ]; then
-	skip "vic-endpoint made no 'consumer' network for port group External-Consumer (SPEC §5): no container-network checks"
+	fail "vic-endpoint made the 'consumer' network for port group External-Consumer (SPEC §5)" "a vic network named consumer"
 else
-	run docker run -d --net consumer -p 80:80 --name ${prefix}ext $image httpd -f -p 80 -h /www
-	expect_ok "docker run -d --net consumer -p 80:80 ${prefix}ext"
+	pass "vic-endpoint made the Docker network 'consumer' for port group External-Consumer by itself"
+	run docker run -d --net consumer -p 80:80 -p 8081:80 --name ${prefix}ext $image httpd -f -p 80 -h /www
+	expect_ok "docker run -d --net consumer -p 80:80 -p 8081:80 ${prefix}ext"
 	ext_ip=$(cip ${prefix}ext consumer)
 	status=0
 	echo "$ext_ip" >"$out"
 	: >"$err"
 	case $ext_ip in
-	203.0.113.1[4-9][0-9] | 203.0.113.160) pass "${prefix}ext has an address of the configured range: $ext_ip" ;;
+	203.0.113.1[4-5][0-9] | 203.0.113.160) pass "${prefix}ext has an address of the configured range: $ext_ip" ;;
 	*) fail "${prefix}ext has an address of the configured range" "an address in 203.0.113.140-203.0.113.160" ;;
 	esac
 	run_until 10 in_ns "$VIC_NET_CONSUMER_NS" busybox wget -qO- "http://$ext_ip/"
 	expect_out 'hello from vic-busybox' "a machine on External-Consumer reaches ${prefix}ext at its own address, no NAT"
+	run in_ns "$VIC_NET_CONSUMER_NS" busybox wget -qO- "http://$ext_ip:8081/"
+	expect_out 'hello from vic-busybox' "-p 8081:80 on a container network: port 8081 of the container's address reaches its port 80"
+	run docker exec -d ${prefix}ext httpd -f -p 8080 -h /www
+	run docker exec ${prefix}ext wget -qO- http://127.0.0.1:8080/
+	expect_out 'hello from vic-busybox' "inside ${prefix}ext, an unpublished port 8080 answers on loopback"
+	run in_ns "$VIC_NET_CONSUMER_NS" busybox wget -qO- "http://$ext_ip:8080/"
+	expect_no_reach "firewall level published: the unpublished port 8080 is closed to the port group"
+	run in_ns "$VIC_NET_CONSUMER_NS" busybox ping -c 1 -W 2 "$ext_ip"
+	expect_ok "firewall level published: ${prefix}ext answers ping"
+	run docker exec ${prefix}ext ping -c 1 -W 2 203.0.113.130
+	expect_ok "${prefix}ext reaches the port group's machine 203.0.113.130 (outbound is open)"
+	if [ "$port_source" = plugin ]; then
+		run docker vic port ${prefix}ext
+		expect_out "80/tcp -> $ext_ip:8081" "docker vic port ${prefix}ext shows 8081 at the container's own address"
+	fi
+	mac=$(docker inspect -f '{{(index .NetworkSettings.Networks "consumer").MacAddress}}' ${prefix}ext)
+	run in_ns "$VIC_NET_CONSUMER_NS" ip neigh show "$ext_ip"
+	expect_out "$mac" "the port group sees ${prefix}ext with its own MAC $mac (a macvlan, not the endpoint's NIC)"
+	run docker network create -d vic --ipam-driver vic -o com.docker.network.vic.portgroup=VIC-Bridge --ipam-opt com.docker.network.vic.portgroup=VIC-Bridge ${prefix}pg
+	expect_err 'not a container network' "a vic network on a port group the VCH does not list as a container network"
 	run docker rm -f ${prefix}ext
 	expect_ok "docker rm -f ${prefix}ext"
+	run sh -c "ip -o link show | grep -E ': vm-' || true"
+	if [ ! -s "$out" ]; then pass "no container macvlan (vm-*) is left on the endpoint"; else fail "no vm-* link left" "no vm-* link"; fi
 fi
 
 header "clean up"

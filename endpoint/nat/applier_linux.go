@@ -21,7 +21,7 @@ type Applier struct {
 	mu      sync.Mutex
 	want    wanted // the state last asked for
 	applied index  // what the kernel holds after the last successful change
-	synced  bool  // applied is known: a full sync has run since start or the last failure
+	synced  bool   // applied is known: a full sync has run since start or the last failure
 	// generation counts the changes written, so that Check can tell a drift from a change.
 	generation int
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/vishvananda/netlink"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/docker-vic/docker-vic/endpoint/cfw"
 	"github.com/docker-vic/docker-vic/endpoint/config"
 	"github.com/docker-vic/docker-vic/endpoint/link"
 	"github.com/docker-vic/docker-vic/endpoint/nat"
@@ -83,7 +84,8 @@ func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
 	}
 	defer db.Close()
 	names := &containerNames{}
-	ipd, nd, firewall, holder, err := buildDrivers(db, v.Config, up, nl, names, log)
+	sandboxes := cfw.NewFirewalls(log)
+	ipd, nd, firewall, holder, err := buildDrivers(db, v.Config, up, nl, names, sandboxes, log)
 	if err != nil {
 		return err
 	}
@@ -114,6 +116,9 @@ func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
 	}()
 	defer func() { stopWatch(); <-watchDone }()
 	go names.refreshEvery(watchCtx, namesInterval, log)
+	go sandboxes.Run(watchCtx) // container firewalls wait for their containers' namespaces
+	// Docker starts after the endpoint: this waits for it, then creates the container networks.
+	go ensureContainerNetworks(watchCtx, v.Config.ContainerNetworks, log)
 
 	if err := notifyReady(); err != nil {
 		log.Warn("telling systemd the endpoint is ready failed", "error", err)
@@ -128,7 +133,8 @@ func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
 // buildDrivers builds the IPAM driver and the network driver over one database, with the
 // network driver's kernel layers: links through nl, rules through iptables and nftables in this
 // namespace, ports held by this process.
-func buildDrivers(db *bolt.DB, cfg *config.Config, up *uplinks, nl *netlink.Handle, names netdriver.ContainerNamer, log *slog.Logger) (*ipamdriver.Driver, *netdriver.Driver, *nat.Applier, *ports.Holder, error) {
+func buildDrivers(db *bolt.DB, cfg *config.Config, up *uplinks, nl *netlink.Handle, names netdriver.ContainerNamer,
+	sandboxes netdriver.SandboxFirewall, log *slog.Logger) (*ipamdriver.Driver, *netdriver.Driver, *nat.Applier, *ports.Holder, error) {
 	ipamStore, err := ipamdriver.NewBoltStore(db)
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -149,18 +155,47 @@ func buildDrivers(db *bolt.DB, cfg *config.Config, up *uplinks, nl *netlink.Hand
 	nd, err := netdriver.New(netdriver.Options{
 		Store:        netStore,
 		Links:        link.New(nl),
-		Firewall:     firewall,
+		Firewall:     timedFirewall{firewall, log},
 		Holder:       holder,
 		Public:       up.Address,
 		LocalSubnets: up.LocalSubnets(),
 		Names:        names,
 		Log:          log,
+
+		ContainerNetworks: up.containerNetwork(cfg),
+		Sandboxes:         sandboxes,
 	})
 	if err != nil {
 		holder.Close()
 		return nil, nil, nil, nil, err
 	}
 	return ipd, nd, firewall, holder, nil
+}
+
+// timedFirewall logs, at debug level, how long each change of published ports takes to
+// program: the NAT programming time that `make bench` compares at 10 and 1000 mappings.
+type timedFirewall struct {
+	*nat.Applier
+	log *slog.Logger
+}
+
+func (f timedFirewall) ChangePorts(ctx context.Context, add, del []nat.Mapping) error {
+	start := time.Now()
+	err := f.Applier.ChangePorts(ctx, add, del)
+	f.log.Debug("nat ports changed", "added", len(add), "removed", len(del), "duration", time.Since(start), "error", err)
+	return err
+}
+
+// containerNetwork answers the network driver about the VCH's container networks.
+func (u *uplinks) containerNetwork(cfg *config.Config) netdriver.ContainerNetworks {
+	return func(pg string) (netdriver.ContainerNetwork, bool) {
+		for _, cn := range cfg.ContainerNetworks {
+			if cn.PortGroup == pg {
+				return netdriver.ContainerNetwork{Config: cn, Uplink: u.Containers[pg].Link.Name}, true
+			}
+		}
+		return netdriver.ContainerNetwork{}, false
+	}
 }
 
 // openState opens (creating) the state database, root-only. A running endpoint holds its

@@ -34,6 +34,9 @@ type uplinks struct {
 	Public, Client, Management uplink
 	// Bridge is the interface on the bridge port group; zero when the endpoint has none.
 	Bridge uplink
+	// Containers are the interfaces on the container networks' port groups, by port group;
+	// a container network without one is missing.
+	Containers map[string]uplink
 	// Public address: published ports live there and on 127.0.0.1.
 	Address netip.Addr
 }
@@ -54,7 +57,8 @@ func (u *uplinks) LocalSubnets() []netip.Prefix {
 	return out
 }
 
-// String describes the uplinks for the start-up log line: public=eth0 bridge=eth1.
+// String describes the uplinks for the start-up log line: public=eth0 bridge=eth1
+// container:External-Consumer=eth2.
 func (u *uplinks) String() string {
 	byName := map[string][]string{}
 	var names []string
@@ -70,6 +74,18 @@ func (u *uplinks) String() string {
 			names = append(names, name)
 		}
 		byName[name] = append(byName[name], up.role)
+	}
+	pgs := make([]string, 0, len(u.Containers))
+	for pg := range u.Containers {
+		pgs = append(pgs, pg)
+	}
+	sort.Strings(pgs)
+	for _, pg := range pgs {
+		name := u.Containers[pg].Link.Name
+		if _, ok := byName[name]; !ok {
+			names = append(names, name)
+		}
+		byName[name] = append(byName[name], "container:"+pg)
 	}
 	var parts []string
 	for _, n := range names {
@@ -138,6 +154,15 @@ func matchUplinks(v *vch.VCH, links []localLink, overrides map[string]string, wa
 	if u.Bridge, err = find(config.RoleBridge, cfg.Bridge.PortGroup); err != nil {
 		warn("the bridge port group has no local interface: bridge networks still work on this endpoint", "portgroup", cfg.Bridge.PortGroup, "reason", err)
 		u.Bridge = uplink{}
+	}
+	u.Containers = map[string]uplink{}
+	for _, cn := range cfg.ContainerNetworks {
+		up, err := find(config.RoleContainer, cn.PortGroup)
+		if err != nil {
+			warn("a container network has no local interface: containers cannot join it on this endpoint", "portgroup", cn.PortGroup, "reason", err)
+			continue
+		}
+		u.Containers[cn.PortGroup] = up
 	}
 	return u, nil
 }
