@@ -1,0 +1,212 @@
+package dhcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"time"
+)
+
+// conn sends and receives raw Ethernet frames on an uplink.
+type conn interface {
+	send(frame []byte) error
+	receive(buf []byte) (int, error)
+	setDeadline(t time.Time) error
+	Close() error
+}
+
+// reply is a server's answer and the MAC address it came from.
+type reply struct {
+	msg       *message
+	serverMAC net.HardwareAddr
+}
+
+// dial opens a packet socket on the uplink of port group pg.
+func (c *Client) dial(pg string) (conn, error) {
+	ifname, err := c.uplink(pg)
+	if err != nil {
+		return nil, fmt.Errorf("finding the endpoint's uplink to port group %q: %w", pg, err)
+	}
+	return c.open(ifname)
+}
+
+// transact sends out and waits for a reply with the same xid and chaddr and a type in want,
+// sending out again after each of c.waits. It returns ctx's error when ctx ends first.
+func (c *Client) transact(ctx context.Context, cn conn, out []byte, xid uint32, mac net.HardwareAddr, want ...byte) (reply, error) {
+	stop := context.AfterFunc(ctx, func() { _ = cn.setDeadline(time.Unix(1, 0)) })
+	defer stop()
+	buf := make([]byte, 1<<16)
+	for _, wait := range c.waits {
+		if err := cn.send(out); err != nil {
+			return reply{}, fmt.Errorf("sending: %w", err)
+		}
+		if err := cn.setDeadline(time.Now().Add(wait)); err != nil {
+			return reply{}, err
+		}
+		for {
+			if err := ctx.Err(); err != nil {
+				return reply{}, err
+			}
+			n, err := cn.receive(buf)
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				break
+			}
+			if err != nil {
+				return reply{}, fmt.Errorf("receiving: %w", err)
+			}
+			if r, ok := match(buf[:n], xid, mac, want); ok {
+				return r, nil
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return reply{}, err
+	}
+	return reply{}, fmt.Errorf("no reply to %d tries in %s", len(c.waits), sum(c.waits))
+}
+
+// match decodes a received frame and keeps it when it answers transaction xid for mac.
+func match(b []byte, xid uint32, mac net.HardwareAddr, want []byte) (reply, bool) {
+	src, payload, err := parseFrame(b)
+	if err != nil {
+		return reply{}, false
+	}
+	m, err := decodeMessage(payload)
+	if err != nil || m.op != opReply || m.xid != xid || m.chaddr.String() != mac.String() {
+		return reply{}, false
+	}
+	for _, t := range want {
+		if m.messageType() == t {
+			return reply{msg: m, serverMAC: append(net.HardwareAddr(nil), src...)}, true
+		}
+	}
+	return reply{}, false
+}
+
+func sum(ds []time.Duration) time.Duration {
+	var t time.Duration
+	for _, d := range ds {
+		t += d
+	}
+	return t
+}
+
+// broadcastFrame wraps a client message in a broadcast frame from the container's MAC.
+func broadcastFrame(mac net.HardwareAddr, src netip.Addr, m *message) []byte {
+	return frame(mac, broadcastMAC, src, netip.AddrFrom4([4]byte{255, 255, 255, 255}), m.encode())
+}
+
+// obtain leases an address from scratch: DISCOVER, OFFER, REQUEST, ACK. A valid hint asks
+// for that address, which a server usually grants to the MAC that held it before.
+func (c *Client) obtain(ctx context.Context, pg string, mac net.HardwareAddr, hint netip.Addr) (Lease, net.HardwareAddr, error) {
+	cn, err := c.dial(pg)
+	if err != nil {
+		return Lease{}, nil, err
+	}
+	defer cn.Close()
+	const refusals = 3
+	for try := 1; ; try++ {
+		xid := rand.Uint32()
+		discover := newRequest(msgDiscover, xid, mac)
+		if hint.IsValid() {
+			discover.setAddr(optRequestedIP, hint)
+		}
+		discover.askParameters()
+		offer, err := c.transact(ctx, cn, broadcastFrame(mac, netip.IPv4Unspecified(), discover), xid, mac, msgOffer)
+		if err != nil {
+			return Lease{}, nil, &NoServerError{PortGroup: pg, MAC: mac, Err: fmt.Errorf("waiting for a DHCPOFFER: %w", err)}
+		}
+		server, ok := offer.msg.addr(optServerID)
+		if !ok {
+			return Lease{}, nil, fmt.Errorf("the DHCPOFFER of %s for MAC %s on port group %q names no server", offer.msg.yiaddr, mac, pg)
+		}
+
+		request := newRequest(msgRequest, xid, mac)
+		request.setAddr(optRequestedIP, offer.msg.yiaddr)
+		request.setAddr(optServerID, server)
+		request.askParameters()
+		sent := time.Now()
+		ack, err := c.transact(ctx, cn, broadcastFrame(mac, netip.IPv4Unspecified(), request), xid, mac, msgAck, msgNak)
+		if err != nil {
+			return Lease{}, nil, &NoServerError{PortGroup: pg, MAC: mac,
+				Err: fmt.Errorf("waiting for the DHCPACK of %s from server %s: %w", offer.msg.yiaddr, server, err)}
+		}
+		if ack.msg.messageType() == msgNak {
+			if try < refusals {
+				hint = netip.Addr{}
+				continue
+			}
+			return Lease{}, nil, fmt.Errorf("requesting %s for MAC %s on port group %q: %w %d times: %s",
+				offer.msg.yiaddr, mac, pg, ErrRefused, try, ack.msg.serverMessage())
+		}
+		l, err := leaseFrom(pg, mac, sent, ack.msg, nil)
+		return l, ack.serverMAC, err
+	}
+}
+
+// extend asks for lease l again. Renewing and rebinding (reboot false) send a broadcast
+// REQUEST from the leased address with ciaddr set; an endpoint that restarted (reboot true)
+// sends the INIT-REBOOT form, which asks for the address without claiming it yet, so that a
+// server that no longer agrees answers with a DHCPNAK.
+func (c *Client) extend(ctx context.Context, l Lease, reboot bool) (Lease, net.HardwareAddr, error) {
+	cn, err := c.dial(l.PortGroup)
+	if err != nil {
+		return Lease{}, nil, err
+	}
+	defer cn.Close()
+	xid := rand.Uint32()
+	m := newRequest(msgRequest, xid, l.MAC)
+	src := netip.IPv4Unspecified()
+	if reboot {
+		m.setAddr(optRequestedIP, l.Prefix.Addr())
+	} else {
+		m.ciaddr = l.Prefix.Addr()
+		src = l.Prefix.Addr()
+	}
+	m.askParameters()
+	sent := time.Now()
+	ack, err := c.transact(ctx, cn, broadcastFrame(l.MAC, src, m), xid, l.MAC, msgAck, msgNak)
+	if err != nil {
+		return Lease{}, nil, &NoServerError{PortGroup: l.PortGroup, MAC: l.MAC,
+			Err: fmt.Errorf("waiting for a DHCPACK extending %s: %w", l.Prefix.Addr(), err)}
+	}
+	if ack.msg.messageType() == msgNak {
+		return Lease{}, nil, fmt.Errorf("extending %s for MAC %s on port group %q: %w: %s",
+			l.Prefix.Addr(), l.MAC, l.PortGroup, ErrRefused, ack.msg.serverMessage())
+	}
+	if ack.msg.yiaddr != l.Prefix.Addr() {
+		return Lease{}, nil, fmt.Errorf("extending %s for MAC %s on port group %q: the server acknowledged %s instead",
+			l.Prefix.Addr(), l.MAC, l.PortGroup, ack.msg.yiaddr)
+	}
+	next, err := leaseFrom(l.PortGroup, l.MAC, sent, ack.msg, &l)
+	return next, ack.serverMAC, err
+}
+
+// release gives lease l back: a DHCPRELEASE to its server, sent once, as RFC 2131 says. The
+// server does not answer it. A lease of unknown server is released by broadcast.
+func (c *Client) release(l Lease, serverMAC net.HardwareAddr) error {
+	cn, err := c.dial(l.PortGroup)
+	if err != nil {
+		return err
+	}
+	defer cn.Close()
+	m := newRequest(msgRelease, rand.Uint32(), l.MAC)
+	m.flags = 0
+	m.ciaddr = l.Prefix.Addr()
+	dstIP, dstMAC := netip.AddrFrom4([4]byte{255, 255, 255, 255}), broadcastMAC
+	if l.Server.IsValid() {
+		m.setAddr(optServerID, l.Server)
+		dstIP = l.Server
+		if serverMAC != nil {
+			dstMAC = serverMAC
+		}
+	}
+	if err := cn.send(frame(l.MAC, dstMAC, l.Prefix.Addr(), dstIP, m.encode())); err != nil {
+		return fmt.Errorf("sending the DHCPRELEASE of %s for MAC %s on port group %q: %w", l.Prefix.Addr(), l.MAC, l.PortGroup, err)
+	}
+	return nil
+}
