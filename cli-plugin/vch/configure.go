@@ -74,7 +74,7 @@ func (m *Manager) Configure(ctx context.Context, name string, change func(*confi
 	}
 	spec := types.VirtualMachineConfigSpec{
 		ChangeVersion: v.changeVersion,
-		ExtraConfig:   optionValues(extra),
+		ExtraConfig:   OptionValues(extra),
 		DeviceChange:  devices,
 	}
 	if len(newNICs) > 0 {

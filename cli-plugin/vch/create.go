@@ -43,7 +43,7 @@ func (m *Manager) Create(ctx context.Context, cfg *config.Config) (*VCH, error) 
 
 // createPlan is what validation resolved and creation uses.
 type createPlan struct {
-	snap   *snapshot
+	snap   *Inventory
 	target *target
 	// folder says whether the VCH gets a VM folder of its own (vCenter only).
 	folder bool
@@ -193,7 +193,7 @@ func endpointSpec(cfg *config.Config, p *createPlan) (types.VirtualMachineConfig
 		NumCPUs:      int32(orDefault(cfg.Placement.CPUs, DefaultCPUs)),
 		MemoryMB:     int64(orDefault(cfg.Placement.MemoryMB, DefaultMemoryMB)),
 		Files:        &types.VirtualMachineFileInfo{VmPathName: fmt.Sprintf("[%s]", p.target.datastore)},
-		ExtraConfig:  optionValues(extra),
+		ExtraConfig:  OptionValues(extra),
 		DeviceChange: devices,
 	}, nil
 }
@@ -304,8 +304,9 @@ func orDefault(v, def int) int {
 	return def
 }
 
-// optionValues turns extraConfig entries into option values, sorted by key.
-func optionValues(entries map[string]string) []types.BaseOptionValue {
+// OptionValues turns extraConfig entries into the option values of a VM config spec, sorted
+// by key so that a spec reads the same every time. An empty value removes its key from the VM.
+func OptionValues(entries map[string]string) []types.BaseOptionValue {
 	keys := make([]string, 0, len(entries))
 	for k := range entries {
 		keys = append(keys, k)

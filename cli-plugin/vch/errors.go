@@ -11,6 +11,8 @@ var (
 	ErrNotFound = errors.New("vch not found")
 	// ErrContainersRunning: rm without --force while container VMs are powered on.
 	ErrContainersRunning = errors.New("container VMs are powered on")
+	// ErrPortGroupNotFound: the datacenter has no port group of that name.
+	ErrPortGroupNotFound = errors.New("port group not found")
 )
 
 // NotFoundError says which VCH was not found, and where. It matches ErrNotFound.

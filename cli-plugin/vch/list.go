@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"sort"
 
+	"github.com/vmware/govmomi/vim25/types"
+
 	"github.com/docker-vic/docker-vic/endpoint/config"
 )
 
@@ -41,23 +43,33 @@ func (m *Manager) Containers(ctx context.Context, name string) ([]ContainerVM, e
 	if err != nil {
 		return nil, err
 	}
-	if _, err := snap.vch(name); err != nil {
+	v, err := snap.vch(name)
+	if err != nil {
 		return nil, err
 	}
 	var out []ContainerVM
 	for _, c := range snap.containers(name) {
-		out = append(out, ContainerVM{
+		cvm := ContainerVM{
 			ID:          c.ref.Value,
 			Name:        c.name,
 			ContainerID: c.extra[config.KeyContainerID],
 			PowerState:  c.powerState,
-		})
+		}
+		for _, d := range c.devices.SelectByType((*types.VirtualEthernetCard)(nil)) {
+			card := d.(types.BaseVirtualEthernetCard).GetVirtualEthernetCard()
+			cvm.NICs = append(cvm.NICs, ContainerNIC{
+				PortGroup: snap.nets.nameOfBacking(card.Backing, v.cfg.PortGroups()),
+				MAC:       card.MacAddress,
+			})
+		}
+		out = append(out, cvm)
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
 // toVCH describes the VCH whose endpoint VM is v.
-func (s *snapshot) toVCH(v *vmInfo) *VCH {
+func (s *Inventory) toVCH(v *VMRecord) *VCH {
 	cfg := v.cfg
 	h := &VCH{
 		ID:         v.ref.Value,

@@ -179,7 +179,7 @@ func TestListIgnoresLookalikes(t *testing.T) {
 			t.Fatal(err)
 		}
 		other := firstOtherVM(t, ctx, c, "vch1")
-		task, err := other.Reconfigure(ctx, types.VirtualMachineConfigSpec{ExtraConfig: optionValues(enc)})
+		task, err := other.Reconfigure(ctx, types.VirtualMachineConfigSpec{ExtraConfig: OptionValues(enc)})
 		if err == nil {
 			err = task.Wait(ctx)
 		}

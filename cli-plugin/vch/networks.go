@@ -1,6 +1,7 @@
 package vch
 
 import (
+	"fmt"
 	"sort"
 
 	"github.com/vmware/govmomi/vim25/mo"
@@ -196,4 +197,21 @@ func (n *networks) backing(net *network) types.BaseVirtualDeviceBackingInfo {
 		VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: net.name},
 		Network:                        &ref,
 	}
+}
+
+// NetworkBacking returns the NIC backing that attaches a card to port group portGroup. When
+// several networks share the name, the distributed or opaque one wins, as for the endpoint VM's
+// own cards. A name the datacenter lacks gives an error wrapping ErrPortGroupNotFound.
+func (s *Inventory) NetworkBacking(portGroup string) (types.BaseVirtualDeviceBackingInfo, error) {
+	net := s.nets.find(portGroup)
+	if net == nil {
+		return nil, fmt.Errorf("%w: %q", ErrPortGroupNotFound, portGroup)
+	}
+	return s.nets.backing(net), nil
+}
+
+// PortGroupOf returns the name of the port group a NIC backing points to, or "" when it points
+// nowhere the scan saw.
+func (s *Inventory) PortGroupOf(b types.BaseVirtualDeviceBackingInfo) string {
+	return s.nets.nameOfBacking(b, nil)
 }

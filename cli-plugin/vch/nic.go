@@ -57,7 +57,7 @@ func cdromSpecs(iso string) ([]types.BaseVirtualDeviceConfigSpec, error) {
 }
 
 // nics describes the endpoint's cards: port group, MAC, roles and address.
-func nics(v *vmInfo, nets *networks) []NIC {
+func nics(v *VMRecord, nets *networks) []NIC {
 	cfg := v.cfg
 	want := cfg.PortGroups()
 	var out []NIC

@@ -78,7 +78,7 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 
 // ownContainers returns the VM folder and pool (or vApp) of the endpoint VM when they carry the
 // VCH's name, which means Create made them.
-func (m *Manager) ownContainers(ctx context.Context, v *vmInfo) (folder, pool *types.ManagedObjectReference, err error) {
+func (m *Manager) ownContainers(ctx context.Context, v *VMRecord) (folder, pool *types.ManagedObjectReference, err error) {
 	var refs []types.ManagedObjectReference
 	if v.parent != nil && v.parent.Type == "Folder" {
 		refs = append(refs, *v.parent)

@@ -34,10 +34,10 @@ func uses(cfg *config.Config) []use {
 	return out
 }
 
-// checker validates a configuration against what a snapshot of the inventory holds.
+// checker validates a configuration against what a scan of the inventory holds.
 type checker struct {
 	m    *Manager
-	snap *snapshot
+	snap *Inventory
 	// vCenter is set on vCenter, where bridge and container networks must be distributed.
 	vCenter bool
 	// hosts are the hosts the VCH runs on, whose standard port groups are checked.

@@ -1,6 +1,7 @@
 // Package vch manages the lifecycle of Virtual Container Hosts in vSphere: it validates a VCH
 // configuration against the inventory, creates the resource pool (or vApp), folder and endpoint
 // VM, finds, reconfigures and removes them. It takes a *vim25.Client and knows nothing of cobra.
+// ScanInventory and OptionValues let the endpoint read and write VMs the same way.
 package vch
 
 import (
@@ -56,4 +57,12 @@ type ContainerVM struct {
 	Name        string
 	ContainerID string
 	PowerState  string
+	// NICs are its network cards, in device order: one per vic network of the container.
+	NICs []ContainerNIC
+}
+
+// ContainerNIC is a network card of a container VM: the container's interface on a vic network.
+type ContainerNIC struct {
+	PortGroup string
+	MAC       string
 }

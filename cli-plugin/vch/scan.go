@@ -3,66 +3,68 @@ package vch
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/property"
 	"github.com/vmware/govmomi/view"
+	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/docker-vic/docker-vic/endpoint/config"
 )
 
-// snapshot is what one retrieval tells about a datacenter: every VM with what List, Remove and
-// validation need, and every network with what NIC backings and MAC checks need.
-type snapshot struct {
+// Inventory is what one scan of a datacenter holds: every VM, with what listing, removing,
+// validating and reconfiguring need, and every network, with what NIC backings and MAC checks
+// need. It does not follow later changes in vSphere.
+type Inventory struct {
 	dc     *object.Datacenter
 	dcName string
-	vms    []*vmInfo
+	vms    []*VMRecord
 	nets   *networks
 }
 
-// vmInfo is one VM of the datacenter.
-type vmInfo struct {
-	ref        types.ManagedObjectReference
-	name       string
-	extra      map[string]string
-	powerState string
-	pool       *types.ManagedObjectReference
-	parent     *types.ManagedObjectReference
-	guestNet   []types.GuestNicInfo
-	guestIP    string
-	devices    object.VirtualDeviceList
-	host       *types.ManagedObjectReference
-	// changeVersion makes a reconfiguration fail when someone else changed the VM meanwhile.
-	changeVersion string
-	// cfg is the VCH configuration when the VM is a VCH endpoint.
-	cfg *config.Config
-	// decodeErr is set when the VM carries a VCH configuration that cannot be read.
-	decodeErr error
-}
-
-// containerOf returns the name of the VCH the VM is a container VM of, or "".
-func (v *vmInfo) containerOf() string { return v.extra[config.KeyContainerVCH] }
-
 // vmProperties are the VM properties of the one retrieval.
 var vmProperties = []string{
-	"name", "config.extraConfig", "config.hardware.device", "runtime.powerState",
-	"resourcePool", "parent", "guest.net", "guest.ipAddress", "runtime.host", "config.changeVersion",
+	"name", "config.extraConfig", "config.hardware.device", "config.files.vmPathName",
+	"config.changeVersion", "runtime.powerState", "runtime.host", "resourcePool", "parent",
+	"guest.net", "guest.ipAddress",
 }
 
-// scan retrieves every VM and network of the datacenter through one container view and one
-// property collector call.
-func (m *Manager) scan(ctx context.Context) (*snapshot, error) {
+// ScanInventory reads every VM and network of datacenter (a name or path; empty means the
+// only one) through one container view and one property collector call.
+func ScanInventory(ctx context.Context, c *vim25.Client, datacenter string) (*Inventory, error) {
+	dc, err := newFinder(c).DatacenterOrDefault(ctx, datacenter)
+	if err != nil {
+		return nil, fmt.Errorf("finding datacenter %q: %w", datacenter, err)
+	}
+	return scanDatacenter(ctx, c, dc)
+}
+
+// Datacenter returns the name of the datacenter scanned.
+func (s *Inventory) Datacenter() string { return s.dcName }
+
+// VMs returns every VM of the datacenter, sorted by name.
+func (s *Inventory) VMs() []*VMRecord { return slices.Clone(s.vms) }
+
+// scan reads the Manager's datacenter.
+func (m *Manager) scan(ctx context.Context) (*Inventory, error) {
 	dc, err := m.datacenter(ctx)
 	if err != nil {
 		return nil, err
 	}
-	s := &snapshot{dc: dc, dcName: dc.Name()}
+	return scanDatacenter(ctx, m.Client, dc)
+}
+
+// scanDatacenter retrieves every VM and network of dc through one container view and one
+// property collector call.
+func scanDatacenter(ctx context.Context, c *vim25.Client, dc *object.Datacenter) (*Inventory, error) {
+	s := &Inventory{dc: dc, dcName: dc.Name()}
 
 	kinds := []string{"VirtualMachine", "Network", "DistributedVirtualSwitch"}
-	v, err := view.NewManager(m.Client).CreateContainerView(ctx, dc.Reference(), kinds, true)
+	v, err := view.NewManager(c).CreateContainerView(ctx, dc.Reference(), kinds, true)
 	if err != nil {
 		return nil, fmt.Errorf("listing the inventory of datacenter %q: %w", s.dcName, err)
 	}
@@ -85,7 +87,7 @@ func (m *Manager) scan(ctx context.Context) (*snapshot, error) {
 			{Type: "DistributedVirtualSwitch", PathSet: []string{"name", "uuid"}},
 		},
 	}}}
-	res, err := property.DefaultCollector(m.Client).RetrieveProperties(ctx, req)
+	res, err := property.DefaultCollector(c).RetrieveProperties(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("listing the inventory of datacenter %q: %w", s.dcName, err)
 	}
@@ -99,7 +101,7 @@ func (m *Manager) scan(ctx context.Context) (*snapshot, error) {
 		}
 		switch o := obj.(type) {
 		case mo.VirtualMachine:
-			s.vms = append(s.vms, newVMInfo(o))
+			s.vms = append(s.vms, newVMRecord(o))
 		case mo.Network:
 			s.nets.addStandard(o)
 		case mo.DistributedVirtualPortgroup:
@@ -116,8 +118,8 @@ func (m *Manager) scan(ctx context.Context) (*snapshot, error) {
 	return s, nil
 }
 
-func newVMInfo(o mo.VirtualMachine) *vmInfo {
-	v := &vmInfo{
+func newVMRecord(o mo.VirtualMachine) *VMRecord {
+	v := &VMRecord{
 		ref:        o.Self,
 		name:       o.Name,
 		extra:      map[string]string{},
@@ -135,6 +137,7 @@ func newVMInfo(o mo.VirtualMachine) *vmInfo {
 			}
 		}
 		v.devices = object.VirtualDeviceList(o.Config.Hardware.Device)
+		v.vmPath = o.Config.Files.VmPathName
 		v.changeVersion = o.Config.ChangeVersion
 	}
 	if o.Guest != nil {
@@ -153,9 +156,9 @@ func newVMInfo(o mo.VirtualMachine) *vmInfo {
 	return v
 }
 
-// vchs returns the VCHs of the snapshot, by name.
-func (s *snapshot) vchs() []*vmInfo {
-	var out []*vmInfo
+// vchs returns the VCHs of the inventory, by name.
+func (s *Inventory) vchs() []*VMRecord {
+	var out []*VMRecord
 	for _, v := range s.vms {
 		if v.cfg != nil {
 			out = append(out, v)
@@ -165,7 +168,7 @@ func (s *snapshot) vchs() []*vmInfo {
 }
 
 // vch returns the endpoint VM of VCH name, or an error wrapping ErrNotFound.
-func (s *snapshot) vch(name string) (*vmInfo, error) {
+func (s *Inventory) vch(name string) (*VMRecord, error) {
 	for _, v := range s.vms {
 		if v.cfg != nil && v.name == name {
 			return v, nil
@@ -180,8 +183,8 @@ func (s *snapshot) vch(name string) (*vmInfo, error) {
 }
 
 // containers returns the container VMs of VCH name.
-func (s *snapshot) containers(name string) []*vmInfo {
-	var out []*vmInfo
+func (s *Inventory) containers(name string) []*VMRecord {
+	var out []*VMRecord
 	for _, v := range s.vms {
 		if v.cfg == nil && v.containerOf() == name {
 			out = append(out, v)
