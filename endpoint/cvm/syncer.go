@@ -1,0 +1,200 @@
+package cvm
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/vmware/govmomi/fault"
+	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/docker-vic/docker-vic/endpoint/session"
+)
+
+// Default timings of a Syncer.
+const (
+	DefaultRetryMin = time.Second
+	DefaultRetryMax = time.Minute
+	DefaultResync   = 5 * time.Minute
+	DefaultAttempt  = 2 * time.Minute
+	logoutTimeout   = 5 * time.Second
+)
+
+// Connect opens a vSphere session. It returns the client and a function that ends the session.
+type Connect func(ctx context.Context) (client *vim25.Client, logout func(context.Context) error, err error)
+
+// Syncer keeps the container VMs in step with the containers from a goroutine of its own. Set
+// records the latest desired state and returns at once; Run reconciles it, retries with backoff
+// while vCenter is unreachable, logs in again when the session is lost, and reconciles again
+// every Resync to undo changes made behind its back. Only the latest state matters, so nothing
+// is lost while vCenter is away: the next success converges to it.
+type Syncer struct {
+	connect Connect
+	opts    Options
+
+	// RetryMin and RetryMax bound the wait after a failed attempt, doubled at each failure;
+	// Resync is the wait after a success; Attempt bounds one attempt. Zero means the default.
+	RetryMin, RetryMax, Resync, Attempt time.Duration
+	// Failed, when set, receives the error of each failed attempt.
+	Failed func(error)
+
+	wake chan struct{}
+
+	mu     sync.Mutex
+	want   []Container
+	status Status
+}
+
+// Status tells how far the Syncer got.
+type Status struct {
+	// Wanted counts the calls of Set; Synced is the value Wanted had at the last success.
+	Wanted, Synced uint64
+	// LastSuccess is the time of the last success, LastError the error of the last attempt
+	// (nil after a success).
+	LastSuccess time.Time
+	LastError   error
+}
+
+// NewSyncer returns a Syncer that logs in with connect and reconciles the container VMs of the
+// VCH of o.
+func NewSyncer(connect Connect, o Options) *Syncer {
+	return &Syncer{connect: connect, opts: o, wake: make(chan struct{}, 1)}
+}
+
+// Set records the desired containers and wakes Run. It never blocks on vSphere. Until the
+// first Set, Run does nothing: an empty list would destroy every container VM.
+func (s *Syncer) Set(want []Container) {
+	s.mu.Lock()
+	s.want = slices.Clone(want)
+	if s.want == nil {
+		s.want = []Container{}
+	}
+	s.status.Wanted++
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Status returns the progress of the Syncer.
+func (s *Syncer) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status
+}
+
+// Run reconciles until ctx ends, then logs out.
+func (s *Syncer) Run(ctx context.Context) {
+	var client *vim25.Client
+	var logout func(context.Context) error
+	drop := func() {
+		if logout != nil {
+			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), logoutTimeout)
+			_ = logout(lctx) // the session may already be gone
+			cancel()
+		}
+		client, logout = nil, nil
+	}
+	defer drop()
+
+	retry := orDefault(s.RetryMin, DefaultRetryMin)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-timer.C:
+		}
+		want, gen, ok := s.desired()
+		if !ok {
+			continue
+		}
+		err := s.attempt(ctx, &client, &logout, want)
+		if ctx.Err() != nil {
+			return
+		}
+		next := orDefault(s.Resync, DefaultResync)
+		if err != nil {
+			if sessionLost(err) {
+				drop()
+			}
+			next = retry
+			retry = min(2*retry, orDefault(s.RetryMax, DefaultRetryMax))
+			if s.Failed != nil {
+				s.Failed(err)
+			}
+		} else {
+			retry = orDefault(s.RetryMin, DefaultRetryMin)
+		}
+		s.record(gen, err)
+		timer.Stop()
+		timer.Reset(next)
+	}
+}
+
+// attempt logs in when needed and reconciles once.
+func (s *Syncer) attempt(ctx context.Context, client **vim25.Client, logout *func(context.Context) error, want []Container) error {
+	ctx, cancel := context.WithTimeout(ctx, orDefault(s.Attempt, DefaultAttempt))
+	defer cancel()
+	if *client == nil {
+		c, l, err := s.connect(ctx)
+		if err != nil {
+			return err
+		}
+		*client, *logout = c, l
+	}
+	r, err := New(*client, s.opts)
+	if err != nil {
+		return err
+	}
+	return r.Reconcile(ctx, want)
+}
+
+func (s *Syncer) desired() ([]Container, uint64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.want, s.status.Wanted, s.want != nil
+}
+
+func (s *Syncer) record(gen uint64, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.status.LastError = err
+	if err == nil {
+		s.status.Synced = gen
+		s.status.LastSuccess = time.Now()
+	}
+}
+
+// sessionLost reports whether err says the connection or the session is gone, so that the
+// next attempt logs in again.
+func sessionLost(err error) bool {
+	var ue *url.Error
+	return errors.As(err, &ue) || fault.Is(err, &types.NotAuthenticated{}) || errors.Is(err, context.DeadlineExceeded)
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// ConnectTarget returns a Connect that logs in to t through endpoint/session, as the daemon
+// does to read its VCH.
+func ConnectTarget(t *session.Target) Connect {
+	return func(ctx context.Context) (*vim25.Client, func(context.Context) error, error) {
+		s, err := session.Connect(ctx, t)
+		if err != nil {
+			return nil, nil, err
+		}
+		return s.Client, s.Logout, nil
+	}
+}
