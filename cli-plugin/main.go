@@ -73,7 +73,7 @@ func newVicCommand(getDeps func() *deps) *cobra.Command {
 		newConfigureCommand(getDeps),
 		newRemoveCommand(getDeps),
 		newVersionCommand(getDeps),
-		newPortCommand(getDeps), newPsCommand(getDeps),
+		newPortCommand(getDeps), newPsCommand(getDeps), newContainersCommand(getDeps),
 	)
 	return cmd
 }
