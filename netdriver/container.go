@@ -34,6 +34,9 @@ type ContainerNetwork struct {
 // ContainerNetworks looks a configured container network up by port group.
 type ContainerNetworks func(portGroup string) (ContainerNetwork, bool)
 
+// DHCPRouter returns the router of the DHCP lease of MAC on a port group, if it has one.
+type DHCPRouter func(portGroup string, mac net.HardwareAddr) (netip.Addr, bool)
+
 // SandboxFirewall programs a container network's firewall level inside a container's network
 // namespace (see endpoint/cfw).
 type SandboxFirewall interface {
@@ -100,10 +103,17 @@ func (d *Driver) joinContainerNetwork(e *Endpoint, n *Network, sandbox string) (
 		return nil, err
 	}
 	res := &network.JoinResponse{InterfaceName: network.InterfaceName{SrcName: m.Name, DstPrefix: "eth"}}
-	if cn.Config.DHCP() {
-		res.DisableGatewayService = true // the lease's router is not known here yet
-	} else {
+	switch {
+	case !cn.Config.DHCP():
 		res.Gateway = cn.Config.Gateway.Addr().String()
+	case d.dhcpRouter != nil:
+		if router, ok := d.dhcpRouter(n.PortGroup, mac); ok && router.IsValid() {
+			res.Gateway = router.String()
+			break
+		}
+		fallthrough
+	default:
+		res.DisableGatewayService = true // a lease without a router: the port group only
 	}
 	return res, nil
 }
@@ -114,6 +124,9 @@ func (d *Driver) applySandboxFirewall(e *Endpoint, cn ContainerNetwork, sandbox 
 		return fmt.Errorf("endpoint %s: container networks need a sandbox firewall, and this driver has none", shortID(e.ID))
 	}
 	r := cfw.Rules{Address: e.Address.Addr(), Level: cn.Config.Firewall, Peers: peerRanges(cn.Config)}
+	if len(r.Peers) == 0 {
+		r.Peers = []netip.Prefix{e.Address.Masked()} // DHCP: the lease's subnet
+	}
 	for _, p := range open {
 		r.Ports = append(r.Ports, cfw.Port{Proto: string(p.Proto), Port: p.HostPort, Target: p.ContainerPort})
 	}
@@ -139,10 +152,11 @@ func peerRanges(c config.ContainerNetwork) []netip.Prefix {
 	return out
 }
 
-// publishContainerPorts opens the -p ports of a container-network endpoint in its own
-// firewall: clients dial the container's address at the host port (the container port when
-// none is given), which is redirected to the container port when they differ.
-func (d *Driver) publishContainerPorts(ctx context.Context, e *Endpoint, n *Network, bindings []portBinding) error {
+// publishContainerPorts opens the -p and exposed ports of a container-network endpoint in its
+// own firewall: clients dial the container's address at the host port (the container port
+// when none is given), which is redirected to the container port when they differ. An exposed
+// port (--expose, EXPOSE) is open as itself, as VIC's external networks did.
+func (d *Driver) publishContainerPorts(ctx context.Context, e *Endpoint, n *Network, bindings []portBinding, exposed []exposedPort) error {
 	cn, ok := d.containerNetwork(n.PortGroup)
 	if !ok {
 		return fmt.Errorf("endpoint %s: container network %q is no longer configured on this endpoint", shortID(e.ID), n.PortGroup)
@@ -165,7 +179,14 @@ func (d *Driver) publishContainerPorts(ctx context.Context, e *Endpoint, n *Netw
 		if host == 0 {
 			host = b.Port // -p C and -P: the container's own port
 		}
-		open = append(open, Port{Proto: proto, HostIP: e.Address.Addr(), HostPort: host, ContainerPort: b.Port})
+		open = appendPort(open, Port{Proto: proto, HostIP: e.Address.Addr(), HostPort: host, ContainerPort: b.Port})
+	}
+	for _, x := range exposed {
+		proto, err := ports.ProtoFromNumber(x.Proto)
+		if err != nil {
+			return fmt.Errorf("exposed port %d: %w", x.Port, err)
+		}
+		open = appendPort(open, Port{Proto: proto, HostIP: e.Address.Addr(), HostPort: x.Port, ContainerPort: x.Port})
 	}
 	if err := d.applySandboxFirewall(e, cn, e.Sandbox, open); err != nil {
 		return err
@@ -177,6 +198,16 @@ func (d *Driver) publishContainerPorts(ctx context.Context, e *Endpoint, n *Netw
 		return fmt.Errorf("saving endpoint %s: %w", shortID(e.ID), err)
 	}
 	return nil
+}
+
+// appendPort adds p unless the same port is already open.
+func appendPort(open []Port, p Port) []Port {
+	for _, q := range open {
+		if q.Proto == p.Proto && q.HostPort == p.HostPort {
+			return open
+		}
+	}
+	return append(open, p)
 }
 
 // revokeContainerPorts closes the published ports of a container-network endpoint again.

@@ -2,6 +2,7 @@ package netdriver
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -198,5 +199,38 @@ func TestContainerNetworkRefusals(t *testing.T) {
 	}
 	if _, eps, _ := r.d.Snapshot(ctx); len(eps) != 1 || len(eps[0].Ports) != 0 {
 		t.Fatalf("a refused publication was recorded: %+v", eps)
+	}
+}
+
+// VIC's external-network use case: `docker run --expose=80 --net=vic-production` serves port
+// 80 at the container's own address; -p 80 and --expose 80 together open it once.
+func TestContainerNetworkExposedPorts(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	if err := r.d.CreateNetwork(ctx, containerNetReq(netC, consumerPG, "203.0.113.128/26", "203.0.113.129/26")); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range []struct {
+		opts map[string]any
+		want string
+	}{
+		{map[string]any{optExposedPorts: []any{map[string]any{"Proto": 6.0, "Port": 80.0}}}, "[80/tcp]"},
+		{map[string]any{optPortMap: []any{tcp(0, 80)}, optExposedPorts: []any{map[string]any{"Proto": 6.0, "Port": 80.0},
+			map[string]any{"Proto": 17.0, "Port": 53.0}}}, "[80/tcp 53/udp]"},
+	} {
+		ep := []string{ep1, ep2}[i]
+		if _, err := r.d.CreateEndpoint(ctx, &network.CreateEndpointRequest{NetworkID: netC, EndpointID: ep,
+			Interface: &network.EndpointInterface{Address: []string{"203.0.113.140/26", "203.0.113.141/26"}[i]}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.d.Join(ctx, &network.JoinRequest{NetworkID: netC, EndpointID: ep, SandboxKey: sandbox}); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.d.ProgramExternalConnectivity(ctx, &network.ProgramExternalConnectivityRequest{NetworkID: netC, EndpointID: ep, Options: c.opts}); err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(r.sandboxes.tables[sandbox+"#"+shortID(ep)].Ports); got != c.want {
+			t.Errorf("case %d: open ports %s, want %s", i, got, c.want)
+		}
 	}
 }

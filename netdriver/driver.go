@@ -70,6 +70,7 @@ type Driver struct {
 	// containerNets and sandboxes serve container networks; without them there are none.
 	containerNets ContainerNetworks
 	sandboxes     SandboxFirewall
+	dhcpRouter    DHCPRouter
 
 	// lock serializes handlers; a channel so that waiting honours each request's deadline.
 	lock      chan struct{}
@@ -92,6 +93,8 @@ type Options struct {
 	// ContainerNetworks and Sandboxes, when set, serve the VCH's container networks.
 	ContainerNetworks ContainerNetworks
 	Sandboxes         SandboxFirewall
+	// DHCPRouter, when set, gives DHCP container networks' containers their lease's router.
+	DHCPRouter DHCPRouter
 }
 
 // New loads the persisted state and returns the driver. Call Restore before serving.
@@ -99,7 +102,7 @@ func New(o Options) (*Driver, error) {
 	d := &Driver{
 		store: o.Store, links: o.Links, firewall: o.Firewall, holder: o.Holder,
 		public: o.Public, local: o.LocalSubnets, names: o.Names, log: o.Log,
-		containerNets: o.ContainerNetworks, sandboxes: o.Sandboxes,
+		containerNets: o.ContainerNetworks, sandboxes: o.Sandboxes, dhcpRouter: o.DHCPRouter,
 		lock:      make(chan struct{}, 1),
 		networks:  map[string]*Network{},
 		endpoints: map[string]*Endpoint{},

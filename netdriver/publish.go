@@ -13,7 +13,12 @@ import (
 	"github.com/docker-vic/docker-vic/endpoint/ports"
 )
 
-const optPortMap = "com.docker.network.portmap"
+// Options of ProgramExternalConnectivity: the -p port map, and the ports of --expose and the
+// image's EXPOSE.
+const (
+	optPortMap      = "com.docker.network.portmap"
+	optExposedPorts = "com.docker.network.endpoint.exposedports"
+)
 
 // portBinding is one entry of Docker's port map; the CLI splits -p ranges into single
 // entries, but a host range for one container port (-p 8000-8010:80) arrives as HostPortEnd.
@@ -53,11 +58,18 @@ func (d *Driver) ProgramExternalConnectivity(ctx context.Context, r *network.Pro
 		return fmt.Errorf("endpoint %s is not known to the vic driver", shortID(r.EndpointID))
 	}
 	n := d.networks[e.NetworkID]
+	if n != nil && n.PortGroup != "" && len(e.Ports) == 0 {
+		exposed, err := parseExposed(r.Options[optExposedPorts])
+		if err != nil {
+			return fmt.Errorf("endpoint %s: %w", shortID(r.EndpointID), err)
+		}
+		if len(bindings)+len(exposed) > 0 {
+			return d.publishContainerPorts(ctx, e, n, bindings, exposed)
+		}
+		return nil
+	}
 	if n == nil || n.Internal || len(bindings) == 0 || len(e.Ports) > 0 {
 		return nil // internal networks publish nothing, as with Docker's bridge; a repeat is done
-	}
-	if n.PortGroup != "" {
-		return d.publishContainerPorts(ctx, e, n, bindings)
 	}
 
 	success := false
@@ -197,7 +209,18 @@ func (d *Driver) RevokeExternalConnectivity(ctx context.Context, r *network.Revo
 	return nil
 }
 
-func parsePortMap(v any) ([]portBinding, error) {
+// exposedPort is one entry of Docker's exposed ports (--expose, EXPOSE).
+type exposedPort struct {
+	Proto int
+	Port  uint16
+}
+
+func parseExposed(v any) ([]exposedPort, error) { return decodeOption[exposedPort](v, "exposed ports") }
+
+func parsePortMap(v any) ([]portBinding, error) { return decodeOption[portBinding](v, "port map") }
+
+// decodeOption reads a list option of Docker's, which arrives decoded as generic JSON.
+func decodeOption[T any](v any, what string) ([]T, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -205,9 +228,9 @@ func parsePortMap(v any) ([]portBinding, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []portBinding
+	var out []T
 	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, fmt.Errorf("reading the port map docker sent: %w", err)
+		return nil, fmt.Errorf("reading the %s docker sent: %w", what, err)
 	}
 	return out, nil
 }

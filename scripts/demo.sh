@@ -2,7 +2,7 @@
 # demo.sh: a narrated walk through `docker vic` against vcsim, following the VIC documents:
 # the five networks of a Virtual Container Host, its dedicated bridge, container networks with
 # aliases, then configure and rm. Then, on the testbed (scripts/testbed.sh: a VCH wired on this
-# machine with vic-endpoint serving the local Docker engine), the VIC documents' three use cases
+# machine with vic-endpoint serving the local Docker engine), the VIC documents' four use cases
 # live: a container with a published port, a simple bridge network, bridged containers with an
 # exposed port. Leaves nothing behind: containers, networks, testbed, vcsim and temporary files go.
 #
@@ -178,8 +178,21 @@ endpoint_part() {
 	say "(vic-peer answers with the address it sees: the outside machine keeps its own.)"
 	show_cmd docker vic ps
 
+	narrate "use case 4: a container using an external network" \
+		"The VCH was created with --container-network External-Consumer:consumer: vic-endpoint made the" \
+		"Docker network 'consumer' itself. A container on it sits on the port group with its own MAC and" \
+		"an address of the network's range, reached there directly: no NAT, no VCH in the way. Its" \
+		"firewall level (published) lets in only what it exposes, and ping."
+	show_cmd docker network ls --filter driver=vic
+	show_cmd docker run -d --expose=80 --net=consumer --name vic-demo-ext vic-busybox:test httpd -f -p 80 -h /www
+	show_cmd docker inspect --format='{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' vic-demo-ext
+	ext_ip=$(docker inspect --format='{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' vic-demo-ext)
+	say "A machine on the External-Consumer port group ($VIC_NET_CONSUMER_NS) asks it:"
+	wait_for ip netns exec "$VIC_NET_CONSUMER_NS" busybox wget -qO- "http://$ext_ip/"
+	show_cmd timeout 5 ip netns exec "$VIC_NET_CONSUMER_NS" busybox wget -qO- "http://$ext_ip/"
+
 	narrate "clean up" "Containers and networks go, then the testbed: namespaces, links, vic-endpoint, vcsim."
-	show_cmd docker rm -f vic-demo-web vic-demo-server vic-demo-app
+	show_cmd docker rm -f vic-demo-web vic-demo-server vic-demo-app vic-demo-ext
 	show_cmd docker network rm vic-demo-default vic-demo-net
 	say "\$ scripts/testbed.sh down"
 	bash scripts/testbed.sh down

@@ -214,6 +214,10 @@ expect_no_reach "the endpoint itself does not reach port 8080 at the client addr
 if [ "$port_source" = plugin ]; then
 	run docker vic port ${prefix}web
 	expect_out "80/tcp.*8080" "docker vic port ${prefix}web shows 80/tcp on host port 8080"
+	web_vm=${prefix}web-$(docker inspect -f '{{.Id}}' ${prefix}web | cut -c1-12)
+	web_mac=$(docker inspect -f "{{(index .NetworkSettings.Networks \"${prefix}default\").MacAddress}}" ${prefix}web)
+	run_until 20 sh -c "docker vic containers $VIC_VCH | grep -E '^$web_vm +[0-9a-f]{12} +poweredOn +VIC-Bridge=$web_mac\$'"
+	expect_ok "vSphere: container VM $web_vm is powered on, with its NIC on the bridge port group VIC-Bridge carrying the container's MAC"
 	run docker vic ps
 	expect_out "${prefix}web.*8080" "docker vic ps lists ${prefix}web with 8080"
 fi
@@ -462,12 +466,47 @@ else
 	mac=$(docker inspect -f '{{(index .NetworkSettings.Networks "consumer").MacAddress}}' ${prefix}ext)
 	run in_ns "$VIC_NET_CONSUMER_NS" ip neigh show "$ext_ip"
 	expect_out "$mac" "the port group sees ${prefix}ext with its own MAC $mac (a macvlan, not the endpoint's NIC)"
+	vm=${prefix}ext-$(docker inspect -f '{{.Id}}' ${prefix}ext | cut -c1-12)
+	run_until 20 sh -c "docker vic containers $VIC_VCH | grep -E '^$vm +[0-9a-f]{12} +poweredOn +External-Consumer=$mac\$'"
+	expect_ok "vSphere: container VM $vm is powered on, with one NIC on External-Consumer carrying the container's MAC"
+	run docker stop -t 1 ${prefix}ext
+	run_until 20 sh -c "docker vic containers $VIC_VCH | grep -E '^$vm +[0-9a-f]{12} +poweredOff '"
+	expect_ok "vSphere: docker stop powers container VM $vm off"
 	run docker network create -d vic --ipam-driver vic -o com.docker.network.vic.portgroup=VIC-Bridge --ipam-opt com.docker.network.vic.portgroup=VIC-Bridge ${prefix}pg
 	expect_err 'not a container network' "a vic network on a port group the VCH does not list as a container network"
-	run docker rm -f ${prefix}ext
-	expect_ok "docker rm -f ${prefix}ext"
+	run docker run -d --expose=80 --net=consumer --name ${prefix}exp $image httpd -f -p 80 -h /www
+	expect_ok "docker run -d --expose=80 --net=consumer ${prefix}exp (the VIC document's external network use case)"
+	run_until 10 in_ns "$VIC_NET_CONSUMER_NS" busybox wget -qO- "http://$(cip ${prefix}exp consumer)/"
+	expect_out 'hello from vic-busybox' "--expose=80: port 80 of ${prefix}exp answers at its own address"
+	run docker rm -f ${prefix}ext ${prefix}exp
+	expect_ok "docker rm -f ${prefix}ext ${prefix}exp"
+	run_until 20 sh -c "! docker vic containers $VIC_VCH | grep -E '^${prefix}(ext|exp)-'"
+	expect_ok "vSphere: the container VMs go with their containers"
 	run sh -c "ip -o link show | grep -E ': vm-' || true"
 	if [ ! -s "$out" ]; then pass "no container macvlan (vm-*) is left on the endpoint"; else fail "no vm-* link left" "no vm-* link"; fi
+fi
+
+header "container network containers (DHCP from the port group's own server, firewall level peers)"
+if [ "$(docker network inspect -f '{{.Driver}}' containers 2>/dev/null || true)" != vic ]; then
+	fail "vic-endpoint made the 'containers' network for port group VIC-Container-Network" "a vic network named containers"
+else
+	pass "vic-endpoint made the Docker network 'containers' for the DHCP port group VIC-Container-Network"
+	run docker run -d --net containers --name ${prefix}dhcp $image httpd -f -p 80 -h /www
+	expect_ok "docker run -d --net containers ${prefix}dhcp"
+	dhcp_ip=$(cip ${prefix}dhcp containers)
+	status=0
+	echo "$dhcp_ip" >"$out"
+	: >"$err"
+	case $dhcp_ip in
+	203.0.113.2[01][0-9] | 203.0.113.220) pass "${prefix}dhcp leased $dhcp_ip from the port group's DHCP server (pool .200-.220)" ;;
+	*) fail "${prefix}dhcp leased an address from the port group's DHCP server" "an address in 203.0.113.200-203.0.113.220" ;;
+	esac
+	run docker exec ${prefix}dhcp ip route
+	expect_out 'default via 203\.0\.113\.193' "${prefix}dhcp routes through the lease's router 203.0.113.193"
+	run_until 10 in_ns "$VIC_NET_CONTAINERS_NS" busybox wget -qO- "http://$dhcp_ip/"
+	expect_out 'hello from vic-busybox' "firewall level peers: the DHCP server's machine, in the lease's subnet, reaches the unpublished port 80"
+	run docker rm -f ${prefix}dhcp
+	expect_ok "docker rm -f ${prefix}dhcp"
 fi
 
 header "clean up"

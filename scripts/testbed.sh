@@ -21,7 +21,9 @@
 #         vtb-c-ALIAS a container network's port group, no address (containers' macvlans hang here)
 #   - machines on the wires: vtb-outside (198.51.100.10/24 on Docker-Public), vtb-clientside
 #     (203.0.113.10/26 on VIC-Client, 203.0.113.70/26 on VIC-Management), and per container network
-#     vtb-net-ALIAS (External-Consumer: 203.0.113.130/26; its containers get .140-.160, gateway .129);
+#     vtb-net-ALIAS (External-Consumer: 203.0.113.130/26; its containers get .140-.160, gateway .129;
+#     VIC-Container-Network, a DHCP network: 203.0.113.193/26 runs busybox udhcpd handing out
+#     .200-.220 with itself as router);
 #   - vic-endpoint serving /run/docker/plugins/vic.sock, state in the testbed's directory.
 # The host gets addresses on its vtb- links only (on-link routes in documentation ranges); its
 # default route and eth0 are never touched, and 192.0.2.0/24 (eth0's network here) is never used.
@@ -56,12 +58,15 @@ OUTSIDE_IP=198.51.100.10/24
 CLIENT_PG=VIC-Client CLIENT_IP=203.0.113.2/26 CLIENTSIDE_CLIENT_IP=203.0.113.10/26
 MGMT_PG=VIC-Management MGMT_IP=203.0.113.66/26 CLIENTSIDE_MGMT_IP=203.0.113.70/26
 BRIDGE_PG=VIC-Bridge
-# Container networks: port group, alias, gateway, range, address of the machine on its wire.
-CN_PG=(External-Consumer)
-CN_ALIAS=(consumer)
-CN_GW=(203.0.113.129/26)
-CN_RANGE=(203.0.113.140-203.0.113.160)
-CN_MACHINE_IP=(203.0.113.130/26)
+# Container networks: port group, alias, gateway (none: DHCP), range, firewall level, address of
+# the machine on its wire (on a DHCP network it runs the DHCP server and is the router).
+CN_PG=(External-Consumer VIC-Container-Network)
+CN_ALIAS=(consumer containers)
+CN_GW=(203.0.113.129/26 "")
+CN_RANGE=(203.0.113.140-203.0.113.160 "")
+CN_FIREWALL=(published peers)
+CN_MACHINE_IP=(203.0.113.130/26 203.0.113.193/26)
+DHCP_POOL=(203.0.113.200 203.0.113.220)
 
 # Everything talks to stderr but the export lines.
 log() { printf 'testbed: %s\n' "$*" >&2; }
@@ -165,6 +170,7 @@ down() {
 	if [ -x bin/vic-endpoint ] && [ -d "$TB_DIR/state" ]; then
 		bin/vic-endpoint teardown --state-dir "$TB_DIR/state" >&2 || log "warning: vic-endpoint teardown failed"
 	fi
+	stop_dhcp_servers
 	ns=$(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$TB_PREFIX" || true)
 	for l in $ns; do ip netns delete "$l" 2>/dev/null || true; done
 	links=$(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep "^$TB_PREFIX" || true)
@@ -192,9 +198,9 @@ create_vch() {
 	local args=() i
 	for i in "${!CN_PG[@]}"; do
 		args+=(--container-network "${CN_PG[$i]}:${CN_ALIAS[$i]}"
-			--container-network-gateway "${CN_PG[$i]}:${CN_GW[$i]}"
-			--container-network-ip-range "${CN_PG[$i]}:${CN_RANGE[$i]}"
-			--container-network-firewall "${CN_PG[$i]}:published")
+			--container-network-firewall "${CN_PG[$i]}:${CN_FIREWALL[$i]}")
+		[ -z "${CN_GW[$i]}" ] || args+=(--container-network-gateway "${CN_PG[$i]}:${CN_GW[$i]}"
+			--container-network-ip-range "${CN_PG[$i]}:${CN_RANGE[$i]}")
 	done
 	DOCKER_CONFIG=$TB_DIR/docker docker vic create --name "$TB_VCH" --compute-resource /DC0/host/DC0_C0 \
 		--public-network "$PUBLIC_PG" --public-network-ip "$PUBLIC_IP" --public-network-gateway "$PUBLIC_GW" \
@@ -276,7 +282,33 @@ wire_machines() {
 	plug_machine "${TB_PREFIX}clientside" eth1 "$MGMT_PG" "$CLIENTSIDE_MGMT_IP"
 	for i in "${!CN_PG[@]}"; do
 		plug_machine "${TB_PREFIX}net-$(slug "${CN_ALIAS[$i]}")" eth0 "${CN_PG[$i]}" "${CN_MACHINE_IP[$i]}"
+		[ -n "${CN_GW[$i]}" ] || start_dhcp_server "$(slug "${CN_ALIAS[$i]}")" "${CN_MACHINE_IP[$i]}"
 	done
+}
+
+# start_dhcp_server SLUG CIDR: busybox udhcpd in namespace vtb-net-SLUG, handing out DHCP_POOL
+# with the machine itself (CIDR) as router and DNS server.
+start_dhcp_server() {
+	local slug=$1 ip=${2%/*} conf=$TB_DIR/udhcpd-$1.conf
+	cat >"$conf" <<-EOF
+		start ${DHCP_POOL[0]}
+		end ${DHCP_POOL[1]}
+		interface eth0
+		lease_file $TB_DIR/udhcpd-$slug.leases
+		pidfile $TB_DIR/udhcpd-$slug.pid
+		opt subnet 255.255.255.192
+		opt router $ip
+		opt dns $ip
+		opt lease 600
+	EOF
+	: >"$TB_DIR/udhcpd-$slug.leases"
+	ip netns exec "${TB_PREFIX}net-$slug" busybox udhcpd "$conf" 9>&- || die "busybox udhcpd did not start on ${TB_PREFIX}net-$slug"
+	log "DHCP server on ${TB_PREFIX}net-$slug ($ip) hands out ${DHCP_POOL[0]}-${DHCP_POOL[1]}"
+}
+
+# stop_dhcp_servers: the udhcpd of this testbed, also of an earlier run whose directory is gone.
+stop_dhcp_servers() {
+	pkill -f "^busybox udhcpd $TB_DIR/udhcpd-" 2>/dev/null || true
 }
 
 write_credentials() {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/docker-vic/docker-vic/endpoint/cfw"
 	"github.com/docker-vic/docker-vic/endpoint/config"
+	"github.com/docker-vic/docker-vic/endpoint/dhcp"
 	"github.com/docker-vic/docker-vic/endpoint/link"
 	"github.com/docker-vic/docker-vic/endpoint/nat"
 	"github.com/docker-vic/docker-vic/endpoint/plugin"
@@ -60,7 +61,7 @@ func runDaemonCommand(ctx context.Context, args []string, stderr io.Writer) erro
 // watcher, then the socket. When ctx ends it stops serving and closes the database, leaving
 // rules and links in place so that containers keep working while it restarts.
 func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
-	v, err := loadVCH(ctx, o)
+	v, target, err := loadVCH(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -85,7 +86,12 @@ func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
 	defer db.Close()
 	names := &containerNames{}
 	sandboxes := cfw.NewFirewalls(log)
-	ipd, nd, firewall, holder, err := buildDrivers(db, v.Config, up, nl, names, sandboxes, log)
+	leases, err := newLeases(up, log)
+	if err != nil {
+		return err
+	}
+	defer leases.Close() // stops renewing; the leases stay, and the next start adopts them
+	ipd, nd, firewall, holder, err := buildDrivers(db, v.Config, up, nl, names, sandboxes, leases, log)
 	if err != nil {
 		return err
 	}
@@ -117,6 +123,12 @@ func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
 	defer func() { stopWatch(); <-watchDone }()
 	go names.refreshEvery(watchCtx, namesInterval, log)
 	go sandboxes.Run(watchCtx) // container firewalls wait for their containers' namespaces
+	go adoptLeases(watchCtx, ipd, leases, log)
+	if target != nil {
+		go keepContainerVMs(watchCtx, target, v, nd, log)
+	} else {
+		log.Info("no vSphere target (--config): containers get no VMs in vSphere")
+	}
 	// Docker starts after the endpoint: this waits for it, then creates the container networks.
 	go ensureContainerNetworks(watchCtx, v.Config.ContainerNetworks, log)
 
@@ -134,12 +146,12 @@ func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
 // network driver's kernel layers: links through nl, rules through iptables and nftables in this
 // namespace, ports held by this process.
 func buildDrivers(db *bolt.DB, cfg *config.Config, up *uplinks, nl *netlink.Handle, names netdriver.ContainerNamer,
-	sandboxes netdriver.SandboxFirewall, log *slog.Logger) (*ipamdriver.Driver, *netdriver.Driver, *nat.Applier, *ports.Holder, error) {
+	sandboxes netdriver.SandboxFirewall, leases *dhcp.Client, log *slog.Logger) (*ipamdriver.Driver, *netdriver.Driver, *nat.Applier, *ports.Holder, error) {
 	ipamStore, err := ipamdriver.NewBoltStore(db)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	ipd, err := ipamdriver.New(cfg, ipamStore, nil)
+	ipd, err := ipamdriver.New(cfg, ipamStore, leases)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
@@ -164,6 +176,7 @@ func buildDrivers(db *bolt.DB, cfg *config.Config, up *uplinks, nl *netlink.Hand
 
 		ContainerNetworks: up.containerNetwork(cfg),
 		Sandboxes:         sandboxes,
+		DHCPRouter:        dhcpRouter(leases),
 	})
 	if err != nil {
 		holder.Close()

@@ -15,26 +15,28 @@ import (
 	"github.com/docker-vic/docker-vic/endpoint/session"
 )
 
-// loadVCH returns the VCH to serve: from the --config file, or from vSphere.
-func loadVCH(ctx context.Context, o *options) (*vch.VCH, error) {
+// loadVCH returns the VCH to serve, from the --config file or from vSphere, and the vSphere
+// target it came from (nil for a file: the endpoint then works without vSphere).
+func loadVCH(ctx context.Context, o *options) (*vch.VCH, *session.Target, error) {
 	var v *vch.VCH
+	var t *session.Target
 	var err error
 	if o.config != "" {
 		v, err = readVCHFile(o.config)
 	} else {
-		v, err = fetchVCH(ctx, o)
+		v, t, err = fetchVCH(ctx, o)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if o.vch != "" && v.Name != "" && v.Name != o.vch {
-		return nil, fmt.Errorf("configuration file %s describes VCH %q, not %q", o.config, v.Name, o.vch)
+		return nil, nil, fmt.Errorf("configuration file %s describes VCH %q, not %q", o.config, v.Name, o.vch)
 	}
 	v.Config.ApplyDefaults()
 	if v.Name == "" {
 		v.Name = v.Config.Name
 	}
-	return v, nil
+	return v, t, nil
 }
 
 // readVCHFile decodes the JSON that `docker vic inspect NAME --format json` prints.
@@ -54,12 +56,12 @@ func readVCHFile(path string) (*vch.VCH, error) {
 }
 
 // fetchVCH logs in to vSphere, reads the VCH's configuration and NICs, and logs out.
-func fetchVCH(ctx context.Context, o *options) (*vch.VCH, error) {
+func fetchVCH(ctx context.Context, o *options) (*vch.VCH, *session.Target, error) {
 	getenv := os.Getenv
 	if o.credentials != "" {
 		creds, err := readCredentials(o.credentials)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		getenv = func(k string) string {
 			if v, ok := creds[k]; ok {
@@ -72,22 +74,22 @@ func fetchVCH(ctx context.Context, o *options) (*vch.VCH, error) {
 		Target: o.target, Thumbprint: o.thumbprint, Insecure: o.insecure, Datacenter: o.datacenter,
 	}.Resolve(getenv)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s, err := session.Connect(ctx, t)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer func() { _ = s.Logout(context.WithoutCancel(ctx)) }()
 	m := &vch.Manager{Client: s.Client, Datacenter: t.Datacenter}
 	v, err := m.Get(ctx, o.vch)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if v.Config == nil {
-		return nil, fmt.Errorf("VCH %q has no configuration in vSphere", o.vch)
+		return nil, nil, fmt.Errorf("VCH %q has no configuration in vSphere", o.vch)
 	}
-	return v, nil
+	return v, t, nil
 }
 
 // credentialKeys are the settings a credentials file may hold.

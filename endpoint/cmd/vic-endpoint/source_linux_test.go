@@ -49,7 +49,7 @@ func TestFetchVCHFromVSphere(t *testing.T) {
 	target := *s.URL
 	target.User = nil
 
-	v, err := loadVCH(ctx, &options{vch: "vch1", target: target.String(), credentials: creds})
+	v, _, err := loadVCH(ctx, &options{vch: "vch1", target: target.String(), credentials: creds})
 	assert.NilError(t, err)
 	assert.Equal(t, v.Name, "vch1")
 	assert.Equal(t, v.Config.Public.PortGroup, "VM Network")
@@ -62,6 +62,6 @@ func TestFetchVCHFromVSphere(t *testing.T) {
 	assert.Equal(t, up.String(), "public,client,management=ens192")
 	assert.Equal(t, up.Address, netip.MustParseAddr("198.51.100.7"))
 
-	_, err = loadVCH(ctx, &options{vch: "nothere", target: target.String(), credentials: creds})
+	_, _, err = loadVCH(ctx, &options{vch: "nothere", target: target.String(), credentials: creds})
 	assert.ErrorContains(t, err, "nothere")
 }

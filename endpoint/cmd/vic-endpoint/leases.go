@@ -1,0 +1,74 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+
+	"github.com/docker-vic/docker-vic/endpoint/dhcp"
+	"github.com/docker-vic/docker-vic/ipamdriver"
+)
+
+// newLeases is the DHCP client of the DHCP container networks: it leases addresses on the
+// endpoint's NIC on each port group, for the containers' MACs.
+func newLeases(up *uplinks, log *slog.Logger) (*dhcp.Client, error) {
+	return dhcp.New(dhcp.Config{
+		Uplink: func(pg string) (string, error) {
+			if u, ok := up.Containers[pg]; ok && u.Link.Name != "" {
+				return u.Link.Name, nil
+			}
+			return "", fmt.Errorf("the endpoint has no interface on port group %q", pg)
+		},
+		Logger: log,
+	})
+}
+
+// dhcpRouter answers the network driver with the router of a container's lease.
+func dhcpRouter(leases *dhcp.Client) func(string, net.HardwareAddr) (netip.Addr, bool) {
+	return func(pg string, mac net.HardwareAddr) (netip.Addr, bool) {
+		l, ok := leases.Lease(pg, mac)
+		return l.Router, ok
+	}
+}
+
+// adoptLeases takes back, after a restart, the DHCP leases handed out before it, and renews
+// them: the containers keep their addresses. A lease the server now refuses is reported; the
+// container keeps its address until it restarts.
+func adoptLeases(ctx context.Context, ipd *ipamdriver.Driver, leases *dhcp.Client, log *slog.Logger) {
+	pools, err := ipd.Pools(ctx)
+	if err != nil {
+		log.Warn("cannot read the DHCP leases to renew", "error", err)
+		return
+	}
+	for _, p := range pools {
+		if p.PortGroup == "" || p.Subnet.Bits() != 0 {
+			continue // not a DHCP container network
+		}
+		held, err := ipd.Leases(ctx, p.ID)
+		if err != nil {
+			log.Warn("cannot read the DHCP leases to renew", "portgroup", p.PortGroup, "error", err)
+			continue
+		}
+		for _, l := range held {
+			mac, err := net.ParseMAC(l.MAC)
+			if l.Gateway || err != nil {
+				continue
+			}
+			want := netip.PrefixFrom(l.Address, l.Bits)
+			got, err := leases.Adopt(ctx, p.PortGroup, mac, want)
+			switch {
+			case err != nil:
+				log.Warn("cannot renew a DHCP lease yet: it is retried", "portgroup", p.PortGroup, "mac", mac, "address", want, "error", err)
+			case got.Prefix != want:
+				log.Warn("the DHCP server gave a container another address: it keeps the old one until it restarts",
+					"portgroup", p.PortGroup, "mac", mac, "had", want, "got", got.Prefix)
+			default:
+				log.Info("renewing a DHCP lease held before the restart", "portgroup", p.PortGroup, "mac", mac, "address", want)
+			}
+		}
+	}
+}
