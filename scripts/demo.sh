@@ -191,6 +191,12 @@ endpoint_part() {
 	wait_for ip netns exec "$VIC_NET_CONSUMER_NS" busybox wget -qO- "http://$ext_ip/"
 	show_cmd timeout 5 ip netns exec "$VIC_NET_CONSUMER_NS" busybox wget -qO- "http://$ext_ip/"
 
+	narrate "container VMs: what vSphere sees" \
+		"As in VIC, every container on a vic network has a VM in the VCH's pool, named after it, with one" \
+		"NIC per vic network carrying the container's MAC; its power follows the container."
+	wait_for sh -c "docker vic containers $VIC_VCH | grep -q '^vic-demo-ext-'"
+	show_cmd docker vic containers "$VIC_VCH"
+
 	narrate "clean up" "Containers and networks go, then the testbed: namespaces, links, vic-endpoint, vcsim."
 	show_cmd docker rm -f vic-demo-web vic-demo-server vic-demo-app vic-demo-ext
 	show_cmd docker network rm vic-demo-default vic-demo-net
