@@ -17,6 +17,7 @@ import (
 
 	"github.com/docker-vic/docker-vic/endpoint/cfw"
 	"github.com/docker-vic/docker-vic/endpoint/config"
+	"github.com/docker-vic/docker-vic/endpoint/cvm"
 	"github.com/docker-vic/docker-vic/endpoint/dhcp"
 	"github.com/docker-vic/docker-vic/endpoint/link"
 	"github.com/docker-vic/docker-vic/endpoint/nat"
@@ -39,9 +40,6 @@ var (
 
 // stateFile is the database both drivers share, inside --state-dir.
 const stateFile = "state.db"
-
-// namesInterval is how often the container names of endpoints are read from Docker.
-const namesInterval = 3 * time.Second
 
 // dbLockTimeout bounds the wait for the database lock, held by a running endpoint.
 const dbLockTimeout = 3 * time.Second
@@ -121,14 +119,16 @@ func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
 		})
 	}()
 	defer func() { stopWatch(); <-watchDone }()
-	go names.refreshEvery(watchCtx, namesInterval, log)
 	go sandboxes.Run(watchCtx) // container firewalls wait for their containers' namespaces
 	go adoptLeases(watchCtx, ipd, leases, log)
+	var vms *cvm.Syncer
 	if target != nil {
-		go keepContainerVMs(watchCtx, target, v, nd, log)
+		vms = newContainerVMs(target, v, log)
+		go vms.Run(watchCtx)
 	} else {
 		log.Info("no vSphere target (--config): containers get no VMs in vSphere")
 	}
+	go watchDocker(watchCtx, names, vms, nd, v.Config, log)
 	// Docker starts after the endpoint: this waits for it, then creates the container networks.
 	go ensureContainerNetworks(watchCtx, v.Config.ContainerNetworks, log)
 

@@ -20,9 +20,8 @@ import (
 	"github.com/docker-vic/docker-vic/netdriver"
 )
 
-// containerVMsInterval is how often the containers on vic networks are read from Docker for
-// their VMs in vSphere.
-const containerVMsInterval = 2 * time.Second
+// dockerInterval is how often the containers on vic networks are read from Docker.
+const dockerInterval = 2 * time.Second
 
 // containerLister is the part of Docker's API the container VMs need.
 type containerLister interface {
@@ -30,26 +29,31 @@ type containerLister interface {
 	ContainerList(ctx context.Context, options client.ContainerListOptions) (client.ContainerListResult, error)
 }
 
-// feedContainerVMs reads the containers on vic networks from Docker every interval, on its
-// own goroutine (never from a driver handler), and hands them to the syncer whenever they
-// change. Docker being down only delays the VMs: the syncer keeps the last state it was given.
-func feedContainerVMs(ctx context.Context, syncer *cvm.Syncer, nd snapshotter, cfg *config.Config, log *slog.Logger) {
+// watchDocker reads the containers on vic networks from Docker every dockerInterval, on its
+// own goroutine, for what driver handlers may not ask Docker themselves: the names of their
+// containers, and (when syncer is not nil) the container VMs, handed over whenever they change.
+// Docker being down only leaves the last names and VMs in place.
+func watchDocker(ctx context.Context, names *containerNames, syncer *cvm.Syncer, nd snapshotter, cfg *config.Config, log *slog.Logger) {
 	api, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
-		log.Warn("no docker client: container VMs are not kept", "error", err)
+		log.Warn("no docker client: port conflicts name endpoints, not containers, and containers get no VMs", "error", err)
 		return
 	}
 	defer api.Close()
 	var last []cvm.Container
-	t := time.NewTicker(containerVMsInterval)
+	t := time.NewTicker(dockerInterval)
 	defer t.Stop()
 	for {
-		want, err := containersOnVicNetworks(ctx, api, nd, cfg)
-		if err == nil && (last == nil || !reflect.DeepEqual(want, last)) {
-			syncer.Set(want)
-			last = want
-		} else if err != nil && ctx.Err() == nil {
-			log.Debug("reading the containers for their VMs failed", "error", err)
+		byEndpoint, want, err := containersOnVicNetworks(ctx, api, nd, cfg)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Debug("reading the containers on vic networks from docker failed", "error", err)
+		case err == nil:
+			names.set(byEndpoint)
+			if syncer != nil && (last == nil || !reflect.DeepEqual(want, last)) {
+				syncer.Set(want)
+				last = want
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -59,19 +63,19 @@ func feedContainerVMs(ctx context.Context, syncer *cvm.Syncer, nd snapshotter, c
 	}
 }
 
-// containersOnVicNetworks lists every container with a vic network, running or not, with one
-// NIC per vic network (on the bridge port group for bridge networks, on its own port group for
-// a container network) and its published ports. The list is never nil, so that an empty one
-// removes every container VM.
-func containersOnVicNetworks(ctx context.Context, api containerLister, nd snapshotter, cfg *config.Config) ([]cvm.Container, error) {
+// containersOnVicNetworks returns the container name of each endpoint of the vic networks, and
+// every container with a vic network, running or not, with one NIC per vic network (on the
+// bridge port group for bridge networks, on its own port group for a container network) and
+// its published ports. The list is never nil, so that an empty one removes every container VM.
+func containersOnVicNetworks(ctx context.Context, api containerLister, nd snapshotter, cfg *config.Config) (map[string]string, []cvm.Container, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	nets, err := api.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add("driver", "vic")})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	portGroups := map[string]string{} // network ID -> port group
-	names := map[string]string{}      // network ID -> name
+	netNames := map[string]string{}   // network ID -> name
 	for _, n := range nets.Items {
 		if n.Driver != "vic" {
 			continue
@@ -80,15 +84,15 @@ func containersOnVicNetworks(ctx context.Context, api containerLister, nd snapsh
 		if pg == "" {
 			pg = cfg.Bridge.PortGroup
 		}
-		portGroups[n.ID], names[n.ID] = pg, n.Name
+		portGroups[n.ID], netNames[n.ID] = pg, n.Name
 	}
 	list, err := api.ContainerList(ctx, client.ContainerListOptions{All: true})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	_, endpoints, err := nd.Snapshot(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ports := map[string][]string{}
 	for _, e := range endpoints {
@@ -96,7 +100,7 @@ func containersOnVicNetworks(ctx context.Context, api containerLister, nd snapsh
 			ports[e.ID] = append(ports[e.ID], p.String())
 		}
 	}
-	want := []cvm.Container{}
+	byEndpoint, want := map[string]string{}, []cvm.Container{}
 	for _, c := range list.Items {
 		if c.NetworkSettings == nil {
 			continue
@@ -111,11 +115,14 @@ func containersOnVicNetworks(ctx context.Context, api containerLister, nd snapsh
 				continue
 			}
 			onVic = true
+			if es.EndpointID != "" {
+				byEndpoint[es.EndpointID] = out.Name
+			}
 			out.Ports = append(out.Ports, ports[es.EndpointID]...)
 			if len(es.MacAddress) == 0 {
 				continue // stopped: the VM keeps the cards it had
 			}
-			nic := cvm.NIC{Network: names[es.NetworkID], PortGroup: pg, MAC: es.MacAddress.String()}
+			nic := cvm.NIC{Network: netNames[es.NetworkID], PortGroup: pg, MAC: es.MacAddress.String()}
 			if es.IPAddress.IsValid() {
 				nic.Address = netip.PrefixFrom(es.IPAddress, es.IPPrefixLen)
 			}
@@ -129,18 +136,17 @@ func containersOnVicNetworks(ctx context.Context, api containerLister, nd snapsh
 		want = append(want, out)
 	}
 	sort.Slice(want, func(i, j int) bool { return want[i].ID < want[j].ID })
-	return want, nil
+	return byEndpoint, want, nil
 }
 
-// keepContainerVMs keeps a VM in vSphere per container on a vic network (SPEC §7) until ctx
-// ends: Docker is read on one goroutine, vSphere written on another, so that neither a slow
-// vCenter nor a slow Docker ever holds up a container.
-func keepContainerVMs(ctx context.Context, t *session.Target, v *vch.VCH, nd snapshotter, log *slog.Logger) {
+// newContainerVMs keeps a VM in vSphere per container on a vic network (SPEC §7), writing
+// vSphere from its own goroutine (Run), so that a slow or absent vCenter never holds up a
+// container.
+func newContainerVMs(t *session.Target, v *vch.VCH, log *slog.Logger) *cvm.Syncer {
 	syncer := cvm.NewSyncer(cvm.ConnectTarget(t), cvm.Options{
 		VCH: v.Name, Datacenter: t.Datacenter,
 		Progress: func(step string) { log.Info("container VMs: " + step) },
 	})
 	syncer.Failed = func(err error) { log.Warn("container VMs are behind: vSphere refused or is unreachable", "error", err) }
-	go feedContainerVMs(ctx, syncer, nd, v.Config, log)
-	syncer.Run(ctx)
+	return syncer
 }
