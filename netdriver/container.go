@@ -3,6 +3,7 @@ package netdriver
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -248,4 +249,47 @@ func (d *Driver) deleteContainerNetwork(n *Network) error {
 	}
 	d.log.Info("container network deleted", "network", shortID(n.ID), "portgroup", n.PortGroup)
 	return nil
+}
+
+// RefreshContainerFirewalls sets the firewall of every joined container-network endpoint again
+// from the current configuration: a level changed by `docker vic configure` reaches the
+// containers that run. Ports a new level cannot keep (a redirect at closed or outbound) are
+// closed, and said so.
+func (d *Driver) RefreshContainerFirewalls(ctx context.Context) error {
+	if err := d.acquire(ctx); err != nil {
+		return err
+	}
+	defer d.release()
+	var errs []error
+	for _, e := range d.endpoints {
+		n := d.networks[e.NetworkID]
+		if n == nil || n.PortGroup == "" || e.Sandbox == "" {
+			continue
+		}
+		cn, ok := d.containerNetwork(n.PortGroup)
+		if !ok {
+			continue // no longer configured: the container keeps what it has until it stops
+		}
+		err := d.applySandboxFirewall(e, cn, e.Sandbox, e.Ports)
+		if err != nil && len(e.Ports) > 0 {
+			d.log.Warn("a container's published ports do not fit its network's new firewall level: closing them",
+				"endpoint", shortID(e.ID), "portgroup", n.PortGroup, "level", cn.Config.Firewall, "error", err)
+			err = d.applySandboxFirewall(e, cn, e.Sandbox, unredirected(e.Ports))
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// unredirected are the ports of open that are not redirects.
+func unredirected(open []Port) []Port {
+	var out []Port
+	for _, p := range open {
+		if p.HostPort == p.ContainerPort {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -234,3 +234,38 @@ func TestContainerNetworkExposedPorts(t *testing.T) {
 		}
 	}
 }
+
+// `docker vic configure` changing a network's level reaches the containers that run: their
+// firewall is set again, and a redirect the new level cannot keep is closed.
+func TestRefreshContainerFirewalls(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	level := config.FirewallPublished
+	r.d.containerNets = func(pg string) (ContainerNetwork, bool) {
+		cn, ok := testContainerNetworks(pg)
+		cn.Config.Firewall = level
+		return cn, ok
+	}
+	if err := r.d.CreateNetwork(ctx, containerNetReq(netC, consumerPG, "203.0.113.128/26", "203.0.113.129/26")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.d.CreateEndpoint(ctx, &network.CreateEndpointRequest{NetworkID: netC, EndpointID: ep1,
+		Interface: &network.EndpointInterface{Address: "203.0.113.140/26"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.d.Join(ctx, &network.JoinRequest{NetworkID: netC, EndpointID: ep1, SandboxKey: sandbox}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.d.ProgramExternalConnectivity(ctx, &network.ProgramExternalConnectivityRequest{NetworkID: netC, EndpointID: ep1,
+		Options: portmap(tcp(80, 80), tcp(8081, 80))}); err != nil {
+		t.Fatal(err)
+	}
+	level = config.FirewallClosed
+	if err := r.d.RefreshContainerFirewalls(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fw := r.sandboxes.tables[sandbox+"#"+shortID(ep1)]
+	if fw.Level != config.FirewallClosed || fmt.Sprint(fw.Ports) != "[80/tcp]" {
+		t.Fatalf("after the level changed to closed: %s %v, want closed with the redirect gone", fw.Level, fw.Ports)
+	}
+}

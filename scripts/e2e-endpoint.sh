@@ -478,6 +478,15 @@ else
 	expect_ok "docker run -d --expose=80 --net=consumer ${prefix}exp (the VIC document's external network use case)"
 	run_until 10 in_ns "$VIC_NET_CONSUMER_NS" busybox wget -qO- "http://$(cip ${prefix}exp consumer)/"
 	expect_out 'hello from vic-busybox' "--expose=80: port 80 of ${prefix}exp answers at its own address"
+	exp_ip=$(cip ${prefix}exp consumer)
+	run docker vic configure "$VIC_VCH" --container-network-firewall External-Consumer:closed
+	expect_ok "docker vic configure $VIC_VCH --container-network-firewall External-Consumer:closed"
+	run_until 20 sh -c "! timeout 3 ip netns exec $VIC_NET_CONSUMER_NS busybox wget -qO- http://$exp_ip/"
+	expect_ok "the new level reaches the running ${prefix}exp within seconds: port 80 no longer answers the port group"
+	run docker vic configure "$VIC_VCH" --container-network-firewall External-Consumer:published
+	expect_ok "docker vic configure back to published"
+	run_until 20 in_ns "$VIC_NET_CONSUMER_NS" busybox wget -qO- "http://$exp_ip/"
+	expect_out 'hello from vic-busybox' "published again: port 80 of ${prefix}exp answers"
 	run docker rm -f ${prefix}ext ${prefix}exp
 	expect_ok "docker rm -f ${prefix}ext ${prefix}exp"
 	run_until 20 sh -c "! docker vic containers $VIC_VCH | grep -E '^${prefix}(ext|exp)-'"

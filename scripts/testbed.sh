@@ -330,7 +330,7 @@ start_endpoint() {
 	rm -f "$TB_SOCKET"
 	mkdir -p "$TB_DIR/state"
 	setsid "$VIC_ROOT/bin/vic-endpoint" --vch "$TB_VCH" --target "$target" --thumbprint "$VIC_THUMBPRINT" \
-		--credentials "$TB_DIR/credentials" --state-dir "$TB_DIR/state" --log-level debug \
+		--credentials "$TB_DIR/credentials" --state-dir "$TB_DIR/state" --log-level debug --config-interval 2s \
 		>>"$TB_DIR/endpoint.log" 2>&1 </dev/null 9>&- &
 	pid=$!
 	echo "$pid" >"$TB_DIR/endpoint.pid"

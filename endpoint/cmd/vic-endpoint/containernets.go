@@ -50,23 +50,24 @@ type networkEnsurer struct {
 	driver     string // network driver of the networks it creates and lists
 	ipamDriver string
 	cfg        []config.ContainerNetwork
-	log        *slog.Logger
-	warnings   onceLog
+	// source, when set, gives the configured container networks again at each round.
+	source   func() []config.ContainerNetwork
+	log      *slog.Logger
+	warnings onceLog
 }
 
-// ensureContainerNetworks waits for Docker, then keeps the Docker networks of cfg until ctx
-// ends.
-func ensureContainerNetworks(ctx context.Context, cfg []config.ContainerNetwork, log *slog.Logger) {
-	if len(cfg) == 0 {
-		return
-	}
+// ensureContainerNetworks waits for Docker, then keeps the Docker networks of the container
+// networks that networks returns (read again at each round: the configuration may change)
+// until ctx ends.
+func ensureContainerNetworks(ctx context.Context, networks func() []config.ContainerNetwork, log *slog.Logger) {
 	api, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
 		log.Warn("no docker client: the container networks will not show in docker network ls", "error", err)
 		return
 	}
 	defer api.Close()
-	e := newNetworkEnsurer(api, vicDriver, vicDriver, cfg, log)
+	e := newNetworkEnsurer(api, vicDriver, vicDriver, networks(), log)
+	e.source = networks
 	e.run(ctx, containerNetInterval)
 }
 
@@ -139,6 +140,9 @@ func (e *networkEnsurer) waitForDocker(ctx context.Context) bool {
 // name that are not ours and the ones left by a port group no longer configured. A failure to
 // create one network is logged and retried next round; only a failure to list is returned.
 func (e *networkEnsurer) ensure(ctx context.Context) error {
+	if e.source != nil {
+		e.cfg = e.source()
+	}
 	nets, err := e.list(ctx, "driver", e.driver)
 	if err != nil {
 		return err

@@ -16,7 +16,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/docker-vic/docker-vic/endpoint/cfw"
-	"github.com/docker-vic/docker-vic/endpoint/config"
 	"github.com/docker-vic/docker-vic/endpoint/cvm"
 	"github.com/docker-vic/docker-vic/endpoint/dhcp"
 	"github.com/docker-vic/docker-vic/endpoint/link"
@@ -84,12 +83,13 @@ func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
 	defer db.Close()
 	names := &containerNames{}
 	sandboxes := cfw.NewFirewalls(log)
-	leases, err := newLeases(up, log)
+	live := &liveConfig{cfg: v.Config, up: up}
+	leases, err := newLeases(live, log)
 	if err != nil {
 		return err
 	}
 	defer leases.Close() // stops renewing; the leases stay, and the next start adopts them
-	ipd, nd, firewall, holder, err := buildDrivers(db, v.Config, up, nl, names, sandboxes, leases, log)
+	ipd, nd, firewall, holder, err := buildDrivers(db, live, nl, names, sandboxes, leases, log)
 	if err != nil {
 		return err
 	}
@@ -125,12 +125,14 @@ func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
 	if target != nil {
 		vms = newContainerVMs(target, v, log)
 		go vms.Run(watchCtx)
+		r := &refresher{o: o, live: live, ipd: ipd, nd: nd, nl: nl, log: log}
+		go r.run(watchCtx, o.configInterval)
 	} else {
 		log.Info("no vSphere target (--config): containers get no VMs in vSphere")
 	}
 	go watchDocker(watchCtx, names, vms, nd, v.Config, log)
 	// Docker starts after the endpoint: this waits for it, then creates the container networks.
-	go ensureContainerNetworks(watchCtx, v.Config.ContainerNetworks, log)
+	go ensureContainerNetworks(watchCtx, live.containerNetworks, log)
 
 	if err := notifyReady(); err != nil {
 		log.Warn("telling systemd the endpoint is ready failed", "error", err)
@@ -145,8 +147,9 @@ func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
 // buildDrivers builds the IPAM driver and the network driver over one database, with the
 // network driver's kernel layers: links through nl, rules through iptables and nftables in this
 // namespace, ports held by this process.
-func buildDrivers(db *bolt.DB, cfg *config.Config, up *uplinks, nl *netlink.Handle, names netdriver.ContainerNamer,
+func buildDrivers(db *bolt.DB, live *liveConfig, nl *netlink.Handle, names netdriver.ContainerNamer,
 	sandboxes netdriver.SandboxFirewall, leases *dhcp.Client, log *slog.Logger) (*ipamdriver.Driver, *netdriver.Driver, *nat.Applier, *ports.Holder, error) {
+	cfg, up := live.get()
 	ipamStore, err := ipamdriver.NewBoltStore(db)
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -174,7 +177,7 @@ func buildDrivers(db *bolt.DB, cfg *config.Config, up *uplinks, nl *netlink.Hand
 		Names:        names,
 		Log:          log,
 
-		ContainerNetworks: up.containerNetwork(cfg),
+		ContainerNetworks: live.containerNetwork,
 		Sandboxes:         sandboxes,
 		DHCPRouter:        dhcpRouter(leases),
 	})
@@ -197,18 +200,6 @@ func (f timedFirewall) ChangePorts(ctx context.Context, add, del []nat.Mapping) 
 	err := f.Applier.ChangePorts(ctx, add, del)
 	f.log.Debug("nat ports changed", "added", len(add), "removed", len(del), "duration", time.Since(start), "error", err)
 	return err
-}
-
-// containerNetwork answers the network driver about the VCH's container networks.
-func (u *uplinks) containerNetwork(cfg *config.Config) netdriver.ContainerNetworks {
-	return func(pg string) (netdriver.ContainerNetwork, bool) {
-		for _, cn := range cfg.ContainerNetworks {
-			if cn.PortGroup == pg {
-				return netdriver.ContainerNetwork{Config: cn, Uplink: u.Containers[pg].Link.Name}, true
-			}
-		}
-		return netdriver.ContainerNetwork{}, false
-	}
 }
 
 // openState opens (creating) the state database, root-only. A running endpoint holds its

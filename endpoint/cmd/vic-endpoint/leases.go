@@ -15,9 +15,10 @@ import (
 
 // newLeases is the DHCP client of the DHCP container networks: it leases addresses on the
 // endpoint's NIC on each port group, for the containers' MACs.
-func newLeases(up *uplinks, log *slog.Logger) (*dhcp.Client, error) {
+func newLeases(live *liveConfig, log *slog.Logger) (*dhcp.Client, error) {
 	return dhcp.New(dhcp.Config{
 		Uplink: func(pg string) (string, error) {
+			_, up := live.get()
 			if u, ok := up.Containers[pg]; ok && u.Link.Name != "" {
 				return u.Link.Name, nil
 			}

@@ -17,8 +17,9 @@ import (
 
 // Defaults of the daemon's flags.
 const (
-	defaultStateDir      = "/var/lib/vic"
-	defaultWatchInterval = 2 * time.Second
+	defaultStateDir       = "/var/lib/vic"
+	defaultWatchInterval  = 2 * time.Second
+	defaultConfigInterval = 30 * time.Second
 )
 
 // options are the daemon's flags.
@@ -36,6 +37,8 @@ type options struct {
 	socket        string
 	logLevel      slog.Level
 	watchInterval time.Duration
+	// configInterval is how often the configuration is read again from vSphere.
+	configInterval time.Duration
 }
 
 // parseOptions reads the daemon's flags. Usage goes to stderr on --help.
@@ -55,6 +58,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.socket, "socket", plugin.DefaultSocket, "plugin socket")
 	level := fs.String("log-level", "info", "debug, info or warn")
 	fs.DurationVar(&o.watchInterval, "watch-interval", defaultWatchInterval, "how often the iptables rules and the nftables port maps are checked and repaired")
+	fs.DurationVar(&o.configInterval, "config-interval", defaultConfigInterval, "how often the VCH's configuration is read again from vSphere (docker vic configure)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -71,6 +75,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	switch {
 	case o.watchInterval <= 0:
 		return nil, fmt.Errorf("--watch-interval %s must be positive", o.watchInterval)
+	case o.configInterval <= 0:
+		return nil, fmt.Errorf("--config-interval %s must be positive", o.configInterval)
 	case o.config == "" && o.vch == "":
 		return nil, errors.New("no VCH to serve: give --config FILE, or --vch NAME with --target")
 	case o.config != "" && o.target != "":

@@ -1,0 +1,121 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"log/slog"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/docker-vic/docker-vic/endpoint/config"
+	"github.com/docker-vic/docker-vic/ipamdriver"
+	"github.com/docker-vic/docker-vic/netdriver"
+)
+
+// liveConfig is the VCH configuration the endpoint serves and its uplinks, replaced whole when
+// `docker vic configure` changes the VCH in vSphere.
+type liveConfig struct {
+	mu  sync.RWMutex
+	cfg *config.Config
+	up  *uplinks
+}
+
+func (l *liveConfig) get() (*config.Config, *uplinks) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.cfg, l.up
+}
+
+func (l *liveConfig) set(cfg *config.Config, up *uplinks) {
+	l.mu.Lock()
+	l.cfg, l.up = cfg, up
+	l.mu.Unlock()
+}
+
+// containerNetworks lists the configured container networks.
+func (l *liveConfig) containerNetworks() []config.ContainerNetwork {
+	cfg, _ := l.get()
+	return cfg.ContainerNetworks
+}
+
+// containerNetwork answers the network driver about a configured container network.
+func (l *liveConfig) containerNetwork(pg string) (netdriver.ContainerNetwork, bool) {
+	cfg, up := l.get()
+	for _, cn := range cfg.ContainerNetworks {
+		if cn.PortGroup == pg {
+			return netdriver.ContainerNetwork{Config: cn, Uplink: up.Containers[pg].Link.Name}, true
+		}
+	}
+	return netdriver.ContainerNetwork{}, false
+}
+
+// refresher re-reads the VCH's configuration from vSphere and applies what can change while
+// containers run: the container networks (new ones, ranges, firewall levels). A change of the
+// role networks or the bridge takes a restart of the endpoint, and says so.
+type refresher struct {
+	o    *options
+	live *liveConfig
+	ipd  *ipamdriver.Driver
+	nd   *netdriver.Driver
+	nl   *netlink.Handle
+	log  *slog.Logger
+}
+
+// run refreshes every interval until ctx ends.
+func (r *refresher) run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := r.refresh(ctx); err != nil && ctx.Err() == nil {
+			r.log.Debug("re-reading the VCH configuration failed: retrying later", "error", err)
+		}
+	}
+}
+
+func (r *refresher) refresh(ctx context.Context) error {
+	v, _, err := fetchVCH(ctx, r.o)
+	if err != nil {
+		return err
+	}
+	v.Config.ApplyDefaults()
+	old, oldUp := r.live.get()
+	if v.Config.Revision == old.Revision && reflect.DeepEqual(v.Config.ContainerNetworks, old.ContainerNetworks) {
+		return nil
+	}
+	if !sameOutsideContainerNetworks(old, v.Config) {
+		r.log.Warn("the VCH's role networks, bridge or DNS changed in vSphere: restart vic-endpoint to apply them")
+	}
+	up := oldUp
+	if locals, err := listLinks(r.nl); err == nil {
+		if fresh, err := matchUplinks(v, locals, r.o.uplinks, r.log.Debug); err == nil {
+			up = fresh
+		}
+	}
+	cfg := *old
+	cfg.ContainerNetworks, cfg.Revision = v.Config.ContainerNetworks, v.Config.Revision
+	if err := r.ipd.SetConfig(&cfg); err != nil {
+		r.log.Warn("the new container networks cannot be served: keeping the old ones", "error", err)
+		return nil
+	}
+	r.live.set(&cfg, up)
+	r.log.Info("the VCH's container networks changed in vSphere: applied", "networks", len(cfg.ContainerNetworks))
+	return r.nd.RefreshContainerFirewalls(ctx)
+}
+
+// sameOutsideContainerNetworks reports whether a and b differ in their container networks (and
+// revision) only.
+func sameOutsideContainerNetworks(a, b *config.Config) bool {
+	x, y := *a, *b
+	x.ContainerNetworks, y.ContainerNetworks = nil, nil
+	x.Revision, y.Revision = 0, 0
+	return reflect.DeepEqual(x, y)
+}
