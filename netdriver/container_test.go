@@ -269,3 +269,28 @@ func TestRefreshContainerFirewalls(t *testing.T) {
 		t.Fatalf("after the level changed to closed: %s %v, want closed with the redirect gone", fw.Level, fw.Ports)
 	}
 }
+
+// The sandbox of a container-network endpoint survives a restart of the endpoint, so that a
+// level changed afterwards still reaches the container.
+func TestContainerSandboxSurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	if err := r.d.CreateNetwork(ctx, containerNetReq(netC, consumerPG, "203.0.113.128/26", "203.0.113.129/26")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.d.CreateEndpoint(ctx, &network.CreateEndpointRequest{NetworkID: netC, EndpointID: ep1,
+		Interface: &network.EndpointInterface{Address: "203.0.113.140/26"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.d.Join(ctx, &network.JoinRequest{NetworkID: netC, EndpointID: ep1, SandboxKey: sandbox}); err != nil {
+		t.Fatal(err)
+	}
+	r.open(t) // a restart
+	delete(r.sandboxes.tables, sandbox+"#"+shortID(ep1))
+	if err := r.d.RefreshContainerFirewalls(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.sandboxes.tables[sandbox+"#"+shortID(ep1)]; !ok {
+		t.Fatal("after a restart the container's firewall could not be set again: its sandbox was forgotten")
+	}
+}

@@ -109,6 +109,10 @@ func (d *Driver) Join(ctx context.Context, r *network.JoinRequest) (*network.Joi
 		res, err := d.joinContainerNetwork(e, n, r.SandboxKey)
 		if err == nil {
 			e.Sandbox = r.SandboxKey
+			if err := d.store.PutEndpoint(e); err != nil {
+				d.log.Warn("cannot save an endpoint's sandbox: a firewall level change reaches it only after a restart of the container",
+					"endpoint", shortID(e.ID), "error", err)
+			}
 		}
 		return res, err
 	}
@@ -118,8 +122,8 @@ func (d *Driver) Join(ctx context.Context, r *network.JoinRequest) (*network.Joi
 		_ = d.links.DeleteVeth(v.Host)
 		return nil, fmt.Errorf("endpoint %s: %w", shortID(e.ID), err)
 	}
-	// Kept in memory only: nothing needs the sandbox after a restart, and a write per
-	// container start costs a disk sync.
+	// Not written here: nothing on a bridge network needs the sandbox after a restart, and a
+	// write per container start costs a disk sync.
 	e.Sandbox = r.SandboxKey
 	res := &network.JoinResponse{InterfaceName: network.InterfaceName{SrcName: v.Peer, DstPrefix: "eth"}}
 	if n.Internal {

@@ -30,8 +30,10 @@ type Endpoint struct {
 	NetworkID string       `json:"networkID"`
 	Address   netip.Prefix `json:"address"`
 	MAC       string       `json:"mac"`
-	// Sandbox is the container's network namespace path, set by Join and not persisted.
-	Sandbox string `json:"-"`
+	// Sandbox is the container's network namespace path, set by Join. It is persisted for
+	// container networks only (their firewall lives there and follows configuration changes):
+	// a write per container start on bridge networks would cost a disk sync for nothing.
+	Sandbox string `json:"sandbox,omitempty"`
 	// Ports are the published ports, with the host ports the driver picked.
 	Ports []Port `json:"ports,omitempty"`
 }

@@ -99,6 +99,10 @@ func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
 		// Serve anyway: Docker without its plugin cannot even remove containers.
 		log.Warn("the kernel state was restored only in part", "error", err)
 	}
+	// The configuration may have changed while the endpoint was down.
+	if err := nd.RefreshContainerFirewalls(ctx); err != nil {
+		log.Warn("the firewalls of running containers were set again only in part", "error", err)
+	}
 	l, err := plugin.Listen(o.socket)
 	if err != nil {
 		return err
