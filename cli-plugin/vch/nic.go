@@ -11,8 +11,8 @@ import (
 	"github.com/docker-vic/docker-vic/endpoint/config"
 )
 
-// nicSpecs returns one vmxnet3 card per port group, in order, to add to a VM. Keys start
-// below firstKey and go down: vSphere assigns the real ones.
+// nicSpecs returns one vmxnet3 card per port group, in order, to add to a VM. Keys start at
+// firstKey and go down: vSphere assigns the real ones.
 func nicSpecs(nets *networks, portGroups []string, firstKey int32) ([]types.BaseVirtualDeviceConfigSpec, error) {
 	var specs []types.BaseVirtualDeviceConfigSpec
 	for i, pg := range portGroups {

@@ -18,7 +18,6 @@ type VMRecord struct {
 	parent     *types.ManagedObjectReference
 	vmPath     string
 	guestNet   []types.GuestNicInfo
-	guestIP    string
 	devices    object.VirtualDeviceList
 	host       *types.ManagedObjectReference
 	// changeVersion makes a reconfiguration fail when someone else changed the VM meanwhile.

@@ -30,7 +30,7 @@ type Inventory struct {
 var vmProperties = []string{
 	"name", "config.extraConfig", "config.hardware.device", "config.files.vmPathName",
 	"config.changeVersion", "runtime.powerState", "runtime.host", "resourcePool", "parent",
-	"guest.net", "guest.ipAddress",
+	"guest.net",
 }
 
 // ScanInventory reads every VM and network of datacenter (a name or path; empty means the
@@ -142,7 +142,6 @@ func newVMRecord(o mo.VirtualMachine) *VMRecord {
 	}
 	if o.Guest != nil {
 		v.guestNet = o.Guest.Net
-		v.guestIP = o.Guest.IpAddress
 	}
 	if _, ok := v.extra[config.KeyConfig]; ok {
 		cfg, err := config.DecodeVCH(v.name, v.extra)

@@ -3,6 +3,14 @@
 // carrying the container's MAC, extraConfig that records the container, and a power state that
 // follows it. Reconciler converges vSphere to a desired list of containers; Syncer runs it on a
 // goroutine of its own and retries while vCenter is unreachable, so Docker never waits on it.
+//
+// The NICs of a container VM are disconnected, now and at power-on, and the guest cannot
+// connect them. The container's frames leave through the endpoint VM's NIC (the container is a
+// macvlan there), not through its VM, which has no guest. A connected card would claim the
+// container's MAC on the port group for a VM that never answers: the switch would send the
+// container's traffic to it, vSphere would raise MAC conflicts, and SpoofGuard could block the
+// endpoint's port. A disconnected card still shows its port group and MAC to vSphere and NSX
+// tools. Reconcile disconnects any card it finds connected.
 package cvm
 
 import (

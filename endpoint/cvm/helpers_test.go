@@ -129,7 +129,8 @@ type adminVM struct {
 	memoryMB      int32
 	guestID       string
 	disks         int
-	nics          []string // "portgroup mac type addressType"
+	nics          []string // "portgroup mac type addressType connection", see connection
+	nicKeys       []int32
 	extra         map[string]string
 	changeVersion string
 }
@@ -161,7 +162,8 @@ func (e *env) vms() map[string]adminVM {
 		a.disks = len(devices.SelectByType((*types.VirtualDisk)(nil)))
 		for _, d := range devices.SelectByType((*types.VirtualEthernetCard)(nil)) {
 			card := d.(types.BaseVirtualEthernetCard).GetVirtualEthernetCard()
-			a.nics = append(a.nics, strings.Join([]string{e.networkOf(card.Backing), card.MacAddress, devices.TypeName(d), card.AddressType}, " "))
+			a.nics = append(a.nics, strings.Join([]string{e.networkOf(card.Backing), card.MacAddress, devices.TypeName(d), card.AddressType, connection(card.Connectable)}, " "))
+			a.nicKeys = append(a.nicKeys, card.Key)
 		}
 		for _, b := range vm.Config.ExtraConfig {
 			ov := b.GetOptionValue()
@@ -172,6 +174,27 @@ func (e *env) vms() map[string]adminVM {
 		out[vm.Name] = a
 	}
 	return out
+}
+
+// connection describes a card's connection state as the admin's tools show it: "disconnected",
+// or the flags that are set ("connected,startConnected,guestControl").
+func connection(c *types.VirtualDeviceConnectInfo) string {
+	if c == nil {
+		return "none"
+	}
+	var set []string
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{{c.Connected, "connected"}, {c.StartConnected, "startConnected"}, {c.AllowGuestControl, "guestControl"}} {
+		if f.on {
+			set = append(set, f.name)
+		}
+	}
+	if len(set) == 0 {
+		return "disconnected"
+	}
+	return strings.Join(set, ",")
 }
 
 // containerVMs returns the names of the VMs that carry the container key of VCH name, sorted.

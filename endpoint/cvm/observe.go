@@ -42,7 +42,7 @@ func containersOf(inv *vch.Inventory, name string) []*vch.VMRecord {
 	return out
 }
 
-// nics describes the cards of v: port group and MAC from the hardware, network and address
+// nicsOf describes the cards of v: port group and MAC from the hardware, network and address
 // from the record in extraConfig.
 func nicsOf(inv *vch.Inventory, v *vch.VMRecord) []NIC {
 	recorded := map[string]NIC{}

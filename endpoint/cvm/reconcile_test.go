@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -37,8 +38,8 @@ func TestReconcileCreatesWhatTheAdminSees(t *testing.T) {
 			t.Errorf("VM has %d CPUs, %d MB, guest %q, %d disks; want %d, %d, %q, 0", vm.cpus, vm.memoryMB, vm.guestID, vm.disks, CPUs, MemoryMB, GuestID)
 		}
 		wantNICs := []string{
-			"vch1 02:42:ac:10:00:01 VirtualVmxnet3 manual",
-			"cn1 02:42:ac:11:00:01 VirtualVmxnet3 manual",
+			"vch1 02:42:ac:10:00:01 VirtualVmxnet3 manual disconnected",
+			"cn1 02:42:ac:11:00:01 VirtualVmxnet3 manual disconnected",
 		}
 		if !reflect.DeepEqual(vm.nics, wantNICs) {
 			t.Errorf("NICs %q, want %q", vm.nics, wantNICs)
@@ -111,40 +112,40 @@ func TestReconcileFollowsContainer(t *testing.T) {
 		}{
 			{
 				name: "run", change: func(*Container) {},
-				vm: "web-1a2b3c4d5e6f", power: "poweredOn", nics: []string{"vch1 02:42:ac:10:00:01 VirtualVmxnet3 manual"}, ports: "[]",
+				vm: "web-1a2b3c4d5e6f", power: "poweredOn", nics: []string{"vch1 02:42:ac:10:00:01 VirtualVmxnet3 manual disconnected"}, ports: "[]",
 			},
 			{
 				name: "stop", change: func(c *Container) { c.Running = false },
-				vm: "web-1a2b3c4d5e6f", power: "poweredOff", nics: []string{"vch1 02:42:ac:10:00:01 VirtualVmxnet3 manual"}, ports: "[]",
+				vm: "web-1a2b3c4d5e6f", power: "poweredOff", nics: []string{"vch1 02:42:ac:10:00:01 VirtualVmxnet3 manual disconnected"}, ports: "[]",
 			},
 			{
 				name: "start with a published port", change: func(c *Container) {
 					c.Running = true
 					c.Ports = []string{"80/tcp -> 198.51.100.2:8080"}
 				},
-				vm: "web-1a2b3c4d5e6f", power: "poweredOn", nics: []string{"vch1 02:42:ac:10:00:01 VirtualVmxnet3 manual"}, ports: `["80/tcp -> 198.51.100.2:8080"]`,
+				vm: "web-1a2b3c4d5e6f", power: "poweredOn", nics: []string{"vch1 02:42:ac:10:00:01 VirtualVmxnet3 manual disconnected"}, ports: `["80/tcp -> 198.51.100.2:8080"]`,
 			},
 			{
 				name: "network connect", change: func(c *Container) {
 					c.NICs = append(c.NICs, NIC{Network: "cn1", PortGroup: "cn1", MAC: "02:42:AC:11:00:09"})
 				},
 				vm: "web-1a2b3c4d5e6f", power: "poweredOn", ports: `["80/tcp -> 198.51.100.2:8080"]`,
-				nics: []string{"vch1 02:42:ac:10:00:01 VirtualVmxnet3 manual", "cn1 02:42:ac:11:00:09 VirtualVmxnet3 manual"},
+				nics: []string{"vch1 02:42:ac:10:00:01 VirtualVmxnet3 manual disconnected", "cn1 02:42:ac:11:00:09 VirtualVmxnet3 manual disconnected"},
 			},
 			{
 				name: "network disconnect", change: func(c *Container) { c.NICs = c.NICs[1:] },
 				vm: "web-1a2b3c4d5e6f", power: "poweredOn", ports: `["80/tcp -> 198.51.100.2:8080"]`,
-				nics: []string{"cn1 02:42:ac:11:00:09 VirtualVmxnet3 manual"},
+				nics: []string{"cn1 02:42:ac:11:00:09 VirtualVmxnet3 manual disconnected"},
 			},
 			{
 				name: "MAC changed", change: func(c *Container) { c.NICs[0].MAC = "02:42:ac:11:00:0a" },
 				vm: "web-1a2b3c4d5e6f", power: "poweredOn", ports: `["80/tcp -> 198.51.100.2:8080"]`,
-				nics: []string{"cn1 02:42:ac:11:00:0a VirtualVmxnet3 manual"},
+				nics: []string{"cn1 02:42:ac:11:00:0a VirtualVmxnet3 manual disconnected"},
 			},
 			{
 				name: "rename", change: func(c *Container) { c.Name = "/frontend" },
 				vm: "frontend-1a2b3c4d5e6f", power: "poweredOn", ports: `["80/tcp -> 198.51.100.2:8080"]`,
-				nics: []string{"cn1 02:42:ac:11:00:0a VirtualVmxnet3 manual"},
+				nics: []string{"cn1 02:42:ac:11:00:0a VirtualVmxnet3 manual disconnected"},
 			},
 		}
 		for _, s := range steps {
@@ -303,6 +304,92 @@ func TestReconcileUndoesChangesBehindItsBack(t *testing.T) {
 	})
 }
 
+// A card left connected (by an admin, or by an older docker-vic) claims the container's MAC on
+// the port group: one Reconcile disconnects it in place, keeping the card.
+func TestReconcileDisconnectsConnectedNICs(t *testing.T) {
+	cases := []struct {
+		name    string
+		running bool
+		// set is the connection state given to web's first card behind the Reconciler's back.
+		set types.VirtualDeviceConnectInfo
+		// before is how that card then shows.
+		before string
+	}{
+		{
+			name: "running", running: true,
+			set:    types.VirtualDeviceConnectInfo{StartConnected: true, Connected: true},
+			before: "connected,startConnected",
+		},
+		{
+			name: "running guest control", running: true,
+			set:    types.VirtualDeviceConnectInfo{AllowGuestControl: true},
+			before: "guestControl",
+		},
+		{
+			name: "stopped", running: false,
+			set:    types.VirtualDeviceConnectInfo{StartConnected: true, Connected: true},
+			before: "startConnected", // a powered-off VM's cards are never connected now
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			withVCH(t, func(e *env) {
+				web := container("web", idWeb, tc.running, "vch1", "cn1")
+				e.reconcile(web)
+				fixed := e.vms()["web-1a2b3c4d5e6f"]
+				vm := object.NewVirtualMachine(e.c, fixed.ref)
+				devices, err := vm.Device(e.ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				card := devices.FindByKey(fixed.nicKeys[0])
+				set := tc.set
+				card.GetVirtualDevice().Connectable = &set
+				if err := vm.EditDevice(e.ctx, card); err != nil {
+					t.Fatal(err)
+				}
+				connected := e.vms()["web-1a2b3c4d5e6f"]
+				if got := sorted(connected.nics); !strings.Contains(strings.Join(got, "|"), " manual "+tc.before) {
+					t.Fatalf("NICs %q after the edit, want one %s", got, tc.before)
+				}
+				e.log.take()
+
+				e.reconcile(web)
+
+				got := e.vms()["web-1a2b3c4d5e6f"]
+				if !reflect.DeepEqual(sorted(got.nics), sorted(fixed.nics)) {
+					t.Errorf("NICs %q after Reconcile, want %q", got.nics, fixed.nics)
+				}
+				if !reflect.DeepEqual(sortedKeys(got.nicKeys), sortedKeys(fixed.nicKeys)) {
+					t.Errorf("card keys %v after Reconcile, want the same cards %v", got.nicKeys, fixed.nicKeys)
+				}
+				if lines := e.log.take(); !reflect.DeepEqual(lines, []string{`reconfiguring container VM "web-1a2b3c4d5e6f"`}) {
+					t.Errorf("Reconcile said %q, want one reconfiguration", lines)
+				}
+				if got.powerState != connected.powerState {
+					t.Errorf("power state %s, want %s kept", got.powerState, connected.powerState)
+				}
+				e.reconcile(web)
+				if lines := e.log.take(); len(lines) > 0 {
+					t.Errorf("second Reconcile made changes: %q", lines)
+				}
+			})
+		})
+	}
+}
+
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}
+
+func sortedKeys(s []int32) []int32 {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}
+
 func TestReconcileLongNameIsTruncated(t *testing.T) {
 	withVCH(t, func(e *env) {
 		long := strings.Repeat("n", 100)
@@ -322,7 +409,7 @@ func TestReconcileStandardPortGroup(t *testing.T) {
 	withVCH(t, func(e *env) {
 		e.reconcile(container("web", idWeb, true, "VM Network"))
 		vm := e.vms()["web-1a2b3c4d5e6f"]
-		if want := []string{"VM Network 02:42:ac:10:00:01 VirtualVmxnet3 manual"}; !reflect.DeepEqual(vm.nics, want) {
+		if want := []string{"VM Network 02:42:ac:10:00:01 VirtualVmxnet3 manual disconnected"}; !reflect.DeepEqual(vm.nics, want) {
 			t.Errorf("NICs %q, want %q", vm.nics, want)
 		}
 		e.log.take()

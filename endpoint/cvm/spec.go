@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"reflect"
 	"strings"
 
 	"github.com/vmware/govmomi/vim25/types"
@@ -126,8 +127,8 @@ func reconfigSpec(v *vch.VMRecord, t *target, inv *vch.Inventory) *types.Virtual
 		changed = true
 	}
 
-	// NICs: keep each card already on the right port group with the right MAC; remove the
-	// others; add the missing ones.
+	// NICs: keep each card already on the right port group with the right MAC, disconnecting
+	// it when it is connected; remove the others; add the missing ones.
 	wanted := map[string]bool{}
 	for _, n := range t.nics {
 		wanted[n.portGroup+"|"+n.mac] = true
@@ -138,6 +139,9 @@ func reconfigSpec(v *vch.VMRecord, t *target, inv *vch.Inventory) *types.Virtual
 		k := inv.PortGroupOf(c.Backing) + "|" + strings.ToLower(c.MacAddress)
 		if wanted[k] && !have[k] && c.AddressType == string(types.VirtualEthernetCardMacTypeManual) {
 			have[k] = true
+			if !isDisconnected(c.Connectable) {
+				spec.DeviceChange = append(spec.DeviceChange, disconnectNIC(d))
+			}
 			continue
 		}
 		spec.DeviceChange = append(spec.DeviceChange, &types.VirtualDeviceConfigSpec{
@@ -159,21 +163,48 @@ func reconfigSpec(v *vch.VMRecord, t *target, inv *vch.Inventory) *types.Virtual
 	return spec
 }
 
-// addNIC returns the spec adding a vmxnet3 card with a manual MAC on n's port group.
+// addNIC returns the spec adding a vmxnet3 card with a manual MAC on n's port group, left
+// disconnected (see the package comment).
 func addNIC(n targetNIC, key int32) types.BaseVirtualDeviceConfigSpec {
 	card := &types.VirtualVmxnet3{VirtualVmxnet: types.VirtualVmxnet{VirtualEthernetCard: types.VirtualEthernetCard{
 		VirtualDevice: types.VirtualDevice{
-			Key:     key,
-			Backing: n.backing,
-			Connectable: &types.VirtualDeviceConnectInfo{
-				StartConnected: true,
-				Connected:      true,
-			},
+			Key:         key,
+			Backing:     n.backing,
+			Connectable: disconnected(),
 		},
 		AddressType: string(types.VirtualEthernetCardMacTypeManual),
 		MacAddress:  n.mac,
 	}}}
 	return &types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationAdd, Device: card}
+}
+
+// disconnected is the connection state of every container VM card: not connected now nor at
+// power-on, and not connectable from inside the guest.
+func disconnected() *types.VirtualDeviceConnectInfo {
+	return &types.VirtualDeviceConnectInfo{StartConnected: false, Connected: false, AllowGuestControl: false}
+}
+
+// isDisconnected tells whether a card's connection state is the one disconnected returns. A card
+// with no connection state reads as connected: vSphere connects such cards.
+func isDisconnected(c *types.VirtualDeviceConnectInfo) bool {
+	return c != nil && !c.StartConnected && !c.Connected && !c.AllowGuestControl
+}
+
+// disconnectNIC returns the spec editing card d (an ethernet card) to the disconnected state,
+// keeping its key, port group and MAC. d itself, which belongs to the scanned inventory, is left
+// as it is.
+func disconnectNIC(d types.BaseVirtualDevice) types.BaseVirtualDeviceConfigSpec {
+	edited := reflect.New(reflect.TypeOf(d).Elem())
+	edited.Elem().Set(reflect.ValueOf(d).Elem())
+	card := edited.Interface().(types.BaseVirtualDevice)
+	conn := disconnected()
+	if old := card.GetVirtualDevice().Connectable; old != nil {
+		c := *old
+		c.StartConnected, c.Connected, c.AllowGuestControl = false, false, false
+		conn = &c
+	}
+	card.GetVirtualDevice().Connectable = conn
+	return &types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationEdit, Device: card}
 }
 
 // encodeJSON writes v as compact JSON, leaving "->" readable in vSphere's UI.
