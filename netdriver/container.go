@@ -86,14 +86,18 @@ func macForEndpoint(endpointID string) string {
 	return net.HardwareAddr{0x02, sum[0], sum[1], sum[2], sum[3], sum[4]}.String()
 }
 
-// joinContainerNetwork makes the macvlan Docker moves into the container and closes the
-// container's door to the network, as its firewall level says, before any packet flows.
+// joinContainerNetwork makes the macvlan Docker moves into the container and sets the
+// container's firewall level: at once when its namespace exists (docker network connect), else
+// the moment Docker mounts it, before the interfaces move in (see cfw.Firewalls).
 func (d *Driver) joinContainerNetwork(e *Endpoint, n *Network, sandbox string) (*network.JoinResponse, error) {
 	cn, ok := d.containerNetwork(n.PortGroup)
 	if !ok || cn.Uplink == "" {
 		return nil, fmt.Errorf("endpoint %s: container network %q is no longer configured on this endpoint", shortID(e.ID), n.PortGroup)
 	}
-	mac, _ := net.ParseMAC(e.MAC)
+	mac, err := net.ParseMAC(e.MAC)
+	if err != nil {
+		return nil, fmt.Errorf("endpoint %s: MAC address %q is not valid: the container's interface needs its own MAC", shortID(e.ID), e.MAC)
+	}
 	m := link.Macvlan{Name: link.MacvlanName(e.ID), Parent: cn.Uplink, MAC: mac}
 	if err := d.links.EnsureMacvlan(m); err != nil {
 		_ = d.links.DeleteMacvlan(m.Name)
@@ -101,6 +105,7 @@ func (d *Driver) joinContainerNetwork(e *Endpoint, n *Network, sandbox string) (
 	}
 	if err := d.applySandboxFirewall(e, cn, sandbox, nil); err != nil {
 		_ = d.links.DeleteMacvlan(m.Name)
+		_ = d.sandboxes.Remove(sandbox, shortID(e.ID)) // nothing may land later
 		return nil, err
 	}
 	res := &network.JoinResponse{InterfaceName: network.InterfaceName{SrcName: m.Name, DstPrefix: "eth"}}
@@ -157,7 +162,7 @@ func peerRanges(c config.ContainerNetwork) []netip.Prefix {
 // own firewall: clients dial the container's address at the host port (the container port
 // when none is given), which is redirected to the container port when they differ. An exposed
 // port (--expose, EXPOSE) is open as itself, as VIC's external networks did.
-func (d *Driver) publishContainerPorts(ctx context.Context, e *Endpoint, n *Network, bindings []portBinding, exposed []exposedPort) error {
+func (d *Driver) publishContainerPorts(e *Endpoint, n *Network, bindings []portBinding, exposed []exposedPort) error {
 	cn, ok := d.containerNetwork(n.PortGroup)
 	if !ok {
 		return fmt.Errorf("endpoint %s: container network %q is no longer configured on this endpoint", shortID(e.ID), n.PortGroup)
@@ -243,10 +248,10 @@ func (d *Driver) deleteContainerNetwork(n *Network) error {
 			d.dropEndpoint(e)
 		}
 	}
-	delete(d.networks, n.ID)
 	if err := d.store.DeleteNetwork(n.ID); err != nil {
 		return fmt.Errorf("forgetting network %s: %w", shortID(n.ID), err)
 	}
+	delete(d.networks, n.ID)
 	d.log.Info("container network deleted", "network", shortID(n.ID), "portgroup", n.PortGroup)
 	return nil
 }
@@ -272,9 +277,13 @@ func (d *Driver) RefreshContainerFirewalls(ctx context.Context) error {
 		}
 		err := d.applySandboxFirewall(e, cn, e.Sandbox, e.Ports)
 		if err != nil && len(e.Ports) > 0 {
-			d.log.Warn("a container's published ports do not fit its network's new firewall level: closing them",
+			d.log.Warn("a container's port redirects do not fit its network's new firewall level: closing them",
 				"endpoint", shortID(e.ID), "portgroup", n.PortGroup, "level", cn.Config.Firewall, "error", err)
-			err = d.applySandboxFirewall(e, cn, e.Sandbox, unredirected(e.Ports))
+			kept := unredirected(e.Ports)
+			if err = d.applySandboxFirewall(e, cn, e.Sandbox, kept); err == nil {
+				e.Ports = kept
+				err = d.store.PutEndpoint(e)
+			}
 		}
 		if err != nil {
 			errs = append(errs, err)

@@ -177,10 +177,13 @@ func (d *Driver) DeleteEndpoint(ctx context.Context, r *network.DeleteEndpointRe
 // dropEndpoint forgets an endpoint: its held ports, its veth and its record. The caller
 // re-applies the rules.
 func (d *Driver) dropEndpoint(e *Endpoint) {
+	n := d.networks[e.NetworkID]
 	for _, p := range e.Ports {
-		d.holder.Release(p.Key())
+		if n == nil || n.Bridge != "" { // a container network's ports are the container's own
+			d.holder.Release(p.Key())
+		}
 	}
-	if n := d.networks[e.NetworkID]; n != nil && n.PortGroup != "" {
+	if n != nil && n.PortGroup != "" {
 		if err := d.links.DeleteMacvlan(link.MacvlanName(e.ID)); err != nil {
 			d.log.Warn("cannot delete the macvlan of an endpoint", "endpoint", shortID(e.ID), "error", err)
 		}

@@ -64,7 +64,7 @@ func (d *Driver) ProgramExternalConnectivity(ctx context.Context, r *network.Pro
 			return fmt.Errorf("endpoint %s: %w", shortID(r.EndpointID), err)
 		}
 		if len(bindings)+len(exposed) > 0 {
-			return d.publishContainerPorts(ctx, e, n, bindings, exposed)
+			return d.publishContainerPorts(e, n, bindings, exposed)
 		}
 		return nil
 	}

@@ -38,6 +38,8 @@ type pendingKey struct{ sandbox, name string }
 type pendingRules struct {
 	rules Rules
 	since time.Time
+	// failed is set once an apply into the namespace failed: it is retried, and said once.
+	failed bool
 }
 
 // NewFirewalls returns a Firewalls that logs the deferred applies it makes or gives up.
@@ -132,13 +134,22 @@ func (f *Firewalls) landPending() {
 	defer f.mu.Unlock()
 	for k, p := range f.pending {
 		err := Apply(k.sandbox, k.name, p.rules)
+		waiting := time.Since(p.since) < pendingFor
 		switch {
-		case errors.Is(err, ErrNoSandbox) && time.Since(p.since) < pendingFor:
+		case errors.Is(err, ErrNoSandbox) && waiting:
 			continue
 		case errors.Is(err, ErrNoSandbox):
 			f.log.Info("a container never started: its firewall is dropped", "sandbox", k.sandbox, "endpoint", k.name)
+		case err != nil && waiting:
+			// The container runs without its level: try again at the next wake.
+			if !p.failed {
+				f.log.Warn("cannot set a container's firewall yet: retrying", "sandbox", k.sandbox, "endpoint", k.name, "error", err)
+				f.pending[k] = pendingRules{rules: p.rules, since: p.since, failed: true}
+			}
+			continue
 		case err != nil:
-			f.log.Warn("cannot set a container's firewall", "sandbox", k.sandbox, "endpoint", k.name, "error", err)
+			f.log.Error("a container runs without its network's firewall level: setting it kept failing",
+				"sandbox", k.sandbox, "endpoint", k.name, "error", err)
 		default:
 			f.log.Debug("container firewall set once its namespace appeared", "sandbox", k.sandbox, "endpoint", k.name,
 				"waited", time.Since(p.since))

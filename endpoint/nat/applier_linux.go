@@ -125,7 +125,7 @@ func (a *Applier) applyMappings(ctx context.Context, add, del []Mapping) error {
 // another failed, or someone flushed a chain. The change counts as done when the sync is.
 func (a *Applier) resync(ctx context.Context, desired State, cause error) error {
 	if err := a.syncLocked(ctx, desired); err != nil {
-		return fmt.Errorf("applying nat changes: %v; then resyncing: %w", cause, err)
+		return fmt.Errorf("applying nat changes: %w; then resyncing: %w", cause, err)
 	}
 	return nil
 }

@@ -77,7 +77,7 @@ func (n *nftMaps) do(fn func(c *nftables.Conn) error) error {
 		if n.netns != "" {
 			h, err := netns.GetFromName(n.netns)
 			if err != nil {
-				return fmt.Errorf("opening network namespace %s: %w", n.netns, err)
+				return fmt.Errorf("opening network namespace %q: %w", n.netns, err)
 			}
 			defer h.Close() // the lasting socket is made in the namespace at once
 			opts = append(opts, nftables.WithNetNSFd(int(h)))
@@ -96,6 +96,7 @@ func (n *nftMaps) do(fn func(c *nftables.Conn) error) error {
 	return nil
 }
 
+// Sync replaces the table, in one transaction with as many elements as it holds.
 func (n *nftMaps) Sync(elems []Element) error {
 	return n.do(func(c *nftables.Conn) error {
 		// add, delete, add: the table is replaced whether or not it existed.
@@ -120,10 +121,15 @@ func (n *nftMaps) Sync(elems []Element) error {
 					UserData: userdata.AppendString(nil, userdata.TypeComment, dnatComment(p))})
 			}
 		}
-		if err := c.Flush(); err != nil {
+		// The table's replacement and its first elements go in one transaction: no moment
+		// without published ports, unless there are more than one transaction holds.
+		if err := changeElements(c, nil, elems); err != nil {
+			return err
+		}
+		if err := c.Flush(); err != nil { // a table without elements
 			return fmt.Errorf("creating nftables table ip %s: %w", TableName, err)
 		}
-		return changeElements(c, nil, elems)
+		return nil
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -110,10 +111,16 @@ func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
 	srv := plugin.NewServer(loggedDriver{Driver: nd, log: log}, ipd, 0, log)
 	srv.Handle("POST "+portsPath, portsHandler(nd, up.Address, log))
 
-	watchDone := make(chan struct{})
+	// Every background task runs on watchCtx and is waited for before the database, the
+	// netlink handle, the held ports and the DHCP client close under it.
 	watchCtx, stopWatch := context.WithCancel(ctx)
-	go func() {
-		defer close(watchDone)
+	var tasks sync.WaitGroup
+	defer func() { stopWatch(); tasks.Wait() }()
+	background := func(task func()) {
+		tasks.Add(1)
+		go func() { defer tasks.Done(); task() }()
+	}
+	background(func() {
 		firewall.Watch(watchCtx, o.watchInterval, func(d nat.Drift, err error) {
 			if err != nil {
 				log.Warn("checking the nat rules failed", "error", err)
@@ -121,22 +128,21 @@ func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
 			}
 			log.Warn("repaired the nat rules", "missing", len(d.Missing), "extra", len(d.Extra))
 		})
-	}()
-	defer func() { stopWatch(); <-watchDone }()
-	go sandboxes.Run(watchCtx) // container firewalls wait for their containers' namespaces
-	go adoptLeases(watchCtx, ipd, leases, log)
+	})
+	background(func() { sandboxes.Run(watchCtx) }) // container firewalls wait for their containers' namespaces
+	background(func() { adoptLeases(watchCtx, ipd, leases, log) })
 	var vms *cvm.Syncer
 	if target != nil {
 		vms = newContainerVMs(target, v, log)
-		go vms.Run(watchCtx)
+		background(func() { vms.Run(watchCtx) })
 		r := &refresher{o: o, live: live, ipd: ipd, nd: nd, nl: nl, log: log}
-		go r.run(watchCtx, o.configInterval)
+		background(func() { r.run(watchCtx, o.configInterval) })
 	} else {
 		log.Info("no vSphere target (--config): containers get no VMs in vSphere")
 	}
-	go watchDocker(watchCtx, names, vms, nd, v.Config, log)
+	background(func() { watchDocker(watchCtx, names, vms, nd, v.Config, log) })
 	// Docker starts after the endpoint: this waits for it, then creates the container networks.
-	go ensureContainerNetworks(watchCtx, live.containerNetworks, log)
+	background(func() { ensureContainerNetworks(watchCtx, live.containerNetworks, log) })
 
 	if err := notifyReady(); err != nil {
 		log.Warn("telling systemd the endpoint is ready failed", "error", err)
@@ -218,10 +224,10 @@ func openState(dir string) (*bolt.DB, error) {
 	// revoked before it.
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: dbLockTimeout, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
 	if errors.Is(err, bolt.ErrTimeout) {
-		return nil, fmt.Errorf("state database %s is locked: another vic-endpoint is running with --state-dir %s", path, dir)
+		return nil, fmt.Errorf("state database %q is locked: another vic-endpoint is running with --state-dir %q", path, dir)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("opening the state database %s: %w", path, err)
+		return nil, fmt.Errorf("opening the state database %q: %w", path, err)
 	}
 	return db, nil
 }

@@ -128,7 +128,7 @@ func containersOnVicNetworks(ctx context.Context, api containerLister, nd snapsh
 			}
 			out.NICs = append(out.NICs, nic)
 		}
-		if !onVic || len(out.NICs) == 0 && out.Running {
+		if !onVic || (len(out.NICs) == 0 && out.Running) {
 			continue // not ours, or starting: its interfaces are not there yet
 		}
 		sort.Slice(out.NICs, func(i, j int) bool { return out.NICs[i].Network < out.NICs[j].Network })

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
+	"time"
 
 	"github.com/docker-vic/docker-vic/endpoint/dhcp"
 	"github.com/docker-vic/docker-vic/ipamdriver"
@@ -36,15 +38,21 @@ func dhcpRouter(leases *dhcp.Client) func(string, net.HardwareAddr) (netip.Addr,
 	}
 }
 
+// adoptTimeout bounds the adoption of one lease; one that takes longer is renewed in the
+// background by the DHCP client.
+const adoptTimeout = 30 * time.Second
+
 // adoptLeases takes back, after a restart, the DHCP leases handed out before it, and renews
-// them: the containers keep their addresses. A lease the server now refuses is reported; the
-// container keeps its address until it restarts.
+// them, all at once: the containers keep their addresses. A lease the server now refuses is
+// reported; the container keeps its address until it restarts.
 func adoptLeases(ctx context.Context, ipd *ipamdriver.Driver, leases *dhcp.Client, log *slog.Logger) {
 	pools, err := ipd.Pools(ctx)
 	if err != nil {
 		log.Warn("cannot read the DHCP leases to renew", "error", err)
 		return
 	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for _, p := range pools {
 		if p.PortGroup == "" || p.Subnet.Bits() != 0 {
 			continue // not a DHCP container network
@@ -59,17 +67,26 @@ func adoptLeases(ctx context.Context, ipd *ipamdriver.Driver, leases *dhcp.Clien
 			if l.Gateway || err != nil {
 				continue
 			}
-			want := netip.PrefixFrom(l.Address, l.Bits)
-			got, err := leases.Adopt(ctx, p.PortGroup, mac, want)
-			switch {
-			case err != nil:
-				log.Warn("cannot renew a DHCP lease yet: it is retried", "portgroup", p.PortGroup, "mac", mac, "address", want, "error", err)
-			case got.Prefix != want:
-				log.Warn("the DHCP server gave a container another address: it keeps the old one until it restarts",
-					"portgroup", p.PortGroup, "mac", mac, "had", want, "got", got.Prefix)
-			default:
-				log.Info("renewing a DHCP lease held before the restart", "portgroup", p.PortGroup, "mac", mac, "address", want)
-			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				adoptLease(ctx, leases, p.PortGroup, mac, netip.PrefixFrom(l.Address, l.Bits), log)
+			}()
 		}
+	}
+}
+
+func adoptLease(ctx context.Context, leases *dhcp.Client, pg string, mac net.HardwareAddr, want netip.Prefix, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, adoptTimeout)
+	defer cancel()
+	got, err := leases.Adopt(ctx, pg, mac, want)
+	switch {
+	case err != nil:
+		log.Warn("cannot renew a DHCP lease yet: it is retried", "portgroup", pg, "mac", mac, "address", want, "error", err)
+	case got.Prefix != want:
+		log.Warn("the DHCP server gave a container another address: it keeps the old one until it restarts",
+			"portgroup", pg, "mac", mac, "had", want, "got", got.Prefix)
+	default:
+		log.Info("renewing a DHCP lease held before the restart", "portgroup", pg, "mac", mac, "address", want)
 	}
 }

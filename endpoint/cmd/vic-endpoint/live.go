@@ -81,7 +81,12 @@ func (r *refresher) run(ctx context.Context, interval time.Duration) {
 	}
 }
 
+// refreshTimeout bounds one reading of the configuration: a hung vCenter only delays the next.
+const refreshTimeout = time.Minute
+
 func (r *refresher) refresh(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
+	defer cancel()
 	v, _, err := fetchVCH(ctx, r.o)
 	if err != nil {
 		return err

@@ -19,7 +19,7 @@ import (
 const (
 	defaultStateDir       = "/var/lib/vic"
 	defaultWatchInterval  = 2 * time.Second
-	defaultConfigInterval = 30 * time.Second
+	defaultConfigInterval = time.Minute
 )
 
 // options are the daemon's flags.
