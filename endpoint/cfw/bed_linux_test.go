@@ -37,7 +37,7 @@ var (
 )
 
 // probeTimeout bounds each probe: a dropped packet costs this much.
-const probeTimeout = 500 * time.Millisecond
+const probeTimeout = time.Second
 
 func newBed(t *testing.T) *bed {
 	t.Helper()
