@@ -145,8 +145,9 @@ func (c *Client) Acquire(ctx context.Context, pg string, mac net.HardwareAddr) (
 // Adopt takes over, after an endpoint restart, the lease of prefix for MAC mac on port group
 // pg and keeps it renewed until Release. It asks the server to confirm the address; when the
 // server refuses it, Adopt leases an address from scratch, asking for the same one, and
-// returns what it got, which may differ. When no server answers, the lease is kept and
-// renewal goes on in the background, and the error matches ErrNoServer.
+// returns what it got, which may differ. When no server answers in time (the Client's tries,
+// or ctx's deadline), the lease is kept and renewal goes on in the background, and the error
+// matches ErrNoServer. Any other failure, such as an uplink that cannot send, keeps nothing.
 func (c *Client) Adopt(ctx context.Context, pg string, mac net.HardwareAddr, prefix netip.Prefix) (Lease, error) {
 	if err := checkMAC(pg, mac); err != nil {
 		return Lease{}, err
@@ -179,7 +180,7 @@ func (c *Client) Adopt(ctx context.Context, pg string, mac net.HardwareAddr, pre
 		return held, fmt.Errorf("adopting %s, kept for renewal in the background: %w", prefix.Addr(), err)
 	}
 	if err != nil {
-		return Lease{}, err
+		return Lease{}, fmt.Errorf("adopting %s for MAC %s on port group %q: %w", prefix.Addr(), mac, pg, err)
 	}
 	if err := c.track(k, l, serverMAC); err != nil {
 		return Lease{}, err
@@ -211,17 +212,30 @@ func (c *Client) Release(ctx context.Context, pg string, mac net.HardwareAddr, a
 		return nil
 	}
 	e.stop()
-	select {
-	case <-e.done:
-	case <-ctx.Done():
-		// The goroutine ends on its own once its exchange sees the cancel.
-	}
+	c.awaitStop(e, pg, mac)
 	l, serverMAC := e.get()
 	if err := c.release(l, serverMAC); err != nil {
 		return err
 	}
 	c.log.Info("released a lease", attrs(l)...)
 	return nil
+}
+
+// stopWait bounds how long Release waits for a lease's renewing goroutine to end.
+const stopWait = 2 * time.Second
+
+// awaitStop waits, up to stopWait, for the renewing goroutine of e, which was told to stop,
+// to end: a DHCPRELEASE sent while its DHCPREQUEST is still in flight could be overtaken by the
+// server's DHCPACK, leaving the lease bound on the server. The wait ignores the caller's
+// context: the goroutine ends within moments of the stop, as its exchange sees the cancel.
+func (c *Client) awaitStop(e *entry, pg string, mac net.HardwareAddr) {
+	timer := time.NewTimer(stopWait)
+	defer timer.Stop()
+	select {
+	case <-e.done:
+	case <-timer.C:
+		c.log.Warn("releasing a lease whose renewal did not stop in time", "port_group", pg, "mac", mac.String(), "waited", stopWait)
+	}
 }
 
 // Lease returns the lease held for MAC mac on port group pg. A lease that could not be

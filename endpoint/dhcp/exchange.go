@@ -25,38 +25,81 @@ type reply struct {
 	serverMAC net.HardwareAddr
 }
 
+// uplinkConn is a packet socket on the uplink of a port group.
+type uplinkConn struct {
+	conn
+	pg, ifname string
+}
+
 // dial opens a packet socket on the uplink of port group pg.
-func (c *Client) dial(pg string) (conn, error) {
+func (c *Client) dial(pg string) (*uplinkConn, error) {
 	ifname, err := c.uplink(pg)
 	if err != nil {
 		return nil, fmt.Errorf("finding the endpoint's uplink to port group %q: %w", pg, err)
 	}
-	return c.open(ifname)
+	cn, err := c.open(ifname)
+	if err != nil {
+		return nil, err
+	}
+	return &uplinkConn{conn: cn, pg: pg, ifname: ifname}, nil
 }
 
-// transact sends out and waits for a reply with the same xid and chaddr and a type in want,
-// sending out again after each of c.waits. It returns ctx's error when ctx ends first.
-func (c *Client) transact(ctx context.Context, cn conn, out []byte, xid uint32, mac net.HardwareAddr, want ...byte) (reply, error) {
-	stop := context.AfterFunc(ctx, func() { _ = cn.setDeadline(time.Unix(1, 0)) })
+// noReplyError ends an exchange whose every try went unanswered.
+type noReplyError struct {
+	tries int
+	wait  time.Duration
+}
+
+func (e *noReplyError) Error() string {
+	return fmt.Sprintf("no reply to %d tries in %s", e.tries, e.wait)
+}
+
+// transact sends out, a message of type sending for MAC mac, and waits for waitingFor: a
+// reply with the same xid and chaddr and a type in want. It sends out again after each of
+// c.waits. When no reply comes in time, or ctx's deadline passes first, the error is a
+// NoServerError; a failure to send or receive, or a cancelled ctx, is an error naming the
+// uplink and the MAC.
+func (c *Client) transact(ctx context.Context, u *uplinkConn, out []byte, sending, waitingFor string, xid uint32, mac net.HardwareAddr, want ...byte) (reply, error) {
+	r, err := c.exchange(ctx, u, out, sending, xid, mac, want)
+	if err == nil {
+		return r, nil
+	}
+	var none *noReplyError
+	if errors.As(err, &none) || errors.Is(err, context.DeadlineExceeded) {
+		return reply{}, &NoServerError{PortGroup: u.pg, MAC: mac, Err: fmt.Errorf("waiting for %s: %w", waitingFor, err)}
+	}
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return reply{}, fmt.Errorf("waiting for %s on uplink %q for MAC %s: %w", waitingFor, u.ifname, mac, err)
+	}
+	return reply{}, err
+}
+
+// exchange does the sending and waiting of transact, and returns a *noReplyError when every
+// try went unanswered.
+func (c *Client) exchange(ctx context.Context, u *uplinkConn, out []byte, sending string, xid uint32, mac net.HardwareAddr, want []byte) (reply, error) {
+	stop := context.AfterFunc(ctx, func() { _ = u.setDeadline(time.Unix(1, 0)) })
 	defer stop()
 	buf := make([]byte, 1<<16)
 	for _, wait := range c.waits {
-		if err := cn.send(out); err != nil {
-			return reply{}, fmt.Errorf("sending: %w", err)
-		}
-		if err := cn.setDeadline(time.Now().Add(wait)); err != nil {
+		if err := ctx.Err(); err != nil {
 			return reply{}, err
+		}
+		if err := u.send(out); err != nil {
+			return reply{}, fmt.Errorf("sending a %s on uplink %q for MAC %s: %w", sending, u.ifname, mac, err)
+		}
+		if err := u.setDeadline(time.Now().Add(wait)); err != nil {
+			return reply{}, fmt.Errorf("setting the receive deadline of the packet socket on uplink %q for MAC %s: %w", u.ifname, mac, err)
 		}
 		for {
 			if err := ctx.Err(); err != nil {
 				return reply{}, err
 			}
-			n, err := cn.receive(buf)
+			n, err := u.receive(buf)
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				break
 			}
 			if err != nil {
-				return reply{}, fmt.Errorf("receiving: %w", err)
+				return reply{}, fmt.Errorf("receiving on uplink %q for MAC %s: %w", u.ifname, mac, err)
 			}
 			if r, ok := match(buf[:n], xid, mac, want); ok {
 				return r, nil
@@ -66,7 +109,7 @@ func (c *Client) transact(ctx context.Context, cn conn, out []byte, xid uint32, 
 	if err := ctx.Err(); err != nil {
 		return reply{}, err
 	}
-	return reply{}, fmt.Errorf("no reply to %d tries in %s", len(c.waits), sum(c.waits))
+	return reply{}, &noReplyError{tries: len(c.waits), wait: sum(c.waits)}
 }
 
 // match decodes a received frame and keeps it when it answers transaction xid for mac.
@@ -116,9 +159,9 @@ func (c *Client) obtain(ctx context.Context, pg string, mac net.HardwareAddr, hi
 			discover.setAddr(optRequestedIP, hint)
 		}
 		discover.askParameters()
-		offer, err := c.transact(ctx, cn, broadcastFrame(mac, netip.IPv4Unspecified(), discover), xid, mac, msgOffer)
+		offer, err := c.transact(ctx, cn, broadcastFrame(mac, netip.IPv4Unspecified(), discover), "DHCPDISCOVER", "a DHCPOFFER", xid, mac, msgOffer)
 		if err != nil {
-			return Lease{}, nil, &NoServerError{PortGroup: pg, MAC: mac, Err: fmt.Errorf("waiting for a DHCPOFFER: %w", err)}
+			return Lease{}, nil, err
 		}
 		server, ok := offer.msg.addr(optServerID)
 		if !ok {
@@ -130,10 +173,10 @@ func (c *Client) obtain(ctx context.Context, pg string, mac net.HardwareAddr, hi
 		request.setAddr(optServerID, server)
 		request.askParameters()
 		sent := time.Now()
-		ack, err := c.transact(ctx, cn, broadcastFrame(mac, netip.IPv4Unspecified(), request), xid, mac, msgAck, msgNak)
+		ack, err := c.transact(ctx, cn, broadcastFrame(mac, netip.IPv4Unspecified(), request), "DHCPREQUEST",
+			fmt.Sprintf("the DHCPACK of %s from server %s", offer.msg.yiaddr, server), xid, mac, msgAck, msgNak)
 		if err != nil {
-			return Lease{}, nil, &NoServerError{PortGroup: pg, MAC: mac,
-				Err: fmt.Errorf("waiting for the DHCPACK of %s from server %s: %w", offer.msg.yiaddr, server, err)}
+			return Lease{}, nil, err
 		}
 		if ack.msg.messageType() == msgNak {
 			if try < refusals {
@@ -149,7 +192,8 @@ func (c *Client) obtain(ctx context.Context, pg string, mac net.HardwareAddr, hi
 }
 
 // extend asks for lease l again. Renewing and rebinding (reboot false) send a broadcast
-// REQUEST from the leased address with ciaddr set; an endpoint that restarted (reboot true)
+// REQUEST from the leased address with ciaddr set, which servers usually answer by unicast
+// to the container's MAC; an endpoint that restarted (reboot true)
 // sends the INIT-REBOOT form, which asks for the address without claiming it yet, so that a
 // server that no longer agrees answers with a DHCPNAK.
 func (c *Client) extend(ctx context.Context, l Lease, reboot bool) (Lease, net.HardwareAddr, error) {
@@ -169,10 +213,10 @@ func (c *Client) extend(ctx context.Context, l Lease, reboot bool) (Lease, net.H
 	}
 	m.askParameters()
 	sent := time.Now()
-	ack, err := c.transact(ctx, cn, broadcastFrame(l.MAC, src, m), xid, l.MAC, msgAck, msgNak)
+	ack, err := c.transact(ctx, cn, broadcastFrame(l.MAC, src, m), "DHCPREQUEST",
+		fmt.Sprintf("a DHCPACK extending %s", l.Prefix.Addr()), xid, l.MAC, msgAck, msgNak)
 	if err != nil {
-		return Lease{}, nil, &NoServerError{PortGroup: l.PortGroup, MAC: l.MAC,
-			Err: fmt.Errorf("waiting for a DHCPACK extending %s: %w", l.Prefix.Addr(), err)}
+		return Lease{}, nil, err
 	}
 	if ack.msg.messageType() == msgNak {
 		return Lease{}, nil, fmt.Errorf("extending %s for MAC %s on port group %q: %w: %s",
@@ -206,7 +250,7 @@ func (c *Client) release(l Lease, serverMAC net.HardwareAddr) error {
 		}
 	}
 	if err := cn.send(frame(l.MAC, dstMAC, l.Prefix.Addr(), dstIP, m.encode())); err != nil {
-		return fmt.Errorf("sending the DHCPRELEASE of %s for MAC %s on port group %q: %w", l.Prefix.Addr(), l.MAC, l.PortGroup, err)
+		return fmt.Errorf("sending the DHCPRELEASE of %s on uplink %q for MAC %s (port group %q): %w", l.Prefix.Addr(), cn.ifname, l.MAC, l.PortGroup, err)
 	}
 	return nil
 }

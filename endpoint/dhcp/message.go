@@ -70,6 +70,8 @@ type message struct {
 // newRequest starts a client message of type typ for the interface with MAC mac. The
 // broadcast flag asks servers to broadcast their replies, since the endpoint's NIC does not
 // receive unicast frames sent to the container's MAC before the container's interface exists.
+// Servers answer renewals (ciaddr set) by unicast anyway, RFC 2131 section 4.1: the packet
+// socket sees those too, see openPacket.
 func newRequest(typ byte, xid uint32, mac net.HardwareAddr) *message {
 	m := &message{op: opRequest, xid: xid, flags: flagBroadcast, chaddr: mac, ciaddr: netip.IPv4Unspecified()}
 	m.set(optMessageType, typ)

@@ -1,6 +1,7 @@
 package dhcp
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -9,27 +10,36 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// packetConn is an AF_PACKET socket bound to one interface that sees only UDP frames to the
-// DHCP client port. It is non-blocking and registered with the runtime's poller, so reads
+// packetConn is an AF_PACKET socket bound to one interface that sees only the UDP frames to the
+// DHCP client port that the interface receives, whatever their destination MAC. It is non-blocking and registered with the runtime's poller, so reads
 // honour deadlines and Close interrupts them.
 type packetConn struct {
 	f *os.File
 }
 
-// clientPortFilter is the classic BPF program for "IPv4, UDP, not a fragment, destination
-// port 68": the socket wakes up for DHCP replies only, not for every frame of the port group.
+// Ancillary load of the classic BPF: the packet type (sll_pkttype) of the frame, linux/filter.h.
+const (
+	skfAdOff     = 0xfffff000 // SKF_AD_OFF, -0x1000
+	skfAdPktType = 4          // SKF_AD_PKTTYPE
+)
+
+// clientPortFilter is the classic BPF program for "not sent by this host, IPv4, UDP, not a
+// fragment, destination port 68": the socket wakes up for DHCP replies only, not for every
+// frame of the port group nor for its own DHCP requests, which an ETH_P_ALL socket also sees.
 var clientPortFilter = []unix.SockFilter{
-	{Code: unix.BPF_LD | unix.BPF_H | unix.BPF_ABS, K: 12},                           // 0: ethertype
-	{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 8, K: etherTypeIPv4}, // 1
-	{Code: unix.BPF_LD | unix.BPF_B | unix.BPF_ABS, K: 23},                           // 2: IP protocol
-	{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 6, K: protoUDP},      // 3
-	{Code: unix.BPF_LD | unix.BPF_H | unix.BPF_ABS, K: 20},                           // 4: flags and fragment offset
-	{Code: unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K, Jt: 4, Jf: 0, K: 0x1fff},       // 5
-	{Code: unix.BPF_LDX | unix.BPF_B | unix.BPF_MSH, K: 14},                          // 6: X = IP header length
-	{Code: unix.BPF_LD | unix.BPF_H | unix.BPF_IND, K: 16},                           // 7: UDP destination port
-	{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: portClient},    // 8
-	{Code: unix.BPF_RET | unix.BPF_K, K: 0x40000},                                    // 9: accept
-	{Code: unix.BPF_RET | unix.BPF_K, K: 0},                                          // 10: drop
+	{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: skfAdOff + skfAdPktType},              // 0: packet type
+	{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 10, Jf: 0, K: unix.PACKET_OUTGOING}, // 1
+	{Code: unix.BPF_LD | unix.BPF_H | unix.BPF_ABS, K: 12},                                   // 2: ethertype
+	{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 8, K: etherTypeIPv4},         // 3
+	{Code: unix.BPF_LD | unix.BPF_B | unix.BPF_ABS, K: 23},                                   // 4: IP protocol
+	{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 6, K: protoUDP},              // 5
+	{Code: unix.BPF_LD | unix.BPF_H | unix.BPF_ABS, K: 20},                                   // 6: flags and fragment offset
+	{Code: unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K, Jt: 4, Jf: 0, K: 0x1fff},               // 7
+	{Code: unix.BPF_LDX | unix.BPF_B | unix.BPF_MSH, K: 14},                                  // 8: X = IP header length
+	{Code: unix.BPF_LD | unix.BPF_H | unix.BPF_IND, K: 16},                                   // 9: UDP destination port
+	{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: portClient},            // 10
+	{Code: unix.BPF_RET | unix.BPF_K, K: 0x40000},                                            // 11: accept
+	{Code: unix.BPF_RET | unix.BPF_K, K: 0},                                                  // 12: drop
 }
 
 // openPacket opens a packet socket on interface ifname of the calling thread's namespace.
@@ -53,7 +63,14 @@ func openPacket(ifname string) (conn, error) {
 	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &prog); err != nil {
 		return nil, fmt.Errorf("filtering the packet socket on uplink %q: %w", ifname, err)
 	}
-	sa := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IP), Ifindex: ifi.Index}
+	// Our own requests are dropped by the kernel (from 4.20) and by the filter anyway.
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1); err != nil && !errors.Is(err, unix.ENOPROTOOPT) {
+		return nil, fmt.Errorf("ignoring outgoing frames on the packet socket of uplink %q: %w", ifname, err)
+	}
+	// ETH_P_ALL, not ETH_P_IP: a server that answers a renewal by unicast to the container's
+	// MAC sends a frame that the container's macvlan interface, hanging on this uplink, takes
+	// in its rx handler. Only the ETH_P_ALL taps of the uplink run before that handler.
+	sa := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index}
 	if err := unix.Bind(fd, sa); err != nil {
 		return nil, fmt.Errorf("binding the packet socket to uplink %q: %w", ifname, err)
 	}
