@@ -208,8 +208,9 @@ func (a *Applier) Check(ctx context.Context) (Drift, error) {
 		return Drift{}, err
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.generation != gen {
+	changed := a.generation != gen
+	a.mu.Unlock()
+	if changed {
 		return Drift{}, nil
 	}
 	out := drift(d, stateRules(desired))

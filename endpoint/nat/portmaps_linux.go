@@ -34,16 +34,25 @@ type MapsDump struct {
 	Elements       []Element
 }
 
-// nftMaps programs the table through netlink (nf_tables), in-process: no nft binary.
+// nftMaps programs the table through netlink (nf_tables), in-process: no nft binary. Changes
+// and reads go through connections of their own, so that publishing a port never waits for a
+// check reading every element.
 type nftMaps struct {
+	write, read nftConn
+}
+
+// nftConn is one lasting netlink connection, used by one caller at a time.
+type nftConn struct {
 	netns string // "" for the daemon's own namespace
 
 	mu   sync.Mutex
-	conn *nftables.Conn // lasting; dropped after an error
+	conn *nftables.Conn // dropped after an error
 }
 
 // NftMaps returns the port maps of the named network namespace ("" for the current one).
-func NftMaps(namespace string) PortMaps { return &nftMaps{netns: namespace} }
+func NftMaps(namespace string) PortMaps {
+	return &nftMaps{write: nftConn{netns: namespace}, read: nftConn{netns: namespace}}
+}
 
 var (
 	vicTable = &nftables.Table{Name: TableName, Family: nftables.TableFamilyIPv4}
@@ -69,7 +78,7 @@ const (
 
 // do runs fn on the lasting connection under the lock; an error drops the connection, whose
 // acknowledgements may be half read.
-func (n *nftMaps) do(fn func(c *nftables.Conn) error) error {
+func (n *nftConn) do(fn func(c *nftables.Conn) error) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.conn == nil {
@@ -98,7 +107,7 @@ func (n *nftMaps) do(fn func(c *nftables.Conn) error) error {
 
 // Sync replaces the table, in one transaction with as many elements as it holds.
 func (n *nftMaps) Sync(elems []Element) error {
-	return n.do(func(c *nftables.Conn) error {
+	return n.write.do(func(c *nftables.Conn) error {
 		// add, delete, add: the table is replaced whether or not it existed.
 		c.AddTable(vicTable)
 		c.DelTable(vicTable)
@@ -134,7 +143,7 @@ func (n *nftMaps) Sync(elems []Element) error {
 }
 
 func (n *nftMaps) Change(del, add []Element) error {
-	return n.do(func(c *nftables.Conn) error { return changeElements(c, del, add) })
+	return n.write.do(func(c *nftables.Conn) error { return changeElements(c, del, add) })
 }
 
 // changeElements deletes del and adds add, in one transaction when they fit in one.
@@ -180,7 +189,7 @@ func changeElements(c *nftables.Conn, del, add []Element) error {
 
 func (n *nftMaps) Read() (MapsDump, error) {
 	var d MapsDump
-	err := n.do(func(c *nftables.Conn) error {
+	err := n.read.do(func(c *nftables.Conn) error {
 		tables, err := c.ListTablesOfFamily(nftables.TableFamilyIPv4)
 		if err != nil {
 			return fmt.Errorf("listing nftables tables: %w", err)
@@ -283,7 +292,7 @@ func readMaps(c *nftables.Conn, d *MapsDump) error {
 }
 
 func (n *nftMaps) Teardown() error {
-	return n.do(func(c *nftables.Conn) error {
+	return n.write.do(func(c *nftables.Conn) error {
 		c.AddTable(vicTable)
 		c.DelTable(vicTable)
 		if err := c.Flush(); err != nil {
