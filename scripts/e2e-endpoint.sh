@@ -514,6 +514,13 @@ else
 	expect_out 'default via 203\.0\.113\.193' "${prefix}dhcp routes through the lease's router 203.0.113.193"
 	run_until 10 in_ns "$VIC_NET_CONTAINERS_NS" busybox wget -qO- "http://$dhcp_ip/"
 	expect_out 'hello from vic-busybox' "firewall level peers: the DHCP server's machine, in the lease's subnet, reaches the unpublished port 80"
+	log_lines=$(wc -l <"$VIC_ENDPOINT_LOG")
+	run bash scripts/testbed.sh restart-endpoint
+	expect_ok "kill -9 of vic-endpoint and a restart while ${prefix}dhcp runs"
+	run_until 20 sh -c "tail -n +$((log_lines + 1)) '$VIC_ENDPOINT_LOG' | grep -q 'renewing a DHCP lease held before the restart.*address=$dhcp_ip/'"
+	expect_ok "the restarted endpoint took ${prefix}dhcp's lease of $dhcp_ip back from the DHCP server"
+	run_until 10 in_ns "$VIC_NET_CONTAINERS_NS" busybox wget -qO- "http://$dhcp_ip/"
+	expect_out 'hello from vic-busybox' "after the restart ${prefix}dhcp still answers at $dhcp_ip"
 	run docker rm -f ${prefix}dhcp
 	expect_ok "docker rm -f ${prefix}dhcp"
 fi
