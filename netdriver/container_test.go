@@ -219,13 +219,7 @@ func TestContainerNetworkExposedPorts(t *testing.T) {
 			map[string]any{"Proto": 17.0, "Port": 53.0}}}, "[80/tcp 53/udp]"},
 	} {
 		ep := []string{ep1, ep2}[i]
-		if _, err := r.d.CreateEndpoint(ctx, &network.CreateEndpointRequest{NetworkID: netC, EndpointID: ep,
-			Interface: &network.EndpointInterface{Address: []string{"203.0.113.140/26", "203.0.113.141/26"}[i]}}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := r.d.Join(ctx, &network.JoinRequest{NetworkID: netC, EndpointID: ep, SandboxKey: sandbox}); err != nil {
-			t.Fatal(err)
-		}
+		r.joinContainer(t, ep, []string{"203.0.113.140/26", "203.0.113.141/26"}[i])
 		if err := r.d.ProgramExternalConnectivity(ctx, &network.ProgramExternalConnectivityRequest{NetworkID: netC, EndpointID: ep, Options: c.opts}); err != nil {
 			t.Fatal(err)
 		}
@@ -249,13 +243,7 @@ func TestRefreshContainerFirewalls(t *testing.T) {
 	if err := r.d.CreateNetwork(ctx, containerNetReq(netC, consumerPG, "203.0.113.128/26", "203.0.113.129/26")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.d.CreateEndpoint(ctx, &network.CreateEndpointRequest{NetworkID: netC, EndpointID: ep1,
-		Interface: &network.EndpointInterface{Address: "203.0.113.140/26"}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.d.Join(ctx, &network.JoinRequest{NetworkID: netC, EndpointID: ep1, SandboxKey: sandbox}); err != nil {
-		t.Fatal(err)
-	}
+	r.joinContainer(t, ep1, "203.0.113.140/26")
 	if err := r.d.ProgramExternalConnectivity(ctx, &network.ProgramExternalConnectivityRequest{NetworkID: netC, EndpointID: ep1,
 		Options: portmap(tcp(80, 80), tcp(8081, 80))}); err != nil {
 		t.Fatal(err)
@@ -278,13 +266,7 @@ func TestContainerSandboxSurvivesRestart(t *testing.T) {
 	if err := r.d.CreateNetwork(ctx, containerNetReq(netC, consumerPG, "203.0.113.128/26", "203.0.113.129/26")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.d.CreateEndpoint(ctx, &network.CreateEndpointRequest{NetworkID: netC, EndpointID: ep1,
-		Interface: &network.EndpointInterface{Address: "203.0.113.140/26"}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.d.Join(ctx, &network.JoinRequest{NetworkID: netC, EndpointID: ep1, SandboxKey: sandbox}); err != nil {
-		t.Fatal(err)
-	}
+	r.joinContainer(t, ep1, "203.0.113.140/26")
 	r.open(t) // a restart
 	delete(r.sandboxes.tables, sandbox+"#"+shortID(ep1))
 	if err := r.d.RefreshContainerFirewalls(ctx); err != nil {
@@ -292,5 +274,18 @@ func TestContainerSandboxSurvivesRestart(t *testing.T) {
 	}
 	if _, ok := r.sandboxes.tables[sandbox+"#"+shortID(ep1)]; !ok {
 		t.Fatal("after a restart the container's firewall could not be set again: its sandbox was forgotten")
+	}
+}
+
+// joinContainer creates endpoint ep with address addr on network netC and joins it to sandbox.
+func (r *rig) joinContainer(t *testing.T, ep, addr string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := r.d.CreateEndpoint(ctx, &network.CreateEndpointRequest{NetworkID: netC, EndpointID: ep,
+		Interface: &network.EndpointInterface{Address: addr}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.d.Join(ctx, &network.JoinRequest{NetworkID: netC, EndpointID: ep, SandboxKey: sandbox}); err != nil {
+		t.Fatal(err)
 	}
 }
