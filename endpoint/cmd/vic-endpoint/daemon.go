@@ -135,7 +135,7 @@ func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
 	if target != nil {
 		vms = newContainerVMs(target, v, log)
 		background(func() { vms.Run(watchCtx) })
-		r := &refresher{o: o, live: live, ipd: ipd, nd: nd, nl: nl, log: log}
+		r := &refresher{o: o, target: target, live: live, ipd: ipd, nd: nd, nl: nl, log: log}
 		background(func() { r.run(watchCtx, o.configInterval) })
 	} else {
 		log.Info("no vSphere target (--config): containers get no VMs in vSphere")

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"reflect"
 	"sync"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/docker-vic/docker-vic/cli-plugin/vch"
 	"github.com/docker-vic/docker-vic/endpoint/config"
+	"github.com/docker-vic/docker-vic/endpoint/session"
 	"github.com/docker-vic/docker-vic/ipamdriver"
 	"github.com/docker-vic/docker-vic/netdriver"
 )
@@ -57,18 +60,23 @@ func (l *liveConfig) containerNetwork(pg string) (netdriver.ContainerNetwork, bo
 // containers run: the container networks (new ones, ranges, firewall levels). A change of the
 // role networks or the bridge takes a restart of the endpoint, and says so.
 type refresher struct {
-	o    *options
-	live *liveConfig
-	ipd  *ipamdriver.Driver
-	nd   *netdriver.Driver
-	nl   *netlink.Handle
-	log  *slog.Logger
+	o      *options
+	target *session.Target
+	live   *liveConfig
+	ipd    *ipamdriver.Driver
+	nd     *netdriver.Driver
+	nl     *netlink.Handle
+	log    *slog.Logger
+
+	// sess is kept between readings (one login, not one per reading) and dropped on error.
+	sess *session.Session
 }
 
-// run refreshes every interval until ctx ends.
+// run refreshes every interval until ctx ends, then logs out.
 func (r *refresher) run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	defer r.logout(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -87,7 +95,7 @@ const refreshTimeout = time.Minute
 func (r *refresher) refresh(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
 	defer cancel()
-	v, _, err := fetchVCH(ctx, r.o)
+	v, err := r.fetch(ctx)
 	if err != nil {
 		return err
 	}
@@ -114,6 +122,37 @@ func (r *refresher) refresh(ctx context.Context) error {
 	r.live.set(&cfg, up)
 	r.log.Info("the VCH's container networks changed in vSphere: applied", "networks", len(cfg.ContainerNetworks))
 	return r.nd.RefreshContainerFirewalls(ctx)
+}
+
+// fetch reads the VCH from vSphere on the kept session, logging in when there is none.
+func (r *refresher) fetch(ctx context.Context) (*vch.VCH, error) {
+	if r.sess == nil {
+		s, err := session.Connect(ctx, r.target)
+		if err != nil {
+			return nil, err
+		}
+		r.sess = s
+	}
+	m := &vch.Manager{Client: r.sess.Client, Datacenter: r.target.Datacenter}
+	v, err := m.Get(ctx, r.o.vch)
+	if err == nil && v.Config == nil {
+		err = fmt.Errorf("VCH %q has no configuration in vSphere", r.o.vch)
+	}
+	if err != nil {
+		r.logout(ctx) // the session may be the cause: the next reading logs in again
+		return nil, err
+	}
+	return v, nil
+}
+
+func (r *refresher) logout(ctx context.Context) {
+	if r.sess == nil {
+		return
+	}
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = r.sess.Logout(lctx)
+	r.sess = nil
 }
 
 // sameOutsideContainerNetworks reports whether a and b differ in their container networks (and
