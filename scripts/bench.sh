@@ -34,15 +34,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/vic-bench.XXXXXX")
 
 remove_ours() { remove_prefixed "${PREFIX}"; }
 
-cleanup() {
-	local rc=$?
-	set +e
-	remove_ours
-	if [ "$testbed_up" -eq 1 ]; then bash scripts/testbed.sh down >"$work/testbed-down.out" 2>&1 || cat "$work/testbed-down.out" >&2; fi
-	rm -rf "$work"
-	return "$rc"
-}
-trap cleanup EXIT
+trap 'leave_testbed "$PREFIX"' EXIT
 trap 'exit 130' INT TERM
 # The testbed is ours while this script runs: another testbed.sh up waits, and its down refuses.
 export VIC_TESTBED_OWNER=$$

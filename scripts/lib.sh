@@ -118,3 +118,18 @@ remove_prefixed() {
 	# shellcheck disable=SC2086
 	[ -z "$ids" ] || timeout 120 docker network rm $ids >/dev/null 2>&1 || true
 }
+
+# leave_testbed PREFIX: the EXIT trap of a script that brings the testbed up (testbed_up=1 once
+# it is) and keeps its files in $work: its PREFIX containers and networks go, then the testbed,
+# then $work. The script's exit status is kept.
+leave_testbed() {
+	local rc=$?
+	set +e
+	remove_prefixed "$1"
+	# shellcheck disable=SC2154 # $work belongs to the calling script
+	if [ "${testbed_up:-0}" -eq 1 ]; then
+		bash scripts/testbed.sh down >"$work/testbed-down.out" 2>&1 || cat "$work/testbed-down.out" >&2
+	fi
+	rm -rf "$work"
+	return "$rc"
+}
