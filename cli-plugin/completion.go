@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/docker-vic/docker-vic/cli-plugin/vch"
-	"github.com/docker-vic/docker-vic/endpoint/session"
+	"github.com/docker-vic/docker-vic/vsphere"
 )
 
 // completionTimeout bounds the vSphere listing behind shell completion.
@@ -16,7 +16,7 @@ const completionTimeout = 10 * time.Second
 
 // completeVCHNames completes VCH names from vSphere, up to max arguments (-1: any number). It
 // fails silently: no names when vSphere cannot be reached without a prompt.
-func completeVCHNames(getDeps func() *deps, conn *session.Options, max int) cobra.CompletionFunc {
+func completeVCHNames(getDeps func() *deps, conn *vsphere.Options, max int) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		if max >= 0 && len(args) >= max {
 			return nil, cobra.ShellCompDirectiveNoFileComp
@@ -33,7 +33,7 @@ func completeVCHNames(getDeps func() *deps, conn *session.Options, max int) cobr
 	}
 }
 
-func vchNames(ctx context.Context, d *deps, conn session.Options) []string {
+func vchNames(ctx context.Context, d *deps, conn vsphere.Options) []string {
 	s, err := d.vsphere.Connect(ctx, conn, false)
 	if err != nil {
 		return nil

@@ -6,13 +6,13 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/docker-vic/docker-vic/endpoint/config"
-	"github.com/docker-vic/docker-vic/endpoint/session"
+	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/vsphere"
 )
 
 // configureOptions are the flags of `docker vic configure`.
 type configureOptions struct {
-	conn     session.Options
+	conn     vsphere.Options
 	networks networkFlags
 }
 

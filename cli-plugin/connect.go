@@ -9,16 +9,16 @@ import (
 	"golang.org/x/term"
 
 	"github.com/docker-vic/docker-vic/cli-plugin/vch"
-	"github.com/docker-vic/docker-vic/endpoint/session"
+	"github.com/docker-vic/docker-vic/vsphere"
 )
 
 // connector opens vSphere sessions. interactive allows a password prompt.
 type connector interface {
-	Connect(ctx context.Context, o session.Options, interactive bool) (*session.Session, error)
+	Connect(ctx context.Context, o vsphere.Options, interactive bool) (*vsphere.Session, error)
 }
 
 // registerConnectionFlags adds the flags of every subcommand that talks to vSphere.
-func registerConnectionFlags(flags *pflag.FlagSet, o *session.Options) {
+func registerConnectionFlags(flags *pflag.FlagSet, o *vsphere.Options) {
 	flags.StringVar(&o.Target, "target", "", "vCenter or ESXi: `URL` like https://user:pass@host/sdk or user@host/DATACENTER (env VIC_TARGET, GOVC_URL)")
 	flags.StringVar(&o.User, "user", "", "vSphere user (env VIC_USER, GOVC_USERNAME)")
 	flags.StringVar(&o.Password, "password", "", "vSphere password (env VIC_PASSWORD, GOVC_PASSWORD; prompted on a terminal)")
@@ -45,7 +45,7 @@ func newSessionConnector(getenv func(string) string, stdinFD uintptr, prompt io.
 }
 
 // Connect implements connector.
-func (c *sessionConnector) Connect(ctx context.Context, o session.Options, interactive bool) (*session.Session, error) {
+func (c *sessionConnector) Connect(ctx context.Context, o vsphere.Options, interactive bool) (*vsphere.Session, error) {
 	t, err := o.Resolve(c.getenv)
 	if err != nil {
 		return nil, err
@@ -59,12 +59,12 @@ func (c *sessionConnector) Connect(ctx context.Context, o session.Options, inter
 		}
 		t.Password = string(b)
 	}
-	return session.Connect(ctx, t)
+	return vsphere.Connect(ctx, t)
 }
 
 // manager connects and returns a VCH manager on the session's datacenter. Call the returned
 // function to log out.
-func (d *deps) manager(ctx context.Context, o session.Options) (*vch.Manager, func(), error) {
+func (d *deps) manager(ctx context.Context, o vsphere.Options) (*vch.Manager, func(), error) {
 	s, err := d.vsphere.Connect(ctx, o, true)
 	if err != nil {
 		return nil, nil, err

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/docker-vic/docker-vic/cli-plugin/vch"
-	"github.com/docker-vic/docker-vic/endpoint/session"
+	"github.com/docker-vic/docker-vic/vsphere"
 )
 
 // defaultContainersFormat is the table `docker vic containers` prints.
@@ -27,7 +27,7 @@ var containerVMHeader = containerVMRow{ID: "VM ID", Name: "VM", ContainerID: "CO
 
 // containersOptions are the flags of `docker vic containers`.
 type containersOptions struct {
-	conn   session.Options
+	conn   vsphere.Options
 	format string
 }
 

@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/docker-vic/docker-vic/cli-plugin/vch"
-	"github.com/docker-vic/docker-vic/endpoint/config"
-	"github.com/docker-vic/docker-vic/endpoint/session"
+	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/vsphere"
 )
 
 // roleFlags are the flags of one role network (public, client, management), as typed.
@@ -24,7 +24,7 @@ type roleFlags struct {
 
 // createOptions are the flags of `docker vic create`.
 type createOptions struct {
-	conn session.Options
+	conn vsphere.Options
 
 	name            string
 	computeResource string

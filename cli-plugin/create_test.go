@@ -17,7 +17,7 @@ import (
 	"gotest.tools/v3/golden"
 
 	"github.com/docker-vic/docker-vic/cli-plugin/vch"
-	"github.com/docker-vic/docker-vic/endpoint/config"
+	"github.com/docker-vic/docker-vic/config"
 )
 
 // createArgs creates vch1 with a static public address, two container networks and DNS.

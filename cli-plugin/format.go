@@ -12,7 +12,7 @@ import (
 	"github.com/docker/cli/templates"
 
 	"github.com/docker-vic/docker-vic/cli-plugin/vch"
-	"github.com/docker-vic/docker-vic/endpoint/config"
+	"github.com/docker-vic/docker-vic/config"
 )
 
 // Formats of ls and inspect besides Go templates.

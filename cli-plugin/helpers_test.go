@@ -21,8 +21,8 @@ import (
 	"gotest.tools/v3/assert"
 
 	"github.com/docker-vic/docker-vic/cli-plugin/vch"
-	"github.com/docker-vic/docker-vic/endpoint/config"
-	"github.com/docker-vic/docker-vic/endpoint/session"
+	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/vsphere"
 )
 
 // testEnv is an in-process vCenter with one datacenter DC0, cluster DC0_C0 (the only compute
@@ -64,7 +64,7 @@ func newTestEnv(t *testing.T) *testEnv {
 		contexts:  store.New(filepath.Join(configDir, "contexts"), command.DefaultContextStoreConfig()),
 		conn: &sessionConnector{
 			getenv: func(k string) string {
-				if k == session.EnvTarget {
+				if k == vsphere.EnvTarget {
 					return s.URL.String()
 				}
 				return ""
@@ -72,7 +72,7 @@ func newTestEnv(t *testing.T) *testEnv {
 			stdin: -1,
 		},
 	}
-	sess, err := e.conn.Connect(e.ctx, session.Options{}, false)
+	sess, err := e.conn.Connect(e.ctx, vsphere.Options{}, false)
 	assert.NilError(t, err)
 	t.Cleanup(func() { _ = sess.Logout(context.Background()) })
 	e.client = sess.Client

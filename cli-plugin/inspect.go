@@ -10,13 +10,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/docker-vic/docker-vic/cli-plugin/vch"
-	"github.com/docker-vic/docker-vic/endpoint/config"
-	"github.com/docker-vic/docker-vic/endpoint/session"
+	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/vsphere"
 )
 
 // inspectOptions are the flags of `docker vic inspect`.
 type inspectOptions struct {
-	conn   session.Options
+	conn   vsphere.Options
 	format string
 }
 

@@ -5,12 +5,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/docker-vic/docker-vic/endpoint/session"
+	"github.com/docker-vic/docker-vic/vsphere"
 )
 
 // listOptions are the flags of `docker vic ls`.
 type listOptions struct {
-	conn   session.Options
+	conn   vsphere.Options
 	format string
 	quiet  bool
 }

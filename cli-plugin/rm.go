@@ -10,12 +10,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/docker-vic/docker-vic/cli-plugin/vch"
-	"github.com/docker-vic/docker-vic/endpoint/session"
+	"github.com/docker-vic/docker-vic/vsphere"
 )
 
 // removeOptions are the flags of `docker vic rm`.
 type removeOptions struct {
-	conn  session.Options
+	conn  vsphere.Options
 	force bool
 }
 

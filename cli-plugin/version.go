@@ -11,12 +11,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/docker-vic/docker-vic/endpoint/session"
+	"github.com/docker-vic/docker-vic/vsphere"
 )
 
 // versionOptions are the flags of `docker vic version`.
 type versionOptions struct {
-	conn   session.Options
+	conn   vsphere.Options
 	socket string
 }
 
@@ -47,16 +47,16 @@ func runVersion(ctx context.Context, d *deps, opts *versionOptions) error {
 }
 
 // vsphereVersion names the product at the configured target, or says why it cannot.
-func vsphereVersion(ctx context.Context, c connector, o session.Options) string {
+func vsphereVersion(ctx context.Context, c connector, o vsphere.Options) string {
 	ctx, cancel := context.WithTimeout(ctx, versionTimeout)
 	defer cancel()
 	s, err := c.Connect(ctx, o, false)
 	if err != nil {
-		var untrusted *session.UntrustedError
+		var untrusted *vsphere.UntrustedError
 		switch {
 		case errors.As(err, &untrusted):
 			return "not checked: " + err.Error()
-		case errors.Is(err, session.ErrNoTarget):
+		case errors.Is(err, vsphere.ErrNoTarget):
 			return "no target configured"
 		}
 		return "not reachable: " + err.Error()

@@ -6,7 +6,7 @@ import (
 
 	"github.com/docker/go-plugins-helpers/ipam"
 
-	"github.com/docker-vic/docker-vic/endpoint/config"
+	"github.com/docker-vic/docker-vic/config"
 )
 
 // RequestAddress hands out an address of a pool, with the pool's prefix length: the gateway

@@ -8,7 +8,7 @@ import (
 
 	"github.com/docker/go-plugins-helpers/ipam"
 
-	"github.com/docker-vic/docker-vic/endpoint/config"
+	"github.com/docker-vic/docker-vic/config"
 )
 
 // Driver is the "vic" IPAM driver. Its methods are safe for concurrent use: allocations are

@@ -10,7 +10,7 @@ import (
 
 	"github.com/docker/go-plugins-helpers/ipam"
 
-	"github.com/docker-vic/docker-vic/endpoint/config"
+	"github.com/docker-vic/docker-vic/config"
 )
 
 // testConfig is a VCH with the default bridge range (172.16.0.0/12 in /16s), a static container

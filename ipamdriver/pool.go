@@ -7,7 +7,7 @@ import (
 
 	"github.com/docker/go-plugins-helpers/ipam"
 
-	"github.com/docker-vic/docker-vic/endpoint/config"
+	"github.com/docker-vic/docker-vic/config"
 )
 
 // RequestPool hands Docker a pool: the container network named by OptionPortGroup, the subnet

@@ -10,10 +10,10 @@ import (
 
 	"github.com/docker/go-plugins-helpers/network"
 
+	"github.com/docker-vic/docker-vic/config"
 	"github.com/docker-vic/docker-vic/endpoint/cfw"
-	"github.com/docker-vic/docker-vic/endpoint/config"
+	"github.com/docker-vic/docker-vic/endpoint/hostports"
 	"github.com/docker-vic/docker-vic/endpoint/link"
-	"github.com/docker-vic/docker-vic/endpoint/ports"
 )
 
 // Container networks put containers straight on a vSphere port group: each endpoint is a
@@ -169,7 +169,7 @@ func (d *Driver) publishContainerPorts(e *Endpoint, n *Network, bindings []portB
 	}
 	var open []Port
 	for _, b := range bindings {
-		proto, err := ports.ProtoFromNumber(b.Proto)
+		proto, err := hostports.ProtoFromNumber(b.Proto)
 		if err != nil {
 			return fmt.Errorf("port %s: %w", b, err)
 		}
@@ -188,7 +188,7 @@ func (d *Driver) publishContainerPorts(e *Endpoint, n *Network, bindings []portB
 		open = appendPort(open, Port{Proto: proto, HostIP: e.Address.Addr(), HostPort: host, ContainerPort: b.Port})
 	}
 	for _, x := range exposed {
-		proto, err := ports.ProtoFromNumber(x.Proto)
+		proto, err := hostports.ProtoFromNumber(x.Proto)
 		if err != nil {
 			return fmt.Errorf("exposed port %d: %w", x.Port, err)
 		}

@@ -9,8 +9,8 @@ import (
 
 	"github.com/docker/go-plugins-helpers/network"
 
+	"github.com/docker-vic/docker-vic/config"
 	"github.com/docker-vic/docker-vic/endpoint/cfw"
-	"github.com/docker-vic/docker-vic/endpoint/config"
 	"github.com/docker-vic/docker-vic/endpoint/link"
 )
 

@@ -2,7 +2,7 @@
 // container networks (container.go): it
 // validates what Docker sends, persists networks, endpoints and published ports, and asks the
 // endpoint's link, port and NAT layers to make them real. It stays thin: the kernel work lives
-// in endpoint/link, endpoint/ports and endpoint/nat.
+// in endpoint/link, endpoint/hostports and endpoint/nat.
 package netdriver
 
 import (
@@ -15,9 +15,9 @@ import (
 
 	"github.com/docker/go-plugins-helpers/network"
 
+	"github.com/docker-vic/docker-vic/endpoint/hostports"
 	"github.com/docker-vic/docker-vic/endpoint/link"
 	"github.com/docker-vic/docker-vic/endpoint/nat"
-	"github.com/docker-vic/docker-vic/endpoint/ports"
 )
 
 // Links is the part of link.Links the driver uses.
@@ -43,9 +43,9 @@ type Firewall interface {
 
 // PortHolder keeps published host ports bound so that nothing else takes them.
 type PortHolder interface {
-	Hold(k ports.Key) error
-	HoldEphemeral(proto ports.Proto, hostIP netip.Addr) (uint16, error)
-	Release(k ports.Key)
+	Hold(k hostports.Key) error
+	HoldEphemeral(proto hostports.Proto, hostIP netip.Addr) (uint16, error)
+	Release(k hostports.Key)
 }
 
 // ContainerNamer names the container of an endpoint, or returns "" when it does not know.

@@ -14,9 +14,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/docker-vic/docker-vic/endpoint/cfw"
+	"github.com/docker-vic/docker-vic/endpoint/hostports"
 	"github.com/docker-vic/docker-vic/endpoint/link"
 	"github.com/docker-vic/docker-vic/endpoint/nat"
-	"github.com/docker-vic/docker-vic/endpoint/ports"
 )
 
 // These tests drive the driver's logic with fakes of the kernel layers, beside the kernel
@@ -81,24 +81,24 @@ func (f *fakeFirewall) Apply(_ context.Context, s nat.State) error {
 }
 
 type fakeHolder struct {
-	held map[ports.Key]bool
+	held map[hostports.Key]bool
 	next uint16
 }
 
-func (f *fakeHolder) Hold(k ports.Key) error {
+func (f *fakeHolder) Hold(k hostports.Key) error {
 	if k.Port == 2222 {
-		return &ports.InUseError{Key: k, By: `process "sshd" (pid 42)`}
+		return &hostports.InUseError{Key: k, By: `process "sshd" (pid 42)`}
 	}
 	f.held[k] = true
 	return nil
 }
-func (f *fakeHolder) HoldEphemeral(p ports.Proto, ip netip.Addr) (uint16, error) {
+func (f *fakeHolder) HoldEphemeral(p hostports.Proto, ip netip.Addr) (uint16, error) {
 	f.next++
-	k := ports.Key{Proto: p, HostIP: ip, Port: 49152 + f.next}
+	k := hostports.Key{Proto: p, HostIP: ip, Port: 49152 + f.next}
 	f.held[k] = true
 	return k.Port, nil
 }
-func (f *fakeHolder) Release(k ports.Key) { delete(f.held, k) }
+func (f *fakeHolder) Release(k hostports.Key) { delete(f.held, k) }
 
 type rig struct {
 	d         *Driver
@@ -115,7 +115,7 @@ var public = netip.MustParseAddr("198.51.100.2")
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "state.db")
-	r := &rig{links: &fakeLinks{links: map[string]string{}}, firewall: &fakeFirewall{}, holder: &fakeHolder{held: map[ports.Key]bool{}},
+	r := &rig{links: &fakeLinks{links: map[string]string{}}, firewall: &fakeFirewall{}, holder: &fakeHolder{held: map[hostports.Key]bool{}},
 		sandboxes: &fakeSandboxes{tables: map[string]cfw.Rules{}}, path: path}
 	r.open(t)
 	return r
@@ -206,13 +206,13 @@ func TestDriverLifecycle(t *testing.T) {
 	if p := r.firewall.state.Ports[0]; p.HostPort != 8080 || p.ContainerIP.String() != "172.20.0.2" || p.Bridge != "vb-aaaaaaaaaaaa" {
 		t.Fatalf("mapping %+v", p)
 	}
-	if !r.holder.held[ports.Key{Proto: ports.TCP, Port: 8080}] || len(r.holder.held) != 2 {
+	if !r.holder.held[hostports.Key{Proto: hostports.TCP, Port: 8080}] || len(r.holder.held) != 2 {
 		t.Fatalf("held ports %v", r.holder.held)
 	}
 
 	// A restart with the same database restores ports and rules without Docker's help.
 	r.firewall.state = nat.State{}
-	r.holder.held = map[ports.Key]bool{}
+	r.holder.held = map[hostports.Key]bool{}
 	r.links.links["vb-deadbeef0000"] = "stale bridge"
 	r.open(t)
 	if err := r.d.Restore(ctx); err != nil {
@@ -326,7 +326,7 @@ func TestDriverPortConflicts(t *testing.T) {
 			if err == nil || err.Error() != tc.want {
 				t.Fatalf("got %v\nwant %s", err, tc.want)
 			}
-			if r.holder.held[ports.Key{Proto: ports.TCP, Port: 9000}] || len(r.firewall.state.Ports) != 1 {
+			if r.holder.held[hostports.Key{Proto: hostports.TCP, Port: 9000}] || len(r.firewall.state.Ports) != 1 {
 				t.Fatalf("a refused publication left ports: held %v rules %v", r.holder.held, r.firewall.state.Ports)
 			}
 		})

@@ -9,8 +9,8 @@ import (
 
 	"github.com/docker/go-plugins-helpers/network"
 
+	"github.com/docker-vic/docker-vic/endpoint/hostports"
 	"github.com/docker-vic/docker-vic/endpoint/nat"
-	"github.com/docker-vic/docker-vic/endpoint/ports"
 )
 
 // Options of ProgramExternalConnectivity: the -p port map, and the ports of --expose and the
@@ -38,7 +38,7 @@ func (b portBinding) String() string {
 	if b.HostIP != "" {
 		host = b.HostIP + ":" + host
 	}
-	proto, _ := ports.ProtoFromNumber(b.Proto)
+	proto, _ := hostports.ProtoFromNumber(b.Proto)
 	return fmt.Sprintf("-p %s:%d/%s", host, b.Port, proto)
 }
 
@@ -105,7 +105,7 @@ func (d *Driver) ProgramExternalConnectivity(ctx context.Context, r *network.Pro
 // hold reserves the host port of one binding: the one asked for, the first free one of a
 // host range, or an ephemeral one for host port 0.
 func (d *Driver) hold(e *Endpoint, b portBinding) (Port, error) {
-	proto, err := ports.ProtoFromNumber(b.Proto)
+	proto, err := hostports.ProtoFromNumber(b.Proto)
 	if err != nil {
 		return Port{}, fmt.Errorf("port %s: %w", b, err)
 	}
@@ -139,7 +139,7 @@ func (d *Driver) hold(e *Endpoint, b portBinding) (Port, error) {
 			break
 		}
 	}
-	var inUse *ports.InUseError
+	var inUse *hostports.InUseError
 	if errors.As(firstErr, &inUse) || last == b.HostPort {
 		return Port{}, fmt.Errorf("cannot publish %s: %w", b, firstErr)
 	}
@@ -175,7 +175,7 @@ func (d *Driver) publishedBy(self *Endpoint, p Port) error {
 		for _, q := range o.Ports {
 			if q.Proto == p.Proto && q.HostPort == p.HostPort &&
 				(!q.HostIP.IsValid() || !p.HostIP.IsValid() || q.HostIP == p.HostIP) {
-				return &ports.InUseError{Key: p.Key(), By: fmt.Sprintf("%s (%s)", d.describe(o.ID), q)}
+				return &hostports.InUseError{Key: p.Key(), By: fmt.Sprintf("%s (%s)", d.describe(o.ID), q)}
 			}
 		}
 	}

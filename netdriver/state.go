@@ -7,7 +7,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/docker-vic/docker-vic/endpoint/ports"
+	"github.com/docker-vic/docker-vic/endpoint/hostports"
 )
 
 // Network is a vic network as the driver persists it.
@@ -40,14 +40,16 @@ type Endpoint struct {
 
 // Port is one published port of an endpoint.
 type Port struct {
-	Proto         ports.Proto `json:"proto"`
-	HostIP        netip.Addr  `json:"hostIP,omitzero"`
-	HostPort      uint16      `json:"hostPort"`
-	ContainerPort uint16      `json:"containerPort"`
+	Proto         hostports.Proto `json:"proto"`
+	HostIP        netip.Addr      `json:"hostIP,omitzero"`
+	HostPort      uint16          `json:"hostPort"`
+	ContainerPort uint16          `json:"containerPort"`
 }
 
 // Key is the host side of the port, as the port holder knows it.
-func (p Port) Key() ports.Key { return ports.Key{Proto: p.Proto, HostIP: p.HostIP, Port: p.HostPort} }
+func (p Port) Key() hostports.Key {
+	return hostports.Key{Proto: p.Proto, HostIP: p.HostIP, Port: p.HostPort}
+}
 
 // String writes the port as -p does: [IP:]HOST:CONTAINER/PROTO.
 func (p Port) String() string {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/vmware/govmomi/vim25"
 
-	"github.com/docker-vic/docker-vic/endpoint/config"
+	"github.com/docker-vic/docker-vic/config"
 )
 
 func TestConfigureAddContainerNetwork(t *testing.T) {

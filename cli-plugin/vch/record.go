@@ -4,7 +4,7 @@ import (
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25/types"
 
-	"github.com/docker-vic/docker-vic/endpoint/config"
+	"github.com/docker-vic/docker-vic/config"
 )
 
 // VMRecord is one VM of a datacenter as a scan saw it. It is read-only: the maps and lists its

@@ -6,7 +6,7 @@ import (
 
 	"github.com/vmware/govmomi/vim25/types"
 
-	"github.com/docker-vic/docker-vic/endpoint/config"
+	"github.com/docker-vic/docker-vic/config"
 )
 
 // use is one port group a VCH configuration names, with the flag that named it.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/vmware/govmomi/vim25"
 
-	"github.com/docker-vic/docker-vic/endpoint/config"
+	"github.com/docker-vic/docker-vic/config"
 )
 
 // Manager works on the VCHs of one datacenter.

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/docker-vic/docker-vic/endpoint/config"
+	"github.com/docker-vic/docker-vic/config"
 	"github.com/docker-vic/docker-vic/endpoint/testns"
 	"gotest.tools/v3/assert"
 )

@@ -14,7 +14,7 @@ import (
 	"net/netip"
 	"slices"
 
-	"github.com/docker-vic/docker-vic/endpoint/config"
+	"github.com/docker-vic/docker-vic/config"
 )
 
 // Rules is the firewall of one container on one container network.

@@ -19,7 +19,7 @@ import (
 	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/types"
 
-	"github.com/docker-vic/docker-vic/endpoint/config"
+	"github.com/docker-vic/docker-vic/config"
 )
 
 // Keys of a container VM's extraConfig besides config.KeyContainerVCH and config.KeyContainerID.

@@ -20,7 +20,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/docker-vic/docker-vic/cli-plugin/vch"
-	"github.com/docker-vic/docker-vic/endpoint/config"
+	"github.com/docker-vic/docker-vic/config"
 )
 
 // env is a simulated vCenter holding VCH "vch1" (bridge port group "vch1", container network

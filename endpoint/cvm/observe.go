@@ -8,7 +8,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/docker-vic/docker-vic/cli-plugin/vch"
-	"github.com/docker-vic/docker-vic/endpoint/config"
+	"github.com/docker-vic/docker-vic/config"
 )
 
 // scan reads every VM and network of the datacenter, as `docker vic` does.

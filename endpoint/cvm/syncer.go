@@ -12,7 +12,7 @@ import (
 	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/types"
 
-	"github.com/docker-vic/docker-vic/endpoint/session"
+	"github.com/docker-vic/docker-vic/vsphere"
 )
 
 // Default timings of a Syncer.
@@ -187,11 +187,11 @@ func orDefault(d, def time.Duration) time.Duration {
 	return def
 }
 
-// ConnectTarget returns a Connect that logs in to t through endpoint/session, as the daemon
+// ConnectTarget returns a Connect that logs in to t through package vsphere, as the daemon
 // does to read its VCH.
-func ConnectTarget(t *session.Target) Connect {
+func ConnectTarget(t *vsphere.Target) Connect {
 	return func(ctx context.Context) (*vim25.Client, func(context.Context) error, error) {
-		s, err := session.Connect(ctx, t)
+		s, err := vsphere.Connect(ctx, t)
 		if err != nil {
 			return nil, nil, err
 		}

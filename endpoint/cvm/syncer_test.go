@@ -11,8 +11,8 @@ import (
 	"github.com/vmware/govmomi/session"
 	"github.com/vmware/govmomi/vim25"
 
-	"github.com/docker-vic/docker-vic/endpoint/config"
-	vsession "github.com/docker-vic/docker-vic/endpoint/session"
+	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/vsphere"
 )
 
 // runSyncer starts s on its own goroutine and returns a function that stops it and waits.
@@ -124,7 +124,7 @@ func TestSyncerRidesOutVCenterDown(t *testing.T) {
 
 func TestSyncerLogsInAgainAfterSessionLoss(t *testing.T) {
 	withVCH(t, func(e *env) {
-		login := ConnectTarget(&vsession.Target{URL: e.c.URL(), User: "user", Password: "pass", Insecure: true})
+		login := ConnectTarget(&vsphere.Target{URL: e.c.URL(), User: "user", Password: "pass", Insecure: true})
 		var mu sync.Mutex
 		var clients []*vim25.Client
 		connect := func(ctx context.Context) (*vim25.Client, func(context.Context) error, error) {

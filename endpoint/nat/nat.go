@@ -14,7 +14,7 @@ package nat
 import (
 	"errors"
 	"fmt"
-	"github.com/docker-vic/docker-vic/endpoint/ports"
+	"github.com/docker-vic/docker-vic/endpoint/hostports"
 	"net/netip"
 )
 
@@ -27,17 +27,17 @@ const (
 )
 
 // Proto is a transport protocol of a published port; the port holder and the rules share it.
-type Proto = ports.Proto
+type Proto = hostports.Proto
 
 // Protocols iptables can DNAT by port.
 const (
-	TCP  = ports.TCP
-	UDP  = ports.UDP
-	SCTP = ports.SCTP
+	TCP  = hostports.TCP
+	UDP  = hostports.UDP
+	SCTP = hostports.SCTP
 )
 
 // ProtoFromNumber maps the IP protocol numbers Docker sends in a port map (6, 17, 132).
-func ProtoFromNumber(n int) (Proto, error) { return ports.ProtoFromNumber(n) }
+func ProtoFromNumber(n int) (Proto, error) { return hostports.ProtoFromNumber(n) }
 
 // State is everything the driver wants programmed: its bridge networks and the ports
 // published on them. Order does not matter: the same state always renders the same rules.

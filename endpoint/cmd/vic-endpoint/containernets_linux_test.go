@@ -15,7 +15,7 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
-	"github.com/docker-vic/docker-vic/endpoint/config"
+	"github.com/docker-vic/docker-vic/config"
 )
 
 // These tests drive the real Docker engine of the machine with its own bridge driver and

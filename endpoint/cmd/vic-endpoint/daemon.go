@@ -19,23 +19,23 @@ import (
 	"github.com/docker-vic/docker-vic/endpoint/cfw"
 	"github.com/docker-vic/docker-vic/endpoint/cvm"
 	"github.com/docker-vic/docker-vic/endpoint/dhcp"
+	"github.com/docker-vic/docker-vic/endpoint/driverapi"
+	"github.com/docker-vic/docker-vic/endpoint/hostports"
 	"github.com/docker-vic/docker-vic/endpoint/link"
 	"github.com/docker-vic/docker-vic/endpoint/nat"
-	"github.com/docker-vic/docker-vic/endpoint/plugin"
-	"github.com/docker-vic/docker-vic/endpoint/ports"
 	"github.com/docker-vic/docker-vic/ipamdriver"
 	"github.com/docker-vic/docker-vic/netdriver"
 )
 
 // The drivers must satisfy what the socket serves, and the kernel layers what the driver uses.
 var (
-	_ plugin.IPAMDriver    = (*ipamdriver.Driver)(nil)
-	_ plugin.NetworkDriver = (*netdriver.Driver)(nil)
-	_ plugin.NetworkDriver = loggedDriver{}
-	_ netdriver.Links      = (*link.Links)(nil)
-	_ netdriver.Firewall   = (*nat.Applier)(nil)
-	_ netdriver.PortHolder = (*ports.Holder)(nil)
-	_ snapshotter          = (*netdriver.Driver)(nil)
+	_ driverapi.IPAMDriver    = (*ipamdriver.Driver)(nil)
+	_ driverapi.NetworkDriver = (*netdriver.Driver)(nil)
+	_ driverapi.NetworkDriver = loggedDriver{}
+	_ netdriver.Links         = (*link.Links)(nil)
+	_ netdriver.Firewall      = (*nat.Applier)(nil)
+	_ netdriver.PortHolder    = (*hostports.Holder)(nil)
+	_ snapshotter             = (*netdriver.Driver)(nil)
 )
 
 // stateFile is the database both drivers share, inside --state-dir.
@@ -104,11 +104,11 @@ func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
 	if err := nd.RefreshContainerFirewalls(ctx); err != nil {
 		log.Warn("the firewalls of running containers were set again only in part", "error", err)
 	}
-	l, err := plugin.Listen(o.socket)
+	l, err := driverapi.Listen(o.socket)
 	if err != nil {
 		return err
 	}
-	srv := plugin.NewServer(loggedDriver{Driver: nd, log: log}, ipd, 0, log)
+	srv := driverapi.NewServer(loggedDriver{Driver: nd, log: log}, ipd, 0, log)
 	srv.Handle("POST "+portsPath, portsHandler(nd, up.Address, log))
 
 	// Every background task runs on watchCtx and is waited for before the database, the
@@ -158,7 +158,7 @@ func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
 // network driver's kernel layers: links through nl, rules through iptables and nftables in this
 // namespace, ports held by this process.
 func buildDrivers(db *bolt.DB, live *liveConfig, nl *netlink.Handle, names netdriver.ContainerNamer,
-	sandboxes netdriver.SandboxFirewall, leases *dhcp.Client, log *slog.Logger) (*ipamdriver.Driver, *netdriver.Driver, *nat.Applier, *ports.Holder, error) {
+	sandboxes netdriver.SandboxFirewall, leases *dhcp.Client, log *slog.Logger) (*ipamdriver.Driver, *netdriver.Driver, *nat.Applier, *hostports.Holder, error) {
 	cfg, up := live.get()
 	ipamStore, err := ipamdriver.NewBoltStore(db)
 	if err != nil {
@@ -176,7 +176,7 @@ func buildDrivers(db *bolt.DB, live *liveConfig, nl *netlink.Handle, names netdr
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	holder := ports.NewHolder()
+	holder := hostports.NewHolder()
 	nd, err := netdriver.New(netdriver.Options{
 		Store:        netStore,
 		Links:        link.New(nl),

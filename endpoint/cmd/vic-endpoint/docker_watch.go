@@ -14,10 +14,10 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/docker-vic/docker-vic/cli-plugin/vch"
-	"github.com/docker-vic/docker-vic/endpoint/config"
+	"github.com/docker-vic/docker-vic/config"
 	"github.com/docker-vic/docker-vic/endpoint/cvm"
-	"github.com/docker-vic/docker-vic/endpoint/session"
 	"github.com/docker-vic/docker-vic/netdriver"
+	"github.com/docker-vic/docker-vic/vsphere"
 )
 
 // dockerInterval is how often the containers on vic networks are read from Docker.
@@ -142,7 +142,7 @@ func containersOnVicNetworks(ctx context.Context, api containerLister, nd snapsh
 // newContainerVMs keeps a VM in vSphere per container on a vic network (SPEC §7), writing
 // vSphere from its own goroutine (Run), so that a slow or absent vCenter never holds up a
 // container.
-func newContainerVMs(t *session.Target, v *vch.VCH, log *slog.Logger) *cvm.Syncer {
+func newContainerVMs(t *vsphere.Target, v *vch.VCH, log *slog.Logger) *cvm.Syncer {
 	syncer := cvm.NewSyncer(cvm.ConnectTarget(t), cvm.Options{
 		VCH: v.Name, Datacenter: t.Datacenter,
 		Progress: func(step string) { log.Info("container VMs: " + step) },

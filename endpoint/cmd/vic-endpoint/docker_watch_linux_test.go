@@ -13,9 +13,9 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
-	"github.com/docker-vic/docker-vic/endpoint/config"
+	"github.com/docker-vic/docker-vic/config"
 	"github.com/docker-vic/docker-vic/endpoint/cvm"
-	"github.com/docker-vic/docker-vic/endpoint/ports"
+	"github.com/docker-vic/docker-vic/endpoint/hostports"
 	"github.com/docker-vic/docker-vic/netdriver"
 )
 
@@ -75,7 +75,7 @@ func TestContainersOnVicNetworks(t *testing.T) {
 				Networks: map[string]*network.EndpointSettings{"bridge": {NetworkID: "n-bridge", EndpointID: "e3", MacAddress: mac("02:42:ac:11:00:02")}}}},
 		},
 	}
-	endpoints := fakeSnapshot{{ID: "e1", Ports: []netdriver.Port{{Proto: ports.TCP, HostPort: 8080, ContainerPort: 80}}}}
+	endpoints := fakeSnapshot{{ID: "e1", Ports: []netdriver.Port{{Proto: hostports.TCP, HostPort: 8080, ContainerPort: 80}}}}
 	cfg := &config.Config{Bridge: config.Bridge{PortGroup: "VIC-Bridge"}}
 
 	names, got, err := containersOnVicNetworks(context.Background(), docker, endpoints, cfg)

@@ -13,10 +13,10 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/docker-vic/docker-vic/cli-plugin/vch"
-	"github.com/docker-vic/docker-vic/endpoint/config"
-	"github.com/docker-vic/docker-vic/endpoint/session"
+	"github.com/docker-vic/docker-vic/config"
 	"github.com/docker-vic/docker-vic/ipamdriver"
 	"github.com/docker-vic/docker-vic/netdriver"
+	"github.com/docker-vic/docker-vic/vsphere"
 )
 
 // liveConfig is the VCH configuration the endpoint serves and its uplinks, replaced whole when
@@ -61,7 +61,7 @@ func (l *liveConfig) containerNetwork(pg string) (netdriver.ContainerNetwork, bo
 // role networks or the bridge takes a restart of the endpoint, and says so.
 type refresher struct {
 	o      *options
-	target *session.Target
+	target *vsphere.Target
 	live   *liveConfig
 	ipd    *ipamdriver.Driver
 	nd     *netdriver.Driver
@@ -69,7 +69,7 @@ type refresher struct {
 	log    *slog.Logger
 
 	// sess is kept between readings (one login, not one per reading) and dropped on error.
-	sess *session.Session
+	sess *vsphere.Session
 }
 
 // run refreshes every interval until ctx ends, then logs out.
@@ -127,7 +127,7 @@ func (r *refresher) refresh(ctx context.Context) error {
 // fetch reads the VCH from vSphere on the kept session, logging in when there is none.
 func (r *refresher) fetch(ctx context.Context) (*vch.VCH, error) {
 	if r.sess == nil {
-		s, err := session.Connect(ctx, r.target)
+		s, err := vsphere.Connect(ctx, r.target)
 		if err != nil {
 			return nil, err
 		}

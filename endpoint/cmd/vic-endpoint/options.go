@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/docker-vic/docker-vic/endpoint/plugin"
+	"github.com/docker-vic/docker-vic/endpoint/driverapi"
 )
 
 // Defaults of the daemon's flags.
@@ -55,7 +55,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.config, "config", "", "instead of vSphere: a `FILE` holding the JSON of 'docker vic inspect NAME --format json'")
 	uplinks := fs.StringArray("uplink", nil, "map a port group to a local interface, `PG=IFACE` (repeatable), overriding MAC matching")
 	fs.StringVar(&o.stateDir, "state-dir", defaultStateDir, "directory of the state database")
-	fs.StringVar(&o.socket, "socket", plugin.DefaultSocket, "plugin socket")
+	fs.StringVar(&o.socket, "socket", driverapi.DefaultSocket, "plugin socket")
 	level := fs.String("log-level", "info", "debug, info or warn")
 	fs.DurationVar(&o.watchInterval, "watch-interval", defaultWatchInterval, "how often the iptables rules and the nftables port maps are checked and repaired")
 	fs.DurationVar(&o.configInterval, "config-interval", defaultConfigInterval, "how often the VCH's configuration is read again from vSphere (docker vic configure)")

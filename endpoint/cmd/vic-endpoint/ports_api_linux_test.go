@@ -12,7 +12,7 @@ import (
 
 	"gotest.tools/v3/assert"
 
-	"github.com/docker-vic/docker-vic/endpoint/ports"
+	"github.com/docker-vic/docker-vic/endpoint/hostports"
 	"github.com/docker-vic/docker-vic/netdriver"
 )
 
@@ -32,9 +32,9 @@ func TestPortsHandlerAnswers(t *testing.T) {
 		nets: []netdriver.Network{{ID: "n1", Bridge: "vb-n1", Subnet: netip.MustParsePrefix("172.16.0.0/16")}},
 		eps: []netdriver.Endpoint{{ID: "e1", NetworkID: "n1", Address: netip.MustParsePrefix("172.16.0.2/16"), MAC: "02:42:ac:10:00:02",
 			Ports: []netdriver.Port{
-				{Proto: ports.TCP, HostPort: 8080, ContainerPort: 80},
-				{Proto: ports.TCP, HostIP: netip.MustParseAddr("0.0.0.0"), HostPort: 8081, ContainerPort: 81},
-				{Proto: ports.UDP, HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 5353, ContainerPort: 53},
+				{Proto: hostports.TCP, HostPort: 8080, ContainerPort: 80},
+				{Proto: hostports.TCP, HostIP: netip.MustParseAddr("0.0.0.0"), HostPort: 8081, ContainerPort: 81},
+				{Proto: hostports.UDP, HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 5353, ContainerPort: 53},
 			}}},
 	}
 	h := portsHandler(snap, netip.MustParseAddr("198.51.100.2"), slog.New(slog.DiscardHandler))

@@ -12,14 +12,14 @@ import (
 	"strings"
 
 	"github.com/docker-vic/docker-vic/cli-plugin/vch"
-	"github.com/docker-vic/docker-vic/endpoint/session"
+	"github.com/docker-vic/docker-vic/vsphere"
 )
 
 // loadVCH returns the VCH to serve, from the --config file or from vSphere, and the vSphere
 // target it came from (nil for a file: the endpoint then works without vSphere).
-func loadVCH(ctx context.Context, o *options) (*vch.VCH, *session.Target, error) {
+func loadVCH(ctx context.Context, o *options) (*vch.VCH, *vsphere.Target, error) {
 	var v *vch.VCH
-	var t *session.Target
+	var t *vsphere.Target
 	var err error
 	if o.config != "" {
 		v, err = readVCHFile(o.config)
@@ -56,7 +56,7 @@ func readVCHFile(path string) (*vch.VCH, error) {
 }
 
 // fetchVCH logs in to vSphere, reads the VCH's configuration and NICs, and logs out.
-func fetchVCH(ctx context.Context, o *options) (*vch.VCH, *session.Target, error) {
+func fetchVCH(ctx context.Context, o *options) (*vch.VCH, *vsphere.Target, error) {
 	getenv := os.Getenv
 	if o.credentials != "" {
 		creds, err := readCredentials(o.credentials)
@@ -70,13 +70,13 @@ func fetchVCH(ctx context.Context, o *options) (*vch.VCH, *session.Target, error
 			return os.Getenv(k)
 		}
 	}
-	t, err := session.Options{
+	t, err := vsphere.Options{
 		Target: o.target, Thumbprint: o.thumbprint, Insecure: o.insecure, Datacenter: o.datacenter,
 	}.Resolve(getenv)
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := session.Connect(ctx, t)
+	s, err := vsphere.Connect(ctx, t)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -94,8 +94,8 @@ func fetchVCH(ctx context.Context, o *options) (*vch.VCH, *session.Target, error
 
 // credentialKeys are the settings a credentials file may hold.
 var credentialKeys = map[string]bool{
-	session.EnvUser: true, session.EnvPassword: true,
-	session.EnvGovcUsername: true, session.EnvGovcPassword: true,
+	vsphere.EnvUser: true, vsphere.EnvPassword: true,
+	vsphere.EnvGovcUsername: true, vsphere.EnvGovcPassword: true,
 }
 
 // readCredentials reads a root-only file of KEY=VALUE lines (blank lines and # comments
@@ -124,7 +124,7 @@ func readCredentials(path string) (map[string]string, error) {
 		k = strings.TrimSpace(k)
 		if !ok || !credentialKeys[k] {
 			return nil, fmt.Errorf("credentials file %s line %d: want %s, %s, %s or %s=VALUE", path, n,
-				session.EnvUser, session.EnvPassword, session.EnvGovcUsername, session.EnvGovcPassword)
+				vsphere.EnvUser, vsphere.EnvPassword, vsphere.EnvGovcUsername, vsphere.EnvGovcPassword)
 		}
 		out[k] = strings.Trim(strings.TrimSpace(v), `"'`)
 	}

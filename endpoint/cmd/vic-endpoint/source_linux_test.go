@@ -15,7 +15,7 @@ import (
 	"gotest.tools/v3/assert"
 
 	"github.com/docker-vic/docker-vic/cli-plugin/vch"
-	"github.com/docker-vic/docker-vic/endpoint/config"
+	"github.com/docker-vic/docker-vic/config"
 )
 
 // TestFetchVCHFromVSphere reads a VCH created in the in-process vCenter with credentials from

@@ -1,8 +1,4 @@
-// Package session opens authenticated sessions on vCenter or ESXi: it reads the target from
-// flags and the environment (VIC_* first, then the GOVC_* variables govc users already have),
-// checks the server's certificate against a thumbprint, and logs in. The CLI plugin and the
-// endpoint daemon share it.
-package session
+package vsphere
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package session
+package vsphere
 
 import (
 	"crypto/x509"

@@ -1,8 +1,8 @@
-// Package plugin serves the libnetwork remote network driver and IPAM driver named vic on one
+// Package driverapi serves the libnetwork remote network driver and IPAM driver named vic on one
 // unix socket. It owns the transport only: decoding requests (empty bodies included), a
 // deadline per request, and errors as HTTP 500 with {"Err": ...}. The drivers behind it are
 // plain Go interfaces.
-package plugin
+package driverapi
 
 import (
 	"context"

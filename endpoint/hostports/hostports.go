@@ -1,9 +1,9 @@
-// Package ports holds the endpoint's published host ports. A held port is a socket bound to
-// it and never listening: connections to it are answered by the NAT rules before they reach a
+// Package hostports holds the host ports the vic-endpoint daemon publishes. A held port is a
+// socket bound to it and never listening: connections to it are answered by the NAT rules before they reach a
 // socket, nothing else on the endpoint (Docker's own docker-proxy included) can bind it, and
 // it costs one file descriptor, not a process. It also picks free ephemeral ports and names
 // the process holding a port when a bind fails.
-package ports
+package hostports
 
 import (
 	"fmt"
