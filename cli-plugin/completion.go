@@ -39,10 +39,11 @@ func vchNames(ctx context.Context, d *deps, conn vsphere.Options) []string {
 		return nil
 	}
 	defer func() { _ = s.Logout(context.WithoutCancel(ctx)) }()
-	vchs, err := (&vch.Manager{Client: s.Client, Datacenter: s.Target.Datacenter}).List(ctx)
+	inv, err := (&vch.Manager{Client: s.Client, Datacenter: s.Target.Datacenter}).Scan(ctx)
 	if err != nil {
 		return nil
 	}
+	vchs := inv.VCHs()
 	names := make([]string, len(vchs))
 	for i, v := range vchs {
 		names[i] = v.Name

@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/docker-vic/docker-vic/cli-plugin/vch"
 	"github.com/docker-vic/docker-vic/vsphere"
 )
 
@@ -56,14 +55,18 @@ func runContainers(ctx context.Context, d *deps, name string, opts *containersOp
 		return err
 	}
 	defer logout()
-	vms, err := m.Containers(ctx, name)
+	inv, err := m.Scan(ctx)
+	if err != nil {
+		return err
+	}
+	vms, err := inv.ContainerVMsOf(name)
 	if err != nil {
 		return err
 	}
 	return writeContainerVMs(d.out, opts.format, vms)
 }
 
-func writeContainerVMs(out io.Writer, format string, vms []vch.ContainerVM) error {
+func writeContainerVMs(out io.Writer, format string, vms []vsphere.ContainerVM) error {
 	if format == "" || format == formatTable {
 		format = defaultContainersFormat
 	}

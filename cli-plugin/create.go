@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/cli-plugin/vch"
 	"github.com/docker-vic/docker-vic/config"
 	"github.com/docker-vic/docker-vic/vsphere"
@@ -203,9 +204,13 @@ func runCreate(ctx context.Context, d *deps, opts *createOptions) error {
 		Datacenter: s.Target.Datacenter,
 		Progress:   func(step string) { fmt.Fprintf(d.out, "  %s...\n", step) },
 	}
-	if _, err := m.Get(ctx, cfg.Name); err == nil {
+	inv, err := m.Scan(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := inv.VCH(cfg.Name); err == nil {
 		return &config.Error{Flag: "--name", Value: cfg.Name, Rule: "a VCH of that name already exists"}
-	} else if !errors.Is(err, vch.ErrNotFound) {
+	} else if !errors.Is(err, vsphere.ErrNotFound) {
 		return err
 	}
 	certDir := opts.certDir(d)
@@ -240,7 +245,7 @@ func runCreate(ctx context.Context, d *deps, opts *createOptions) error {
 // finishCreate runs once the VCH exists: it fits the server certificate to the address the
 // endpoint reported, prints how to reach the VCH and creates its Docker context. A failure here
 // leaves the VCH in place and says how to finish by hand.
-func finishCreate(d *deps, opts *createOptions, m *vch.Manager, v *vch.VCH, tlsm *tlsMaterial, certDir string) error {
+func finishCreate(d *deps, opts *createOptions, m *vch.Manager, v *vchdoc.VCH, tlsm *tlsMaterial, certDir string) error {
 	name := v.Name
 	api, published := dockerAddr(v), publicAddr(v)
 
@@ -281,7 +286,7 @@ func finishCreate(d *deps, opts *createOptions, m *vch.Manager, v *vch.VCH, tlsm
 // reissueServer issues a server certificate that also names api, the address the endpoint got
 // from DHCP, into certDir. The configuration keeps the certificate issued before creation:
 // configure cannot change a VCH's TLS material.
-func reissueServer(v *vch.VCH, tlsm *tlsMaterial, certDir string, api netip.Addr) error {
+func reissueServer(v *vchdoc.VCH, tlsm *tlsMaterial, certDir string, api netip.Addr) error {
 	if err := tlsm.issueServer(v.Name, append(staticAddrs(v.Config), api)); err != nil {
 		return err
 	}
@@ -301,7 +306,7 @@ func staticAddrs(cfg *config.Config) []netip.Addr {
 
 // dockerAddr is where the Docker API of v listens: the static client address, else the
 // address of the client NIC, else the public one when client and public share a port group.
-func dockerAddr(v *vch.VCH) netip.Addr {
+func dockerAddr(v *vchdoc.VCH) netip.Addr {
 	cfg := v.Config
 	if cfg.Client.Static() {
 		return cfg.Client.IP.Addr()
@@ -316,7 +321,7 @@ func dockerAddr(v *vch.VCH) netip.Addr {
 }
 
 // publicAddr is the address of v's published ports.
-func publicAddr(v *vch.VCH) netip.Addr {
+func publicAddr(v *vchdoc.VCH) netip.Addr {
 	if v.Config.Public.Static() {
 		return v.Config.Public.IP.Addr()
 	}
@@ -326,7 +331,7 @@ func publicAddr(v *vch.VCH) netip.Addr {
 	return nicAddr(v, config.RolePublic)
 }
 
-func nicAddr(v *vch.VCH, role config.Role) netip.Addr {
+func nicAddr(v *vchdoc.VCH, role config.Role) netip.Addr {
 	for _, n := range v.NICs {
 		for _, r := range n.Roles {
 			if r == role && n.Address.IsValid() {

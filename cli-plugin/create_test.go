@@ -16,6 +16,7 @@ import (
 	is "gotest.tools/v3/assert/cmp"
 	"gotest.tools/v3/golden"
 
+	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/cli-plugin/vch"
 	"github.com/docker-vic/docker-vic/config"
 )
@@ -223,9 +224,9 @@ func TestFinishCreateDHCPAddress(t *testing.T) {
 	d := &deps{out: &out, err: &out, contexts: contexts, configDir: configDir}
 	cfg := config.New("vch9")
 	cfg.ApplyDefaults()
-	v := &vch.VCH{
+	v := &vchdoc.VCH{
 		ID: "vm-99", Name: "vch9", Path: "/DC0/host/DC0_C0/Resources/vch9", PowerState: "poweredOn", Config: cfg,
-		NICs: []vch.NIC{{PortGroup: "VM Network", MAC: "00:0c:29:00:00:01",
+		NICs: []vchdoc.NIC{{PortGroup: "VM Network", MAC: "00:0c:29:00:00:01",
 			Roles: []config.Role{config.RolePublic, config.RoleClient, config.RoleManagement}, Address: mustAddr("198.51.100.77")}},
 		PublicAddress: mustAddr("198.51.100.77"),
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/docker/cli/templates"
 
-	"github.com/docker-vic/docker-vic/cli-plugin/vch"
+	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/config"
 )
 
@@ -42,7 +42,7 @@ var listHeader = vchRow{
 	Containers: "CONTAINERS", Status: "STATUS", Revision: "REVISION",
 }
 
-func newRow(v *vch.VCH) vchRow {
+func newRow(v *vchdoc.VCH) vchRow {
 	r := vchRow{
 		ID:         v.ID,
 		Name:       v.Name,
@@ -72,7 +72,7 @@ func listFormat(source string, quiet bool) string {
 }
 
 // writeList renders VCHs like `docker network ls`.
-func writeList(out io.Writer, format string, vchs []*vch.VCH) error {
+func writeList(out io.Writer, format string, vchs []*vchdoc.VCH) error {
 	rows := make([]any, len(vchs))
 	for i, v := range vchs {
 		rows[i] = newRow(v)
@@ -139,17 +139,15 @@ func status(powerState string) string {
 }
 
 // writeInspect renders one VCH: human-readable by default, or JSON, create flags or a template.
-func writeInspect(out io.Writer, format string, v *vch.VCH) error {
+func writeInspect(out io.Writer, format string, v *vchdoc.VCH) error {
 	switch format {
 	case "":
 		return writeDescription(out, v)
 	case formatJSON:
-		b, err := json.MarshalIndent(v, "", "    ")
-		if err != nil {
+		if err := vchdoc.Write(out, v); err != nil {
 			return fmt.Errorf("encoding VCH %q: %w", v.Name, err)
 		}
-		_, err = fmt.Fprintf(out, "%s\n", b)
-		return err
+		return nil
 	case formatCreateFlags:
 		_, err := fmt.Fprintln(out, "docker vic create "+config.ShellQuote(v.Config.CreateFlags()))
 		return err

@@ -20,9 +20,11 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 	"gotest.tools/v3/assert"
 
+	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/cli-plugin/vch"
 	"github.com/docker-vic/docker-vic/config"
 	"github.com/docker-vic/docker-vic/vsphere"
+	"github.com/docker-vic/docker-vic/vsphere/sim"
 )
 
 // testEnv is an in-process vCenter with one datacenter DC0, cluster DC0_C0 (the only compute
@@ -45,10 +47,7 @@ var testPortGroups = []string{"vch1", "vch2", "vch3", "cnet-a", "cnet-b", "cnet-
 
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
-	m := simulator.VPX()
-	m.Host = 0
-	m.ClusterHost = 2
-	m.Machine = 1
+	m := sim.Model()
 	assert.NilError(t, m.Create())
 	t.Cleanup(m.Remove)
 	s := m.Service.NewServer()
@@ -82,25 +81,15 @@ func newTestEnv(t *testing.T) *testEnv {
 	return e
 }
 
-// addPortgroup adds a distributed port group to DVS0, with MAC learning when open.
+// addPortgroup adds a distributed port group to DVS0, with MAC learning when open, and with
+// forged transmits and promiscuous mode rejected when not.
 func (e *testEnv) addPortgroup(name string, open bool) {
 	e.t.Helper()
-	n, err := find.NewFinder(e.client).Network(e.ctx, "DVS0")
-	assert.NilError(e.t, err)
-	policy := &types.DVSMacManagementPolicy{
-		AllowPromiscuous: types.NewBool(false),
-		ForgedTransmits:  types.NewBool(false),
-	}
+	setting := sim.MACManagement(false, false)
 	if open {
-		policy.MacLearningPolicy = &types.DVSMacLearningPolicy{Enabled: true}
+		setting = sim.MACLearning()
 	}
-	spec := types.DVPortgroupConfigSpec{
-		Name: name, NumPorts: 16, Type: string(types.DistributedVirtualPortgroupPortgroupTypeEarlyBinding),
-		DefaultPortConfig: &types.VMwareDVSPortSetting{MacManagementPolicy: policy},
-	}
-	task, err := n.(*object.DistributedVirtualSwitch).AddPortgroup(e.ctx, []types.DVPortgroupConfigSpec{spec})
-	assert.NilError(e.t, err)
-	assert.NilError(e.t, task.Wait(e.ctx))
+	assert.NilError(e.t, sim.AddPortGroups(e.ctx, e.client, setting, name))
 }
 
 // result is what a user sees of one command.
@@ -209,9 +198,11 @@ func fileMode(t *testing.T, path string) os.FileMode {
 }
 
 // get reads VCH name as vch sees it.
-func (e *testEnv) get(name string) *vch.VCH {
+func (e *testEnv) get(name string) *vchdoc.VCH {
 	e.t.Helper()
-	v, err := (&vch.Manager{Client: e.client}).Get(e.ctx, name)
+	inv, err := (&vch.Manager{Client: e.client}).Scan(e.ctx)
+	assert.NilError(e.t, err)
+	v, err := inv.VCH(name)
 	assert.NilError(e.t, err)
 	return v
 }
@@ -230,13 +221,5 @@ func (e *testEnv) powerOff(name string) {
 
 // injectFault makes every call of method fail from now on.
 func (e *testEnv) injectFault(method string) {
-	e.model.Service.AddFaultRule(&simulator.FaultInjectionRule{
-		MethodName:  method,
-		ObjectType:  "*",
-		ObjectName:  "*",
-		Probability: 1.0,
-		FaultType:   simulator.FaultTypeInvalidState,
-		Message:     "injected " + method + " failure",
-		Enabled:     true,
-	})
+	sim.InjectFault(e.model.Service, method)
 }

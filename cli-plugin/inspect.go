@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/docker-vic/docker-vic/cli-plugin/vch"
+	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/config"
 	"github.com/docker-vic/docker-vic/vsphere"
 )
@@ -43,7 +43,11 @@ func runInspect(ctx context.Context, d *deps, name string, opts *inspectOptions)
 		return err
 	}
 	defer logout()
-	v, err := m.Get(ctx, name)
+	inv, err := m.Scan(ctx)
+	if err != nil {
+		return err
+	}
+	v, err := inv.VCH(name)
 	if err != nil {
 		return err
 	}
@@ -51,7 +55,7 @@ func runInspect(ctx context.Context, d *deps, name string, opts *inspectOptions)
 }
 
 // writeDescription is the default, human-readable view of a VCH.
-func writeDescription(out io.Writer, v *vch.VCH) error {
+func writeDescription(out io.Writer, v *vchdoc.VCH) error {
 	cfg := v.Config
 	w := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
 	line := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
@@ -141,7 +145,7 @@ func writeDescription(out io.Writer, v *vch.VCH) error {
 }
 
 // roles writes the roles of a NIC, with the aliases of its container networks.
-func roles(n vch.NIC) string {
+func roles(n vchdoc.NIC) string {
 	out := make([]string, 0, len(n.Roles))
 	for _, r := range n.Roles {
 		if r == config.RoleContainer && len(n.Aliases) > 0 {
@@ -154,7 +158,7 @@ func roles(n vch.NIC) string {
 }
 
 // nicAddress is the NIC's address as configured or reported, with the static gateway.
-func nicAddress(cfg *config.Config, n vch.NIC) string {
+func nicAddress(cfg *config.Config, n vchdoc.NIC) string {
 	for _, r := range []config.RoleNetwork{cfg.Public, cfg.Client, cfg.Management} {
 		if r.PortGroup != n.PortGroup || !r.Static() {
 			continue

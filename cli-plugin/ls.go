@@ -40,9 +40,9 @@ func runList(ctx context.Context, d *deps, opts *listOptions) error {
 		return err
 	}
 	defer logout()
-	vchs, err := m.List(ctx)
+	inv, err := m.Scan(ctx)
 	if err != nil {
 		return err
 	}
-	return writeList(d.out, format, vchs)
+	return writeList(d.out, format, inv.VCHs())
 }

@@ -48,7 +48,7 @@ func runRemove(ctx context.Context, d *deps, names []string, opts *removeOptions
 	failed := 0
 	for _, name := range names {
 		if err := removeOne(ctx, d, m, name, opts.force); err != nil {
-			if opts.force && errors.Is(err, vch.ErrNotFound) {
+			if opts.force && errors.Is(err, vsphere.ErrNotFound) {
 				continue
 			}
 			fmt.Fprintln(d.err, err)

@@ -21,10 +21,9 @@ import (
 
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/soap"
-)
 
-// switchName is the distributed switch of the simulator's VPX inventory.
-const switchName = "DVS0"
+	"github.com/docker-vic/docker-vic/vsphere/sim"
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -52,7 +51,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.username, "username", "user", "user name the simulator accepts")
 	fs.StringVar(&o.password, "password", "pass", "password the simulator accepts")
 	fs.StringVar(&o.pidfile, "pidfile", "", "file to write the process ID to while serving")
-	fs.Func("portgroup", "distributed port group to create on "+switchName+" (repeatable)", func(name string) error {
+	fs.Func("portgroup", "distributed port group to create on "+sim.Switch+" (repeatable)", func(name string) error {
 		if strings.TrimSpace(name) == "" {
 			return errors.New("a port group needs a name")
 		}

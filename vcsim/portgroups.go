@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"strings"
 
 	"github.com/vmware/govmomi"
-	"github.com/vmware/govmomi/find"
-	"github.com/vmware/govmomi/object"
-	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/docker-vic/docker-vic/vsphere/sim"
 )
 
 // addPortgroups creates the named distributed port groups with forged transmits and
@@ -23,42 +21,5 @@ func addPortgroups(ctx context.Context, u *url.URL, names []string) error {
 		return fmt.Errorf("connecting to the simulator: %w", err)
 	}
 	defer c.Logout(context.WithoutCancel(ctx))
-
-	ref, err := find.NewFinder(c.Client).Network(ctx, switchName)
-	if err != nil {
-		return fmt.Errorf("finding switch %q: %w", switchName, err)
-	}
-	dvs, ok := ref.(*object.DistributedVirtualSwitch)
-	if !ok {
-		return fmt.Errorf("finding switch %q: not a distributed switch", switchName)
-	}
-	specs := make([]types.DVPortgroupConfigSpec, len(names))
-	for i, name := range names {
-		specs[i] = types.DVPortgroupConfigSpec{
-			Name: name, NumPorts: 128, Type: string(types.DistributedVirtualPortgroupPortgroupTypeEarlyBinding),
-			DefaultPortConfig: permissivePortSetting(),
-		}
-	}
-	task, err := dvs.AddPortgroup(ctx, specs)
-	if err == nil {
-		err = task.Wait(ctx)
-	}
-	if err != nil {
-		return fmt.Errorf("adding port groups %s: %w", strings.Join(names, ", "), err)
-	}
-	return nil
-}
-
-func permissivePortSetting() *types.VMwareDVSPortSetting {
-	allow := &types.BoolPolicy{Value: types.NewBool(true)}
-	return &types.VMwareDVSPortSetting{
-		Vlan: new(types.VmwareDistributedVirtualSwitchVlanIdSpec),
-		SecurityPolicy: &types.DVSSecurityPolicy{
-			AllowPromiscuous: allow, ForgedTransmits: allow, MacChanges: allow,
-		},
-		MacManagementPolicy: &types.DVSMacManagementPolicy{
-			AllowPromiscuous: types.NewBool(true), ForgedTransmits: types.NewBool(true), MacChanges: types.NewBool(true),
-			MacLearningPolicy: &types.DVSMacLearningPolicy{Enabled: true},
-		},
-	}
+	return sim.AddPortGroups(ctx, c.Client, sim.Permissive(), names...)
 }

@@ -8,7 +8,9 @@ import (
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25/types"
 
+	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/vsphere"
 )
 
 // Configure applies change to the configuration of VCH name, validates the result like Create
@@ -17,16 +19,16 @@ import (
 //
 // Configure can add container networks and change their addressing, DNS and firewall level,
 // and the VCH's DNS servers; any other change is refused.
-func (m *Manager) Configure(ctx context.Context, name string, change func(*config.Config) error) (*VCH, error) {
-	snap, err := m.scan(ctx)
+func (m *Manager) Configure(ctx context.Context, name string, change func(*config.Config) error) (*vchdoc.VCH, error) {
+	snap, err := m.Scan(ctx)
 	if err != nil {
 		return nil, err
 	}
-	v, err := snap.vch(name)
+	v, err := snap.EndpointVM(name)
 	if err != nil {
 		return nil, err
 	}
-	old := v.cfg
+	old := v.Config()
 	next := old.Clone()
 	if err := change(next); err != nil {
 		return nil, err
@@ -46,8 +48,8 @@ func (m *Manager) Configure(ctx context.Context, name string, change func(*confi
 		}
 	}
 	k := &checker{m: m, snap: snap, vCenter: m.Client.IsVC()}
-	if v.host != nil {
-		k.hosts = []types.ManagedObjectReference{*v.host}
+	if v.Host() != nil {
+		k.hosts = []types.ManagedObjectReference{*v.Host()}
 	}
 	if err := k.checkPortGroups(ctx, next, added); err != nil {
 		return nil, err
@@ -68,13 +70,13 @@ func (m *Manager) Configure(ctx context.Context, name string, change func(*confi
 			newNICs = append(newNICs, pg)
 		}
 	}
-	devices, err := nicSpecs(snap.nets, newNICs, -100)
+	devices, err := nicSpecs(snap, newNICs, -100)
 	if err != nil {
 		return nil, fmt.Errorf("reconfiguring endpoint VM %q: %w", name, err)
 	}
 	spec := types.VirtualMachineConfigSpec{
-		ChangeVersion: v.changeVersion,
-		ExtraConfig:   OptionValues(extra),
+		ChangeVersion: v.ChangeVersion(),
+		ExtraConfig:   vsphere.OptionValues(extra),
 		DeviceChange:  devices,
 	}
 	if len(newNICs) > 0 {
@@ -82,12 +84,12 @@ func (m *Manager) Configure(ctx context.Context, name string, change func(*confi
 	} else {
 		m.progress("storing revision %d of VCH %q", next.Revision, name)
 	}
-	vm := object.NewVirtualMachine(m.Client, v.ref)
+	vm := object.NewVirtualMachine(m.Client, v.Ref())
 	task, err := vm.Reconfigure(ctx, spec)
-	if err = wait(ctx, task, err); err != nil {
+	if err = vsphere.Wait(ctx, task, err); err != nil {
 		return nil, fmt.Errorf("reconfiguring endpoint VM %q: %w", name, err)
 	}
-	return m.Get(ctx, name)
+	return m.get(ctx, name)
 }
 
 // checkConfigurable refuses changes configure cannot apply without recreating the VCH.

@@ -11,13 +11,14 @@ import (
 	"github.com/vmware/govmomi/vim25"
 
 	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/vsphere/sim"
 )
 
 func TestConfigureAddContainerNetwork(t *testing.T) {
 	vcenter(t, func(ctx context.Context, c *vim25.Client) {
 		addPortgroup(t, ctx, c, "vch1", nil)
-		addPortgroup(t, ctx, c, "cn1", macLearning())
-		addPortgroup(t, ctx, c, "cn2", legacySecurity(true, true))
+		addPortgroup(t, ctx, c, "cn1", sim.MACLearning())
+		addPortgroup(t, ctx, c, "cn2", sim.LegacySecurity(true, true))
 		m, progress := newManager(c)
 		mustCreate(t, ctx, m, newConfig("vch1", "cn1"))
 
@@ -96,8 +97,8 @@ func TestConfigureRefuses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			vcenter(t, func(ctx context.Context, c *vim25.Client) {
 				addPortgroup(t, ctx, c, "vch1", nil)
-				addPortgroup(t, ctx, c, "cn1", macLearning())
-				addPortgroup(t, ctx, c, "closed", legacySecurity(false, true))
+				addPortgroup(t, ctx, c, "cn1", sim.MACLearning())
+				addPortgroup(t, ctx, c, "closed", sim.LegacySecurity(false, true))
 				addPortgroup(t, ctx, c, "other", nil)
 				m, _ := newManager(c)
 				mustCreate(t, ctx, m, newConfig("vch1", "cn1"))
@@ -127,7 +128,7 @@ func addNetwork(pg string) func(*config.Config) error {
 func TestConfigureRollsBackOnFault(t *testing.T) {
 	vcenter(t, func(ctx context.Context, c *vim25.Client) {
 		addPortgroup(t, ctx, c, "vch1", nil)
-		addPortgroup(t, ctx, c, "cn2", macLearning())
+		addPortgroup(t, ctx, c, "cn2", sim.MACLearning())
 		m, _ := newManager(c)
 		mustCreate(t, ctx, m, newConfig("vch1"))
 		before, _ := vmByName(t, ctx, c, "vch1")

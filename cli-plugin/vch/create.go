@@ -5,14 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"sort"
 	"strings"
 
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 
+	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/vsphere"
 )
 
 // Endpoint VM defaults.
@@ -26,7 +27,7 @@ const (
 // Create validates cfg against the inventory and creates the VCH, all or nothing. cfg has
 // passed config.Validate; Create fills in the placement it resolved (datacenter, compute
 // resource, image store) before storing it.
-func (m *Manager) Create(ctx context.Context, cfg *config.Config) (*VCH, error) {
+func (m *Manager) Create(ctx context.Context, cfg *config.Config) (*vchdoc.VCH, error) {
 	cfg.ApplyDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -38,12 +39,12 @@ func (m *Manager) Create(ctx context.Context, cfg *config.Config) (*VCH, error) 
 	if err := m.build(ctx, cfg, plan); err != nil {
 		return nil, err
 	}
-	return m.Get(ctx, cfg.Name)
+	return m.get(ctx, cfg.Name)
 }
 
 // createPlan is what validation resolved and creation uses.
 type createPlan struct {
-	snap   *Inventory
+	snap   *vsphere.Inventory
 	target *target
 	// folder says whether the VCH gets a VM folder of its own (vCenter only).
 	folder bool
@@ -52,16 +53,16 @@ type createPlan struct {
 // plan checks everything that needs the inventory, before any change, and fills in the
 // resolved placement of cfg.
 func (m *Manager) plan(ctx context.Context, cfg *config.Config) (*createPlan, error) {
-	snap, err := m.scan(ctx)
+	snap, err := m.Scan(ctx)
 	if err != nil {
 		return nil, err
 	}
-	m.progress("validating VCH %q in datacenter %q", cfg.Name, snap.dcName)
+	m.progress("validating VCH %q in datacenter %q", cfg.Name, snap.DatacenterName())
 	k := &checker{m: m, snap: snap, vCenter: m.Client.IsVC()}
 	if err := k.checkName(cfg.Name); err != nil {
 		return nil, err
 	}
-	t, err := m.resolveTarget(ctx, snap.dc, cfg.Placement)
+	t, err := m.resolveTarget(ctx, snap.Datacenter(), cfg.Placement)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +74,7 @@ func (m *Manager) plan(ctx context.Context, cfg *config.Config) (*createPlan, er
 	if err := m.checkFreeNames(ctx, cfg.Name, p); err != nil {
 		return nil, err
 	}
-	cfg.Placement.Datacenter = snap.dcName
+	cfg.Placement.Datacenter = snap.DatacenterName()
 	cfg.Placement.ComputeResource = t.computePath
 	cfg.Placement.ImageStore = t.datastore
 	return p, nil
@@ -97,7 +98,7 @@ func (m *Manager) checkFreeNames(ctx context.Context, name string, p *createPlan
 	}
 	var f mo.Folder
 	if err := p.target.vmFolder.Properties(ctx, p.target.vmFolder.Reference(), []string{"childEntity"}, &f); err != nil {
-		return fmt.Errorf("reading the VM folder of datacenter %q: %w", p.snap.dcName, err)
+		return fmt.Errorf("reading the VM folder of datacenter %q: %w", p.snap.DatacenterName(), err)
 	}
 	children, err := m.entityNames(ctx, f.ChildEntity)
 	if err != nil {
@@ -105,7 +106,7 @@ func (m *Manager) checkFreeNames(ctx context.Context, name string, p *createPlan
 	}
 	for ref, n := range children {
 		if n == name {
-			return &config.Error{Flag: "--name", Value: name, Rule: fmt.Sprintf("the VM folder of datacenter %q already holds %s of that name", p.snap.dcName, kindName(ref))}
+			return &config.Error{Flag: "--name", Value: name, Rule: fmt.Sprintf("the VM folder of datacenter %q already holds %s of that name", p.snap.DatacenterName(), kindName(ref))}
 		}
 	}
 	return nil
@@ -160,7 +161,7 @@ func (m *Manager) build(ctx context.Context, cfg *config.Config, p *createPlan) 
 	}
 	m.progress("powering on endpoint VM %q", name)
 	task, err := vm.PowerOn(ctx)
-	if err = wait(ctx, task, err); err != nil {
+	if err = vsphere.Wait(ctx, task, err); err != nil {
 		return fmt.Errorf("powering on endpoint VM %q: %w", name, err)
 	}
 	success = true
@@ -175,7 +176,7 @@ func endpointSpec(cfg *config.Config, p *createPlan) (types.VirtualMachineConfig
 	if err != nil {
 		return spec, err
 	}
-	devices, err := nicSpecs(p.snap.nets, cfg.PortGroups(), -100)
+	devices, err := nicSpecs(p.snap, cfg.PortGroups(), -100)
 	if err != nil {
 		return spec, fmt.Errorf("creating endpoint VM %q: %w", cfg.Name, err)
 	}
@@ -193,7 +194,7 @@ func endpointSpec(cfg *config.Config, p *createPlan) (types.VirtualMachineConfig
 		NumCPUs:      int32(orDefault(cfg.Placement.CPUs, DefaultCPUs)),
 		MemoryMB:     int64(orDefault(cfg.Placement.MemoryMB, DefaultMemoryMB)),
 		Files:        &types.VirtualMachineFileInfo{VmPathName: fmt.Sprintf("[%s]", p.target.datastore)},
-		ExtraConfig:  OptionValues(extra),
+		ExtraConfig:  vsphere.OptionValues(extra),
 		DeviceChange: devices,
 	}, nil
 }
@@ -208,7 +209,7 @@ func (m *Manager) createFolder(ctx context.Context, parent *object.Folder, name 
 	ref := folder.Reference()
 	*undo = append(*undo, func(ctx context.Context) error {
 		m.progress("removing VM folder %q", name)
-		return destroy(ctx, m.Client, ref)
+		return vsphere.Destroy(ctx, m.Client, ref)
 	})
 	return folder, nil
 }
@@ -233,7 +234,7 @@ func (m *Manager) createPool(ctx context.Context, parent *object.ResourcePool, n
 	}
 	*undo = append(*undo, func(ctx context.Context) error {
 		m.progress("removing %s %q", poolKind(ref), name)
-		return destroy(ctx, m.Client, ref)
+		return vsphere.Destroy(ctx, m.Client, ref)
 	})
 	return object.NewResourcePool(m.Client, ref), nil
 }
@@ -263,7 +264,7 @@ func (m *Manager) createVM(ctx context.Context, spec types.VirtualMachineConfigS
 	*undo = append(*undo, func(ctx context.Context) error {
 		m.progress("removing endpoint VM %q", name)
 		// A failed power-on may still have started the VM: power it off first.
-		return removeVM(ctx, m.Client, ref, name, true)
+		return vsphere.RemoveVM(ctx, m.Client, ref, name, true)
 	})
 	return object.NewVirtualMachine(m.Client, ref), nil
 }
@@ -302,19 +303,4 @@ func orDefault(v, def int) int {
 		return v
 	}
 	return def
-}
-
-// OptionValues turns extraConfig entries into the option values of a VM config spec, sorted
-// by key so that a spec reads the same every time. An empty value removes its key from the VM.
-func OptionValues(entries map[string]string) []types.BaseOptionValue {
-	keys := make([]string, 0, len(entries))
-	for k := range entries {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([]types.BaseOptionValue, len(keys))
-	for i, k := range keys {
-		out[i] = &types.OptionValue{Key: k, Value: entries[k]}
-	}
-	return out
 }

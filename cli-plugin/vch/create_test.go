@@ -13,12 +13,14 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/vsphere"
+	"github.com/docker-vic/docker-vic/vsphere/sim"
 )
 
 func TestCreateLifecycle(t *testing.T) {
 	vcenter(t, func(ctx context.Context, c *vim25.Client) {
 		addPortgroup(t, ctx, c, "vch1", nil)
-		addPortgroup(t, ctx, c, "cn1", macLearning())
+		addPortgroup(t, ctx, c, "cn1", sim.MACLearning())
 		m, progress := newManager(c)
 		cfg := newConfig("vch1", "cn1")
 		cfg.Management.PortGroup = "DC0_DVPG0"
@@ -63,7 +65,7 @@ func TestCreateLifecycle(t *testing.T) {
 		}
 
 		// What Create returned, Get and List say.
-		got, err := m.Get(ctx, "vch1")
+		got, err := getVCH(ctx, m, "vch1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +92,7 @@ func TestCreateLifecycle(t *testing.T) {
 		if !reflect.DeepEqual(h.NICs[3].Aliases, []string{"cn1"}) {
 			t.Errorf("container NIC aliases %v", h.NICs[3].Aliases)
 		}
-		all, err := m.List(ctx)
+		all, err := listVCHs(ctx, m)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,8 +116,8 @@ func TestCreateLifecycle(t *testing.T) {
 				t.Errorf("%s: before remove %s, after %s", gone, before, after)
 			}
 		}
-		if _, err := m.Get(ctx, "vch1"); !errors.Is(err, ErrNotFound) {
-			t.Errorf("Get after Remove = %v, want ErrNotFound", err)
+		if _, err := getVCH(ctx, m, "vch1"); !errors.Is(err, vsphere.ErrNotFound) {
+			t.Errorf("Get after Remove = %v, want vsphere.ErrNotFound", err)
 		}
 	})
 }
@@ -295,7 +297,7 @@ func TestCreateRollbackKeepsOtherVCHs(t *testing.T) {
 		if after := readInventory(t, ctx, c); !after.equal(before) {
 			t.Errorf("inventory changed:\nbefore %s\nafter  %s", before, after)
 		}
-		if _, err := m.Get(ctx, "vch1"); err != nil {
+		if _, err := getVCH(ctx, m, "vch1"); err != nil {
 			t.Errorf("VCH vch1 after the failed create: %v", err)
 		}
 	})

@@ -18,7 +18,10 @@ import (
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 
+	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/vsphere"
+	"github.com/docker-vic/docker-vic/vsphere/sim"
 )
 
 // vcenter runs f against an in-process vCenter with one datacenter DC0, one cluster DC0_C0
@@ -29,13 +32,7 @@ func vcenter(t *testing.T, f func(ctx context.Context, c *vim25.Client)) {
 	runModel(t, vcModel(), f)
 }
 
-func vcModel() *simulator.Model {
-	m := simulator.VPX()
-	m.Host = 0
-	m.ClusterHost = 2
-	m.Machine = 1
-	return m
-}
+func vcModel() *simulator.Model { return sim.Model() }
 
 func runModel(t *testing.T, m *simulator.Model, f func(ctx context.Context, c *vim25.Client)) {
 	t.Helper()
@@ -71,49 +68,12 @@ func newManager(c *vim25.Client) (*Manager, *recorder) {
 	return &Manager{Client: c, Progress: r.add}, r
 }
 
-// Port security settings of distributed port groups.
-func macLearning() *types.VMwareDVSPortSetting {
-	return &types.VMwareDVSPortSetting{MacManagementPolicy: &types.DVSMacManagementPolicy{
-		AllowPromiscuous:  types.NewBool(false),
-		ForgedTransmits:   types.NewBool(false),
-		MacLearningPolicy: &types.DVSMacLearningPolicy{Enabled: true},
-	}}
-}
-
-func macManagement(forged, promiscuous bool) *types.VMwareDVSPortSetting {
-	return &types.VMwareDVSPortSetting{MacManagementPolicy: &types.DVSMacManagementPolicy{
-		AllowPromiscuous: types.NewBool(promiscuous),
-		ForgedTransmits:  types.NewBool(forged),
-	}}
-}
-
-func legacySecurity(forged, promiscuous bool) *types.VMwareDVSPortSetting {
-	return &types.VMwareDVSPortSetting{SecurityPolicy: &types.DVSSecurityPolicy{
-		AllowPromiscuous: &types.BoolPolicy{Value: types.NewBool(promiscuous)},
-		ForgedTransmits:  &types.BoolPolicy{Value: types.NewBool(forged)},
-	}}
-}
-
 // addPortgroup adds a distributed port group to DVS0 with the given default port setting (nil:
 // the simulator's default, which sets no security policy).
 func addPortgroup(t *testing.T, ctx context.Context, c *vim25.Client, name string, setting *types.VMwareDVSPortSetting) {
 	t.Helper()
-	f := find.NewFinder(c)
-	n, err := f.Network(ctx, "DVS0")
-	if err != nil {
+	if err := sim.AddPortGroups(ctx, c, setting, name); err != nil {
 		t.Fatal(err)
-	}
-	dvs := n.(*object.DistributedVirtualSwitch)
-	spec := types.DVPortgroupConfigSpec{Name: name, NumPorts: 16, Type: string(types.DistributedVirtualPortgroupPortgroupTypeEarlyBinding)}
-	if setting != nil {
-		spec.DefaultPortConfig = setting
-	}
-	task, err := dvs.AddPortgroup(ctx, []types.DVPortgroupConfigSpec{spec})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := task.Wait(ctx); err != nil {
-		t.Fatalf("adding port group %q: %v", name, err)
 	}
 }
 
@@ -129,7 +89,7 @@ func newConfig(name string, containerNetworks ...string) *config.Config {
 }
 
 // mustCreate creates a VCH whose bridge port group, named after it, it adds first.
-func mustCreate(t *testing.T, ctx context.Context, m *Manager, cfg *config.Config) *VCH {
+func mustCreate(t *testing.T, ctx context.Context, m *Manager, cfg *config.Config) *vchdoc.VCH {
 	t.Helper()
 	h, err := m.Create(ctx, cfg)
 	if err != nil {
@@ -273,15 +233,7 @@ func addContainerVM(t *testing.T, ctx context.Context, c *vim25.Client, vch, nam
 
 // injectFault makes every call of method fail.
 func injectFault(ctx context.Context, method string) {
-	simulator.ServiceFromContext(ctx).AddFaultRule(&simulator.FaultInjectionRule{
-		MethodName:  method,
-		ObjectType:  "*",
-		ObjectName:  "*",
-		Probability: 1.0,
-		FaultType:   simulator.FaultTypeInvalidState,
-		Message:     "injected " + method + " failure",
-		Enabled:     true,
-	})
+	sim.InjectFault(simulator.ServiceFromContext(ctx), method)
 }
 
 // asConfigError returns err as a *config.Error, failing the test when it is not one.
@@ -298,20 +250,38 @@ func asConfigError(t *testing.T, err error) *config.Error {
 // security policy (nil: none of its own).
 func addHostPortgroup(t *testing.T, ctx context.Context, c *vim25.Client, name string, security *types.HostNetworkSecurityPolicy) {
 	t.Helper()
-	host, err := find.NewFinder(c).HostSystem(ctx, "*")
-	if err != nil {
+	if err := sim.AddHostPortGroup(ctx, c, name, security); err != nil {
 		t.Fatal(err)
-	}
-	ns, err := host.ConfigManager().NetworkSystem(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec := types.HostPortGroupSpec{Name: name, VswitchName: "vSwitch0", Policy: types.HostNetworkPolicy{Security: security}}
-	if err := ns.AddPortGroup(ctx, spec); err != nil {
-		t.Fatalf("adding port group %q: %v", name, err)
 	}
 }
 
 func vmRef(id string) types.ManagedObjectReference {
 	return types.ManagedObjectReference{Type: "VirtualMachine", Value: id}
+}
+
+// getVCH describes VCH name as ls and inspect read it.
+func getVCH(ctx context.Context, m *Manager, name string) (*vchdoc.VCH, error) {
+	inv, err := m.Scan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return inv.VCH(name)
+}
+
+// listVCHs describes every VCH as ls reads them.
+func listVCHs(ctx context.Context, m *Manager) ([]*vchdoc.VCH, error) {
+	inv, err := m.Scan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return inv.VCHs(), nil
+}
+
+// containerVMs describes the container VMs of VCH name as `docker vic containers` reads them.
+func containerVMs(ctx context.Context, m *Manager, name string) ([]vsphere.ContainerVM, error) {
+	inv, err := m.Scan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return inv.ContainerVMsOf(name)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/vsphere"
 )
 
 // target is where a new VCH goes: the pool its own pool is created under, the folder its VM
@@ -27,27 +28,6 @@ type target struct {
 	vmFolder  *object.Folder
 	hosts     []types.ManagedObjectReference
 	datastore string
-}
-
-// poolPath returns the inventory path of the pool of VCH name under a stored compute resource:
-// a pool path holds a "Resources" element; a cluster or host keeps its pools under "Resources".
-func poolPath(computeResource, name string) string {
-	if computeResource == "" {
-		return ""
-	}
-	if isPoolPath(computeResource) {
-		return path.Join(computeResource, name)
-	}
-	return path.Join(computeResource, "Resources", name)
-}
-
-func isPoolPath(p string) bool {
-	for _, elem := range strings.Split(p, "/") {
-		if elem == "Resources" {
-			return true
-		}
-	}
-	return false
 }
 
 // resolveTarget finds the compute resource, pool and image store of cfg in the datacenter.
@@ -92,7 +72,7 @@ func (m *Manager) resolveCompute(ctx context.Context, f *find.Finder, dc *object
 
 	if spec == "" {
 		all, err := f.ComputeResourceList(ctx, "*")
-		if err != nil && !isNotFound(err) {
+		if err != nil && !vsphere.IsNotFound(err) {
 			return nil, none, fmt.Errorf("listing the compute resources of datacenter %q: %w", dc.Name(), err)
 		}
 		switch len(all) {
@@ -106,19 +86,19 @@ func (m *Manager) resolveCompute(ctx context.Context, f *find.Finder, dc *object
 
 	if cr, err := f.ComputeResource(ctx, spec); err == nil {
 		return m.computeTarget(ctx, cr)
-	} else if !isNotFound(err) {
+	} else if !vsphere.IsNotFound(err) {
 		return nil, none, computeError(spec, err)
 	}
 
 	if host, err := f.HostSystem(ctx, spec); err == nil {
 		return m.hostTarget(ctx, f, host)
-	} else if !isNotFound(err) {
+	} else if !vsphere.IsNotFound(err) {
 		return nil, none, computeError(spec, err)
 	}
 
 	pool, err := f.ResourcePool(ctx, spec)
 	if err != nil {
-		if !isNotFound(err) {
+		if !vsphere.IsNotFound(err) {
 			return nil, none, computeError(spec, err)
 		}
 		return nil, none, &config.Error{Flag: flag, Value: spec, Rule: fmt.Sprintf("no cluster, host or resource pool of that name in datacenter %q", dc.Name()) + m.computeSuggestion(ctx, f, spec)}

@@ -13,7 +13,10 @@ import (
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 
+	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/vsphere"
+	"github.com/docker-vic/docker-vic/vsphere/sim"
 )
 
 // countingRoundTripper counts the SOAP calls a client makes.
@@ -41,16 +44,16 @@ func callsOf(t *testing.T, c *vim25.Client, f func() error) int64 {
 
 func TestListRoundTripsDoNotGrowWithVCHs(t *testing.T) {
 	vcenter(t, func(ctx context.Context, c *vim25.Client) {
-		addPortgroup(t, ctx, c, "cn", macLearning())
+		addPortgroup(t, ctx, c, "cn", sim.MACLearning())
 		m, _ := newManager(c)
 		create := func(name string) {
 			addPortgroup(t, ctx, c, name, nil)
 			mustCreate(t, ctx, m, newConfig(name, "cn"))
 			addContainerVM(t, ctx, c, name, name+"-c1", true)
 		}
-		list := func() (n int64, vchs []*VCH) {
+		list := func() (n int64, vchs []*vchdoc.VCH) {
 			n = callsOf(t, c, func() (err error) {
-				vchs, err = m.List(ctx)
+				vchs, err = listVCHs(ctx, m)
 				return err
 			})
 			return n, vchs
@@ -77,7 +80,7 @@ func TestListRoundTripsDoNotGrowWithVCHs(t *testing.T) {
 				t.Errorf("VCH %d = %s with %d containers (%d running) and %d NICs", i, h.Name, h.Containers, h.Running, len(h.NICs))
 			}
 		}
-		get := callsOf(t, c, func() error { _, err := m.Get(ctx, "vch3"); return err })
+		get := callsOf(t, c, func() error { _, err := getVCH(ctx, m, "vch3"); return err })
 		if get != one {
 			t.Errorf("Get made %d calls, List %d", get, one)
 		}
@@ -98,7 +101,7 @@ func TestListAddressesAndContainers(t *testing.T) {
 		addContainerVM(t, ctx, c, "dhcp", "db-0123456789ab", false)
 
 		// Before the guest reports an address, a DHCP VCH has none.
-		h, err := m.Get(ctx, "dhcp")
+		h, err := getVCH(ctx, m, "dhcp")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +120,7 @@ func TestListAddressesAndContainers(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		all, err := m.List(ctx)
+		all, err := listVCHs(ctx, m)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,7 +139,7 @@ func TestListAddressesAndContainers(t *testing.T) {
 			t.Errorf("containers: dhcp %d (%d running), static %d", dhcp.Containers, dhcp.Running, st.Containers)
 		}
 
-		cvms, err := m.Containers(ctx, "dhcp")
+		cvms, err := containerVMs(ctx, m, "dhcp")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,14 +153,14 @@ func TestListAddressesAndContainers(t *testing.T) {
 func TestGetNotFound(t *testing.T) {
 	vcenter(t, func(ctx context.Context, c *vim25.Client) {
 		m, _ := newManager(c)
-		_, err := m.Get(ctx, "x")
-		if !errors.Is(err, ErrNotFound) || err.Error() != `no VCH named "x" in datacenter "DC0"` {
+		_, err := getVCH(ctx, m, "x")
+		if !errors.Is(err, vsphere.ErrNotFound) || err.Error() != `no VCH named "x" in datacenter "DC0"` {
 			t.Errorf("Get = %v", err)
 		}
-		if _, err := m.Containers(ctx, "x"); !errors.Is(err, ErrNotFound) {
+		if _, err := containerVMs(ctx, m, "x"); !errors.Is(err, vsphere.ErrNotFound) {
 			t.Errorf("Containers = %v", err)
 		}
-		if err := m.Remove(ctx, "x", true); !errors.Is(err, ErrNotFound) {
+		if err := m.Remove(ctx, "x", true); !errors.Is(err, vsphere.ErrNotFound) {
 			t.Errorf("Remove = %v", err)
 		}
 	})
@@ -174,19 +177,19 @@ func TestListIgnoresLookalikes(t *testing.T) {
 			t.Fatal(err)
 		}
 		// A copy of the endpoint's extraConfig on another VM does not make it a VCH.
-		vms, err := m.List(ctx)
+		vms, err := listVCHs(ctx, m)
 		if err != nil {
 			t.Fatal(err)
 		}
 		other := firstOtherVM(t, ctx, c, "vch1")
-		task, err := other.Reconfigure(ctx, types.VirtualMachineConfigSpec{ExtraConfig: OptionValues(enc)})
+		task, err := other.Reconfigure(ctx, types.VirtualMachineConfigSpec{ExtraConfig: vsphere.OptionValues(enc)})
 		if err == nil {
 			err = task.Wait(ctx)
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		after, err := m.List(ctx)
+		after, err := listVCHs(ctx, m)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,13 +212,13 @@ func firstOtherVM(t *testing.T, ctx context.Context, c *vim25.Client, name strin
 func TestDatacenterNotFound(t *testing.T) {
 	vcenter(t, func(ctx context.Context, c *vim25.Client) {
 		m := &Manager{Client: c, Datacenter: "DC9"}
-		_, err := m.List(ctx)
+		_, err := listVCHs(ctx, m)
 		ce := asConfigError(t, err)
 		if want := `invalid --datacenter "DC9": no datacenter of that name; did you mean "DC0"?`; ce.Error() != want {
 			t.Errorf("error %q, want %q", ce, want)
 		}
 		m.Datacenter = "/DC0"
-		if _, err := m.List(ctx); err != nil {
+		if _, err := listVCHs(ctx, m); err != nil {
 			t.Errorf("List in datacenter path /DC0: %v", err)
 		}
 	})

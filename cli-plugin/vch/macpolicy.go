@@ -10,6 +10,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/vsphere"
 )
 
 // macPolicy is what a port group lets a VM do with MAC addresses other than its own.
@@ -100,23 +101,23 @@ func hostPortgroupMACPolicy(info *types.HostNetworkInfo, name string) (macPolicy
 
 // checkMACPolicy refuses a container network whose port group drops frames from the
 // containers' MACs. NSX networks pass: NSX manages MACs of its own.
-func (k *checker) checkMACPolicy(ctx context.Context, net *network) error {
+func (k *checker) checkMACPolicy(ctx context.Context, pg *vsphere.PortGroup) error {
 	var blocked string
 	switch {
-	case net == nil, net.kind == opaqueNetwork, net.logicalSwitch != "":
+	case pg == nil, pg.NSX():
 		return nil
-	case net.kind == distributedPortgroup:
-		blocked = portgroupMACPolicy(net.portSetting).blocked()
+	case pg.Kind() == vsphere.DistributedPortGroup:
+		blocked = portgroupMACPolicy(pg.PortSetting()).blocked()
 	default:
 		var err error
-		if blocked, err = k.hostMACBlock(ctx, net.name); err != nil {
+		if blocked, err = k.hostMACBlock(ctx, pg.Name()); err != nil {
 			return err
 		}
 	}
 	if blocked == "" {
 		return nil
 	}
-	return &config.Error{Flag: "--container-network", Value: net.name,
+	return &config.Error{Flag: "--container-network", Value: pg.Name(),
 		Rule: "the port group blocks container MACs: " + blocked + "; allow forged transmits and promiscuous mode, or enable MAC learning, on the port group"}
 }
 

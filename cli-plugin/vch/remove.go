@@ -2,11 +2,17 @@ package vch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/docker-vic/docker-vic/vsphere"
 )
+
+// ErrContainersRunning says rm was refused, without --force, while container VMs are powered on.
+var ErrContainersRunning = errors.New("container VMs are powered on")
 
 // ContainersRunningError is returned by Remove without force while container VMs of the VCH
 // are powered on. It wraps ErrContainersRunning.
@@ -27,19 +33,19 @@ func (e *ContainersRunningError) Unwrap() error { return ErrContainersRunning }
 // with an error wrapping ErrContainersRunning while container VMs are powered on, unless force.
 // Parts already gone are skipped, so a Remove cut short can run again.
 func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
-	snap, err := m.scan(ctx)
+	snap, err := m.Scan(ctx)
 	if err != nil {
 		return err
 	}
-	v, err := snap.vch(name)
+	v, err := snap.EndpointVM(name)
 	if err != nil {
 		return err
 	}
-	containers := snap.containers(name)
+	containers := snap.ContainerVMs(name)
 	var running []string
 	for _, c := range containers {
-		if c.powerState == poweredOn {
-			running = append(running, c.name)
+		if c.PowerState() == types.VirtualMachinePowerStatePoweredOn {
+			running = append(running, c.Name())
 		}
 	}
 	if len(running) > 0 && !force {
@@ -53,13 +59,13 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 	}
 
 	for _, c := range containers {
-		m.progress("removing container VM %q", c.name)
-		if err := removeVM(ctx, m.Client, c.ref, c.name, c.powerState != "poweredOff"); err != nil {
+		m.progress("removing container VM %q", c.Name())
+		if err := vsphere.RemoveVM(ctx, m.Client, c.Ref(), c.Name(), string(c.PowerState()) != "poweredOff"); err != nil {
 			return fmt.Errorf("removing VCH %q: %w", name, err)
 		}
 	}
 	m.progress("removing endpoint VM %q", name)
-	if err := removeVM(ctx, m.Client, v.ref, name, v.powerState != "poweredOff"); err != nil {
+	if err := vsphere.RemoveVM(ctx, m.Client, v.Ref(), name, string(v.PowerState()) != "poweredOff"); err != nil {
 		return fmt.Errorf("removing VCH %q: %w", name, err)
 	}
 	if folder != nil {
@@ -69,7 +75,7 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 	}
 	if pool != nil {
 		m.progress("removing %s %q", poolKind(*pool), name)
-		if err := destroy(ctx, m.Client, *pool); err != nil {
+		if err := vsphere.Destroy(ctx, m.Client, *pool); err != nil {
 			return fmt.Errorf("removing %s %q: %w", poolKind(*pool), name, err)
 		}
 	}
@@ -78,23 +84,23 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 
 // ownContainers returns the VM folder and pool (or vApp) of the endpoint VM when they carry the
 // VCH's name, which means Create made them.
-func (m *Manager) ownContainers(ctx context.Context, v *VMRecord) (folder, pool *types.ManagedObjectReference, err error) {
+func (m *Manager) ownContainers(ctx context.Context, v *vsphere.VMRecord) (folder, pool *types.ManagedObjectReference, err error) {
 	var refs []types.ManagedObjectReference
-	if v.parent != nil && v.parent.Type == "Folder" {
-		refs = append(refs, *v.parent)
+	if v.Parent() != nil && v.Parent().Type == "Folder" {
+		refs = append(refs, *v.Parent())
 	}
-	if v.pool != nil {
-		refs = append(refs, *v.pool)
+	if v.Pool() != nil {
+		refs = append(refs, *v.Pool())
 	}
 	byRef, err := m.entityNames(ctx, refs)
 	if err != nil {
-		return nil, nil, fmt.Errorf("removing VCH %q: %w", v.name, err)
+		return nil, nil, fmt.Errorf("removing VCH %q: %w", v.Name(), err)
 	}
-	if v.parent != nil && byRef[*v.parent] == v.name {
-		folder = v.parent
+	if v.Parent() != nil && byRef[*v.Parent()] == v.Name() {
+		folder = v.Parent()
 	}
-	if v.pool != nil && byRef[*v.pool] == v.name {
-		pool = v.pool
+	if v.Pool() != nil && byRef[*v.Pool()] == v.Name() {
+		pool = v.Pool()
 	}
 	return folder, pool, nil
 }
@@ -104,7 +110,7 @@ func (m *Manager) ownContainers(ctx context.Context, v *VMRecord) (folder, pool 
 func (m *Manager) removeFolderIfEmpty(ctx context.Context, name string, ref types.ManagedObjectReference) error {
 	var f mo.Folder
 	if err := newCommon(m, ref).Properties(ctx, ref, []string{"childEntity"}, &f); err != nil {
-		if isNotFound(err) {
+		if vsphere.IsNotFound(err) {
 			return nil
 		}
 		return fmt.Errorf("reading VM folder %q: %w", name, err)
@@ -114,7 +120,7 @@ func (m *Manager) removeFolderIfEmpty(ctx context.Context, name string, ref type
 		return nil
 	}
 	m.progress("removing VM folder %q", name)
-	if err := destroy(ctx, m.Client, ref); err != nil {
+	if err := vsphere.Destroy(ctx, m.Client, ref); err != nil {
 		return fmt.Errorf("removing VM folder %q: %w", name, err)
 	}
 	return nil

@@ -10,6 +10,8 @@ import (
 	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25"
+
+	"github.com/docker-vic/docker-vic/vsphere"
 )
 
 func TestRemoveRefusesRunningContainers(t *testing.T) {
@@ -128,12 +130,12 @@ func TestRemoveTwice(t *testing.T) {
 		if err := m.Remove(ctx, "vch1", false); err != nil {
 			t.Fatal(err)
 		}
-		if err := m.Remove(ctx, "vch1", false); !errors.Is(err, ErrNotFound) {
+		if err := m.Remove(ctx, "vch1", false); !errors.Is(err, vsphere.ErrNotFound) {
 			t.Errorf("second Remove = %v, want ErrNotFound", err)
 		}
 		// The steps themselves accept objects already gone.
 		vm := object.NewVirtualMachine(c, vmRef(h.ID))
-		if err := removeVM(ctx, c, vm.Reference(), "vch1", true); err != nil {
+		if err := vsphere.RemoveVM(ctx, c, vm.Reference(), "vch1", true); err != nil {
 			t.Errorf("removing a VM already gone: %v", err)
 		}
 	})

@@ -4,6 +4,9 @@ import (
 	"testing"
 
 	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/docker-vic/docker-vic/vsphere"
+	"github.com/docker-vic/docker-vic/vsphere/sim"
 )
 
 func TestSuggest(t *testing.T) {
@@ -53,8 +56,8 @@ func TestPoolPath(t *testing.T) {
 		{"/DC0/host/DC0_C0/Resources/team", "/DC0/host/DC0_C0/Resources/team/vch1"},
 		{"", ""},
 	} {
-		if got := poolPath(tc.compute, "vch1"); got != tc.want {
-			t.Errorf("poolPath(%q) = %q, want %q", tc.compute, got, tc.want)
+		if got := vsphere.PoolPath(tc.compute, "vch1"); got != tc.want {
+			t.Errorf("vsphere.PoolPath(%q) = %q, want %q", tc.compute, got, tc.want)
 		}
 	}
 }
@@ -67,18 +70,18 @@ func TestPortgroupMACPolicy(t *testing.T) {
 	}{
 		{"None", nil, "forged transmits and promiscuous mode are rejected"},
 		{"NoSecurity", &types.VMwareDVSPortSetting{}, "forged transmits and promiscuous mode are rejected"},
-		{"Learning", macLearning(), ""},
+		{"Learning", sim.MACLearning(), ""},
 		{"LearningDisabled", &types.VMwareDVSPortSetting{MacManagementPolicy: &types.DVSMacManagementPolicy{
 			AllowPromiscuous: types.NewBool(true), ForgedTransmits: types.NewBool(false),
 			MacLearningPolicy: &types.DVSMacLearningPolicy{Enabled: false},
 		}}, "forged transmits is rejected"},
-		{"ManagementBothAllowed", macManagement(true, true), ""},
-		{"ManagementPromiscuousRejected", macManagement(true, false), "promiscuous mode is rejected"},
-		{"LegacyBothAllowed", legacySecurity(true, true), ""},
-		{"LegacyForgedRejected", legacySecurity(false, true), "forged transmits is rejected"},
+		{"ManagementBothAllowed", sim.MACManagement(true, true), ""},
+		{"ManagementPromiscuousRejected", sim.MACManagement(true, false), "promiscuous mode is rejected"},
+		{"LegacyBothAllowed", sim.LegacySecurity(true, true), ""},
+		{"LegacyForgedRejected", sim.LegacySecurity(false, true), "forged transmits is rejected"},
 		{"ManagementOverridesLegacy", &types.VMwareDVSPortSetting{
-			MacManagementPolicy: macManagement(true, true).MacManagementPolicy,
-			SecurityPolicy:      legacySecurity(false, false).SecurityPolicy,
+			MacManagementPolicy: sim.MACManagement(true, true).MacManagementPolicy,
+			SecurityPolicy:      sim.LegacySecurity(false, false).SecurityPolicy,
 		}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/vsphere"
 )
 
 // use is one port group a VCH configuration names, with the flag that named it.
@@ -37,7 +38,7 @@ func uses(cfg *config.Config) []use {
 // checker validates a configuration against what a scan of the inventory holds.
 type checker struct {
 	m    *Manager
-	snap *Inventory
+	snap *vsphere.Inventory
 	// vCenter is set on vCenter, where bridge and container networks must be distributed.
 	vCenter bool
 	// hosts are the hosts the VCH runs on, whose standard port groups are checked.
@@ -53,13 +54,13 @@ func (k *checker) checkPortGroups(ctx context.Context, cfg *config.Config, only 
 		if only != nil && !only[u.portGroup] {
 			continue
 		}
-		net := k.snap.nets.find(u.portGroup)
-		if net == nil {
+		pg := k.snap.PortGroup(u.portGroup)
+		if pg == nil {
 			return &config.Error{Flag: u.flag, Value: u.portGroup,
-				Rule: fmt.Sprintf("no port group of that name in datacenter %q", k.snap.dcName) + suggest(u.portGroup, k.snap.nets.names())}
+				Rule: fmt.Sprintf("no port group of that name in datacenter %q", k.snap.DatacenterName()) + suggest(u.portGroup, k.snap.PortGroupNames())}
 		}
 		distributedRole := u.role == config.RoleBridge || u.role == config.RoleContainer
-		if k.vCenter && distributedRole && net.kind == standardNetwork {
+		if k.vCenter && distributedRole && pg.Kind() == vsphere.StandardPortGroup {
 			return &config.Error{Flag: u.flag, Value: u.portGroup,
 				Rule: fmt.Sprintf("on vCenter the %s network must be a distributed port group or an NSX network, and this is a standard port group of a host", u.role)}
 		}
@@ -71,7 +72,7 @@ func (k *checker) checkPortGroups(ctx context.Context, cfg *config.Config, only 
 		if only != nil && !only[n.PortGroup] {
 			continue
 		}
-		if err := k.checkMACPolicy(ctx, k.snap.nets.find(n.PortGroup)); err != nil {
+		if err := k.checkMACPolicy(ctx, k.snap.PortGroup(n.PortGroup)); err != nil {
 			return err
 		}
 	}
@@ -80,8 +81,8 @@ func (k *checker) checkPortGroups(ctx context.Context, cfg *config.Config, only 
 
 // checkNotShared enforces that a bridge port group is dedicated to one VCH.
 func (k *checker) checkNotShared(cfg *config.Config, u use) error {
-	for _, other := range k.snap.vchs() {
-		o := other.cfg
+	for _, other := range k.snap.EndpointVMs() {
+		o := other.Config()
 		if o.Name == cfg.Name {
 			continue
 		}
@@ -102,9 +103,9 @@ func (k *checker) checkNotShared(cfg *config.Config, u use) error {
 
 // checkName refuses the name of a VCH of the datacenter.
 func (k *checker) checkName(name string) error {
-	for _, v := range k.snap.vms {
-		if v.name == name && v.cfg != nil {
-			return &config.Error{Flag: "--name", Value: name, Rule: fmt.Sprintf("a VCH of that name already exists in datacenter %q", k.snap.dcName)}
+	for _, v := range k.snap.EndpointVMs() {
+		if v.Name() == name {
+			return &config.Error{Flag: "--name", Value: name, Rule: fmt.Sprintf("a VCH of that name already exists in datacenter %q", k.snap.DatacenterName())}
 		}
 	}
 	return nil

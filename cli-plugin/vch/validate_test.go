@@ -11,6 +11,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/vsphere/sim"
 )
 
 func TestCreateValidation(t *testing.T) {
@@ -127,14 +128,14 @@ func TestCreateValidation(t *testing.T) {
 		},
 		{
 			name:  "ForgedTransmitsRejected",
-			setup: withPortgroup("cn", legacySecurity(false, true)),
+			setup: withPortgroup("cn", sim.LegacySecurity(false, true)),
 			cfg:   func() *config.Config { return newConfig("vch1", "cn") },
 			flag:  "--container-network", value: "cn",
 			rule: "the port group blocks container MACs: forged transmits is rejected; allow forged transmits and promiscuous mode, or enable MAC learning, on the port group",
 		},
 		{
 			name:  "PromiscuousRejected",
-			setup: withPortgroup("cn", macManagement(true, false)),
+			setup: withPortgroup("cn", sim.MACManagement(true, false)),
 			cfg:   func() *config.Config { return newConfig("vch1", "cn") },
 			flag:  "--container-network", value: "cn",
 			rule: "the port group blocks container MACs: promiscuous mode is rejected;",
@@ -269,7 +270,7 @@ func TestCreateValidation(t *testing.T) {
 // withVCH creates VCH name, edited by edit, with port groups for its bridge and "shared".
 func withVCH(name string, edit func(*config.Config)) func(t *testing.T, ctx context.Context, c *vim25.Client, m *Manager) {
 	return func(t *testing.T, ctx context.Context, c *vim25.Client, m *Manager) {
-		addPortgroup(t, ctx, c, "shared", macLearning())
+		addPortgroup(t, ctx, c, "shared", sim.MACLearning())
 		cfg := newConfig(name)
 		if edit != nil {
 			edit(cfg)
@@ -292,9 +293,9 @@ func TestCreateContainerNetworksThatPass(t *testing.T) {
 		name    string
 		setting *types.VMwareDVSPortSetting
 	}{
-		{"MACLearning", macLearning()},
-		{"ForgedAndPromiscuous", macManagement(true, true)},
-		{"LegacySecurityPolicy", legacySecurity(true, true)},
+		{"MACLearning", sim.MACLearning()},
+		{"ForgedAndPromiscuous", sim.MACManagement(true, true)},
+		{"LegacySecurityPolicy", sim.LegacySecurity(true, true)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			vcenter(t, func(ctx context.Context, c *vim25.Client) {

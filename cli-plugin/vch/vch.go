@@ -1,15 +1,20 @@
-// Package vch manages the lifecycle of Virtual Container Hosts in vSphere: it validates a VCH
-// configuration against the inventory, creates the resource pool (or vApp), folder and endpoint
-// VM, finds, reconfigures and removes them. It takes a *vim25.Client and knows nothing of cobra.
-// ScanInventory and OptionValues let the endpoint read and write VMs the same way.
+// Package vch is the lifecycle of Virtual Container Hosts in vSphere: it validates a VCH
+// configuration against the inventory (suggesting close names when one is wrong), creates the
+// resource pool (or vApp), folder and endpoint VM, reconfigures and removes them. It reads
+// vSphere through package vsphere, takes a *vim25.Client and knows nothing of cobra.
 package vch
 
 import (
-	"net/netip"
+	"context"
+	"fmt"
+
+	"github.com/vmware/govmomi/object"
 
 	"github.com/vmware/govmomi/vim25"
 
+	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/vsphere"
 )
 
 // Manager works on the VCHs of one datacenter.
@@ -21,48 +26,46 @@ type Manager struct {
 	Progress func(step string)
 }
 
-// VCH is a Virtual Container Host as found in vSphere.
-type VCH struct {
-	// ID is the endpoint VM's managed object ID ("vm-42").
-	ID   string
-	Name string
-	// Path is the inventory path of the VCH's resource pool or vApp.
-	Path string
-	// PowerState is the endpoint VM's power state: poweredOn, poweredOff or suspended.
-	PowerState string
-	Config     *config.Config
-	// NICs are the endpoint VM's network cards, in device order.
-	NICs []NIC
-	// PublicAddress is the endpoint's address on the public network, when known.
-	PublicAddress netip.Addr
-	// Containers counts the VCH's container VMs, Running those powered on.
-	Containers int
-	Running    int
+// Scan reads every VM and port group of the Manager's datacenter in one retrieval.
+func (m *Manager) Scan(ctx context.Context) (*vsphere.Inventory, error) {
+	dc, err := m.datacenter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return vsphere.ScanDatacenter(ctx, m.Client, dc)
 }
 
-// NIC is one network card of the endpoint VM.
-type NIC struct {
-	PortGroup string
-	MAC       string
-	Roles     []config.Role
-	// Aliases are the container networks carried by this NIC.
-	Aliases []string
-	// Address is the address the guest reports, or the static one configured.
-	Address netip.Addr
+// get describes VCH name as vSphere now holds it.
+func (m *Manager) get(ctx context.Context, name string) (*vchdoc.VCH, error) {
+	inv, err := m.Scan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return inv.VCH(name)
 }
 
-// ContainerVM is a container VM of a VCH.
-type ContainerVM struct {
-	ID          string
-	Name        string
-	ContainerID string
-	PowerState  string
-	// NICs are its network cards, in device order: one per vic network of the container.
-	NICs []ContainerNIC
-}
-
-// ContainerNIC is a network card of a container VM: the container's interface on a vic network.
-type ContainerNIC struct {
-	PortGroup string
-	MAC       string
+// datacenter finds the Manager's datacenter, or the only one.
+func (m *Manager) datacenter(ctx context.Context) (*object.Datacenter, error) {
+	f := newFinder(m.Client)
+	dc, err := f.DatacenterOrDefault(ctx, m.Datacenter)
+	if err == nil {
+		return dc, nil
+	}
+	all, lerr := f.DatacenterList(ctx, "*")
+	var names []string
+	if lerr == nil {
+		for _, d := range all {
+			names = append(names, d.Name())
+		}
+	}
+	if m.Datacenter == "" {
+		if len(names) > 1 {
+			return nil, &config.Error{Flag: "--datacenter", Rule: "the target has several datacenters, name one of " + quoteList(names)}
+		}
+		return nil, fmt.Errorf("finding the datacenter: %w", err)
+	}
+	if vsphere.IsNotFound(err) {
+		return nil, &config.Error{Flag: "--datacenter", Value: m.Datacenter, Rule: "no datacenter of that name" + suggest(m.Datacenter, names)}
+	}
+	return nil, fmt.Errorf("finding datacenter %q: %w", m.Datacenter, err)
 }

@@ -13,14 +13,14 @@ import (
 	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/property"
-	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/view"
 	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 
-	"github.com/docker-vic/docker-vic/cli-plugin/vch"
 	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/vsphere"
+	"github.com/docker-vic/docker-vic/vsphere/sim"
 )
 
 // env is a simulated vCenter holding VCH "vch1" (bridge port group "vch1", container network
@@ -44,10 +44,7 @@ func withVCH(t *testing.T, f func(e *env)) {
 // withPlacement runs f against a fresh simulated vCenter with VCH vch1 created with placement p.
 func withPlacement(t *testing.T, p config.Placement, f func(e *env)) {
 	t.Helper()
-	m := simulator.VPX()
-	m.Host = 0
-	m.ClusterHost = 2
-	m.Machine = 1
+	m := sim.Model()
 	defer m.Remove()
 	err := m.Run(func(ctx context.Context, c *vim25.Client) error {
 		e := &env{t: t, ctx: ctx, c: c, log: &recorder{}}
@@ -74,28 +71,12 @@ func withPlacement(t *testing.T, p config.Placement, f func(e *env)) {
 // addPortgroup adds a distributed port group to DVS0 that lets container MACs through.
 func (e *env) addPortgroup(name string) {
 	e.t.Helper()
-	n, err := find.NewFinder(e.c).Network(e.ctx, "DVS0")
-	if err != nil {
+	if err := sim.AddPortGroups(e.ctx, e.c, sim.MACLearning(), name); err != nil {
 		e.t.Fatal(err)
-	}
-	spec := types.DVPortgroupConfigSpec{
-		Name: name, NumPorts: 16, Type: string(types.DistributedVirtualPortgroupPortgroupTypeEarlyBinding),
-		DefaultPortConfig: &types.VMwareDVSPortSetting{MacManagementPolicy: &types.DVSMacManagementPolicy{
-			AllowPromiscuous:  types.NewBool(false),
-			ForgedTransmits:   types.NewBool(false),
-			MacLearningPolicy: &types.DVSMacLearningPolicy{Enabled: true},
-		}},
-	}
-	task, err := n.(*object.DistributedVirtualSwitch).AddPortgroup(e.ctx, []types.DVPortgroupConfigSpec{spec})
-	if err == nil {
-		err = task.Wait(e.ctx)
-	}
-	if err != nil {
-		e.t.Fatalf("adding port group %q: %v", name, err)
 	}
 }
 
-// createVCH creates a VCH the way `docker vic create` does, its bridge on the port group of its
+// createVCH places a VCH as `docker vic create` does, its bridge on the port group of its
 // name.
 func (e *env) createVCH(name string, p config.Placement, containerNetworks ...string) {
 	e.t.Helper()
@@ -106,7 +87,7 @@ func (e *env) createVCH(name string, p config.Placement, containerNetworks ...st
 	}
 	cfg.DNS = []netip.Addr{netip.MustParseAddr("198.51.100.53")}
 	cfg.ApplyDefaults()
-	if _, err := (&vch.Manager{Client: e.c}).Create(e.ctx, cfg); err != nil {
+	if _, err := sim.AddVCH(e.ctx, e.c, cfg); err != nil {
 		e.t.Fatalf("creating VCH %q: %v", name, err)
 	}
 }
@@ -248,7 +229,7 @@ func (e *env) addVM(name string, extra map[string]string) {
 	}
 	spec := types.VirtualMachineConfigSpec{
 		Name: name, GuestId: GuestID, Files: &types.VirtualMachineFileInfo{VmPathName: "[LocalDS_0]"},
-		ExtraConfig: vch.OptionValues(extra),
+		ExtraConfig: vsphere.OptionValues(extra),
 	}
 	task, err := folder.CreateVM(e.ctx, spec, pool, nil)
 	if err != nil {

@@ -7,44 +7,18 @@ import (
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25/types"
 
-	"github.com/docker-vic/docker-vic/cli-plugin/vch"
 	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/vsphere"
 )
 
 // scan reads every VM and network of the datacenter, as `docker vic` does.
-func (r *Reconciler) scan(ctx context.Context) (*vch.Inventory, error) {
-	return vch.ScanInventory(ctx, r.client, r.opts.Datacenter)
-}
-
-// endpointOf returns the endpoint VM of VCH name: the VM of that name holding its
-// configuration.
-func endpointOf(inv *vch.Inventory, name string) *vch.VMRecord {
-	for _, v := range inv.VMs() {
-		if v.Name() == name && v.Config() != nil {
-			return v
-		}
-	}
-	return nil
-}
-
-// containersOf returns the container VMs of VCH name, never its endpoint VM.
-func containersOf(inv *vch.Inventory, name string) []*vch.VMRecord {
-	var out []*vch.VMRecord
-	for _, v := range inv.VMs() {
-		if v.ExtraConfig()[config.KeyContainerVCH] != name {
-			continue
-		}
-		if _, isVCH := v.ExtraConfig()[config.KeyConfig]; isVCH {
-			continue
-		}
-		out = append(out, v)
-	}
-	return out
+func (r *Reconciler) scan(ctx context.Context) (*vsphere.Inventory, error) {
+	return vsphere.ScanInventory(ctx, r.client, r.opts.Datacenter)
 }
 
 // nicsOf describes the cards of v: port group and MAC from the hardware, network and address
 // from the record in extraConfig.
-func nicsOf(inv *vch.Inventory, v *vch.VMRecord) []NIC {
+func nicsOf(inv *vsphere.Inventory, v *vsphere.VMRecord) []NIC {
 	recorded := map[string]NIC{}
 	for _, n := range decodeNICs(v.ExtraConfig()[KeyContainerNetworks]) {
 		recorded[strings.ToLower(n.MAC)] = n
@@ -67,7 +41,7 @@ func (r *Reconciler) Observed(ctx context.Context) ([]VM, error) {
 		return nil, err
 	}
 	var out []VM
-	for _, v := range containersOf(inv, r.opts.VCH) {
+	for _, v := range inv.ContainerVMs(r.opts.VCH) {
 		vm := VM{
 			Ref:         v.Ref().Value,
 			Name:        v.Name(),

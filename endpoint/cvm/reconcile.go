@@ -10,8 +10,8 @@ import (
 	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/types"
 
-	"github.com/docker-vic/docker-vic/cli-plugin/vch"
 	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/vsphere"
 )
 
 // ErrNoEndpoint says that the VCH's endpoint VM, whose pool, folder and datastore the container
@@ -37,7 +37,7 @@ type placement struct {
 }
 
 // placementOf takes the pool, folder and datastore from the options, else from the endpoint VM.
-func (r *Reconciler) placementOf(inv *vch.Inventory) (*placement, error) {
+func (r *Reconciler) placementOf(inv *vsphere.Inventory) (*placement, error) {
 	p := &placement{datastore: r.opts.Datastore}
 	if r.opts.Pool != nil {
 		p.pool = *r.opts.Pool
@@ -48,9 +48,9 @@ func (r *Reconciler) placementOf(inv *vch.Inventory) (*placement, error) {
 	if r.opts.Pool != nil && r.opts.Folder != nil && p.datastore != "" {
 		return p, nil
 	}
-	ep := endpointOf(inv, r.opts.VCH)
-	if ep == nil {
-		return nil, fmt.Errorf("finding VCH %q in datacenter %q: %w", r.opts.VCH, inv.Datacenter(), ErrNoEndpoint)
+	ep, err := inv.EndpointVM(r.opts.VCH)
+	if err != nil {
+		return nil, fmt.Errorf("finding VCH %q in datacenter %q: %w", r.opts.VCH, inv.DatacenterName(), ErrNoEndpoint)
 	}
 	if r.opts.Pool == nil && ep.Pool() != nil {
 		p.pool = *ep.Pool()
@@ -89,8 +89,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, want []Container) error {
 		return err
 	}
 
-	byID := map[string][]*vch.VMRecord{}
-	for _, v := range containersOf(inv, r.opts.VCH) {
+	byID := map[string][]*vsphere.VMRecord{}
+	for _, v := range inv.ContainerVMs(r.opts.VCH) {
 		id := v.ExtraConfig()[config.KeyContainerID]
 		byID[id] = append(byID[id], v)
 	}
@@ -123,7 +123,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, want []Container) error {
 }
 
 // ensure converges the VM of container c; have are the VMs already recorded for it.
-func (r *Reconciler) ensure(ctx context.Context, inv *vch.Inventory, place *placement, c Container, have []*vch.VMRecord) error {
+func (r *Reconciler) ensure(ctx context.Context, inv *vsphere.Inventory, place *placement, c Container, have []*vsphere.VMRecord) error {
 	if !c.Running && len(c.NICs) == 0 && len(have) > 0 {
 		// A stopped container has no interfaces (Docker forgets their MACs): its VM keeps
 		// the cards it had, powered off.
@@ -147,7 +147,7 @@ func (r *Reconciler) ensure(ctx context.Context, inv *vch.Inventory, place *plac
 		r.progress("reconfiguring container VM %q", t.name)
 		vm := object.NewVirtualMachine(r.client, v.Ref())
 		task, err := vm.Reconfigure(ctx, *spec)
-		if err = wait(ctx, task, err); err != nil {
+		if err = vsphere.Wait(ctx, task, err); err != nil {
 			return fmt.Errorf("reconfiguring VM %q: %w", v.Name(), err)
 		}
 	}
@@ -185,63 +185,25 @@ func (r *Reconciler) create(ctx context.Context, place *placement, t *target) er
 // power brings a VM to the power state of its container: on when running, off otherwise.
 func (r *Reconciler) power(ctx context.Context, ref types.ManagedObjectReference, name string, state types.VirtualMachinePowerState, running bool) error {
 	vm := object.NewVirtualMachine(r.client, ref)
+	vm.InventoryPath = name
 	switch {
 	case running && state != types.VirtualMachinePowerStatePoweredOn:
 		r.progress("powering on container VM %q", name)
 		task, err := vm.PowerOn(ctx)
-		if err = wait(ctx, task, err); err != nil && !fault.Is(err, &types.InvalidPowerState{}) {
+		if err = vsphere.Wait(ctx, task, err); err != nil && !fault.Is(err, &types.InvalidPowerState{}) {
 			return fmt.Errorf("powering on VM %q: %w", name, err)
 		}
 	case !running && state != types.VirtualMachinePowerStatePoweredOff:
 		r.progress("powering off container VM %q", name)
-		return powerOff(ctx, vm, name)
+		return vsphere.PowerOff(ctx, vm)
 	}
 	return nil
 }
 
 // remove powers a container VM off and destroys it; a VM already gone is fine.
-func (r *Reconciler) remove(ctx context.Context, v *vch.VMRecord) error {
-	vm := object.NewVirtualMachine(r.client, v.Ref())
+func (r *Reconciler) remove(ctx context.Context, v *vsphere.VMRecord) error {
 	r.progress("destroying container VM %q", v.Name())
-	if v.PowerState() != types.VirtualMachinePowerStatePoweredOff {
-		if err := powerOff(ctx, vm, v.Name()); err != nil {
-			return err
-		}
-	}
-	task, err := vm.Destroy(ctx)
-	err = wait(ctx, task, err)
-	if err != nil && fault.Is(err, &types.InvalidPowerState{}) {
-		// Powered on since the scan: off, then destroy again.
-		if err := powerOff(ctx, vm, v.Name()); err != nil {
-			return err
-		}
-		task, err = vm.Destroy(ctx)
-		err = wait(ctx, task, err)
-	}
-	if err != nil && !isNotFound(err) {
-		return fmt.Errorf("destroying VM %q: %w", v.Name(), err)
-	}
-	return nil
-}
-
-func powerOff(ctx context.Context, vm *object.VirtualMachine, name string) error {
-	task, err := vm.PowerOff(ctx)
-	err = wait(ctx, task, err)
-	if err == nil || isNotFound(err) || fault.Is(err, &types.InvalidPowerState{}) {
-		return nil
-	}
-	return fmt.Errorf("powering off VM %q: %w", name, err)
-}
-
-func wait(ctx context.Context, task *object.Task, err error) error {
-	if err != nil {
-		return err
-	}
-	return task.Wait(ctx)
-}
-
-func isNotFound(err error) bool {
-	return fault.Is(err, &types.ManagedObjectNotFound{}) || fault.Is(err, &types.NotFound{})
+	return vsphere.RemoveVM(ctx, r.client, v.Ref(), v.Name(), v.PowerState() != types.VirtualMachinePowerStatePoweredOff)
 }
 
 func (r *Reconciler) progress(format string, args ...any) {

@@ -10,16 +10,16 @@ import (
 
 	"github.com/vmware/govmomi/vim25/types"
 
-	"github.com/docker-vic/docker-vic/cli-plugin/vch"
 	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/vsphere"
 )
 
 var (
 	// ErrInvalidContainer says that a desired container cannot be turned into a VM.
 	ErrInvalidContainer = errors.New("invalid container")
 	// ErrPortGroupNotFound says that a container's network names a port group the datacenter
-	// lacks. It is vch.ErrPortGroupNotFound: both packages read port groups the same way.
-	ErrPortGroupNotFound = vch.ErrPortGroupNotFound
+	// lacks. It is vsphere.ErrPortGroupNotFound: both packages read port groups the same way.
+	ErrPortGroupNotFound = vsphere.ErrPortGroupNotFound
 )
 
 // target is what the VM of one container must look like.
@@ -37,7 +37,7 @@ type targetNIC struct {
 }
 
 // targetOf resolves the VM a container needs: name, extraConfig and NIC backings.
-func (r *Reconciler) targetOf(c Container, inv *vch.Inventory) (*target, error) {
+func (r *Reconciler) targetOf(c Container, inv *vsphere.Inventory) (*target, error) {
 	if c.ID == "" {
 		return nil, fmt.Errorf("%w: container %q has no ID", ErrInvalidContainer, c.Name)
 	}
@@ -93,7 +93,7 @@ func (r *Reconciler) createSpec(t *target, datastore string) types.VirtualMachin
 		NumCPUs:     CPUs,
 		MemoryMB:    MemoryMB,
 		Files:       &types.VirtualMachineFileInfo{VmPathName: fmt.Sprintf("[%s]", datastore)},
-		ExtraConfig: vch.OptionValues(t.extra),
+		ExtraConfig: vsphere.OptionValues(t.extra),
 	}
 	for i, n := range t.nics {
 		spec.DeviceChange = append(spec.DeviceChange, addNIC(n, int32(-100-i)))
@@ -102,7 +102,7 @@ func (r *Reconciler) createSpec(t *target, datastore string) types.VirtualMachin
 }
 
 // reconfigSpec describes the changes that make v look like t, or returns nil when none is needed.
-func reconfigSpec(v *vch.VMRecord, t *target, inv *vch.Inventory) *types.VirtualMachineConfigSpec {
+func reconfigSpec(v *vsphere.VMRecord, t *target, inv *vsphere.Inventory) *types.VirtualMachineConfigSpec {
 	spec := &types.VirtualMachineConfigSpec{ChangeVersion: v.ChangeVersion()}
 	changed := false
 	if v.Name() != t.name {
@@ -123,7 +123,7 @@ func reconfigSpec(v *vch.VMRecord, t *target, inv *vch.Inventory) *types.Virtual
 		}
 	}
 	if len(entries) > 0 {
-		spec.ExtraConfig = vch.OptionValues(entries)
+		spec.ExtraConfig = vsphere.OptionValues(entries)
 		changed = true
 	}
 

@@ -19,7 +19,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/docker-vic/docker-vic/cli-plugin/vch"
+	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/config"
 	"github.com/docker-vic/docker-vic/endpoint/link"
 	"github.com/docker-vic/docker-vic/endpoint/testns"
@@ -111,7 +111,7 @@ func writeConfig(t *testing.T, dir, mac string) string {
 	cfg.Public.PortGroup = publicPG
 	cfg.Bridge.PortGroup = bridgePG
 	cfg.ApplyDefaults()
-	v := vch.VCH{ID: "vm-42", Name: "vch1", PowerState: "poweredOn", Config: cfg, NICs: []vch.NIC{
+	v := vchdoc.VCH{ID: "vm-42", Name: "vch1", PowerState: "poweredOn", Config: cfg, NICs: []vchdoc.NIC{
 		{PortGroup: publicPG, MAC: mac, Roles: cfg.RolesOf(publicPG)},
 		{PortGroup: bridgePG, MAC: bridgeMAC, Roles: cfg.RolesOf(bridgePG)},
 	}}

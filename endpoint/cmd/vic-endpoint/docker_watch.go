@@ -13,7 +13,7 @@ import (
 
 	"github.com/moby/moby/client"
 
-	"github.com/docker-vic/docker-vic/cli-plugin/vch"
+	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/config"
 	"github.com/docker-vic/docker-vic/endpoint/cvm"
 	"github.com/docker-vic/docker-vic/netdriver"
@@ -142,7 +142,7 @@ func containersOnVicNetworks(ctx context.Context, api containerLister, nd snapsh
 // newContainerVMs keeps a VM in vSphere per container on a vic network (SPEC §7), writing
 // vSphere from its own goroutine (Run), so that a slow or absent vCenter never holds up a
 // container.
-func newContainerVMs(t *vsphere.Target, v *vch.VCH, log *slog.Logger) *cvm.Syncer {
+func newContainerVMs(t *vsphere.Target, v *vchdoc.VCH, log *slog.Logger) *cvm.Syncer {
 	syncer := cvm.NewSyncer(cvm.ConnectTarget(t), cvm.Options{
 		VCH: v.Name, Datacenter: t.Datacenter,
 		Progress: func(step string) { log.Info("container VMs: " + step) },

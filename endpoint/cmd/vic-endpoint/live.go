@@ -12,7 +12,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/docker-vic/docker-vic/cli-plugin/vch"
+	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/config"
 	"github.com/docker-vic/docker-vic/ipamdriver"
 	"github.com/docker-vic/docker-vic/netdriver"
@@ -125,7 +125,7 @@ func (r *refresher) refresh(ctx context.Context) error {
 }
 
 // fetch reads the VCH from vSphere on the kept session, logging in when there is none.
-func (r *refresher) fetch(ctx context.Context) (*vch.VCH, error) {
+func (r *refresher) fetch(ctx context.Context) (*vchdoc.VCH, error) {
 	if r.sess == nil {
 		s, err := vsphere.Connect(ctx, r.target)
 		if err != nil {
@@ -133,8 +133,7 @@ func (r *refresher) fetch(ctx context.Context) (*vch.VCH, error) {
 		}
 		r.sess = s
 	}
-	m := &vch.Manager{Client: r.sess.Client, Datacenter: r.target.Datacenter}
-	v, err := m.Get(ctx, r.o.vch)
+	v, err := vsphere.ReadVCH(ctx, r.sess.Client, r.target.Datacenter, r.o.vch)
 	if err == nil && v.Config == nil {
 		err = fmt.Errorf("VCH %q has no configuration in vSphere", r.o.vch)
 	}

@@ -5,24 +5,23 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
 
-	"github.com/docker-vic/docker-vic/cli-plugin/vch"
+	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/vsphere"
 )
 
 // loadVCH returns the VCH to serve, from the --config file or from vSphere, and the vSphere
 // target it came from (nil for a file: the endpoint then works without vSphere).
-func loadVCH(ctx context.Context, o *options) (*vch.VCH, *vsphere.Target, error) {
-	var v *vch.VCH
+func loadVCH(ctx context.Context, o *options) (*vchdoc.VCH, *vsphere.Target, error) {
+	var v *vchdoc.VCH
 	var t *vsphere.Target
 	var err error
 	if o.config != "" {
-		v, err = readVCHFile(o.config)
+		v, err = vchdoc.Read(o.config)
 	} else {
 		v, t, err = fetchVCH(ctx, o)
 	}
@@ -39,24 +38,8 @@ func loadVCH(ctx context.Context, o *options) (*vch.VCH, *vsphere.Target, error)
 	return v, t, nil
 }
 
-// readVCHFile decodes the JSON that `docker vic inspect NAME --format json` prints.
-func readVCHFile(path string) (*vch.VCH, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading the configuration file: %w", err)
-	}
-	v := &vch.VCH{}
-	if err := json.Unmarshal(b, v); err != nil {
-		return nil, fmt.Errorf("configuration file %s is not the JSON of `docker vic inspect NAME --format json`: %w", path, err)
-	}
-	if v.Config == nil {
-		return nil, fmt.Errorf("configuration file %s has no Config: write it with `docker vic inspect NAME --format json`", path)
-	}
-	return v, nil
-}
-
 // fetchVCH logs in to vSphere, reads the VCH's configuration and NICs, and logs out.
-func fetchVCH(ctx context.Context, o *options) (*vch.VCH, *vsphere.Target, error) {
+func fetchVCH(ctx context.Context, o *options) (*vchdoc.VCH, *vsphere.Target, error) {
 	getenv := os.Getenv
 	if o.credentials != "" {
 		creds, err := readCredentials(o.credentials)
@@ -81,8 +64,7 @@ func fetchVCH(ctx context.Context, o *options) (*vch.VCH, *vsphere.Target, error
 		return nil, nil, err
 	}
 	defer func() { _ = s.Logout(context.WithoutCancel(ctx)) }()
-	m := &vch.Manager{Client: s.Client, Datacenter: t.Datacenter}
-	v, err := m.Get(ctx, o.vch)
+	v, err := vsphere.ReadVCH(ctx, s.Client, t.Datacenter, o.vch)
 	if err != nil {
 		return nil, nil, err
 	}

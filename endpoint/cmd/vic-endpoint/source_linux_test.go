@@ -8,22 +8,18 @@ import (
 	"testing"
 
 	"github.com/vmware/govmomi"
-	"github.com/vmware/govmomi/find"
-	"github.com/vmware/govmomi/object"
-	"github.com/vmware/govmomi/simulator"
-	"github.com/vmware/govmomi/vim25/types"
 	"gotest.tools/v3/assert"
 
-	"github.com/docker-vic/docker-vic/cli-plugin/vch"
 	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/vsphere"
+	"github.com/docker-vic/docker-vic/vsphere/sim"
 )
 
 // TestFetchVCHFromVSphere reads a VCH created in the in-process vCenter with credentials from
 // a root-only file, and maps its public NIC to the local link carrying that NIC's MAC.
 func TestFetchVCHFromVSphere(t *testing.T) {
 	ctx := context.Background()
-	m := simulator.VPX()
-	m.Host, m.ClusterHost, m.Machine = 0, 2, 1
+	m := sim.Model()
 	assert.NilError(t, m.Create())
 	t.Cleanup(m.Remove)
 	s := m.Service.NewServer()
@@ -31,15 +27,12 @@ func TestFetchVCHFromVSphere(t *testing.T) {
 
 	c, err := govmomi.NewClient(ctx, s.URL, true)
 	assert.NilError(t, err)
-	n, err := find.NewFinder(c.Client).Network(ctx, "DVS0")
-	assert.NilError(t, err)
-	task, err := n.(*object.DistributedVirtualSwitch).AddPortgroup(ctx, []types.DVPortgroupConfigSpec{{
-		Name: "vch1", NumPorts: 16, Type: string(types.DistributedVirtualPortgroupPortgroupTypeEarlyBinding)}})
-	assert.NilError(t, err)
-	assert.NilError(t, task.Wait(ctx))
+	assert.NilError(t, sim.AddPortGroups(ctx, c.Client, nil, "vch1"))
 	cfg := config.New("vch1")
 	cfg.ApplyDefaults()
-	created, err := (&vch.Manager{Client: c.Client}).Create(ctx, cfg)
+	_, err = sim.AddVCH(ctx, c.Client, cfg)
+	assert.NilError(t, err)
+	created, err := vsphere.ReadVCH(ctx, c.Client, "", "vch1")
 	assert.NilError(t, err)
 
 	user := s.URL.User.Username()

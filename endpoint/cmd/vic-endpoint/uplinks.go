@@ -11,7 +11,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/docker-vic/docker-vic/cli-plugin/vch"
+	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/config"
 )
 
@@ -98,7 +98,7 @@ func (u *uplinks) String() string {
 // endpoint VM's NIC on that port group; overrides (--uplink PG=IFACE) win. The public,
 // client and management port groups must be found, and the public interface must carry an
 // IPv4 address; a bridge port group without a local interface is reported by warn.
-func matchUplinks(v *vch.VCH, links []localLink, overrides map[string]string, warn func(msg string, args ...any)) (*uplinks, error) {
+func matchUplinks(v *vchdoc.VCH, links []localLink, overrides map[string]string, warn func(msg string, args ...any)) (*uplinks, error) {
 	cfg := v.Config
 	known := map[string]bool{}
 	for _, pg := range cfg.PortGroups() {
@@ -168,7 +168,7 @@ func matchUplinks(v *vch.VCH, links []localLink, overrides map[string]string, wa
 }
 
 // nicMAC returns the MAC of the endpoint VM's NIC on port group pg, or "".
-func nicMAC(nics []vch.NIC, pg string) string {
+func nicMAC(nics []vchdoc.NIC, pg string) string {
 	for _, n := range nics {
 		if n.PortGroup == pg && n.MAC != "" {
 			return n.MAC

@@ -9,17 +9,17 @@ import (
 
 	"gotest.tools/v3/assert"
 
-	"github.com/docker-vic/docker-vic/cli-plugin/vch"
+	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/config"
 )
 
-func testVCH(clientPG string) *vch.VCH {
+func testVCH(clientPG string) *vchdoc.VCH {
 	cfg := config.New("vch1")
 	cfg.Public.PortGroup = "Docker-Public"
 	cfg.Client.PortGroup = clientPG
 	cfg.Bridge.PortGroup = "vch1-bridge"
 	cfg.ApplyDefaults()
-	return &vch.VCH{Name: "vch1", Config: cfg, NICs: []vch.NIC{
+	return &vchdoc.VCH{Name: "vch1", Config: cfg, NICs: []vchdoc.NIC{
 		{PortGroup: "Docker-Public", MAC: "00:50:56:AA:BB:01"},
 		{PortGroup: "Docker-Client", MAC: "00:50:56:aa:bb:03"},
 		{PortGroup: "vch1-bridge", MAC: "00:50:56:aa:bb:02"},

@@ -1,4 +1,4 @@
-package vch
+package vsphere
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/property"
 	"github.com/vmware/govmomi/view"
@@ -23,7 +24,7 @@ type Inventory struct {
 	dc     *object.Datacenter
 	dcName string
 	vms    []*VMRecord
-	nets   *networks
+	nets   *portGroups
 }
 
 // vmProperties are the VM properties of the one retrieval.
@@ -36,31 +37,25 @@ var vmProperties = []string{
 // ScanInventory reads every VM and network of datacenter (a name or path; empty means the
 // only one) through one container view and one property collector call.
 func ScanInventory(ctx context.Context, c *vim25.Client, datacenter string) (*Inventory, error) {
-	dc, err := newFinder(c).DatacenterOrDefault(ctx, datacenter)
+	dc, err := find.NewFinder(c, false).DatacenterOrDefault(ctx, datacenter)
 	if err != nil {
 		return nil, fmt.Errorf("finding datacenter %q: %w", datacenter, err)
 	}
-	return scanDatacenter(ctx, c, dc)
+	return ScanDatacenter(ctx, c, dc)
 }
 
-// Datacenter returns the name of the datacenter scanned.
-func (s *Inventory) Datacenter() string { return s.dcName }
+// Datacenter returns the datacenter scanned.
+func (s *Inventory) Datacenter() *object.Datacenter { return s.dc }
+
+// DatacenterName returns the name of the datacenter scanned.
+func (s *Inventory) DatacenterName() string { return s.dcName }
 
 // VMs returns every VM of the datacenter, sorted by name.
 func (s *Inventory) VMs() []*VMRecord { return slices.Clone(s.vms) }
 
-// scan reads the Manager's datacenter.
-func (m *Manager) scan(ctx context.Context) (*Inventory, error) {
-	dc, err := m.datacenter(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return scanDatacenter(ctx, m.Client, dc)
-}
-
-// scanDatacenter retrieves every VM and network of dc through one container view and one
+// ScanDatacenter retrieves every VM and network of dc through one container view and one
 // property collector call.
-func scanDatacenter(ctx context.Context, c *vim25.Client, dc *object.Datacenter) (*Inventory, error) {
+func ScanDatacenter(ctx context.Context, c *vim25.Client, dc *object.Datacenter) (*Inventory, error) {
 	s := &Inventory{dc: dc, dcName: dc.Name()}
 
 	kinds := []string{"VirtualMachine", "Network", "DistributedVirtualSwitch"}
@@ -92,7 +87,7 @@ func scanDatacenter(ctx context.Context, c *vim25.Client, dc *object.Datacenter)
 		return nil, fmt.Errorf("listing the inventory of datacenter %q: %w", s.dcName, err)
 	}
 
-	s.nets = newNetworks()
+	s.nets = newPortGroups()
 	for _, oc := range res.Returnval {
 		oc.MissingSet = nil // a VM being created may lack some properties: keep what is there
 		obj, err := mo.ObjectContentToType(oc)
@@ -105,7 +100,7 @@ func scanDatacenter(ctx context.Context, c *vim25.Client, dc *object.Datacenter)
 		case mo.Network:
 			s.nets.addStandard(o)
 		case mo.DistributedVirtualPortgroup:
-			s.nets.addPortgroup(o)
+			s.nets.addDistributed(o)
 		case mo.OpaqueNetwork:
 			s.nets.addOpaque(o)
 		case mo.DistributedVirtualSwitch:
@@ -155,8 +150,8 @@ func newVMRecord(o mo.VirtualMachine) *VMRecord {
 	return v
 }
 
-// vchs returns the VCHs of the inventory, by name.
-func (s *Inventory) vchs() []*VMRecord {
+// EndpointVMs returns the endpoint VMs of the inventory's VCHs, by name.
+func (s *Inventory) EndpointVMs() []*VMRecord {
 	var out []*VMRecord
 	for _, v := range s.vms {
 		if v.cfg != nil {
@@ -166,8 +161,8 @@ func (s *Inventory) vchs() []*VMRecord {
 	return out
 }
 
-// vch returns the endpoint VM of VCH name, or an error wrapping ErrNotFound.
-func (s *Inventory) vch(name string) (*VMRecord, error) {
+// EndpointVM returns the endpoint VM of VCH name, or an error wrapping ErrNotFound.
+func (s *Inventory) EndpointVM(name string) (*VMRecord, error) {
 	for _, v := range s.vms {
 		if v.cfg != nil && v.name == name {
 			return v, nil
@@ -181,39 +176,14 @@ func (s *Inventory) vch(name string) (*VMRecord, error) {
 	return nil, &NotFoundError{Name: name, Datacenter: s.dcName}
 }
 
-// containers returns the container VMs of VCH name.
-func (s *Inventory) containers(name string) []*VMRecord {
+// ContainerVMs returns the container VMs of VCH name, by name: never a VM that carries a VCH
+// configuration, even one that cannot be read.
+func (s *Inventory) ContainerVMs(name string) []*VMRecord {
 	var out []*VMRecord
 	for _, v := range s.vms {
-		if v.cfg == nil && v.containerOf() == name {
+		if _, isVCH := v.extra[config.KeyConfig]; !isVCH && v.ContainerOf() == name {
 			out = append(out, v)
 		}
 	}
 	return out
-}
-
-// datacenter finds the Manager's datacenter, or the only one.
-func (m *Manager) datacenter(ctx context.Context) (*object.Datacenter, error) {
-	f := newFinder(m.Client)
-	dc, err := f.DatacenterOrDefault(ctx, m.Datacenter)
-	if err == nil {
-		return dc, nil
-	}
-	all, lerr := f.DatacenterList(ctx, "*")
-	var names []string
-	if lerr == nil {
-		for _, d := range all {
-			names = append(names, d.Name())
-		}
-	}
-	if m.Datacenter == "" {
-		if len(names) > 1 {
-			return nil, &config.Error{Flag: "--datacenter", Rule: "the target has several datacenters, name one of " + quoteList(names)}
-		}
-		return nil, fmt.Errorf("finding the datacenter: %w", err)
-	}
-	if isNotFound(err) {
-		return nil, &config.Error{Flag: "--datacenter", Value: m.Datacenter, Rule: "no datacenter of that name" + suggest(m.Datacenter, names)}
-	}
-	return nil, fmt.Errorf("finding datacenter %q: %w", m.Datacenter, err)
 }

@@ -1,4 +1,4 @@
-package vch
+package vsphere
 
 import (
 	"errors"
@@ -9,8 +9,6 @@ import (
 var (
 	// ErrNotFound: no VCH of that name exists.
 	ErrNotFound = errors.New("vch not found")
-	// ErrContainersRunning: rm without --force while container VMs are powered on.
-	ErrContainersRunning = errors.New("container VMs are powered on")
 	// ErrPortGroupNotFound: the datacenter has no port group of that name.
 	ErrPortGroupNotFound = errors.New("port group not found")
 )

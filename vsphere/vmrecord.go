@@ -1,4 +1,4 @@
-package vch
+package vsphere
 
 import (
 	"github.com/vmware/govmomi/object"
@@ -62,5 +62,8 @@ func (v *VMRecord) ChangeVersion() string { return v.changeVersion }
 // whose configuration cannot be read has none.
 func (v *VMRecord) Config() *config.Config { return v.cfg }
 
-// containerOf returns the name of the VCH the VM is a container VM of, or "".
-func (v *VMRecord) containerOf() string { return v.extra[config.KeyContainerVCH] }
+// Host returns the host the VM runs on, or nil.
+func (v *VMRecord) Host() *types.ManagedObjectReference { return v.host }
+
+// ContainerOf returns the name of the VCH the VM is a container VM of, or "".
+func (v *VMRecord) ContainerOf() string { return v.extra[config.KeyContainerVCH] }

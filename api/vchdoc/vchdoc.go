@@ -1,0 +1,70 @@
+// Package vchdoc is the VCH document: a Virtual Container Host as found in vSphere, with its
+// configuration and the endpoint VM's network cards. It is what `docker vic inspect NAME
+// --format json` prints and what `vic-endpoint --config FILE` reads, so that an endpoint can
+// run without vSphere. The CLI plugin writes it, the daemon reads it; both go through this
+// package, and its round-trip test keeps them in step.
+package vchdoc
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+
+	"github.com/docker-vic/docker-vic/config"
+)
+
+// VCH is a Virtual Container Host as found in vSphere.
+type VCH struct {
+	// ID is the endpoint VM's managed object ID ("vm-42").
+	ID   string
+	Name string
+	// Path is the inventory path of the VCH's resource pool or vApp.
+	Path string
+	// PowerState is the endpoint VM's power state: poweredOn, poweredOff or suspended.
+	PowerState string
+	Config     *config.Config
+	// NICs are the endpoint VM's network cards, in device order.
+	NICs []NIC
+	// PublicAddress is the endpoint VM's address on the public network, when known.
+	PublicAddress netip.Addr
+	// Containers counts the VCH's container VMs, Running those powered on.
+	Containers int
+	Running    int
+}
+
+// NIC is one network card of the endpoint VM.
+type NIC struct {
+	PortGroup string
+	MAC       string
+	Roles     []config.Role
+	// Aliases are the container networks carried by this NIC.
+	Aliases []string
+	// Address is the address the guest reports, or the static one configured.
+	Address netip.Addr
+}
+
+// Write prints v as the document, indented for people.
+func Write(w io.Writer, v *VCH) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "    ")
+	return enc.Encode(v)
+}
+
+// Read decodes the document in file path. A file that is not one, or has no configuration,
+// gives a sentence saying how to write one.
+func Read(path string) (*VCH, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the configuration file: %w", err)
+	}
+	v := &VCH{}
+	if err := json.Unmarshal(b, v); err != nil {
+		return nil, fmt.Errorf("configuration file %s is not the JSON of `docker vic inspect NAME --format json`: %w", path, err)
+	}
+	if v.Config == nil {
+		return nil, fmt.Errorf("configuration file %s has no Config: write it with `docker vic inspect NAME --format json`", path)
+	}
+	return v, nil
+}
