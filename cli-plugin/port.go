@@ -2,29 +2,20 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
-)
 
-// Where `docker vic port` and `docker vic ps` ask the endpoint for published ports.
-const (
-	defaultEndpointSocket = "/run/docker/plugins/vic.sock"
-	envEndpointSocket     = "VIC_ENDPOINT_SOCKET"
-	portsRoute            = "/VIC.Ports"
-	portsTimeout          = 15 * time.Second
+	"github.com/docker-vic/docker-vic/api/portsapi"
 )
 
 // containerLister is the part of the Docker API that port and ps read.
@@ -33,126 +24,37 @@ type containerLister interface {
 	ContainerInspect(ctx context.Context, container string, options client.ContainerInspectOptions) (client.ContainerInspectResult, error)
 }
 
-// portsFetcher asks the vic endpoint for its networks, endpoints and published ports.
+// portsFetcher asks vic-endpoint for its networks, endpoints and published ports.
 type portsFetcher interface {
-	Ports(ctx context.Context) (*endpointPorts, error)
+	Ports(ctx context.Context) (*portsapi.Answer, error)
 }
 
-// endpointPorts is the endpoint's answer to POST /VIC.Ports.
-type endpointPorts struct {
-	Networks  []endpointNetwork
-	Endpoints []endpointInfo
-	// Public is the endpoint's public address: ports without a host IP live there and on 127.0.0.1.
-	Public string
-	// Version is the version of vic-endpoint.
-	Version string
-}
-
-// endpointNetwork is a vic bridge network.
-type endpointNetwork struct {
-	NetworkID string
-	Bridge    string
-	Subnet    string
-}
-
-// endpointInfo is one container's endpoint on a vic bridge network.
-type endpointInfo struct {
-	EndpointID string
-	NetworkID  string
-	Address    string
-	MAC        string
-	Ports      []endpointPort
-}
-
-// endpointPort is one published port; an empty HostIP means the public address and loopback.
-type endpointPort struct {
-	Proto         string
-	HostIP        string
-	HostPort      uint16
-	ContainerPort uint16
-}
-
-// endpoint returns the endpoint with id, or nil.
-func (p *endpointPorts) endpoint(id string) *endpointInfo {
-	for i := range p.Endpoints {
-		if id != "" && p.Endpoints[i].EndpointID == id {
-			return &p.Endpoints[i]
-		}
-	}
-	return nil
-}
-
-// isVicNetwork reports whether the network with Docker ID id is a vic network.
-func (p *endpointPorts) isVicNetwork(id string) bool {
-	for _, n := range p.Networks {
-		if id != "" && n.NetworkID == id {
-			return true
-		}
-	}
-	return false
-}
-
-// hostAddrs are the addresses a port is published on: an empty host IP means the public
-// address and loopback.
-func (p *endpointPorts) hostAddrs(port endpointPort) []string {
-	if port.HostIP != "" {
-		return []string{port.HostIP}
-	}
-	return []string{p.Public, "127.0.0.1"}
-}
-
-// errEndpointUnreachable is wrapped when the endpoint's socket does not answer.
-var errEndpointUnreachable = errors.New("the vic endpoint is not reachable")
-
-// socketFetcher reads /VIC.Ports over the endpoint's unix socket.
+// socketFetcher asks vic-endpoint on its local socket.
 type socketFetcher struct {
 	path string
-	// command names the subcommand in the unreachable-endpoint advice: "port", "ps".
+	// command names the subcommand in the advice when the socket does not answer: "port", "ps".
 	command string
 }
 
-// Ports implements portsFetcher.
-func (s socketFetcher) Ports(ctx context.Context) (*endpointPorts, error) {
-	unreachable := fmt.Errorf("%w at %s: run docker vic %s on the VCH endpoint, where vic-endpoint runs", errEndpointUnreachable, s.path, s.command)
-	if _, err := os.Stat(s.path); err != nil {
-		return nil, unreachable
+// Ports implements portsFetcher, with advice on where and how to run the command when the
+// daemon cannot be asked.
+func (s socketFetcher) Ports(ctx context.Context) (*portsapi.Answer, error) {
+	a, err := portsapi.Ask(ctx, s.path)
+	switch {
+	case errors.Is(err, portsapi.ErrUnreachable):
+		return nil, fmt.Errorf("%w: run docker vic %s on the VCH endpoint, where vic-endpoint runs", err, s.command)
+	case errors.Is(err, portsapi.ErrRootOnly):
+		return nil, fmt.Errorf("%w: run docker vic %s with sudo", err, s.command)
 	}
-	hc := &http.Client{Timeout: portsTimeout, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", s.path)
-		},
-	}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://vic-endpoint"+portsRoute, nil)
-	if err != nil {
-		return nil, err
-	}
-	res, err := hc.Do(req)
-	if errors.Is(err, os.ErrPermission) {
-		return nil, fmt.Errorf("the vic endpoint socket %s is root-only: run docker vic %s with sudo", s.path, s.command)
-	}
-	if err != nil {
-		return nil, unreachable
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		var e struct{ Err string }
-		_ = json.NewDecoder(io.LimitReader(res.Body, 1<<16)).Decode(&e)
-		return nil, fmt.Errorf("the vic endpoint at %s answered %s: %s", s.path, res.Status, e.Err)
-	}
-	var out endpointPorts
-	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
-		return nil, fmt.Errorf("reading the published ports from the vic endpoint at %s: %w", s.path, err)
-	}
-	return &out, nil
+	return a, err
 }
 
 // endpointSocket is the socket flag's default: $VIC_ENDPOINT_SOCKET, else the plugin socket.
 func endpointSocket(getenv func(string) string) string {
-	if s := getenv(envEndpointSocket); s != "" {
+	if s := getenv(portsapi.EnvSocket); s != "" {
 		return s
 	}
-	return defaultEndpointSocket
+	return portsapi.DefaultSocket
 }
 
 // portOptions are the flags of `docker vic port`.
@@ -177,7 +79,7 @@ func newPortCommand(getDeps func() *deps) *cobra.Command {
 			return runPort(cmd.Context(), d.out, d.docker(), socketFetcher{path: opts.socket, command: "port"}, args[0], private)
 		},
 	}
-	cmd.Flags().StringVar(&opts.socket, "endpoint-socket", endpointSocket(os.Getenv), "Socket of vic-endpoint (env "+envEndpointSocket+")")
+	cmd.Flags().StringVar(&opts.socket, "endpoint-socket", endpointSocket(os.Getenv), "Socket of vic-endpoint (env "+portsapi.EnvSocket+")")
 	return cmd
 }
 
@@ -220,17 +122,17 @@ func runPort(ctx context.Context, out io.Writer, containers containerLister, fet
 	if err != nil {
 		return err
 	}
-	var mine []endpointPort
+	var mine []portsapi.Port
 	onVic := false
 	if eps != nil {
 		for _, n := range eps.Networks {
 			if n == nil {
 				continue
 			}
-			if ports.isVicNetwork(n.NetworkID) {
+			if ports.IsVicNetwork(n.NetworkID) {
 				onVic = true
 			}
-			if e := ports.endpoint(n.EndpointID); e != nil {
+			if e := ports.Endpoint(n.EndpointID); e != nil {
 				onVic = true
 				mine = append(mine, e.Ports...)
 			}
@@ -253,7 +155,7 @@ func runPort(ctx context.Context, out io.Writer, containers containerLister, fet
 }
 
 // portLines renders ports sorted by private port, protocol, then host address (public first).
-func portLines(all *endpointPorts, ports []endpointPort, filter *portFilter) []string {
+func portLines(all *portsapi.Answer, ports []portsapi.Port, filter *portFilter) []string {
 	type line struct {
 		private uint16
 		proto   string
@@ -266,7 +168,7 @@ func portLines(all *endpointPorts, ports []endpointPort, filter *portFilter) []s
 		if filter != nil && (p.ContainerPort != filter.port || p.Proto != filter.proto) {
 			continue
 		}
-		for i, a := range all.hostAddrs(p) {
+		for i, a := range all.HostAddrs(p) {
 			host := net.JoinHostPort(a, strconv.Itoa(int(p.HostPort)))
 			text := host
 			if filter == nil {

@@ -3,8 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -16,6 +16,8 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"gotest.tools/v3/assert"
+
+	"github.com/docker-vic/docker-vic/api/portsapi"
 )
 
 const (
@@ -81,31 +83,30 @@ func testDocker() *fakeDocker {
 }
 
 // testPorts is what vic-endpoint answers for testDocker's containers.
-var testPorts = endpointPorts{
-	Networks: []endpointNetwork{{NetworkID: vicNetID, Bridge: "vb-aaaaaaaaaaaa", Subnet: "172.16.0.0/16"}},
-	Endpoints: []endpointInfo{
-		{EndpointID: "ep-web", NetworkID: vicNetID, Address: "172.16.0.2/16", MAC: "02:42:ac:10:00:02", Ports: []endpointPort{
+var testPorts = portsapi.Answer{
+	Networks: []portsapi.Network{{NetworkID: vicNetID, Bridge: "vb-aaaaaaaaaaaa", Subnet: "172.16.0.0/16"}},
+	Endpoints: []portsapi.Endpoint{
+		{EndpointID: "ep-web", NetworkID: vicNetID, Address: "172.16.0.2/16", MAC: "02:42:ac:10:00:02", Ports: []portsapi.Port{
 			{Proto: "tcp", HostPort: 8080, ContainerPort: 80},
 			{Proto: "udp", HostIP: "127.0.0.1", HostPort: 5353, ContainerPort: 53},
 			{Proto: "tcp", HostIP: "198.51.100.2", HostPort: 8443, ContainerPort: 443},
 		}},
-		{EndpointID: "ep-db", NetworkID: vicNetID, Address: "172.16.0.3/16", MAC: "02:42:ac:10:00:03", Ports: []endpointPort{}},
+		{EndpointID: "ep-db", NetworkID: vicNetID, Address: "172.16.0.3/16", MAC: "02:42:ac:10:00:03", Ports: []portsapi.Port{}},
 	},
 	Public: "198.51.100.2",
 }
 
 // serveEndpoint answers POST /VIC.Ports with answer on a unix socket in a temporary directory,
 // as vic-endpoint does, and returns the socket's path.
-func serveEndpoint(t *testing.T, answer endpointPorts) string {
+func serveEndpoint(t *testing.T, answer portsapi.Answer) string {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "vic.sock")
 	l, err := net.Listen("unix", sock)
 	assert.NilError(t, err)
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /VIC.Ports", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(answer)
-	})
+	mux.Handle("POST "+portsapi.Path, portsapi.Handler(func(context.Context) (*portsapi.Answer, error) {
+		return &answer, nil
+	}, slog.New(slog.DiscardHandler)))
 	srv := &http.Server{Handler: mux}
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
@@ -148,13 +149,13 @@ func TestPortEndpointUnreachable(t *testing.T) {
 	var out bytes.Buffer
 	err := runPort(context.Background(), &out, testDocker(), socketFetcher{path: sock, command: "port"}, "web", "")
 	assert.Error(t, err, "the vic endpoint is not reachable at "+sock+": run docker vic port on the VCH endpoint, where vic-endpoint runs")
-	assert.Assert(t, errors.Is(err, errEndpointUnreachable))
+	assert.Assert(t, errors.Is(err, portsapi.ErrUnreachable))
 }
 
 func TestPortEndpointSocketFromEnvironment(t *testing.T) {
 	env := map[string]string{}
 	getenv := func(k string) string { return env[k] }
 	assert.Equal(t, endpointSocket(getenv), "/run/docker/plugins/vic.sock")
-	env[envEndpointSocket] = "/tmp/vic.sock"
+	env[portsapi.EnvSocket] = "/tmp/vic.sock"
 	assert.Equal(t, endpointSocket(getenv), "/tmp/vic.sock")
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
+
+	"github.com/docker-vic/docker-vic/api/portsapi"
 )
 
 // defaultPsFormat is the table `docker vic ps` prints.
@@ -51,7 +53,7 @@ func newPsCommand(getDeps func() *deps) *cobra.Command {
 	flags := cmd.Flags()
 	flags.BoolVarP(&opts.all, "all", "a", false, "Show all containers (default shows just running)")
 	flags.StringVar(&opts.format, "format", "", "Format the output: table, json or a Go template (`table TEMPLATE` adds a header)")
-	flags.StringVar(&opts.socket, "endpoint-socket", endpointSocket(os.Getenv), "Socket of vic-endpoint (env "+envEndpointSocket+")")
+	flags.StringVar(&opts.socket, "endpoint-socket", endpointSocket(os.Getenv), "Socket of vic-endpoint (env "+portsapi.EnvSocket+")")
 	return cmd
 }
 
@@ -78,8 +80,8 @@ func runPs(ctx context.Context, out io.Writer, containers containerLister, fetch
 			if n == nil {
 				continue
 			}
-			ep := ports.endpoint(n.EndpointID)
-			if ep == nil && !ports.isVicNetwork(n.NetworkID) {
+			ep := ports.Endpoint(n.EndpointID)
+			if ep == nil && !ports.IsVicNetwork(n.NetworkID) {
 				continue
 			}
 			row := psRow{ID: shortContainerID(c.ID), Name: name, Network: netName, Address: "-", State: string(c.State)}
@@ -105,8 +107,8 @@ func runPs(ctx context.Context, out io.Writer, containers containerLister, fetch
 }
 
 // psPorts writes published ports as `docker ps` does: 198.51.100.2:8080->80/tcp, ...
-func psPorts(all *endpointPorts, ports []endpointPort) string {
-	sorted := append([]endpointPort(nil), ports...)
+func psPorts(all *portsapi.Answer, ports []portsapi.Port) string {
+	sorted := append([]portsapi.Port(nil), ports...)
 	sort.SliceStable(sorted, func(i, j int) bool {
 		if sorted[i].ContainerPort != sorted[j].ContainerPort {
 			return sorted[i].ContainerPort < sorted[j].ContainerPort
@@ -115,7 +117,7 @@ func psPorts(all *endpointPorts, ports []endpointPort) string {
 	})
 	var parts []string
 	for _, p := range sorted {
-		for _, a := range all.hostAddrs(p) {
+		for _, a := range all.HostAddrs(p) {
 			parts = append(parts, a+":"+strconv.Itoa(int(p.HostPort))+"->"+strconv.Itoa(int(p.ContainerPort))+"/"+p.Proto)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/docker-vic/docker-vic/api/portsapi"
 	"github.com/docker-vic/docker-vic/vsphere"
 )
 
@@ -34,7 +35,7 @@ func newVersionCommand(getDeps func() *deps) *cobra.Command {
 		},
 	}
 	registerConnectionFlags(cmd.Flags(), &opts.conn)
-	cmd.Flags().StringVar(&opts.socket, "endpoint-socket", endpointSocket(os.Getenv), "Socket of vic-endpoint (env "+envEndpointSocket+")")
+	cmd.Flags().StringVar(&opts.socket, "endpoint-socket", endpointSocket(os.Getenv), "Socket of vic-endpoint (env "+portsapi.EnvSocket+")")
 	return cmd
 }
 

@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"gotest.tools/v3/assert"
+
+	"github.com/docker-vic/docker-vic/api/portsapi"
 )
 
 func TestVersion(t *testing.T) {
@@ -52,10 +54,10 @@ func TestCompleteVCHNames(t *testing.T) {
 }
 
 func TestEndpointVersion(t *testing.T) {
-	got := endpointVersion(context.Background(), cannedPorts{&endpointPorts{Version: "0.1.0", Public: "198.51.100.2"}})
+	got := endpointVersion(context.Background(), cannedPorts{&portsapi.Answer{Version: "0.1.0", Public: "198.51.100.2"}})
 	assert.Equal(t, got, "0.1.0 (public address 198.51.100.2)")
 }
 
-type cannedPorts struct{ p *endpointPorts }
+type cannedPorts struct{ p *portsapi.Answer }
 
-func (c cannedPorts) Ports(context.Context) (*endpointPorts, error) { return c.p, nil }
+func (c cannedPorts) Ports(context.Context) (*portsapi.Answer, error) { return c.p, nil }

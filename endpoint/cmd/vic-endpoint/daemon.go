@@ -16,6 +16,7 @@ import (
 	"github.com/vishvananda/netlink"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/docker-vic/docker-vic/api/portsapi"
 	"github.com/docker-vic/docker-vic/endpoint/cfw"
 	"github.com/docker-vic/docker-vic/endpoint/cvm"
 	"github.com/docker-vic/docker-vic/endpoint/dhcp"
@@ -109,7 +110,7 @@ func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
 		return err
 	}
 	srv := driverapi.NewServer(loggedDriver{Driver: nd, log: log}, ipd, 0, log)
-	srv.Handle("POST "+portsPath, portsHandler(nd, up.Address, log))
+	srv.Handle("POST "+portsapi.Path, portsHandler(nd, up.Address, log))
 
 	// Every background task runs on watchCtx and is waited for before the database, the
 	// netlink handle, the held ports and the DHCP client close under it.

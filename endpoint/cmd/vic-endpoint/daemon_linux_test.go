@@ -19,6 +19,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/docker-vic/docker-vic/api/portsapi"
 	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/config"
 	"github.com/docker-vic/docker-vic/endpoint/link"
@@ -429,9 +430,9 @@ func portHeld(t *testing.T, ns *testns.NS) bool {
 }
 
 // published asks /VIC.Ports for the ports of testEP.
-func published(t *testing.T, c *pluginClient) (portsResponse, []publishedPort) {
+func published(t *testing.T, c *pluginClient) (portsapi.Answer, []portsapi.Port) {
 	t.Helper()
-	var res portsResponse
+	var res portsapi.Answer
 	c.mustCall(t, "VIC.Ports", nil, &res)
 	for _, e := range res.Endpoints {
 		if e.EndpointID == testEP {
@@ -474,7 +475,7 @@ func TestDaemonPublishesPortsAndSurvivesRestarts(t *testing.T) {
 	}
 	public := dnatElement("198.51.100.2", addr)
 	res, ports := published(t, c)
-	want := publishedPort{Proto: "tcp", HostPort: 8080, ContainerPort: 80}
+	want := portsapi.Port{Proto: "tcp", HostPort: 8080, ContainerPort: 80}
 	if len(res.Networks) != 1 || res.Networks[0].NetworkID != testNet || res.Networks[0].Subnet != "172.16.0.0/16" {
 		t.Fatalf("/VIC.Ports networks = %+v, want %s with subnet 172.16.0.0/16", res.Networks, testNet)
 	}

@@ -12,6 +12,8 @@ import (
 
 	"gotest.tools/v3/assert"
 
+	"github.com/docker-vic/docker-vic/api/portsapi"
+	"github.com/docker-vic/docker-vic/endpoint/driverapi"
 	"github.com/docker-vic/docker-vic/endpoint/hostports"
 	"github.com/docker-vic/docker-vic/netdriver"
 )
@@ -39,13 +41,13 @@ func TestPortsHandlerAnswers(t *testing.T) {
 	}
 	h := portsHandler(snap, netip.MustParseAddr("198.51.100.2"), slog.New(slog.DiscardHandler))
 	rec := httptest.NewRecorder()
-	h(rec, httptest.NewRequest(http.MethodPost, portsPath, nil))
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, portsapi.Path, nil))
 	assert.Equal(t, rec.Code, http.StatusOK)
-	var got portsResponse
+	var got portsapi.Answer
 	assert.NilError(t, json.Unmarshal(rec.Body.Bytes(), &got))
-	assert.DeepEqual(t, got, portsResponse{
-		Networks: []portsNetwork{{NetworkID: "n1", Bridge: "vb-n1", Subnet: "172.16.0.0/16"}},
-		Endpoints: []portsEndpoint{{EndpointID: "e1", NetworkID: "n1", Address: "172.16.0.2/16", MAC: "02:42:ac:10:00:02", Ports: []publishedPort{
+	assert.DeepEqual(t, got, portsapi.Answer{
+		Networks: []portsapi.Network{{NetworkID: "n1", Bridge: "vb-n1", Subnet: "172.16.0.0/16"}},
+		Endpoints: []portsapi.Endpoint{{EndpointID: "e1", NetworkID: "n1", Address: "172.16.0.2/16", MAC: "02:42:ac:10:00:02", Ports: []portsapi.Port{
 			{Proto: "tcp", HostPort: 8080, ContainerPort: 80},
 			{Proto: "tcp", HostPort: 8081, ContainerPort: 81},
 			{Proto: "udp", HostIP: "127.0.0.1", HostPort: 5353, ContainerPort: 53},
@@ -58,7 +60,12 @@ func TestPortsHandlerReportsErrors(t *testing.T) {
 	h := portsHandler(cannedSnapshot{err: errors.New("waiting for other network operations: context deadline exceeded")},
 		netip.MustParseAddr("198.51.100.2"), slog.New(slog.DiscardHandler))
 	rec := httptest.NewRecorder()
-	h(rec, httptest.NewRequest(http.MethodPost, portsPath, nil))
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, portsapi.Path, nil))
 	assert.Equal(t, rec.Code, http.StatusInternalServerError)
 	assert.Equal(t, rec.Body.String(), `{"Err":"waiting for other network operations: context deadline exceeded"}`+"\n")
+}
+
+// TestPortsSocketIsTheDriverSocket: the CLI asks where the daemon serves the drivers.
+func TestPortsSocketIsTheDriverSocket(t *testing.T) {
+	assert.Equal(t, portsapi.DefaultSocket, driverapi.DefaultSocket)
 }
