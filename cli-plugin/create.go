@@ -197,7 +197,7 @@ func runCreate(ctx context.Context, d *deps, opts *createOptions) error {
 		return err
 	}
 	defer func() { _ = s.Logout(context.WithoutCancel(ctx)) }()
-	cfg.Target = config.Target{URL: s.Target.URL.String(), Thumbprint: s.Target.Thumbprint, Insecure: s.Target.Insecure}
+	cfg.Server = config.Server{URL: s.Target.URL.String(), Thumbprint: s.Target.Thumbprint, Insecure: s.Target.Insecure}
 
 	m := &vch.Manager{
 		Client:     s.Client,

@@ -165,7 +165,7 @@ func TestCreateFlagsRoundTrip(t *testing.T) {
 	assert.NilError(t, err)
 
 	stored := e.get("vch1").Config
-	reparsed.Target, reparsed.TLS, reparsed.Revision = stored.Target, stored.TLS, stored.Revision
+	reparsed.Server, reparsed.TLS, reparsed.Revision = stored.Server, stored.TLS, stored.Revision
 	reparsed.Placement.Datacenter = stored.Placement.Datacenter
 	assert.Equal(t, toJSON(t, reparsed), toJSON(t, stored))
 	assert.Assert(t, is.Contains(toJSON(t, stored), `"useVApp": true`))

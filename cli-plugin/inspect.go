@@ -66,7 +66,7 @@ func writeDescription(out io.Writer, v *vchdoc.VCH) error {
 	line("Status:\t%s", status(v.PowerState))
 	line("Containers:\t%d running, %d in all", v.Running, v.Containers)
 	line("Revision:\t%d", cfg.Revision)
-	line("Target:\t%s", cfg.Target.URL)
+	line("Target:\t%s", cfg.Server.URL)
 	if err := w.Flush(); err != nil {
 		return err
 	}

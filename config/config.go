@@ -34,8 +34,8 @@ type Config struct {
 	// Name is the VCH's name: the endpoint VM, its resource pool and its folder carry it.
 	Name string `json:"name"`
 
-	// Target says where the endpoint reaches vSphere. It never holds a credential.
-	Target Target `json:"target"`
+	// Server is the vSphere server the endpoint VM reaches. It never holds a credential.
+	Server Server `json:"target"`
 	// Placement says where in the inventory the VCH lives.
 	Placement Placement `json:"placement"`
 
@@ -52,8 +52,9 @@ type Config struct {
 	TLS TLS `json:"tls"`
 }
 
-// Target is the vSphere endpoint the VCH was created on.
-type Target struct {
+// Server is the vCenter or ESXi server the VCH was created on, as stored with the VCH. The
+// session's resolved target, with its credentials, is vsphere.Target.
+type Server struct {
 	// URL is the SDK URL, without user or password (https://vc.example.com/sdk).
 	URL string `json:"url"`
 	// Thumbprint is the SHA-1 or SHA-256 certificate thumbprint the admin accepted, if any.

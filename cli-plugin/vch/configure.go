@@ -100,7 +100,7 @@ func checkConfigurable(old, next *config.Config) error {
 	}{
 		{"the name", old.Name, next.Name},
 		{"the schema version", old.Version, next.Version},
-		{"the target", old.Target, next.Target},
+		{"the vSphere server", old.Server, next.Server},
 		{"the placement", old.Placement, next.Placement},
 		{"the public network", old.Public, next.Public},
 		{"the client network", old.Client, next.Client},
