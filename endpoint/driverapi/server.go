@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -122,13 +121,14 @@ func empty[Req any](fn func(context.Context, *Req) error) func(context.Context, 
 	return func(ctx context.Context, r *Req) (*struct{}, error) { return &struct{}{}, fn(ctx, r) }
 }
 
-// route registers one method: it decodes the body (Docker sends none for some calls), runs fn
+// route registers one method: it decodes the body (see decode), runs fn
 // under the server's deadline and encodes the answer or the error.
 func route[Req, Res any](s *Server, method string, fn func(context.Context, *Req) (Res, error)) {
 	s.mux.HandleFunc("POST /"+method, func(w http.ResponseWriter, r *http.Request) {
-		req := new(Req)
-		if err := json.NewDecoder(r.Body).Decode(req); err != nil && !errors.Is(err, io.EOF) {
-			writeError(w, fmt.Errorf("decoding the %s request: %w", method, err))
+		req, err := decode[Req](w, r, method)
+		if err != nil {
+			s.log.Warn("request refused", "method", method, "error", err)
+			writeError(w, err)
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.timeout)

@@ -158,3 +158,28 @@ func TestListenIsRootOnlyAndReplacesStaleSocket(t *testing.T) {
 		t.Fatalf("socket mode %v, want a socket with 0600", fi.Mode())
 	}
 }
+
+// TestServerRefusesMalformedBodies: a request that needs a body says what it expected; a body
+// too large, or with data after its object, is refused before any driver sees it.
+func TestServerRefusesMalformedBodies(t *testing.T) {
+	c, _ := serve(t)
+	tests := []struct{ method, body, want string }{
+		{"NetworkDriver.CreateEndpoint", "",
+			"the NetworkDriver.CreateEndpoint request has no body: expected a JSON object with NetworkID, EndpointID, Interface, Options"},
+		{"IpamDriver.RequestPool", "", "the IpamDriver.RequestPool request has no body: expected a JSON object with AddressSpace, Pool, SubPool, Options, V6"},
+		{"NetworkDriver.CreateNetwork", `{"NetworkID":"n1"} {"NetworkID":"n2"}`, "the NetworkDriver.CreateNetwork request has data after its JSON object"},
+		{"NetworkDriver.CreateNetwork", `{"NetworkID":"n1"}]`, "the NetworkDriver.CreateNetwork request has data after its JSON object"},
+		{"NetworkDriver.CreateNetwork", `{"NetworkID":"` + strings.Repeat("n", MaxRequestBytes) + `"}`,
+			"the NetworkDriver.CreateNetwork request is larger than 4194304 bytes"},
+	}
+	for _, tc := range tests {
+		status, out := post(t, c, tc.method, tc.body)
+		if status != 500 || out["Err"] != tc.want {
+			t.Errorf("%s %.40q: got %d %v, want 500 %q", tc.method, tc.body, status, out["Err"], tc.want)
+		}
+	}
+	// Whitespace after the object is no data.
+	if status, out := post(t, c, "IpamDriver.RequestAddress", `{"PoolID":"p","Address":"198.51.100.7"}`+"\n"); status != 200 {
+		t.Errorf("a trailing newline was refused: %d %v", status, out)
+	}
+}
