@@ -9,6 +9,7 @@ import (
 	"github.com/docker/go-plugins-helpers/ipam"
 
 	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/endpoint/hostnets"
 )
 
 // Driver is the "vic" IPAM driver. Its methods are safe for concurrent use: allocations are
@@ -17,6 +18,8 @@ type Driver struct {
 	store  Store
 	leases LeaseSource
 	cfg    atomic.Pointer[config.Config]
+	// hostSubnets reads the endpoint VM's own subnets, which no bridge network may take.
+	hostSubnets atomic.Pointer[func() []hostnets.Subnet]
 	// sem serialises allocations; a channel so that waiting for it honours a context.
 	sem chan struct{}
 }
@@ -53,6 +56,18 @@ func (d *Driver) SetConfig(cfg *config.Config) error {
 }
 
 func (d *Driver) config() *config.Config { return d.cfg.Load() }
+
+// SetHostSubnets gives the driver a way to read the endpoint VM's own subnets (its connected
+// routes), read again at each pool request: a bridge network never takes one of them, nor a
+// special range such as loopback or multicast.
+func (d *Driver) SetHostSubnets(read func() []hostnets.Subnet) { d.hostSubnets.Store(&read) }
+
+func (d *Driver) readHostSubnets() []hostnets.Subnet {
+	if read := d.hostSubnets.Load(); read != nil {
+		return (*read)()
+	}
+	return nil
+}
 
 // lock waits for the allocation lock until ctx ends.
 func (d *Driver) lock(ctx context.Context) (unlock func(), err error) {

@@ -11,6 +11,7 @@ import (
 	"github.com/docker/go-plugins-helpers/ipam"
 
 	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/endpoint/hostnets"
 )
 
 // testConfig is a VCH with the default bridge range (172.16.0.0/12 in /16s), a static container
@@ -427,4 +428,38 @@ func TestEmptyRequestsAreHandled(t *testing.T) {
 	if err := d.ReleasePool(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestRequestPoolKeepsOffTheHostsSubnets: a bridge network never takes a subnet of the endpoint
+// VM's own links (docker0 here) nor a special range; container networks are the port groups'
+// own and are not checked against them.
+func TestRequestPoolKeepsOffTheHostsSubnets(t *testing.T) {
+	d := newDriver(t, testConfig(), nil, nil)
+	d.SetHostSubnets(func() []hostnets.Subnet {
+		return []hostnets.Subnet{
+			{Prefix: netip.MustParsePrefix("172.17.0.0/16"), Link: "docker0"},
+			{Prefix: netip.MustParsePrefix("203.0.113.0/26"), Link: "ens224"},
+		}
+	})
+	var got []string
+	for range 2 {
+		got = append(got, requestPool(t, d, ipam.RequestPoolRequest{}).Pool)
+	}
+	if want := []string{"172.16.0.0/16", "172.18.0.0/16"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("default pools = %v, want %v past docker0's 172.17.0.0/16", got, want)
+	}
+	for subnet, want := range map[string]string{
+		"172.17.0.0/16":  "subnet 172.17.0.0/16 overlaps 172.17.0.0/16 of docker0, a network of the endpoint VM itself: choose another subnet",
+		"203.0.113.0/24": "subnet 203.0.113.0/24 overlaps 203.0.113.0/26 of ens224, a network of the endpoint VM itself: choose another subnet",
+		"127.0.0.0/16":   "subnet 127.0.0.0/16 overlaps the loopback range 127.0.0.0/8: choose another subnet",
+		"224.0.0.0/16":   "subnet 224.0.0.0/16 overlaps the multicast range 224.0.0.0/4: choose another subnet",
+		"169.254.0.0/24": "subnet 169.254.0.0/24 overlaps the link-local range 169.254.0.0/16: choose another subnet",
+	} {
+		_, err := d.RequestPool(context.Background(), &ipam.RequestPoolRequest{Pool: subnet})
+		wantError(t, err, ErrConflict, want)
+	}
+	if ids := poolIDs(t, d); len(ids) != 2 {
+		t.Fatalf("pools after refusals = %v, want only the two handed out", ids)
+	}
+	requestPool(t, d, ipam.RequestPoolRequest{Options: map[string]string{OptionPortGroup: "cn-static"}})
 }

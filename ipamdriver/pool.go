@@ -8,6 +8,7 @@ import (
 	"github.com/docker/go-plugins-helpers/ipam"
 
 	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/endpoint/hostnets"
 )
 
 // RequestPool hands Docker a pool: the container network named by OptionPortGroup, the subnet
@@ -30,6 +31,10 @@ func (d *Driver) RequestPool(ctx context.Context, req *ipam.RequestPoolRequest) 
 	if err != nil {
 		return nil, err
 	}
+	var host []hostnets.Subnet
+	if plan.pool.PortGroup == "" {
+		host = d.readHostSubnets()
+	}
 
 	unlock, err := d.lock(ctx)
 	if err != nil {
@@ -42,7 +47,7 @@ func (d *Driver) RequestPool(ctx context.Context, req *ipam.RequestPoolRequest) 
 		if err != nil {
 			return err
 		}
-		if pool, err = placePool(cfg, plan, pools); err != nil {
+		if pool, err = placePool(cfg, plan, pools, host); err != nil {
 			return err
 		}
 		return tx.PutPool(pool)
@@ -180,9 +185,9 @@ func planContainerPool(cfg *config.Config, pg string, req *ipam.RequestPoolReque
 	}}, nil
 }
 
-// placePool completes a plan against the pools already allocated: it picks the subnet of a
-// default pool, refuses overlaps, and names the pool.
-func placePool(cfg *config.Config, plan poolPlan, pools []Pool) (Pool, error) {
+// placePool completes a plan against the pools already allocated and the endpoint VM's own
+// subnets: it picks the subnet of a default pool, refuses overlaps, and names the pool.
+func placePool(cfg *config.Config, plan poolPlan, pools []Pool, host []hostnets.Subnet) (Pool, error) {
 	p := plan.pool
 	if p.PortGroup != "" {
 		for _, o := range pools {
@@ -204,12 +209,18 @@ func placePool(cfg *config.Config, plan poolPlan, pools []Pool) (Pool, error) {
 		for _, r := range reserved {
 			taken = append(taken, r.subnet)
 		}
+		taken = append(taken, hostnets.Prefixes(host)...)
 		subnet, ok := nextSubnet(cfg.Bridge.Range, cfg.Bridge.Width, taken)
 		if !ok {
 			return Pool{}, newError(ErrExhausted, "the bridge range %s has no free /%d subnet left: remove unused networks, or pass --subnet", cfg.Bridge.Range, cfg.Bridge.Width)
 		}
 		p.Subnet = subnet
 	default:
+		if p.PortGroup == "" {
+			if err := hostnets.Check(p.Subnet, host); err != nil {
+				return Pool{}, newError(ErrConflict, "%s", err)
+			}
+		}
 		if o, ok := overlapping(p.Subnet, pools); ok {
 			return Pool{}, newError(ErrConflict, "subnet %s overlaps %s of another network: subnets of the vic IPAM driver cannot overlap", p.Subnet, o.where())
 		}
