@@ -96,12 +96,8 @@ func (o *createOptions) register(flags *pflag.FlagSet) {
 
 // config builds and validates the VCH configuration from the flags, without vSphere.
 func (o *createOptions) config() (*config.Config, error) {
-	if err := config.ValidateName(o.name); err != nil {
+	if err := config.ValidateNewName(o.name); err != nil {
 		return nil, err
-	}
-	if o.name == "." || o.name == ".." {
-		// The name is a directory under ${DOCKER_CONFIG}/vic.
-		return nil, &config.Error{Flag: "--name", Value: o.name, Rule: "a VCH name cannot be \".\" or \"..\""}
 	}
 	cfg := config.New(o.name)
 	cfg.Placement = config.Placement{

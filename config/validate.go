@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Error is a configuration value that breaks a rule. Its text names the flag, the value and the
@@ -33,6 +34,10 @@ const forbiddenNameChars = `%&*$#@!\/:?"<>;'|`
 // dockerName is what Docker accepts as a network name.
 var dockerName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
+// contextName is what Docker accepts as a context name (docker/cli's context store): a new VCH
+// becomes a Docker context of its name.
+var contextName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.+-]+$`)
+
 // reservedAliases are the network names Docker keeps for itself.
 var reservedAliases = []string{"bridge", "host", "none"}
 
@@ -48,6 +53,22 @@ func ValidateName(name string) error {
 	}
 	if i := strings.IndexAny(name, forbiddenNameChars); i >= 0 {
 		return invalid("--name", name, "a VCH name cannot contain %q (nor any of %s)", name[i], forbiddenNameChars)
+	}
+	return nil
+}
+
+// ValidateNewName checks the name of a VCH about to be created: the rules of ValidateName, and
+// those of a Docker context name, since create makes a context of that name. VCHs created
+// before this rule keep their names.
+func ValidateNewName(name string) error {
+	if err := ValidateName(name); err != nil {
+		return err
+	}
+	switch {
+	case strings.ContainsFunc(name, unicode.IsSpace):
+		return invalid("--name", name, "a VCH name cannot contain spaces: it is also the name of its Docker context")
+	case !contextName.MatchString(name):
+		return invalid("--name", name, "a VCH name is also the name of its Docker context: at least 2 characters, starting with a letter or digit, and only letters, digits, \"_\", \".\", \"+\" or \"-\"")
 	}
 	return nil
 }

@@ -29,6 +29,9 @@ const (
 // resource, image store) before storing it.
 func (m *Manager) Create(ctx context.Context, cfg *config.Config) (*vchdoc.VCH, error) {
 	cfg.ApplyDefaults()
+	if err := config.ValidateNewName(cfg.Name); err != nil {
+		return nil, err
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
