@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -14,6 +15,8 @@ import (
 type configureOptions struct {
 	conn     vsphere.Options
 	networks networkFlags
+	// containerVMs is --container-vms, when given.
+	containerVMs *bool
 }
 
 func newConfigureCommand(getDeps func() *deps) *cobra.Command {
@@ -29,17 +32,26 @@ func newConfigureCommand(getDeps func() *deps) *cobra.Command {
 	flags := cmd.Flags()
 	flags.SortFlags = false
 	opts.networks.register(flags)
+	flags.Func(flagContainerVMs, "Keep a VM per container in vSphere: `true` or false (map the networks only; the VCH's container VMs go)", func(v string) error {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		opts.containerVMs = &on
+		return nil
+	})
+	flags.Lookup(flagContainerVMs).NoOptDefVal = "true"
 	registerConnectionFlags(flags, &opts.conn)
 	cmd.ValidArgsFunction = completeVCHNames(getDeps, &opts.conn, 1)
 	return cmd
 }
 
 // errNothingToChange is returned when configure gets no change.
-var errNothingToChange = fmt.Errorf("nothing to change: give at least one of --%s, --%s, --%s, --%s, --%s or --%s",
-	flagContainerNetwork, flagContainerGateway, flagContainerIPRange, flagContainerDNS, flagContainerFirewall, flagDNSServer)
+var errNothingToChange = fmt.Errorf("nothing to change: give at least one of --%s, --%s, --%s, --%s, --%s, --%s or --%s",
+	flagContainerNetwork, flagContainerGateway, flagContainerIPRange, flagContainerDNS, flagContainerFirewall, flagDNSServer, flagContainerVMs)
 
 func runConfigure(ctx context.Context, d *deps, name string, opts *configureOptions) error {
-	if opts.networks.empty() {
+	if opts.networks.empty() && opts.containerVMs == nil {
 		return errNothingToChange
 	}
 	// Check what needs no VCH before connecting: values that do not parse, keyed options for
@@ -56,6 +68,9 @@ func runConfigure(ctx context.Context, d *deps, name string, opts *configureOpti
 	v, err := m.Configure(ctx, name, func(cfg *config.Config) error {
 		if err := opts.networks.apply(cfg); err != nil {
 			return err
+		}
+		if opts.containerVMs != nil {
+			cfg.NoContainerVMs = !*opts.containerVMs
 		}
 		cfg.ApplyDefaults()
 		return cfg.Validate()

@@ -39,7 +39,7 @@ func TestConfigureNothingToChange(t *testing.T) {
 	e := newTestEnv(t)
 	r := e.run("configure", "vch1")
 	assert.Error(t, r.status, "nothing to change: give at least one of --container-network, --container-network-gateway,"+
-		" --container-network-ip-range, --container-network-dns, --container-network-firewall or --dns-server")
+		" --container-network-ip-range, --container-network-dns, --container-network-firewall, --dns-server or --container-vms")
 }
 
 // TestConfigureBadInput checks that configure validates like create and changes nothing.
@@ -76,4 +76,26 @@ func TestConfigureBadInput(t *testing.T) {
 			assert.Equal(t, len(e.get("vch1").NICs), 4)
 		})
 	}
+}
+
+// TestContainerVMsSwitch: an admin who wants only the network mapping creates the VCH with
+// --container-vms=false, sees it in inspect and the create flags, and turns VMs back on.
+func TestContainerVMsSwitch(t *testing.T) {
+	e := newTestEnv(t)
+	e.mustRun("create", "--name", "vch2", "--no-context", "--container-vms=false")
+	assert.Assert(t, e.get("vch2").Config.NoContainerVMs)
+	r := e.mustRun("inspect", "vch2")
+	assert.Assert(t, is.Contains(r.out, "Container VMs:  off (networks only)"))
+	r = e.mustRun("inspect", "vch2", "--format", "create-flags")
+	assert.Assert(t, strings.HasSuffix(strings.TrimSpace(r.out), " --container-vms=false"), r.out)
+
+	e.mustRun("configure", "vch2", "--container-vms")
+	assert.Assert(t, !e.get("vch2").Config.NoContainerVMs)
+	e.mustRun("configure", "vch2", "--container-vms=false")
+	assert.Assert(t, e.get("vch2").Config.NoContainerVMs)
+	assert.Equal(t, e.get("vch2").Config.Revision, 3)
+
+	r = e.run("configure", "vch2", "--container-vms=maybe")
+	assert.ErrorContains(t, r.status, `"maybe" is not true or false`)
+	assert.Equal(t, e.get("vch2").Config.Revision, 3)
 }

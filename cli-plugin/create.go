@@ -30,6 +30,7 @@ type createOptions struct {
 	name            string
 	computeResource string
 	imageStore      string
+	containerVMs    bool
 	useVApp         bool
 	applianceISO    string
 	cpus, memoryMB  int
@@ -68,6 +69,7 @@ func (o *createOptions) register(flags *pflag.FlagSet) {
 	flags.StringVar(&o.computeResource, "compute-resource", "", "Cluster, host or resource pool `PATH` (default: the only one)")
 	flags.StringVar(&o.imageStore, "image-store", "", "`DATASTORE` of the endpoint and container VMs (default: the only one)")
 	flags.BoolVar(&o.useVApp, "use-vapp", false, "Create a vApp rather than a resource pool")
+	flags.BoolVar(&o.containerVMs, flagContainerVMs, true, "Keep a VM per container in vSphere (false: map the networks only)")
 	flags.StringVar(&o.applianceISO, "appliance-iso", "", "`DSPATH` of the endpoint's boot image, like \"[LocalDS_0] vic/appliance.iso\"")
 	flags.IntVar(&o.cpus, "endpoint-cpu", 0, "Virtual CPUs of the endpoint VM")
 	flags.IntVar(&o.memoryMB, "endpoint-memory", 0, "Memory of the endpoint VM in `MB`")
@@ -100,6 +102,7 @@ func (o *createOptions) config() (*config.Config, error) {
 		return nil, err
 	}
 	cfg := config.New(o.name)
+	cfg.NoContainerVMs = !o.containerVMs
 	cfg.Placement = config.Placement{
 		ComputeResource: o.computeResource,
 		ImageStore:      o.imageStore,

@@ -19,6 +19,7 @@ const (
 	flagContainerDNS      = "container-network-dns"
 	flagContainerFirewall = "container-network-firewall"
 	flagDNSServer         = "dns-server"
+	flagContainerVMs      = "container-vms"
 )
 
 // networkFlags are the container-network and DNS flags of create and configure, as typed.

@@ -110,6 +110,11 @@ func writeDescription(out io.Writer, v *vchdoc.VCH) error {
 	} else {
 		line("DNS servers:\tfrom DHCP")
 	}
+	if cfg.NoContainerVMs {
+		line("Container VMs:\toff (networks only)")
+	} else {
+		line("Container VMs:\ton, one VM per container")
+	}
 	if fp := caFingerprint(cfg.TLS.CACert); fp != "" {
 		line("TLS CA:\tSHA-256 %s", fp)
 	} else {

@@ -48,6 +48,10 @@ type Config struct {
 	// DNS servers of the endpoint and of bridge-network containers.
 	DNS []netip.Addr `json:"dns,omitempty"`
 
+	// NoContainerVMs turns container VMs off (--container-vms=false): the VCH maps networks
+	// only, and vSphere shows no VM per container.
+	NoContainerVMs bool `json:"noContainerVMs,omitempty"`
+
 	// TLS holds the public half of the Docker API's certificates. Private keys are never stored.
 	TLS TLS `json:"tls"`
 }

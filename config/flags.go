@@ -67,6 +67,9 @@ func (c *Config) CreateFlags() []string {
 	for _, d := range c.DNS {
 		add("--dns-server", d.String())
 	}
+	if c.NoContainerVMs {
+		args = append(args, "--container-vms=false")
+	}
 	return args
 }
 
