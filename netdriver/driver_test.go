@@ -156,6 +156,7 @@ const (
 	netB = "bbbbbbbbbbbb0000000000000000000000000000000000000000000000000002"
 	ep1  = "111111111111000000000000000000000000000000000000000000000000000a"
 	ep2  = "222222222222000000000000000000000000000000000000000000000000000b"
+	ep3  = "333333333333000000000000000000000000000000000000000000000000000c"
 )
 
 func portmap(entries ...map[string]any) map[string]any {
@@ -320,6 +321,7 @@ func TestDriverPortConflicts(t *testing.T) {
 		{"loopback overlaps any", portmap(loopback), `cannot publish -p 127.0.0.1:8080:80/tcp: host port 127.0.0.1:8080/tcp is already in use by container "web" (8080->80/tcp)`},
 		{"other process", portmap(tcp(2222, 22)), `cannot publish -p 2222:22/tcp: host port 2222/tcp is already in use by process "sshd" (pid 42)`},
 		{"management address", portmap(management), `port -p 203.0.113.5:9090:80/tcp: host address 203.0.113.5 is neither the endpoint's public address 198.51.100.2 nor 127.0.0.1`},
+		{"own list", portmap(tcp(9000, 90), tcp(9000, 91)), `cannot publish -p 9000:91/tcp: host port 9000/tcp is already published by this container's own 9000->90/tcp: its -p list names that host port twice`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := program(ep2, tc.pm)
@@ -340,6 +342,18 @@ func TestDriverPortConflicts(t *testing.T) {
 	_, eps, _ := r.d.Snapshot(ctx)
 	if got := eps[1].Ports[0].HostPort; got != 8081 {
 		t.Fatalf("range picked %d, want 8081", got)
+	}
+	// A range steps over the ports the same container takes earlier in its own list.
+	rng["HostPort"], rng["HostPortEnd"] = 7000.0, 7002.0
+	r.run(t, ctx, ep3, "172.20.0.4/16")
+	if err := program(ep3, portmap(tcp(7000, 70), tcp(7001, 71), rng)); err != nil {
+		t.Fatal(err)
+	}
+	_, eps, _ = r.d.Snapshot(ctx)
+	for _, e := range eps {
+		if e.ID == ep3 && (len(e.Ports) != 3 || e.Ports[2].HostPort != 7002) {
+			t.Fatalf("ports of a container with a range after two of its own: %+v", e.Ports)
+		}
 	}
 }
 
@@ -374,5 +388,62 @@ func TestDescribeFallsBackToEndpointID(t *testing.T) {
 	}
 	if got := d.describe(ep1); got != `container "web"` {
 		t.Fatalf("known container: %q", got)
+	}
+}
+
+// TestDriverRefusesBadEndpoints: what a raw API client could send, and Docker never does, is
+// refused with one sentence and leaves no record.
+func TestDriverRefusesBadEndpoints(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	if err := r.d.CreateNetwork(ctx, createReq(netA, "172.20.0.0/16", "172.20.0.1/16", nil)); err != nil {
+		t.Fatal(err)
+	}
+	r.run(t, ctx, ep1, "172.20.0.2/16")
+	twin := ep1[:12] + strings.Repeat("f", 52)
+	cases := []struct {
+		name, ep, addr, mac, want string
+	}{
+		{"outside", ep2, "172.21.0.2/16", "", "endpoint 222222222222: address 172.21.0.2 is outside network aaaaaaaaaaaa (subnet 172.20.0.0/16)"},
+		{"prefix", ep2, "172.20.0.3/24", "", "endpoint 222222222222: address 172.20.0.3/24 has prefix length 24, and network aaaaaaaaaaaa has /16"},
+		{"gateway", ep2, "172.20.0.1/16", "", "endpoint 222222222222: address 172.20.0.1 is the gateway of network aaaaaaaaaaaa"},
+		{"network", ep2, "172.20.0.0/16", "", "endpoint 222222222222: address 172.20.0.0 is the network address of subnet 172.20.0.0/16"},
+		{"broadcast", ep2, "172.20.255.255/16", "", "endpoint 222222222222: address 172.20.255.255 is the broadcast address of subnet 172.20.0.0/16"},
+		{"taken", ep2, "172.20.0.2/16", "", "endpoint 222222222222: address 172.20.0.2 is already used by endpoint 111111111111 of the same network"},
+		{"readdress", ep1, "172.20.0.9/16", "", "endpoint 111111111111 already exists with address 172.20.0.2: it cannot take 172.20.0.9"},
+		{"twin", twin, "172.20.0.9/16", "", "endpoint " + twin + ": its ID starts with the same 12 characters as endpoint " + ep1 +
+			", and the links of both would share one name: endpoint IDs must differ in their first 12 characters"},
+		{"mac-multicast", ep2, "172.20.0.9/16", "01:00:5e:00:00:01", "endpoint 222222222222: MAC address 01:00:5e:00:00:01 is a multicast or broadcast address: a container's interface needs a unicast one"},
+		{"mac-broadcast", ep2, "172.20.0.9/16", "ff:ff:ff:ff:ff:ff", "endpoint 222222222222: MAC address ff:ff:ff:ff:ff:ff is a multicast or broadcast address: a container's interface needs a unicast one"},
+		{"mac-long", ep2, "172.20.0.9/16", "02:00:00:00:00:00:00:01", `endpoint 222222222222: MAC address "02:00:00:00:00:00:00:01" has 8 bytes: an Ethernet MAC has 6`},
+		{"mac-zero", ep2, "172.20.0.9/16", "00:00:00:00:00:00", "endpoint 222222222222: MAC address 00:00:00:00:00:00 is all zeros"},
+		{"mac-junk", ep2, "172.20.0.9/16", "not-a-mac", `endpoint 222222222222: MAC address "not-a-mac" is not valid`},
+	}
+	for _, tc := range cases {
+		_, err := r.d.CreateEndpoint(ctx, &network.CreateEndpointRequest{NetworkID: netA, EndpointID: tc.ep,
+			Interface: &network.EndpointInterface{Address: tc.addr, MacAddress: tc.mac}})
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	_, eps, _ := r.d.Snapshot(ctx)
+	if len(eps) != 1 || eps[0].Address.String() != "172.20.0.2/16" {
+		t.Fatalf("endpoints after refusals: %+v", eps)
+	}
+
+	// The network is in use while ep1's veth lives; once the container is gone it can go.
+	err := r.d.DeleteNetwork(ctx, &network.DeleteNetworkRequest{NetworkID: netA})
+	if err == nil || err.Error() != "network aaaaaaaaaaaa is still in use by endpoint 111111111111: disconnect or remove them first" {
+		t.Fatalf("DeleteNetwork with a live endpoint: %v", err)
+	}
+	if _, ok := r.links.links["vb-aaaaaaaaaaaa"]; !ok {
+		t.Fatal("the refused DeleteNetwork removed the bridge")
+	}
+	_ = r.links.DeleteVeth(link.HostVethName(ep1)) // the container's namespace went, and its veth with it
+	if err := r.d.DeleteNetwork(ctx, &network.DeleteNetworkRequest{NetworkID: netA}); err != nil {
+		t.Fatal(err)
+	}
+	if nets, eps, _ := r.d.Snapshot(ctx); len(nets)+len(eps) != 0 {
+		t.Fatalf("state left: %v %v", nets, eps)
 	}
 }

@@ -1,6 +1,7 @@
 package netdriver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -34,12 +35,21 @@ func (d *Driver) CreateEndpoint(ctx context.Context, r *network.CreateEndpointRe
 	if !ok {
 		return nil, fmt.Errorf("network %s is not known to the vic driver: recreate it with docker network create -d vic", shortID(r.NetworkID))
 	}
-	if !n.Subnet.Contains(addr.Addr()) || addr.Addr() == n.Gateway.Addr() {
-		return nil, fmt.Errorf("endpoint %s: address %s is not a free address of network %s (subnet %s, gateway %s)", id, addr.Addr(), shortID(n.ID), n.Subnet, n.Gateway.Addr())
+	if err := checkAddress(n, addr); err != nil {
+		return nil, fmt.Errorf("endpoint %s: %w", id, err)
+	}
+	if old, ok := d.endpoints[r.EndpointID]; ok && old.Address.Addr() != addr.Addr() {
+		return nil, fmt.Errorf("endpoint %s already exists with address %s: it cannot take %s", id, old.Address.Addr(), addr.Addr())
 	}
 	for _, o := range d.endpoints {
-		if o.ID != r.EndpointID && o.NetworkID == n.ID && o.Address.Addr() == addr.Addr() {
+		if o.ID == r.EndpointID {
+			continue
+		}
+		if o.NetworkID == n.ID && o.Address.Addr() == addr.Addr() {
 			return nil, fmt.Errorf("endpoint %s: address %s is already used by endpoint %s of the same network", id, addr.Addr(), shortID(o.ID))
+		}
+		if link.HostVethName(o.ID) == link.HostVethName(r.EndpointID) {
+			return nil, fmt.Errorf("endpoint %s: its ID starts with the same %d characters as endpoint %s, and the links of both would share one name: endpoint IDs must differ in their first %[2]d characters", r.EndpointID, link.IDChars, o.ID)
 		}
 	}
 	mac, res := r.Interface.MacAddress, &network.CreateEndpointResponse{}
@@ -49,8 +59,8 @@ func (d *Driver) CreateEndpoint(ctx context.Context, r *network.CreateEndpointRe
 			mac = macForEndpoint(r.EndpointID)
 		}
 		res.Interface = &network.EndpointInterface{MacAddress: mac}
-	} else if _, err := net.ParseMAC(mac); err != nil {
-		return nil, fmt.Errorf("endpoint %s: MAC address %q is not valid", id, mac)
+	} else if err := checkMAC(mac); err != nil {
+		return nil, fmt.Errorf("endpoint %s: %w", id, err)
 	}
 	bits := n.Subnet.Bits()
 	if bits == 0 {
@@ -65,6 +75,54 @@ func (d *Driver) CreateEndpoint(ctx context.Context, r *network.CreateEndpointRe
 	}
 	d.endpoints[e.ID] = e
 	return res, nil
+}
+
+// checkAddress refuses an address outside network n, of another prefix length, or that is
+// the network's gateway, network address or broadcast address. A DHCP network's addresses are
+// its leases': only IPv4 is checked.
+func checkAddress(n *Network, addr netip.Prefix) error {
+	if n.Subnet.Bits() == 0 {
+		return nil
+	}
+	a := addr.Addr()
+	switch {
+	case !n.Subnet.Contains(a):
+		return fmt.Errorf("address %s is outside network %s (subnet %s)", a, shortID(n.ID), n.Subnet)
+	case addr.Bits() != n.Subnet.Bits():
+		return fmt.Errorf("address %s has prefix length %d, and network %s has /%d", addr, addr.Bits(), shortID(n.ID), n.Subnet.Bits())
+	case a == n.Gateway.Addr():
+		return fmt.Errorf("address %s is the gateway of network %s", a, shortID(n.ID))
+	case n.Subnet.Bits() < 31 && a == n.Subnet.Masked().Addr():
+		return fmt.Errorf("address %s is the network address of subnet %s", a, n.Subnet)
+	case n.Subnet.Bits() < 31 && a == lastAddr(n.Subnet):
+		return fmt.Errorf("address %s is the broadcast address of subnet %s", a, n.Subnet)
+	}
+	return nil
+}
+
+// lastAddr is the last address of p: its broadcast address.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As4()
+	host := uint32(1)<<(32-p.Bits()) - 1
+	v := (uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])) | host
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// checkMAC refuses a MAC that a container's interface cannot carry: not 6 bytes, multicast or
+// broadcast, or all zeros.
+func checkMAC(s string) error {
+	mac, err := net.ParseMAC(s)
+	switch {
+	case err != nil:
+		return fmt.Errorf("MAC address %q is not valid", s)
+	case len(mac) != 6:
+		return fmt.Errorf("MAC address %q has %d bytes: an Ethernet MAC has 6", s, len(mac))
+	case mac[0]&1 == 1:
+		return fmt.Errorf("MAC address %s is a multicast or broadcast address: a container's interface needs a unicast one", mac)
+	case bytes.Equal(mac, make(net.HardwareAddr, 6)):
+		return fmt.Errorf("MAC address %s is all zeros", mac)
+	}
+	return nil
 }
 
 // macFor derives a locally administered MAC from an IPv4 address, as Docker's bridge does.

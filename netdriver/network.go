@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -187,7 +188,9 @@ func (d *Driver) ensureBridge(n *Network) error {
 }
 
 // DeleteNetwork implements plugin.NetworkDriver. An unknown network is fine: Docker deletes
-// networks during its own start-up cleanup.
+// networks during its own start-up cleanup. A network whose endpoints are still in use by
+// containers is refused (Docker itself never asks that); endpoints left over without a
+// container go with it.
 func (d *Driver) DeleteNetwork(ctx context.Context, r *network.DeleteNetworkRequest) error {
 	if err := d.acquire(ctx); err != nil {
 		return err
@@ -196,6 +199,9 @@ func (d *Driver) DeleteNetwork(ctx context.Context, r *network.DeleteNetworkRequ
 	n, ok := d.networks[r.NetworkID]
 	if !ok {
 		return d.links.DeleteBridge(link.BridgeName(r.NetworkID))
+	}
+	if err := d.checkNoLiveEndpoints(n); err != nil {
+		return err
 	}
 	if n.Bridge == "" {
 		return d.deleteContainerNetwork(n)
@@ -218,4 +224,43 @@ func (d *Driver) DeleteNetwork(ctx context.Context, r *network.DeleteNetworkRequ
 	}
 	d.log.Info("network deleted", "network", shortID(n.ID))
 	return nil
+}
+
+// checkNoLiveEndpoints refuses to delete network n while a container uses one of its
+// endpoints: on a bridge network its veth is still there (a veth lives exactly as long as the
+// container's end of it), on a container network the sandbox it joined still exists. A
+// container that died without Docker telling the driver holds nothing back.
+func (d *Driver) checkNoLiveEndpoints(n *Network) error {
+	var owned map[string]bool
+	var live []string
+	for _, e := range d.endpoints {
+		if e.NetworkID != n.ID {
+			continue
+		}
+		var inUse bool
+		if n.Bridge == "" {
+			_, err := os.Stat(e.Sandbox)
+			inUse = e.Sandbox != "" && err == nil
+		} else {
+			if owned == nil {
+				names, err := d.links.Owned()
+				if err != nil {
+					return fmt.Errorf("network %s: listing its links: %w", shortID(n.ID), err)
+				}
+				owned = map[string]bool{}
+				for _, name := range names {
+					owned[name] = true
+				}
+			}
+			inUse = owned[link.HostVethName(e.ID)]
+		}
+		if inUse {
+			live = append(live, d.describe(e.ID))
+		}
+	}
+	if len(live) == 0 {
+		return nil
+	}
+	sort.Strings(live)
+	return fmt.Errorf("network %s is still in use by %s: disconnect or remove them first", shortID(n.ID), strings.Join(live, ", "))
 }

@@ -82,7 +82,7 @@ func (d *Driver) ProgramExternalConnectivity(ctx context.Context, r *network.Pro
 		}
 	}()
 	for _, b := range bindings {
-		p, err := d.hold(e, b)
+		p, err := d.hold(e, b, held)
 		if err != nil {
 			return err
 		}
@@ -103,8 +103,9 @@ func (d *Driver) ProgramExternalConnectivity(ctx context.Context, r *network.Pro
 }
 
 // hold reserves the host port of one binding: the one asked for, the first free one of a
-// host range, or an ephemeral one for host port 0.
-func (d *Driver) hold(e *Endpoint, b portBinding) (Port, error) {
+// host range, or an ephemeral one for host port 0. mine are the ports the same container
+// already holds in this call: a port of its own -p list is never taken twice.
+func (d *Driver) hold(e *Endpoint, b portBinding, mine []Port) (Port, error) {
 	proto, err := hostports.ProtoFromNumber(b.Proto)
 	if err != nil {
 		return Port{}, fmt.Errorf("port %s: %w", b, err)
@@ -126,7 +127,10 @@ func (d *Driver) hold(e *Endpoint, b portBinding) (Port, error) {
 	var firstErr error
 	for port := b.HostPort; ; port++ {
 		p.HostPort = port
-		err := d.publishedBy(e, p)
+		err := ownClash(mine, p)
+		if err == nil {
+			err = d.publishedBy(e, p)
+		}
 		if err == nil {
 			if err = d.holder.Hold(p.Key()); err == nil {
 				return p, nil
@@ -140,7 +144,8 @@ func (d *Driver) hold(e *Endpoint, b portBinding) (Port, error) {
 		}
 	}
 	var inUse *hostports.InUseError
-	if errors.As(firstErr, &inUse) || last == b.HostPort {
+	var clash *ownClashError
+	if errors.As(firstErr, &inUse) || errors.As(firstErr, &clash) || last == b.HostPort {
 		return Port{}, fmt.Errorf("cannot publish %s: %w", b, firstErr)
 	}
 	return Port{}, fmt.Errorf("cannot publish %s: every host port of the range is in use", b)
@@ -165,16 +170,39 @@ func (d *Driver) hostIP(b portBinding) (netip.Addr, error) {
 	return netip.Addr{}, fmt.Errorf("port %s: host address %s is neither the endpoint's public address %s nor 127.0.0.1", b, ip, d.public)
 }
 
+// ownClashError says that a container's -p list names one host port twice.
+type ownClashError struct{ port, earlier Port }
+
+func (e *ownClashError) Error() string {
+	return fmt.Sprintf("host port %d/%s is already published by this container's own %s: its -p list names that host port twice",
+		e.port.HostPort, e.port.Proto, e.earlier)
+}
+
+// ownClash fails when p overlaps a port the same container holds already.
+func ownClash(mine []Port, p Port) error {
+	for _, q := range mine {
+		if q.overlaps(p) {
+			return &ownClashError{port: p, earlier: q}
+		}
+	}
+	return nil
+}
+
+// overlaps reports whether two published ports take the same host port: a port on every
+// address overlaps the same port on one address.
+func (p Port) overlaps(q Port) bool {
+	return q.Proto == p.Proto && q.HostPort == p.HostPort &&
+		(!q.HostIP.IsValid() || !p.HostIP.IsValid() || q.HostIP == p.HostIP)
+}
+
 // publishedBy fails when another endpoint of the driver already publishes the host port.
-// A port on every address overlaps the same port on one address.
 func (d *Driver) publishedBy(self *Endpoint, p Port) error {
 	for _, o := range d.endpoints {
 		if o == self {
 			continue
 		}
 		for _, q := range o.Ports {
-			if q.Proto == p.Proto && q.HostPort == p.HostPort &&
-				(!q.HostIP.IsValid() || !p.HostIP.IsValid() || q.HostIP == p.HostIP) {
+			if q.overlaps(p) {
 				return &hostports.InUseError{Key: p.Key(), By: fmt.Sprintf("%s (%s)", d.describe(o.ID), q)}
 			}
 		}

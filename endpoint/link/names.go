@@ -12,7 +12,9 @@ const (
 	MacvlanPrefix  = "vm-"
 )
 
-const idChars = 12
+// IDChars is how many characters of a Docker ID a link name keeps: two IDs that share them
+// would share links, and the driver refuses the second.
+const IDChars = 12
 
 // BridgeName is the bridge of the network with Docker ID networkID.
 func BridgeName(networkID string) string { return BridgePrefix + short(networkID) }
@@ -25,8 +27,8 @@ func HostVethName(endpointID string) string { return HostVethPrefix + short(endp
 func PeerName(endpointID string) string { return PeerPrefix + short(endpointID) }
 
 func short(id string) string {
-	if len(id) > idChars {
-		return id[:idChars]
+	if len(id) > IDChars {
+		return id[:IDChars]
 	}
 	return id
 }
