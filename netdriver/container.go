@@ -167,6 +167,10 @@ func (d *Driver) publishContainerPorts(e *Endpoint, n *Network, bindings []portB
 	if !ok {
 		return fmt.Errorf("endpoint %s: container network %q is no longer configured on this endpoint", shortID(e.ID), n.PortGroup)
 	}
+	if level := cn.Config.Firewall; len(bindings) > 0 && (level == config.FirewallClosed || level == config.FirewallOutbound) {
+		return fmt.Errorf("port %s: container network %q is at firewall level %q, which lets no connection in: use a container network at level published, peers or open, or change its level with docker vic configure --container-network-firewall",
+			bindings[0], n.PortGroup, level)
+	}
 	var open []Port
 	for _, b := range bindings {
 		proto, err := hostports.ProtoFromNumber(b.Proto)

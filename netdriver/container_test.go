@@ -194,6 +194,12 @@ func TestContainerNetworkRefusals(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `"closed"`) {
 		t.Fatalf("a redirect on a closed network: %v", err)
 	}
+	// So is a plain -p: the level would let nothing in, and the user would be left guessing.
+	err = r.d.ProgramExternalConnectivity(ctx, &network.ProgramExternalConnectivityRequest{NetworkID: netB, EndpointID: ep2,
+		Options: portmap(tcp(80, 80))})
+	if want := `port -p 80:80/tcp: container network "` + closedPG + `" is at firewall level "closed", which lets no connection in: use a container network at level published, peers or open, or change its level with docker vic configure --container-network-firewall`; err == nil || err.Error() != want {
+		t.Fatalf("a plain -p on a closed network: %v\nwant %s", err, want)
+	}
 	if fw := r.sandboxes.tables[sandbox+"#"+shortID(ep2)]; fw.Level != config.FirewallClosed || len(fw.Ports) != 0 {
 		t.Fatalf("firewall after the refusal %+v", fw)
 	}
