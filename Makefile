@@ -29,6 +29,7 @@ build:
 	go build -ldflags '$(LDFLAGS)' -o bin/docker-vic ./cli-plugin
 	go build -o bin/vcsim ./vcsim
 	$(if $(wildcard endpoint/cmd/vic-endpoint/*.go),go build -ldflags '$(LDFLAGS)' -o bin/vic-endpoint ./endpoint/cmd/vic-endpoint)
+	go build -o bin/vic-testbed ./scripts/testbed
 
 install: build
 	install -D -m 0755 bin/docker-vic "$(PLUGIN_DIR)/docker-vic"

@@ -41,17 +41,22 @@ show_cmd() {
 
 # VIC_PORTGROUPS: the port groups of the VIC documents (Docker-Public, VIC-Bridge, VIC-Management,
 # External-Consumer, VIC-Container-Network), a second bridge for a second VCH, a client network and
-# a spare container network for `docker vic configure` to add.
+# a spare container network for `docker vic configure` to add. The testbed's Go command keeps the
+# same list (portGroups in scripts/testbed/plan.go).
 VIC_PORTGROUPS=(Docker-Public VIC-Bridge VIC-Bridge-2 VIC-Management VIC-Client External-Consumer VIC-Container-Network VIC-Container-Network-2)
 
 # start_vcsim DIR: build nothing, start bin/vcsim on a free loopback port with the port groups of
 # the VIC documents, and export VIC_TARGET, VIC_THUMBPRINT and VCSIM_PID. Logs go to DIR/vcsim.log.
+# DIR/vcsim.out holds the password in VIC_TARGET, so only its owner may read it.
 start_vcsim() {
-	local dir=$1 args=() pg line
+	local dir=$1 args=() pg line mask
 	for pg in "${VIC_PORTGROUPS[@]}"; do args+=(--portgroup "$pg"); done
+	mask=$(umask)
+	umask 077
 	"$VIC_ROOT/bin/vcsim" --listen 127.0.0.1:0 --pidfile "$dir/vcsim.pid" "${args[@]}" \
 		>"$dir/vcsim.out" 2>"$dir/vcsim.log" &
 	VCSIM_PID=$!
+	umask "$mask"
 	for _ in $(seq 1 100); do
 		line=$(head -n 1 "$dir/vcsim.out" 2>/dev/null || true)
 		case $line in export\ VIC_TARGET=*) break ;; esac

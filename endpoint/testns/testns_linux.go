@@ -1,13 +1,17 @@
 // Package testns gives kernel tests a network namespace of their own: it skips them without
 // root (and fails them instead when VIC_REQUIRE_PRIVILEGED=1, as CI sets), creates named
-// namespaces that are removed when the test ends, and runs code inside them.
+// namespaces that are removed when the test ends, and runs code inside them. Create, Open,
+// Delete and Names do the same for namespaces that outlive the process, as `ip netns` does,
+// for test rigs such as the testbed.
 package testns
 
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -29,7 +33,7 @@ func RequirePrivileged(t testing.TB) {
 	t.Skip("kernel test: needs root")
 }
 
-// NS is a named network namespace made for one test.
+// NS is a named network namespace: one test's (New) or a persistent one (Create, Open).
 type NS struct {
 	Name   string
 	Handle netns.NsHandle
@@ -44,7 +48,25 @@ func New(t testing.TB, prefix string) *NS {
 	t.Helper()
 	RequirePrivileged(t)
 	removeStale(prefix)
-	name := prefix + "-" + random(4)
+	n, err := Create(prefix + "-" + random(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		n.Close()
+		_ = Delete(n.Name)
+	})
+	return n
+}
+
+// Create makes the named namespace name with lo up, like `ip netns add`, or opens it when it
+// exists. The namespace outlives the process until Delete removes it; Close releases n only.
+func Create(name string) (*NS, error) {
+	if n, err := Open(name); err == nil {
+		return n, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
 	var ns netns.NsHandle
 	err := withLockedThread(func() error {
 		orig, err := netns.Get()
@@ -57,29 +79,85 @@ func New(t testing.TB, prefix string) *NS {
 		return err
 	})
 	if err != nil {
-		t.Fatalf("creating namespace %s: %v", name, err)
+		return nil, fmt.Errorf("creating namespace %q: %w", name, err)
 	}
+	n, err := wrap(name, ns)
+	if err != nil {
+		_ = Delete(name)
+		return nil, err
+	}
+	lo, err := n.Link.LinkByName("lo")
+	if err == nil {
+		err = n.Link.LinkSetUp(lo)
+	}
+	if err != nil {
+		n.Close()
+		_ = Delete(name)
+		return nil, fmt.Errorf("bringing up lo in namespace %q: %w", name, err)
+	}
+	return n, nil
+}
+
+// Open opens the existing named namespace name; the error wraps os.ErrNotExist when there is
+// none.
+func Open(name string) (*NS, error) {
+	ns, err := netns.GetFromPath(Path(name))
+	if err != nil {
+		return nil, fmt.Errorf("opening namespace %q: %w", name, err)
+	}
+	return wrap(name, ns)
+}
+
+func wrap(name string, ns netns.NsHandle) (*NS, error) {
 	h, err := netlink.NewHandleAt(ns)
 	if err != nil {
-		t.Fatalf("netlink handle in %s: %v", name, err)
-	}
-	n := &NS{Name: name, Handle: ns, Link: h}
-	t.Cleanup(func() {
-		h.Close()
 		ns.Close()
-		_ = netns.DeleteNamed(name)
-	})
-	if err := n.Do(func() error {
-		lo, err := netlink.LinkByName("lo")
-		if err != nil {
-			return err
-		}
-		return netlink.LinkSetUp(lo)
-	}); err != nil {
-		t.Fatalf("bringing up lo in %s: %v", name, err)
+		return nil, fmt.Errorf("netlink handle in namespace %q: %w", name, err)
 	}
-	return n
+	return &NS{Name: name, Handle: ns, Link: h}, nil
 }
+
+// Close releases n's handles; the namespace itself stays.
+func (n *NS) Close() {
+	n.Link.Close()
+	n.Handle.Close()
+}
+
+// Delete removes the named namespace name, like `ip netns delete`; a missing one is fine. The
+// namespace goes with its links once no process runs inside it any more.
+func Delete(name string) error {
+	if _, err := os.Stat(Path(name)); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err := netns.DeleteNamed(name); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("deleting namespace %q: %w", name, err)
+	}
+	return nil
+}
+
+// Names lists the named namespaces whose names start with prefix, sorted.
+func Names(prefix string) ([]string, error) {
+	entries, err := os.ReadDir(mountDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing namespaces: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), prefix) {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
+}
+
+// Path is the bind mount of the named namespace name.
+func Path(name string) string { return filepath.Join(mountDir, name) }
+
+// mountDir holds the named namespaces' bind mounts, as for `ip netns`.
+const mountDir = "/run/netns"
 
 // Do runs fn on a goroutine whose thread is inside the namespace and returns its error. Sockets
 // opened by fn stay in the namespace after Do returns.
@@ -103,7 +181,7 @@ func (n *NS) Do(fn func() error) error {
 }
 
 // Path is the namespace's bind mount, usable as a Docker-style sandbox key.
-func (n *NS) Path() string { return "/var/run/netns/" + n.Name }
+func (n *NS) Path() string { return Path(n.Name) }
 
 func withLockedThread(fn func() error) error {
 	runtime.LockOSThread()
@@ -120,11 +198,9 @@ func removeStale(prefix string) {
 		return
 	}
 	staleDone[prefix] = true
-	entries, _ := os.ReadDir("/var/run/netns")
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), prefix+"-") {
-			_ = netns.DeleteNamed(e.Name())
-		}
+	names, _ := Names(prefix + "-")
+	for _, name := range names {
+		_ = Delete(name)
 	}
 }
 
