@@ -18,11 +18,11 @@
 #     and the role's static address, and whose other end is a port of the wire's bridge:
 #         vtb-public  Docker-Public   198.51.100.2/24   (published ports live here)
 #         vtb-client  VIC-Client      203.0.113.2/26    (the Docker API in a real VCH)
-#         vtb-mgmt    VIC-Management  203.0.113.66/26   (vSphere traffic in a real VCH)
+#         vtb-mgmt    VIC-Management  203.0.113.98/27   (vSphere traffic in a real VCH)
 #         vtb-bridge  VIC-Bridge      no address
 #         vtb-c-ALIAS a container network's port group, no address (containers' macvlans hang here)
 #   - machines on the wires: vtb-outside (198.51.100.10/24 on Docker-Public), vtb-clientside
-#     (203.0.113.10/26 on VIC-Client, 203.0.113.70/26 on VIC-Management), and per container network
+#     (203.0.113.10/26 on VIC-Client, 203.0.113.100/27 on VIC-Management), and per container network
 #     vtb-net-ALIAS (External-Consumer: 203.0.113.130/26; its containers get .140-.160, gateway .129;
 #     VIC-Container-Network, a DHCP network: 203.0.113.193/26 runs busybox udhcpd handing out
 #     .200-.220 with itself as router);

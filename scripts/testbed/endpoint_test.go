@@ -44,7 +44,7 @@ func TestCreateArgsDescribeTheVCH(t *testing.T) {
 		"--name vch-testbed",
 		"--public-network Docker-Public --public-network-ip 198.51.100.2/24 --public-network-gateway 198.51.100.1",
 		"--client-network VIC-Client --client-network-ip 203.0.113.2/26",
-		"--management-network VIC-Management --management-network-ip 203.0.113.66/26",
+		"--management-network VIC-Management --management-network-ip 203.0.113.98/27",
 		"--container-network External-Consumer:consumer --container-network-firewall External-Consumer:published",
 		"--container-network-gateway External-Consumer:203.0.113.129/26 --container-network-ip-range External-Consumer:203.0.113.140-203.0.113.160",
 		"--container-network VIC-Container-Network:containers --container-network-firewall VIC-Container-Network:peers --no-context",

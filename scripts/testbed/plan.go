@@ -28,6 +28,8 @@ var portGroups = []string{
 
 // The VCH's role networks and the endpoint's static addresses on them. The three role subnets
 // and the container networks do not overlap, and none is 192.0.2.0/24 (eth0's network here).
+// The management network is a /27 at .96: 203.0.113.64/27 is left out, since this workplace's
+// package sources answer there (checkPackageSources refuses any subnet that would hide them).
 const (
 	publicPG = "Docker-Public"
 	clientPG = "VIC-Client"
@@ -39,7 +41,7 @@ var (
 	publicAddr  = netip.MustParsePrefix("198.51.100.2/24")
 	publicGW    = netip.MustParseAddr("198.51.100.1")
 	clientAddr  = netip.MustParsePrefix("203.0.113.2/26")
-	mgmtAddr    = netip.MustParsePrefix("203.0.113.66/26")
+	mgmtAddr    = netip.MustParsePrefix("203.0.113.98/27")
 	outsideAddr = netip.MustParsePrefix("198.51.100.10/24")
 
 	// testRanges are the only ranges the testbed uses; the host must not use them already.
@@ -89,7 +91,7 @@ func machines() []machine {
 		{NS: prefix + "outside", Legs: []leg{{"eth0", publicPG, outsideAddr}}},
 		{NS: prefix + "clientside", Legs: []leg{
 			{"eth0", clientPG, netip.MustParsePrefix("203.0.113.10/26")},
-			{"eth1", mgmtPG, netip.MustParsePrefix("203.0.113.70/26")},
+			{"eth1", mgmtPG, netip.MustParsePrefix("203.0.113.100/27")},
 		}},
 	}
 	for _, c := range containerNets {

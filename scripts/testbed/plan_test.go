@@ -18,7 +18,7 @@ func TestHostLinkNamesFollowTheRoles(t *testing.T) {
 		{[]string{"public"}, nil, "vtb-public", "198.51.100.2/24"},
 		{[]string{"public", "client", "management"}, nil, "vtb-public", "198.51.100.2/24"},
 		{[]string{"client", "management"}, nil, "vtb-client", "203.0.113.2/26"},
-		{[]string{"management"}, nil, "vtb-mgmt", "203.0.113.66/26"},
+		{[]string{"management"}, nil, "vtb-mgmt", "203.0.113.98/27"},
 		{[]string{"bridge"}, nil, "vtb-bridge", ""},
 		{[]string{"container"}, []string{"consumer"}, "vtb-c-consumer", ""},
 		{[]string{"container"}, []string{"containers"}, "vtb-c-container", ""},

@@ -44,6 +44,9 @@ func (tb *testbed) up(ctx context.Context) (err error) {
 	if err := checkHostRanges(host); err != nil {
 		return err
 	}
+	if err := checkPackageSources(ctx, hostSubnets()); err != nil {
+		return err
+	}
 	if err := tb.build(ctx); err != nil {
 		return err
 	}
