@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
 	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
 )
 
 // conn sends and receives raw Ethernet frames on an uplink.
@@ -21,7 +22,7 @@ type conn interface {
 
 // reply is a server's answer and the MAC address it came from.
 type reply struct {
-	msg       *message
+	msg       *dhcpv4.DHCPv4
 	serverMAC net.HardwareAddr
 }
 
@@ -54,13 +55,13 @@ func (e *noReplyError) Error() string {
 	return fmt.Sprintf("no reply to %d tries in %s", e.tries, e.wait)
 }
 
-// transact sends out, a message of type sending for MAC mac, and waits for waitingFor: a
-// reply with the same xid and chaddr and a type in want. It sends out again after each of
-// c.waits. When no reply comes in time, or ctx's deadline passes first, the error is a
-// NoServerError; a failure to send or receive, or a cancelled ctx, is an error naming the
-// uplink and the MAC.
-func (c *Client) transact(ctx context.Context, u *uplinkConn, out []byte, sending, waitingFor string, xid uint32, mac net.HardwareAddr, want ...byte) (reply, error) {
-	r, err := c.exchange(ctx, u, out, sending, xid, mac, want)
+// transact sends out and waits for waitingFor: a reply with the same xid and chaddr and a
+// type in want. It sends out again after each of c.waits. When no reply comes in time, or
+// ctx's deadline passes first, the error is a NoServerError; a failure to send or receive, or
+// a cancelled ctx, is an error naming the uplink and the MAC.
+func (c *Client) transact(ctx context.Context, u *uplinkConn, out *dhcpv4.DHCPv4, waitingFor string, want ...dhcpv4.MessageType) (reply, error) {
+	mac := out.ClientHWAddr
+	r, err := c.exchange(ctx, u, out, want)
 	if err == nil {
 		return r, nil
 	}
@@ -76,16 +77,18 @@ func (c *Client) transact(ctx context.Context, u *uplinkConn, out []byte, sendin
 
 // exchange does the sending and waiting of transact, and returns a *noReplyError when every
 // try went unanswered.
-func (c *Client) exchange(ctx context.Context, u *uplinkConn, out []byte, sending string, xid uint32, mac net.HardwareAddr, want []byte) (reply, error) {
+func (c *Client) exchange(ctx context.Context, u *uplinkConn, out *dhcpv4.DHCPv4, want []dhcpv4.MessageType) (reply, error) {
 	stop := context.AfterFunc(ctx, func() { _ = u.setDeadline(time.Unix(1, 0)) })
 	defer stop()
+	mac := out.ClientHWAddr
+	b := broadcastFrame(out)
 	buf := make([]byte, 1<<16)
 	for _, wait := range c.waits {
 		if err := ctx.Err(); err != nil {
 			return reply{}, err
 		}
-		if err := u.send(out); err != nil {
-			return reply{}, fmt.Errorf("sending a %s on uplink %q for MAC %s: %w", sending, u.ifname, mac, err)
+		if err := u.send(b); err != nil {
+			return reply{}, fmt.Errorf("sending a DHCP%s on uplink %q for MAC %s: %w", out.MessageType(), u.ifname, mac, err)
 		}
 		if err := u.setDeadline(time.Now().Add(wait)); err != nil {
 			return reply{}, fmt.Errorf("setting the receive deadline of the packet socket on uplink %q for MAC %s: %w", u.ifname, mac, err)
@@ -101,7 +104,7 @@ func (c *Client) exchange(ctx context.Context, u *uplinkConn, out []byte, sendin
 			if err != nil {
 				return reply{}, fmt.Errorf("receiving on uplink %q for MAC %s: %w", u.ifname, mac, err)
 			}
-			if r, ok := match(buf[:n], xid, mac, want); ok {
+			if r, ok := match(buf[:n], out.TransactionID, mac, want); ok {
 				return r, nil
 			}
 		}
@@ -113,21 +116,16 @@ func (c *Client) exchange(ctx context.Context, u *uplinkConn, out []byte, sendin
 }
 
 // match decodes a received frame and keeps it when it answers transaction xid for mac.
-func match(b []byte, xid uint32, mac net.HardwareAddr, want []byte) (reply, bool) {
+func match(b []byte, xid dhcpv4.TransactionID, mac net.HardwareAddr, want []dhcpv4.MessageType) (reply, bool) {
 	src, payload, err := parseFrame(b)
 	if err != nil {
 		return reply{}, false
 	}
-	m, err := decodeMessage(payload)
-	if err != nil || m.op != opReply || m.xid != xid || m.chaddr.String() != mac.String() {
+	m, err := dhcpv4.FromBytes(payload)
+	if err != nil || !answers(m, xid, mac, want) {
 		return reply{}, false
 	}
-	for _, t := range want {
-		if m.messageType() == t {
-			return reply{msg: m, serverMAC: append(net.HardwareAddr(nil), src...)}, true
-		}
-	}
-	return reply{}, false
+	return reply{msg: m, serverMAC: append(net.HardwareAddr(nil), src...)}, true
 }
 
 func sum(ds []time.Duration) time.Duration {
@@ -138,9 +136,10 @@ func sum(ds []time.Duration) time.Duration {
 	return t
 }
 
-// broadcastFrame wraps a client message in a broadcast frame from the container's MAC.
-func broadcastFrame(mac net.HardwareAddr, src netip.Addr, m *message) []byte {
-	return frame(mac, broadcastMAC, src, netip.AddrFrom4([4]byte{255, 255, 255, 255}), m.encode())
+// broadcastFrame wraps a client message in a broadcast frame from the container's MAC and
+// from its ciaddr: unspecified, or the leased address when renewing.
+func broadcastFrame(m *dhcpv4.DHCPv4) []byte {
+	return frame(m.ClientHWAddr, broadcastMAC, addrOf(m.ClientIPAddr), netip.AddrFrom4([4]byte{255, 255, 255, 255}), m.ToBytes())
 }
 
 // obtain leases an address from scratch: DISCOVER, OFFER, REQUEST, ACK. A valid hint asks
@@ -153,38 +152,36 @@ func (c *Client) obtain(ctx context.Context, pg string, mac net.HardwareAddr, hi
 	defer cn.Close()
 	const refusals = 3
 	for try := 1; ; try++ {
-		xid := rand.Uint32()
-		discover := newRequest(msgDiscover, xid, mac)
-		if hint.IsValid() {
-			discover.setAddr(optRequestedIP, hint)
-		}
-		discover.askParameters()
-		offer, err := c.transact(ctx, cn, broadcastFrame(mac, netip.IPv4Unspecified(), discover), "DHCPDISCOVER", "a DHCPOFFER", xid, mac, msgOffer)
+		discover, err := discoverMsg(mac, hint)
 		if err != nil {
 			return Lease{}, nil, err
 		}
-		server, ok := offer.msg.addr(optServerID)
-		if !ok {
-			return Lease{}, nil, fmt.Errorf("the DHCPOFFER of %s for MAC %s on port group %q names no server", offer.msg.yiaddr, mac, pg)
+		offer, err := c.transact(ctx, cn, discover, "a DHCPOFFER", dhcpv4.MessageTypeOffer)
+		if err != nil {
+			return Lease{}, nil, err
+		}
+		offered, server := addrOf(offer.msg.YourIPAddr), addrOf(offer.msg.ServerIdentifier())
+		if !server.IsValid() {
+			return Lease{}, nil, fmt.Errorf("the DHCPOFFER of %s for MAC %s on port group %q names no server", offered, mac, pg)
 		}
 
-		request := newRequest(msgRequest, xid, mac)
-		request.setAddr(optRequestedIP, offer.msg.yiaddr)
-		request.setAddr(optServerID, server)
-		request.askParameters()
-		sent := time.Now()
-		ack, err := c.transact(ctx, cn, broadcastFrame(mac, netip.IPv4Unspecified(), request), "DHCPREQUEST",
-			fmt.Sprintf("the DHCPACK of %s from server %s", offer.msg.yiaddr, server), xid, mac, msgAck, msgNak)
+		request, err := requestMsg(offer.msg, mac)
 		if err != nil {
 			return Lease{}, nil, err
 		}
-		if ack.msg.messageType() == msgNak {
+		sent := time.Now()
+		ack, err := c.transact(ctx, cn, request, fmt.Sprintf("the DHCPACK of %s from server %s", offered, server),
+			dhcpv4.MessageTypeAck, dhcpv4.MessageTypeNak)
+		if err != nil {
+			return Lease{}, nil, err
+		}
+		if ack.msg.MessageType() == dhcpv4.MessageTypeNak {
 			if try < refusals {
 				hint = netip.Addr{}
 				continue
 			}
 			return Lease{}, nil, fmt.Errorf("requesting %s for MAC %s on port group %q: %w %d times: %s",
-				offer.msg.yiaddr, mac, pg, ErrRefused, try, ack.msg.serverMessage())
+				offered, mac, pg, ErrRefused, try, ack.msg.Message())
 		}
 		l, err := leaseFrom(pg, mac, sent, ack.msg, nil)
 		return l, ack.serverMAC, err
@@ -202,29 +199,22 @@ func (c *Client) extend(ctx context.Context, l Lease, reboot bool) (Lease, net.H
 		return Lease{}, nil, err
 	}
 	defer cn.Close()
-	xid := rand.Uint32()
-	m := newRequest(msgRequest, xid, l.MAC)
-	src := netip.IPv4Unspecified()
-	if reboot {
-		m.setAddr(optRequestedIP, l.Prefix.Addr())
-	} else {
-		m.ciaddr = l.Prefix.Addr()
-		src = l.Prefix.Addr()
-	}
-	m.askParameters()
-	sent := time.Now()
-	ack, err := c.transact(ctx, cn, broadcastFrame(l.MAC, src, m), "DHCPREQUEST",
-		fmt.Sprintf("a DHCPACK extending %s", l.Prefix.Addr()), xid, l.MAC, msgAck, msgNak)
+	m, err := extendMsg(l, reboot)
 	if err != nil {
 		return Lease{}, nil, err
 	}
-	if ack.msg.messageType() == msgNak {
-		return Lease{}, nil, fmt.Errorf("extending %s for MAC %s on port group %q: %w: %s",
-			l.Prefix.Addr(), l.MAC, l.PortGroup, ErrRefused, ack.msg.serverMessage())
+	sent := time.Now()
+	ack, err := c.transact(ctx, cn, m, fmt.Sprintf("a DHCPACK extending %s", l.Prefix.Addr()), dhcpv4.MessageTypeAck, dhcpv4.MessageTypeNak)
+	if err != nil {
+		return Lease{}, nil, err
 	}
-	if ack.msg.yiaddr != l.Prefix.Addr() {
+	if ack.msg.MessageType() == dhcpv4.MessageTypeNak {
+		return Lease{}, nil, fmt.Errorf("extending %s for MAC %s on port group %q: %w: %s",
+			l.Prefix.Addr(), l.MAC, l.PortGroup, ErrRefused, ack.msg.Message())
+	}
+	if got := addrOf(ack.msg.YourIPAddr); got != l.Prefix.Addr() {
 		return Lease{}, nil, fmt.Errorf("extending %s for MAC %s on port group %q: the server acknowledged %s instead",
-			l.Prefix.Addr(), l.MAC, l.PortGroup, ack.msg.yiaddr)
+			l.Prefix.Addr(), l.MAC, l.PortGroup, got)
 	}
 	next, err := leaseFrom(l.PortGroup, l.MAC, sent, ack.msg, &l)
 	return next, ack.serverMAC, err
@@ -238,18 +228,18 @@ func (c *Client) release(l Lease, serverMAC net.HardwareAddr) error {
 		return err
 	}
 	defer cn.Close()
-	m := newRequest(msgRelease, rand.Uint32(), l.MAC)
-	m.flags = 0
-	m.ciaddr = l.Prefix.Addr()
+	m, err := releaseMsg(l)
+	if err != nil {
+		return err
+	}
 	dstIP, dstMAC := netip.AddrFrom4([4]byte{255, 255, 255, 255}), broadcastMAC
 	if l.Server.IsValid() {
-		m.setAddr(optServerID, l.Server)
 		dstIP = l.Server
 		if serverMAC != nil {
 			dstMAC = serverMAC
 		}
 	}
-	if err := cn.send(frame(l.MAC, dstMAC, l.Prefix.Addr(), dstIP, m.encode())); err != nil {
+	if err := cn.send(frame(l.MAC, dstMAC, l.Prefix.Addr(), dstIP, m.ToBytes())); err != nil {
 		return fmt.Errorf("sending the DHCPRELEASE of %s on uplink %q for MAC %s (port group %q): %w", l.Prefix.Addr(), cn.ifname, l.MAC, l.PortGroup, err)
 	}
 	return nil

@@ -48,6 +48,13 @@ func frame(srcMAC, dstMAC net.HardwareAddr, srcIP, dstIP netip.Addr, payload []b
 	return b
 }
 
+func putAddr(b []byte, a netip.Addr) {
+	if a.Is4() {
+		v := a.As4()
+		copy(b, v[:])
+	}
+}
+
 // udpChecksum computes the UDP checksum over the pseudo header (addresses from ip, protocol,
 // length) and the datagram.
 func udpChecksum(addrs, udp []byte) uint16 {

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/netip"
 	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
 )
 
 // Forever is the Duration of a lease that never expires.
@@ -46,45 +48,46 @@ func (l Lease) Expires() time.Time {
 
 // leaseFrom reads a lease out of the DHCPACK m to a request sent at sent. What the ACK leaves
 // out is kept from prev, the lease it extends, when there is one.
-func leaseFrom(pg string, mac net.HardwareAddr, sent time.Time, m *message, prev *Lease) (Lease, error) {
+func leaseFrom(pg string, mac net.HardwareAddr, sent time.Time, m *dhcpv4.DHCPv4, prev *Lease) (Lease, error) {
 	l := Lease{PortGroup: pg, MAC: mac, Obtained: sent}
-	if prev != nil && prev.Prefix.Addr() == m.yiaddr {
+	yiaddr := addrOf(m.YourIPAddr)
+	if prev != nil && prev.Prefix.Addr() == yiaddr {
 		l.Prefix, l.Router, l.DNS, l.Domain, l.Server = prev.Prefix, prev.Router, prev.DNS, prev.Domain, prev.Server
 		l.Duration, l.Renew, l.Rebind = prev.Duration, prev.Renew, prev.Rebind
 	}
-	if !m.yiaddr.Is4() || m.yiaddr.IsUnspecified() {
+	if !yiaddr.IsValid() || yiaddr.IsUnspecified() {
 		return Lease{}, fmt.Errorf("the DHCPACK for MAC %s on port group %q carries no address", mac, pg)
 	}
-	bits, ok := maskBits(m)
+	ones, bits := m.SubnetMask().Size()
 	switch {
-	case ok:
-		l.Prefix = netip.PrefixFrom(m.yiaddr, bits)
+	case bits == 32:
+		l.Prefix = netip.PrefixFrom(yiaddr, ones)
 	case !l.Prefix.IsValid():
-		l.Prefix = netip.PrefixFrom(m.yiaddr, classfulBits(m.yiaddr))
+		l.Prefix = netip.PrefixFrom(yiaddr, classfulBits(yiaddr))
 	}
-	if r := m.addrs(optRouter); len(r) > 0 {
+	if r := addrsOf(m.Router()); len(r) > 0 {
 		l.Router = r[0]
 	}
-	if d := m.addrs(optDNS); len(d) > 0 {
+	if d := addrsOf(m.DNS()); len(d) > 0 {
 		l.DNS = d
 	}
-	if v, ok := m.options[optDomainName]; ok {
-		l.Domain = string(v)
+	if m.Options.Has(dhcpv4.OptionDomainName) {
+		l.Domain = m.DomainName()
 	}
-	if s, ok := m.addr(optServerID); ok {
+	if s := addrOf(m.ServerIdentifier()); s.IsValid() {
 		l.Server = s
 	}
-	if d, ok := m.seconds(optLeaseTime); ok {
+	if d := lifetime(m.IPAddressLeaseTime(0)); d > 0 {
 		l.Duration = d
 		l.Renew, l.Rebind = 0, 0
 	}
 	if l.Duration == 0 {
-		return Lease{}, fmt.Errorf("the DHCPACK of %s for MAC %s on port group %q gives no lease time", m.yiaddr, mac, pg)
+		return Lease{}, fmt.Errorf("the DHCPACK of %s for MAC %s on port group %q gives no lease time", yiaddr, mac, pg)
 	}
-	if d, ok := m.seconds(optRenewalTime); ok {
+	if d := lifetime(m.IPAddressRenewalTime(0)); d > 0 {
 		l.Renew = d
 	}
-	if d, ok := m.seconds(optRebindTime); ok {
+	if d := lifetime(m.IPAddressRebindingTime(0)); d > 0 {
 		l.Rebind = d
 	}
 	if l.Duration != Forever && (l.Renew <= 0 || l.Rebind <= l.Renew || l.Duration <= l.Rebind) {
@@ -92,19 +95,6 @@ func leaseFrom(pg string, mac net.HardwareAddr, sent time.Time, m *message, prev
 		l.Renew, l.Rebind = l.Duration/2, l.Duration*7/8
 	}
 	return l, nil
-}
-
-// maskBits reads the subnet mask option as a prefix length.
-func maskBits(m *message) (int, bool) {
-	v := m.options[optSubnetMask]
-	if len(v) != 4 {
-		return 0, false
-	}
-	ones, bits := net.IPMask(v).Size()
-	if bits != 32 {
-		return 0, false
-	}
-	return ones, true
 }
 
 // classfulBits is the natural prefix length of a, for servers that send no subnet mask.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/insomniacslk/dhcp/dhcpv4"
 	"golang.org/x/sys/unix"
 	"gotest.tools/v3/assert"
 	is "gotest.tools/v3/assert/cmp"
@@ -68,7 +69,8 @@ func TestClientReleaseDuringRenewal(t *testing.T) {
 	assert.Check(t, waitFor(2*time.Second, func() bool { return srv.count("release") == 1 }), "the server got no DHCPRELEASE")
 	time.Sleep(time.Second)
 	// Leasing, the unanswered renewal, the release, and no retry of the renewal after it.
-	assert.Check(t, is.DeepEqual(srv.received(), []byte{msgDiscover, msgRequest, msgRequest, msgRelease}))
+	assert.Check(t, is.DeepEqual(srv.received(), []dhcpv4.MessageType{dhcpv4.MessageTypeDiscover, dhcpv4.MessageTypeRequest,
+		dhcpv4.MessageTypeRequest, dhcpv4.MessageTypeRelease}))
 }
 
 // TestClientUplinkFailures checks that failures that are not a silent port group are not

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/docker-vic/docker-vic/endpoint/testns"
+	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -31,7 +32,7 @@ type responder struct {
 	mu     sync.Mutex
 	counts map[string]int // "discover", "broadcast ack", "unicast ack", "release"
 	// events lists the types of the messages received, in order.
-	events []byte
+	events []dhcpv4.MessageType
 }
 
 var (
@@ -75,10 +76,10 @@ func (r *responder) count(what string) int {
 }
 
 // received returns the types of the messages received so far, in order.
-func (r *responder) received() []byte {
+func (r *responder) received() []dhcpv4.MessageType {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]byte(nil), r.events...)
+	return append([]dhcpv4.MessageType(nil), r.events...)
 }
 
 func (r *responder) serve(t *testing.T) {
@@ -101,7 +102,7 @@ func (r *responder) serve(t *testing.T) {
 }
 
 // serverBound decodes a frame carrying a client's DHCP message to the server port.
-func serverBound(b []byte) (*message, bool) {
+func serverBound(b []byte) (*dhcpv4.DHCPv4, bool) {
 	if len(b) < etherHeaderLen+ipHeaderLen+udpHeaderLen || binary.BigEndian.Uint16(b[12:]) != etherTypeIPv4 {
 		return nil, false
 	}
@@ -114,36 +115,37 @@ func serverBound(b []byte) (*message, bool) {
 	if binary.BigEndian.Uint16(udp[2:]) != portServer {
 		return nil, false
 	}
-	m, err := decodeMessage(udp[udpHeaderLen:])
-	if err != nil || m.op != opRequest {
+	m, err := dhcpv4.FromBytes(udp[udpHeaderLen:])
+	if err != nil || m.OpCode != dhcpv4.OpcodeBootRequest {
 		return nil, false
 	}
 	return m, true
 }
 
-func (r *responder) answer(req *message) error {
-	out := &message{op: opReply, xid: req.xid, flags: req.flags, ciaddr: req.ciaddr, yiaddr: responderLease, chaddr: req.chaddr}
+func (r *responder) answer(req *dhcpv4.DHCPv4) error {
 	dstMAC, dstIP := broadcastMAC, netip.AddrFrom4([4]byte{255, 255, 255, 255})
-	renewal := req.ciaddr.IsValid() && !req.ciaddr.IsUnspecified()
+	renewal := !req.ClientIPAddr.IsUnspecified()
+	typ := req.MessageType()
 	r.mu.Lock()
-	r.events = append(r.events, req.messageType())
-	if req.messageType() == msgRequest && renewal && r.ignoreRenewals.Load() {
+	r.events = append(r.events, typ)
+	if typ == dhcpv4.MessageTypeRequest && renewal && r.ignoreRenewals.Load() {
 		r.mu.Unlock()
 		return nil
 	}
-	switch req.messageType() {
-	case msgDiscover:
+	var answer dhcpv4.MessageType
+	switch typ {
+	case dhcpv4.MessageTypeDiscover:
 		r.counts["discover"]++
-		out.set(optMessageType, msgOffer)
-	case msgRequest:
-		out.set(optMessageType, msgAck)
+		answer = dhcpv4.MessageTypeOffer
+	case dhcpv4.MessageTypeRequest:
+		answer = dhcpv4.MessageTypeAck
 		if renewal {
 			r.counts["unicast ack"]++
-			dstMAC, dstIP = req.chaddr, req.ciaddr
+			dstMAC, dstIP = req.ClientHWAddr, addrOf(req.ClientIPAddr)
 		} else {
 			r.counts["broadcast ack"]++
 		}
-	case msgRelease:
+	case dhcpv4.MessageTypeRelease:
 		r.counts["release"]++
 		r.mu.Unlock()
 		return nil
@@ -152,13 +154,20 @@ func (r *responder) answer(req *message) error {
 		return nil
 	}
 	r.mu.Unlock()
-	out.setAddr(optServerID, responderServer)
-	out.set(optSubnetMask, 255, 255, 255, 192)
-	out.setAddr(optRouter, netip.MustParseAddr("203.0.113.129"))
-	out.set(optLeaseTime, 0, 0, 0, 4)
-	out.set(optRenewalTime, 0, 0, 0, 1)
-	out.set(optRebindTime, 0, 0, 0, 3)
-	b := frame(r.serverMAC, dstMAC, responderServer, dstIP, out.encode())
+	out, err := dhcpv4.NewReplyFromRequest(req,
+		dhcpv4.WithMessageType(answer),
+		dhcpv4.WithClientIP(req.ClientIPAddr),
+		dhcpv4.WithYourIP(ipOf(responderLease)),
+		dhcpv4.WithOption(dhcpv4.OptServerIdentifier(ipOf(responderServer))),
+		dhcpv4.WithNetmask(net.CIDRMask(26, 32)),
+		dhcpv4.WithRouter(net.IPv4(203, 0, 113, 129)),
+		dhcpv4.WithLeaseTime(4),
+		dhcpv4.WithOption(dhcpv4.OptRenewTimeValue(time.Second)),
+		dhcpv4.WithOption(dhcpv4.OptRebindingTimeValue(3*time.Second)))
+	if err != nil {
+		return err
+	}
+	b := frame(r.serverMAC, dstMAC, responderServer, dstIP, out.ToBytes())
 	// frame writes a client's ports: turn them round, and leave the UDP checksum out (0), as
 	// IPv4 allows.
 	udp := b[etherHeaderLen+ipHeaderLen:]
@@ -166,7 +175,7 @@ func (r *responder) answer(req *message) error {
 	binary.BigEndian.PutUint16(udp[2:], portClient)
 	binary.BigEndian.PutUint16(udp[6:], 0)
 	if _, err := r.f.Write(b); err != nil {
-		return fmt.Errorf("sending the reply to %s: %w", req.chaddr, err)
+		return fmt.Errorf("sending the reply to %s: %w", req.ClientHWAddr, err)
 	}
 	return nil
 }
