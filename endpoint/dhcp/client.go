@@ -38,7 +38,7 @@ type Client struct {
 	uplink func(string) (string, error)
 	log    *slog.Logger
 	// open and waits are replaced by tests: open enters the test's namespace.
-	open  func(ifname string) (conn, error)
+	open  func(ifname string) (net.PacketConn, error)
 	waits []time.Duration
 
 	root   context.Context

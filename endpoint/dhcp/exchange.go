@@ -10,15 +10,8 @@ import (
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/mdlayher/packet"
 )
-
-// conn sends and receives raw Ethernet frames on an uplink.
-type conn interface {
-	send(frame []byte) error
-	receive(buf []byte) (int, error)
-	setDeadline(t time.Time) error
-	Close() error
-}
 
 // reply is a server's answer and the MAC address it came from.
 type reply struct {
@@ -26,10 +19,18 @@ type reply struct {
 	serverMAC net.HardwareAddr
 }
 
-// uplinkConn is a packet socket on the uplink of a port group.
+// uplinkConn is a packet socket on the uplink of a port group, which sends and receives
+// whole Ethernet frames.
 type uplinkConn struct {
-	conn
+	net.PacketConn
 	pg, ifname string
+}
+
+// send writes a whole frame. The address only repeats the frame's destination MAC: the
+// socket is raw, the kernel does not build a header of its own.
+func (u *uplinkConn) send(frame []byte) error {
+	_, err := u.WriteTo(frame, &packet.Addr{HardwareAddr: frame[:6]})
+	return err
 }
 
 // dial opens a packet socket on the uplink of port group pg.
@@ -42,7 +43,7 @@ func (c *Client) dial(pg string) (*uplinkConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &uplinkConn{conn: cn, pg: pg, ifname: ifname}, nil
+	return &uplinkConn{PacketConn: cn, pg: pg, ifname: ifname}, nil
 }
 
 // noReplyError ends an exchange whose every try went unanswered.
@@ -78,7 +79,7 @@ func (c *Client) transact(ctx context.Context, u *uplinkConn, out *dhcpv4.DHCPv4
 // exchange does the sending and waiting of transact, and returns a *noReplyError when every
 // try went unanswered.
 func (c *Client) exchange(ctx context.Context, u *uplinkConn, out *dhcpv4.DHCPv4, want []dhcpv4.MessageType) (reply, error) {
-	stop := context.AfterFunc(ctx, func() { _ = u.setDeadline(time.Unix(1, 0)) })
+	stop := context.AfterFunc(ctx, func() { _ = u.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 	mac := out.ClientHWAddr
 	b := broadcastFrame(out)
@@ -90,14 +91,14 @@ func (c *Client) exchange(ctx context.Context, u *uplinkConn, out *dhcpv4.DHCPv4
 		if err := u.send(b); err != nil {
 			return reply{}, fmt.Errorf("sending a DHCP%s on uplink %q for MAC %s: %w", out.MessageType(), u.ifname, mac, err)
 		}
-		if err := u.setDeadline(time.Now().Add(wait)); err != nil {
+		if err := u.SetReadDeadline(time.Now().Add(wait)); err != nil {
 			return reply{}, fmt.Errorf("setting the receive deadline of the packet socket on uplink %q for MAC %s: %w", u.ifname, mac, err)
 		}
 		for {
 			if err := ctx.Err(); err != nil {
 				return reply{}, err
 			}
-			n, err := u.receive(buf)
+			n, _, err := u.ReadFrom(buf)
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				break
 			}

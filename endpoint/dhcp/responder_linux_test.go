@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,8 +12,8 @@ import (
 
 	"github.com/docker-vic/docker-vic/endpoint/testns"
 	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/mdlayher/packet"
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 )
 
 // responder is a small DHCP server in the testbed's server namespace that behaves as RFC 2131
@@ -22,7 +21,7 @@ import (
 // renewal or a rebinding) by unicast to the client's MAC and address, whatever the broadcast
 // flag. Everything else it answers by broadcast. It leases one address for 4 s, renewed at 1 s.
 type responder struct {
-	f         *os.File
+	c         *packet.Conn
 	serverMAC net.HardwareAddr
 	done      chan struct{}
 
@@ -50,20 +49,12 @@ func (tb *testbed) startResponder(t *testing.T) *responder {
 			return err
 		}
 		r.serverMAC = ifi.HardwareAddr
-		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, int(htons(unix.ETH_P_IP)))
-		if err != nil {
-			return err
-		}
-		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IP), Ifindex: ifi.Index}); err != nil {
-			unix.Close(fd)
-			return err
-		}
-		r.f = os.NewFile(uintptr(fd), "responder")
-		return nil
+		r.c, err = packet.Listen(ifi, packet.Raw, etherTypeIPv4, nil)
+		return err
 	}), "opening the responder's packet socket")
 	go r.serve(t)
 	t.Cleanup(func() {
-		r.f.Close()
+		r.c.Close()
 		<-r.done
 	})
 	return r
@@ -86,7 +77,7 @@ func (r *responder) serve(t *testing.T) {
 	defer close(r.done)
 	buf := make([]byte, 1<<16)
 	for {
-		n, err := r.f.Read(buf)
+		n, _, err := r.c.ReadFrom(buf)
 		if err != nil {
 			return
 		}
@@ -174,7 +165,7 @@ func (r *responder) answer(req *dhcpv4.DHCPv4) error {
 	binary.BigEndian.PutUint16(udp[0:], portServer)
 	binary.BigEndian.PutUint16(udp[2:], portClient)
 	binary.BigEndian.PutUint16(udp[6:], 0)
-	if _, err := r.f.Write(b); err != nil {
+	if _, err := r.c.WriteTo(b, &packet.Addr{HardwareAddr: dstMAC}); err != nil {
 		return fmt.Errorf("sending the reply to %s: %w", req.ClientHWAddr, err)
 	}
 	return nil

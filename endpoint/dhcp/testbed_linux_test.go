@@ -152,7 +152,7 @@ func (tb *testbed) client(t *testing.T) *Client {
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	must(t, err, "making a client")
-	c.open = func(ifname string) (cn conn, err error) {
+	c.open = func(ifname string) (cn net.PacketConn, err error) {
 		err = tb.endpoint.Do(func() error {
 			cn, err = openPacket(ifname)
 			return err
