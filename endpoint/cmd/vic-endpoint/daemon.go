@@ -24,6 +24,7 @@ import (
 	"github.com/docker-vic/docker-vic/endpoint/hostports"
 	"github.com/docker-vic/docker-vic/endpoint/link"
 	"github.com/docker-vic/docker-vic/endpoint/nat"
+	"github.com/docker-vic/docker-vic/endpoint/uplink"
 	"github.com/docker-vic/docker-vic/ipamdriver"
 	"github.com/docker-vic/docker-vic/netdriver"
 )
@@ -69,11 +70,11 @@ func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
 		return fmt.Errorf("opening a netlink handle: %w", err)
 	}
 	defer nl.Close()
-	locals, err := listLinks(nl)
+	locals, err := uplink.List(nl)
 	if err != nil {
 		return err
 	}
-	up, err := matchUplinks(v, locals, o.uplinks, log.Warn)
+	up, err := uplink.Match(v, locals, o.uplinks, log.Warn)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/endpoint/uplink"
 	"github.com/docker-vic/docker-vic/ipamdriver"
 	"github.com/docker-vic/docker-vic/netdriver"
 	"github.com/docker-vic/docker-vic/vsphere"
@@ -24,16 +25,16 @@ import (
 type liveConfig struct {
 	mu  sync.RWMutex
 	cfg *config.Config
-	up  *uplinks
+	up  *uplink.Set
 }
 
-func (l *liveConfig) get() (*config.Config, *uplinks) {
+func (l *liveConfig) get() (*config.Config, *uplink.Set) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	return l.cfg, l.up
 }
 
-func (l *liveConfig) set(cfg *config.Config, up *uplinks) {
+func (l *liveConfig) set(cfg *config.Config, up *uplink.Set) {
 	l.mu.Lock()
 	l.cfg, l.up = cfg, up
 	l.mu.Unlock()
@@ -108,8 +109,8 @@ func (r *refresher) refresh(ctx context.Context) error {
 		r.log.Warn("the VCH's role networks, bridge or DNS changed in vSphere: restart vic-endpoint to apply them")
 	}
 	up := oldUp
-	if locals, err := listLinks(r.nl); err == nil {
-		if fresh, err := matchUplinks(v, locals, r.o.uplinks, r.log.Debug); err == nil {
+	if locals, err := uplink.List(r.nl); err == nil {
+		if fresh, err := uplink.Match(v, locals, r.o.uplinks, r.log.Debug); err == nil {
 			up = fresh
 		}
 	}

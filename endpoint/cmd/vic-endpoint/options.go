@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/docker-vic/docker-vic/endpoint/driverapi"
+	"github.com/docker-vic/docker-vic/endpoint/uplink"
 )
 
 // Defaults of the daemon's flags.
@@ -53,7 +53,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.datacenter, "datacenter", "", "datacenter of the VCH")
 	fs.StringVar(&o.credentials, "credentials", "", "root-only `FILE` of KEY=VALUE lines (VIC_USER, VIC_PASSWORD or GOVC_USERNAME, GOVC_PASSWORD)")
 	fs.StringVar(&o.config, "config", "", "instead of vSphere: a `FILE` holding the JSON of 'docker vic inspect NAME --format json'")
-	uplinks := fs.StringArray("uplink", nil, "map a port group to a local interface, `PG=IFACE` (repeatable), overriding MAC matching")
+	overrides := fs.StringArray("uplink", nil, "map a port group to a local interface, `PG=IFACE` (repeatable), overriding MAC matching")
 	fs.StringVar(&o.stateDir, "state-dir", defaultStateDir, "directory of the state database")
 	fs.StringVar(&o.socket, "socket", driverapi.DefaultSocket, "plugin socket")
 	level := fs.String("log-level", "info", "debug, info or warn")
@@ -66,7 +66,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("unexpected argument %q: vic-endpoint takes flags only, or the teardown subcommand", fs.Arg(0))
 	}
 	var err error
-	if o.uplinks, err = parseUplinks(*uplinks); err != nil {
+	if o.uplinks, err = uplink.ParseOverrides(*overrides); err != nil {
 		return nil, err
 	}
 	if o.logLevel, err = parseLevel(*level); err != nil {
@@ -83,23 +83,6 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("--config and --target exclude each other: the configuration comes from one of them")
 	}
 	return o, nil
-}
-
-// parseUplinks reads --uplink PG=IFACE values.
-func parseUplinks(values []string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, v := range values {
-		pg, iface, ok := strings.Cut(v, "=")
-		pg, iface = strings.TrimSpace(pg), strings.TrimSpace(iface)
-		if !ok || pg == "" || iface == "" {
-			return nil, fmt.Errorf("--uplink %q must be PORTGROUP=INTERFACE", v)
-		}
-		if prev, dup := out[pg]; dup && prev != iface {
-			return nil, fmt.Errorf("--uplink maps port group %q twice, to %q and %q", pg, prev, iface)
-		}
-		out[pg] = iface
-	}
-	return out, nil
 }
 
 func parseLevel(s string) (slog.Level, error) {

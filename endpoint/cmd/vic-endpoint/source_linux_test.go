@@ -10,7 +10,9 @@ import (
 	"github.com/vmware/govmomi"
 	"gotest.tools/v3/assert"
 
+	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/endpoint/uplink"
 	"github.com/docker-vic/docker-vic/vsphere"
 	"github.com/docker-vic/docker-vic/vsphere/sim"
 )
@@ -49,12 +51,22 @@ func TestFetchVCHFromVSphere(t *testing.T) {
 	publicMAC := nicMAC(v.NICs, "VM Network")
 	assert.Assert(t, publicMAC != "" && publicMAC == nicMAC(created.NICs, "VM Network"), "public NIC MAC %q", publicMAC)
 
-	links := []localLink{{Name: "ens192", MAC: publicMAC, Addrs: []netip.Prefix{netip.MustParsePrefix("198.51.100.7/24")}}}
-	up, err := matchUplinks(v, links, nil, func(string, ...any) {})
+	links := []uplink.Link{{Name: "ens192", MAC: publicMAC, Addrs: []netip.Prefix{netip.MustParsePrefix("198.51.100.7/24")}}}
+	up, err := uplink.Match(v, links, nil, func(string, ...any) {})
 	assert.NilError(t, err)
 	assert.Equal(t, up.String(), "public,client,management=ens192")
 	assert.Equal(t, up.Address, netip.MustParseAddr("198.51.100.7"))
 
 	_, _, err = loadVCH(ctx, &options{vch: "nothere", target: target.String(), credentials: creds})
 	assert.ErrorContains(t, err, "nothere")
+}
+
+// nicMAC returns the MAC of the endpoint VM's NIC on port group pg, or "".
+func nicMAC(nics []vchdoc.NIC, pg string) string {
+	for _, n := range nics {
+		if n.PortGroup == pg {
+			return n.MAC
+		}
+	}
+	return ""
 }

@@ -1,9 +1,7 @@
-package main
+package uplink
 
 import (
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,36 +11,45 @@ import (
 	"github.com/docker-vic/docker-vic/config"
 )
 
-func testVCH(clientPG string) *vchdoc.VCH {
+// testVCH is VCH vch1 with NICs on its public, client and bridge port groups, and on
+// container network External-Consumer; container network Lonely has no NIC.
+func testVCH(clientPG string, containers ...string) *vchdoc.VCH {
 	cfg := config.New("vch1")
 	cfg.Public.PortGroup = "Docker-Public"
 	cfg.Client.PortGroup = clientPG
 	cfg.Bridge.PortGroup = "vch1-bridge"
+	for _, pg := range containers {
+		cfg.ContainerNetworks = append(cfg.ContainerNetworks, config.ContainerNetwork{PortGroup: pg})
+	}
 	cfg.ApplyDefaults()
 	return &vchdoc.VCH{Name: "vch1", Config: cfg, NICs: []vchdoc.NIC{
 		{PortGroup: "Docker-Public", MAC: "00:50:56:AA:BB:01"},
 		{PortGroup: "Docker-Client", MAC: "00:50:56:aa:bb:03"},
 		{PortGroup: "vch1-bridge", MAC: "00:50:56:aa:bb:02"},
+		{PortGroup: "External-Consumer", MAC: "00:50:56:aa:bb:04"},
 	}}
 }
 
-var testLinks = []localLink{
+var testLinks = []Link{
 	{Name: "lo", Addrs: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/8")}},
 	{Name: "eth0", MAC: "00:50:56:aa:bb:01", Addrs: []netip.Prefix{netip.MustParsePrefix("198.51.100.2/24")}},
 	{Name: "eth1", MAC: "00:50:56:aa:bb:03", Addrs: []netip.Prefix{netip.MustParsePrefix("203.0.113.5/24")}},
 	{Name: "eth2", MAC: "00:50:56:aa:bb:02"},
 	{Name: "eth3", MAC: "00:50:56:aa:bb:09"},
+	{Name: "eth4", MAC: "00:50:56:aa:bb:04"},
 }
 
-func TestMatchUplinks(t *testing.T) {
+func TestMatch(t *testing.T) {
 	tests := []struct {
-		name       string
-		clientPG   string
-		overrides  map[string]string
-		links      []localLink
-		wantUplink string
-		wantSubnet string
-		wantErr    string
+		name         string
+		clientPG     string
+		containers   []string
+		overrides    map[string]string
+		links        []Link
+		wantUplink   string
+		wantSubnet   string
+		wantWarnings []string
+		wantErr      string
 	}{{
 		name:       "ByMAC",
 		clientPG:   "Docker-Client",
@@ -62,10 +69,18 @@ func TestMatchUplinks(t *testing.T) {
 		wantUplink: "public=eth0 client,management,bridge=eth3",
 		wantSubnet: "198.51.100.0/24",
 	}, {
-		name:       "MissingBridgeIsOnlyAWarning",
-		links:      testLinks[:2],
-		wantUplink: "public,client,management=eth0",
-		wantSubnet: "198.51.100.0/24",
+		name:         "MissingBridgeIsOnlyAWarning",
+		links:        testLinks[:2],
+		wantUplink:   "public,client,management=eth0",
+		wantSubnet:   "198.51.100.0/24",
+		wantWarnings: []string{"the bridge port group has no local interface: bridge networks still work on this endpoint"},
+	}, {
+		name:         "ContainerNetworks",
+		containers:   []string{"Lonely", "External-Consumer"},
+		links:        testLinks,
+		wantUplink:   "public,client,management=eth0 bridge=eth2 container:External-Consumer=eth4",
+		wantSubnet:   "198.51.100.0/24",
+		wantWarnings: []string{"a container network has no local interface: containers cannot join it on this endpoint"},
 	}, {
 		name:     "MissingClient",
 		clientPG: "Docker-Client",
@@ -76,6 +91,11 @@ func TestMatchUplinks(t *testing.T) {
 		overrides: map[string]string{"Other": "eth3"},
 		links:     testLinks,
 		wantErr:   `--uplink names port group "Other", which VCH "vch1" does not use (its port groups: Docker-Public, vch1-bridge)`,
+	}, {
+		name:      "OverrideToMissingInterface",
+		overrides: map[string]string{"Docker-Public": "eth9"},
+		links:     testLinks,
+		wantErr:   `--uplink maps port group "Docker-Public" to interface "eth9", which does not exist on this machine`,
 	}, {
 		name:      "PublicWithoutAddress",
 		overrides: map[string]string{"Docker-Public": "eth3"},
@@ -90,7 +110,7 @@ func TestMatchUplinks(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var warnings []string
-			up, err := matchUplinks(testVCH(tt.clientPG), tt.links, tt.overrides, func(msg string, _ ...any) { warnings = append(warnings, msg) })
+			up, err := Match(testVCH(tt.clientPG, tt.containers...), tt.links, tt.overrides, func(msg string, _ ...any) { warnings = append(warnings, msg) })
 			if tt.wantErr != "" {
 				assert.Error(t, err, tt.wantErr)
 				return
@@ -103,57 +123,45 @@ func TestMatchUplinks(t *testing.T) {
 				subnets = append(subnets, p.String())
 			}
 			assert.Equal(t, strings.Join(subnets, " "), tt.wantSubnet)
-			assert.Equal(t, len(warnings), map[bool]int{true: 0, false: 1}[up.Bridge.Link.Name != ""])
+			assert.DeepEqual(t, warnings, tt.wantWarnings)
 		})
 	}
 }
 
-func TestParseOptions(t *testing.T) {
+// TestMatchStaticPublicAddress: with a static public address the interface carries among
+// others, that one is the public address.
+func TestMatchStaticPublicAddress(t *testing.T) {
+	v := testVCH("")
+	v.Config.Public.IP = netip.MustParsePrefix("198.51.100.9/24")
+	links := []Link{{Name: "eth0", MAC: "00:50:56:aa:bb:01", Addrs: []netip.Prefix{
+		netip.MustParsePrefix("198.51.100.2/24"), netip.MustParsePrefix("198.51.100.9/24"),
+	}}}
+	up, err := Match(v, links, nil, func(string, ...any) {})
+	assert.NilError(t, err)
+	assert.Equal(t, up.Address, netip.MustParseAddr("198.51.100.9"))
+}
+
+func TestParseOverrides(t *testing.T) {
 	tests := []struct {
-		args    []string
+		values  []string
+		want    map[string]string
 		wantErr string
 	}{
-		{args: []string{"--config", "f", "--uplink", "A=eth0", "--uplink", "B=eth1"}},
-		{args: []string{"--config", "f", "--uplink", "A"}, wantErr: `--uplink "A" must be PORTGROUP=INTERFACE`},
-		{args: []string{"--config", "f", "--uplink", "A=eth0", "--uplink", "A=eth1"}, wantErr: `--uplink maps port group "A" twice, to "eth0" and "eth1"`},
-		{args: []string{"--config", "f", "--log-level", "trace"}, wantErr: `--log-level "trace" must be debug, info or warn`},
-		{args: []string{}, wantErr: "no VCH to serve: give --config FILE, or --vch NAME with --target"},
-		{args: []string{"--config", "f", "--target", "vc"}, wantErr: "--config and --target exclude each other: the configuration comes from one of them"},
-		{args: []string{"--config", "f", "--watch-interval", "0s"}, wantErr: "--watch-interval 0s must be positive"},
+		{values: nil, want: map[string]string{}},
+		{values: []string{"A=eth0", " B = eth1 ", "A=eth0"}, want: map[string]string{"A": "eth0", "B": "eth1"}},
+		{values: []string{"A"}, wantErr: `--uplink "A" must be PORTGROUP=INTERFACE`},
+		{values: []string{"=eth0"}, wantErr: `--uplink "=eth0" must be PORTGROUP=INTERFACE`},
+		{values: []string{"A=eth0", "A=eth1"}, wantErr: `--uplink maps port group "A" twice, to "eth0" and "eth1"`},
 	}
 	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			o, err := parseOptions(tt.args, &strings.Builder{})
+		t.Run(strings.Join(tt.values, " "), func(t *testing.T) {
+			got, err := ParseOverrides(tt.values)
 			if tt.wantErr != "" {
 				assert.Error(t, err, tt.wantErr)
 				return
 			}
 			assert.NilError(t, err)
-			assert.Equal(t, o.stateDir, "/var/lib/vic")
-			assert.Equal(t, o.socket, "/run/docker/plugins/vic.sock")
-			assert.Equal(t, len(o.uplinks), 2)
+			assert.DeepEqual(t, got, tt.want)
 		})
 	}
-}
-
-func TestReadCredentials(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, text string, mode os.FileMode) string {
-		p := filepath.Join(dir, name)
-		assert.NilError(t, os.WriteFile(p, []byte(text), mode))
-		assert.NilError(t, os.Chmod(p, mode))
-		return p
-	}
-	good := write("good", "# vSphere\nVIC_USER=admin\nVIC_PASSWORD='s3cret=x'\n", 0o600)
-	creds, err := readCredentials(good)
-	assert.NilError(t, err)
-	assert.DeepEqual(t, creds, map[string]string{"VIC_USER": "admin", "VIC_PASSWORD": "s3cret=x"})
-
-	open := write("open", "VIC_USER=admin\n", 0o644)
-	_, err = readCredentials(open)
-	assert.Error(t, err, "credentials file "+open+" is open to group or others (mode 0644): make it root-only with chmod 600")
-
-	bad := write("bad", "VIC_TARGET=vc\n", 0o600)
-	_, err = readCredentials(bad)
-	assert.Error(t, err, "credentials file "+bad+" line 1: want VIC_USER, VIC_PASSWORD, GOVC_USERNAME or GOVC_PASSWORD=VALUE")
 }
