@@ -20,6 +20,7 @@ import (
 	"github.com/docker-vic/docker-vic/endpoint/cfw"
 	"github.com/docker-vic/docker-vic/endpoint/cvm"
 	"github.com/docker-vic/docker-vic/endpoint/dhcp"
+	"github.com/docker-vic/docker-vic/endpoint/dockerwatch"
 	"github.com/docker-vic/docker-vic/endpoint/driverapi"
 	"github.com/docker-vic/docker-vic/endpoint/hostports"
 	"github.com/docker-vic/docker-vic/endpoint/link"
@@ -84,7 +85,7 @@ func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
 		return err
 	}
 	defer db.Close()
-	names := &containerNames{}
+	names := &dockerwatch.Names{}
 	sandboxes := cfw.NewFirewalls(log)
 	live := &liveConfig{cfg: v.Config, up: up}
 	leases, err := newLeases(live, log)
@@ -142,9 +143,8 @@ func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
 	} else {
 		log.Info("no vSphere target (--config): containers get no VMs in vSphere")
 	}
-	background(func() { watchDocker(watchCtx, names, vms, nd, v.Config, log) })
-	// Docker starts after the endpoint: this waits for it, then creates the container networks.
-	background(func() { ensureContainerNetworks(watchCtx, live.containerNetworks, log) })
+	watcher := &dockerwatch.Watcher{Driver: nd, Names: names, BridgePortGroup: v.Config.Bridge.PortGroup, Log: log}
+	background(func() { watchDocker(watchCtx, watcher, vms, live, log) })
 
 	if err := notifyReady(); err != nil {
 		log.Warn("telling systemd the endpoint is ready failed", "error", err)

@@ -1,6 +1,4 @@
-//go:build linux
-
-package main
+package dockerwatch
 
 import (
 	"context"
@@ -13,23 +11,22 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
-	"github.com/docker-vic/docker-vic/config"
 	"github.com/docker-vic/docker-vic/endpoint/cvm"
 	"github.com/docker-vic/docker-vic/endpoint/hostports"
 	"github.com/docker-vic/docker-vic/netdriver"
 )
 
-// fakeDocker answers the two list calls with fixed networks and containers.
-type fakeDocker struct {
+// fakeLister answers the two list calls with fixed networks and containers.
+type fakeLister struct {
 	nets       []network.Summary
 	containers []container.Summary
 }
 
-func (f fakeDocker) NetworkList(context.Context, client.NetworkListOptions) (client.NetworkListResult, error) {
+func (f fakeLister) NetworkList(context.Context, client.NetworkListOptions) (client.NetworkListResult, error) {
 	return client.NetworkListResult{Items: f.nets}, nil
 }
 
-func (f fakeDocker) ContainerList(context.Context, client.ContainerListOptions) (client.ContainerListResult, error) {
+func (f fakeLister) ContainerList(context.Context, client.ContainerListOptions) (client.ContainerListResult, error) {
 	return client.ContainerListResult{Items: f.containers}, nil
 }
 
@@ -55,7 +52,7 @@ func TestContainersOnVicNetworks(t *testing.T) {
 	}
 	var other network.Summary
 	other.ID, other.Name, other.Driver = "n-bridge", "bridge", "bridge"
-	docker := fakeDocker{
+	docker := fakeLister{
 		nets: []network.Summary{
 			vicNet("n-web", "web-tier", nil),
 			vicNet("n-ext", "consumer", map[string]string{netdriver.OptionPortGroup: "External-Consumer"}),
@@ -76,9 +73,7 @@ func TestContainersOnVicNetworks(t *testing.T) {
 		},
 	}
 	endpoints := fakeSnapshot{{ID: "e1", Ports: []netdriver.Port{{Proto: hostports.TCP, HostPort: 8080, ContainerPort: 80}}}}
-	cfg := &config.Config{Bridge: config.Bridge{PortGroup: "VIC-Bridge"}}
-
-	names, got, err := containersOnVicNetworks(context.Background(), docker, endpoints, cfg)
+	names, got, err := Containers(context.Background(), docker, endpoints, "VIC-Bridge")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,128 @@
+package dockerwatch
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+)
+
+// fakeDocker is an in-memory Docker for the network calls: names are unique, the name filter
+// matches parts of names and the driver filter whole drivers (as Docker's do), and a subnet
+// that overlaps another network's is refused (as Docker's default IPAM does). While down, every
+// call fails as when Docker's socket does not answer.
+type fakeDocker struct {
+	mu   sync.Mutex
+	nets []network.Inspect
+	seq  int
+	down *client.Client // set: the calls go to a socket nobody serves
+}
+
+func newFakeDocker() *fakeDocker { return &fakeDocker{} }
+
+// setDown makes Docker stop answering (down) or answer again.
+func (f *fakeDocker) setDown(down bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !down {
+		f.down = nil
+		return nil
+	}
+	c, err := client.New(client.WithHost("unix:///nonexistent/vic-fake-docker.sock"))
+	f.down = c
+	return err
+}
+
+func (f *fakeDocker) Ping(ctx context.Context, o client.PingOptions) (client.PingResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down != nil {
+		return f.down.Ping(ctx, o)
+	}
+	return client.PingResult{}, nil
+}
+
+func (f *fakeDocker) NetworkList(ctx context.Context, o client.NetworkListOptions) (client.NetworkListResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down != nil {
+		return f.down.NetworkList(ctx, o)
+	}
+	var res client.NetworkListResult
+	for _, n := range f.nets {
+		if matches(o.Filters["driver"], func(v string) bool { return n.Driver == v }) &&
+			matches(o.Filters["name"], func(v string) bool { return strings.Contains(n.Name, v) }) {
+			res.Items = append(res.Items, network.Summary{Network: n.Network})
+		}
+	}
+	return res, nil
+}
+
+// matches reports whether one of values passes, or there are none.
+func matches(values map[string]bool, pass func(string) bool) bool {
+	for v := range values {
+		if pass(v) {
+			return true
+		}
+	}
+	return len(values) == 0
+}
+
+func (f *fakeDocker) NetworkCreate(ctx context.Context, name string, o client.NetworkCreateOptions) (client.NetworkCreateResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down != nil {
+		return f.down.NetworkCreate(ctx, name, o)
+	}
+	var n network.Inspect
+	n.Name, n.Driver, n.Options, n.Labels = name, o.Driver, o.Options, o.Labels
+	if o.IPAM != nil {
+		n.IPAM = *o.IPAM
+	}
+	for _, other := range f.nets {
+		if other.Name == name {
+			return client.NetworkCreateResult{}, errdefs.ErrConflict.WithMessage(fmt.Sprintf("network with name %s already exists", name))
+		}
+		for _, a := range other.IPAM.Config {
+			for _, b := range n.IPAM.Config {
+				if a.Subnet.Overlaps(b.Subnet) {
+					return client.NetworkCreateResult{}, errdefs.ErrInvalidArgument.WithMessage("Pool overlaps with other one on this address space")
+				}
+			}
+		}
+	}
+	f.seq++
+	sum := sha256.Sum256(fmt.Appendf(nil, "network %d", f.seq))
+	n.ID = hex.EncodeToString(sum[:])
+	f.nets = append(f.nets, n)
+	return client.NetworkCreateResult{ID: n.ID}, nil
+}
+
+func (f *fakeDocker) NetworkInspect(_ context.Context, id string, _ client.NetworkInspectOptions) (client.NetworkInspectResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, n := range f.nets {
+		if n.ID == id || n.Name == id {
+			return client.NetworkInspectResult{Network: n}, nil
+		}
+	}
+	return client.NetworkInspectResult{}, errdefs.ErrNotFound.WithMessage("network " + id + " not found")
+}
+
+func (f *fakeDocker) NetworkRemove(_ context.Context, id string, _ client.NetworkRemoveOptions) (client.NetworkRemoveResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, n := range f.nets {
+		if n.ID == id || n.Name == id {
+			f.nets = append(f.nets[:i], f.nets[i+1:]...)
+			return client.NetworkRemoveResult{}, nil
+		}
+	}
+	return client.NetworkRemoveResult{}, errdefs.ErrNotFound.WithMessage("network " + id + " not found")
+}

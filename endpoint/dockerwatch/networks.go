@@ -1,0 +1,179 @@
+package dockerwatch
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+
+	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/endpoint/driverapi"
+	"github.com/docker-vic/docker-vic/ipamdriver"
+)
+
+// NetworkInterval is how often the Ensurer checks the Docker networks of the container
+// networks, so that one removed by hand comes back.
+const NetworkInterval = 30 * time.Second
+
+// The wait for Docker, which starts after the daemon: a short backoff, each call bounded.
+const (
+	dockerWaitFirst   = 250 * time.Millisecond
+	dockerWaitMax     = 5 * time.Second
+	dockerCallTimeout = 10 * time.Second
+)
+
+// optionPortGroup names the port group of a container network in the three places a Docker
+// network carries it: the network driver's option (`-o`), the IPAM option (`--ipam-opt`) and
+// the label that lets the daemon recognise the networks it made.
+const optionPortGroup = ipamdriver.OptionPortGroup
+
+// NetworkAPI is the part of Docker's API the Ensurer uses.
+type NetworkAPI interface {
+	Ping(ctx context.Context, options client.PingOptions) (client.PingResult, error)
+	NetworkList(ctx context.Context, options client.NetworkListOptions) (client.NetworkListResult, error)
+	NetworkCreate(ctx context.Context, name string, options client.NetworkCreateOptions) (client.NetworkCreateResult, error)
+}
+
+// Ensurer keeps one Docker network per container network of the VCH, named by its alias. It
+// never removes a network: containers may use it.
+type Ensurer struct {
+	api        NetworkAPI
+	driver     string // network driver of the networks it creates and lists
+	ipamDriver string
+	// networks gives the configured container networks at each round; cfg holds its answer.
+	networks func() []config.ContainerNetwork
+	cfg      []config.ContainerNetwork
+	log      *slog.Logger
+	warnings onceLog
+}
+
+// NewEnsurer returns an Ensurer of the vic networks of the container networks that networks
+// returns, read again at each round: the configuration may change.
+func NewEnsurer(api NetworkAPI, networks func() []config.ContainerNetwork, log *slog.Logger) *Ensurer {
+	return &Ensurer{
+		api:        api,
+		driver:     driverapi.Name,
+		ipamDriver: driverapi.Name,
+		networks:   networks,
+		cfg:        networks(),
+		log:        log,
+		warnings:   onceLog{log: log},
+	}
+}
+
+// Run ensures the networks every interval until ctx ends, waiting for Docker first and again
+// whenever it stops answering.
+func (e *Ensurer) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	answering := false
+	for {
+		if !answering {
+			if !e.waitForDocker(ctx) {
+				return
+			}
+			answering = true
+		}
+		if err := e.ensure(ctx); err != nil && ctx.Err() == nil {
+			if client.IsErrConnectionFailed(err) {
+				e.log.Debug("docker stopped answering", "error", err)
+				answering = false
+				continue
+			}
+			e.warnings.warn("list", "checking the container networks failed: retrying later", "error", err)
+			e.warnings.carryOver()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// waitForDocker pings Docker with a growing delay until it answers (true) or ctx ends (false).
+// Only the answer is logged above debug.
+func (e *Ensurer) waitForDocker(ctx context.Context) bool {
+	delay := dockerWaitFirst
+	for {
+		pingCtx, cancel := context.WithTimeout(ctx, dockerCallTimeout)
+		_, err := e.api.Ping(pingCtx, client.PingOptions{})
+		cancel()
+		if err == nil {
+			e.log.Info("docker answers: ensuring the container networks", "networks", len(e.cfg))
+			return true
+		}
+		e.log.Debug("docker does not answer yet", "error", err, "retry", delay)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+		delay = min(2*delay, dockerWaitMax)
+	}
+}
+
+// ensure makes one round: it creates the missing networks, and reports the networks of the same
+// name that are not ours and the ones left by a port group no longer configured. A failure to
+// create one network is logged and retried next round; only a failure to list is returned.
+func (e *Ensurer) ensure(ctx context.Context) error {
+	e.cfg = e.networks()
+	nets, err := e.list(ctx, "driver", e.driver)
+	if err != nil {
+		return err
+	}
+	defer e.warnings.endRound()
+	byName := map[string]network.Summary{}
+	for _, n := range nets {
+		byName[n.Name] = n
+	}
+	for _, cn := range e.cfg {
+		if n, ok := byName[networkName(cn)]; ok {
+			e.check(n, cn)
+			continue
+		}
+		e.createMissing(ctx, cn)
+	}
+	e.reportLeftOver(nets)
+	return nil
+}
+
+// list returns the networks whose key (driver or name) is exactly value: Docker's filters match
+// more loosely.
+func (e *Ensurer) list(ctx context.Context, key, value string) ([]network.Summary, error) {
+	ctx, cancel := context.WithTimeout(ctx, dockerCallTimeout)
+	defer cancel()
+	res, err := e.api.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add(key, value)})
+	if err != nil {
+		return nil, fmt.Errorf("listing the docker networks with %s %q: %w", key, value, err)
+	}
+	var out []network.Summary
+	for _, n := range res.Items {
+		if (key == "driver" && n.Driver == value) || (key == "name" && n.Name == value) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// networkName is the name of cn's Docker network: its alias, which defaults to the port group
+// (config.ApplyDefaults fills it; this covers a configuration read without it).
+func networkName(cn config.ContainerNetwork) string {
+	if cn.Alias != "" {
+		return cn.Alias
+	}
+	return cn.PortGroup
+}
+
+// shortID is the 12-character form Docker shows of an ID.
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
