@@ -50,6 +50,37 @@ func TestAddVCHReadsBack(t *testing.T) {
 	})
 }
 
+// TestConfigureVCHAddsNICs stores a new revision the way configure does: the configuration
+// changes, the endpoint VM gains a card on the new port group and keeps its others.
+func TestConfigureVCHAddsNICs(t *testing.T) {
+	run(t, func(ctx context.Context, c *vim25.Client, _ *simulator.Service) {
+		assert.NilError(t, sim.AddPortGroups(ctx, c, sim.Permissive(), "vch1", "cn1"))
+		cfg := config.New("vch1")
+		cfg.ApplyDefaults()
+		_, err := sim.AddVCH(ctx, c, cfg)
+		assert.NilError(t, err)
+		before, err := vsphere.ReadVCH(ctx, c, "", "vch1")
+		assert.NilError(t, err)
+
+		next := cfg.Clone()
+		next.Revision = 2
+		next.ContainerNetworks = []config.ContainerNetwork{{PortGroup: "cn1"}}
+		next.ApplyDefaults()
+		assert.NilError(t, sim.ConfigureVCH(ctx, c, next))
+
+		after, err := vsphere.ReadVCH(ctx, c, "", "vch1")
+		assert.NilError(t, err)
+		assert.Equal(t, after.Config.Revision, 2)
+		assert.Equal(t, after.Config.ContainerNetworks[0].Alias, "cn1")
+		assert.Equal(t, len(after.NICs), len(before.NICs)+1)
+		for i, n := range before.NICs {
+			assert.DeepEqual(t, after.NICs[i].MAC, n.MAC)
+		}
+		added := after.NICs[len(after.NICs)-1]
+		assert.Assert(t, added.PortGroup == "cn1" && added.MAC != "", "added NIC %+v", added)
+	})
+}
+
 // TestPortGroupPolicies checks that each MAC policy reaches the port group as vSphere shows it.
 func TestPortGroupPolicies(t *testing.T) {
 	run(t, func(ctx context.Context, c *vim25.Client, _ *simulator.Service) {

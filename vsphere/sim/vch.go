@@ -66,18 +66,8 @@ func AddVCH(ctx context.Context, c *vim25.Client, cfg *config.Config) (*object.V
 		Files:       &types.VirtualMachineFileInfo{VmPathName: "[" + p.ImageStore + "]"},
 		ExtraConfig: vsphere.OptionValues(extra),
 	}
-	for i, pg := range cfg.PortGroups() {
-		backing, err := inv.NetworkBacking(pg)
-		if err != nil {
-			return nil, err
-		}
-		spec.DeviceChange = append(spec.DeviceChange, &types.VirtualDeviceConfigSpec{
-			Operation: types.VirtualDeviceConfigSpecOperationAdd,
-			Device: &types.VirtualVmxnet3{VirtualVmxnet: types.VirtualVmxnet{VirtualEthernetCard: types.VirtualEthernetCard{
-				VirtualDevice: types.VirtualDevice{Key: -100 - int32(i), Backing: backing},
-				AddressType:   string(types.VirtualEthernetCardMacTypeGenerated),
-			}}},
-		})
+	if spec.DeviceChange, err = addNICs(inv, cfg.PortGroups()); err != nil {
+		return nil, err
 	}
 	var task *object.Task
 	if app != nil {
@@ -98,4 +88,64 @@ func AddVCH(ctx context.Context, c *vim25.Client, cfg *config.Config) (*object.V
 		return nil, fmt.Errorf("powering on endpoint VM %q: %w", cfg.Name, err)
 	}
 	return vm, nil
+}
+
+// ConfigureVCH stores cfg as the configuration of VCH cfg.Name, as `docker vic configure`
+// stores it: in the endpoint VM's extraConfig, with a NIC added on each port group of cfg the
+// endpoint VM has none on yet.
+func ConfigureVCH(ctx context.Context, c *vim25.Client, cfg *config.Config) error {
+	inv, err := vsphere.ScanInventory(ctx, c, cfg.Placement.Datacenter)
+	if err != nil {
+		return err
+	}
+	rec, err := inv.EndpointVM(cfg.Name)
+	if err != nil {
+		return err
+	}
+	v, err := inv.VCH(cfg.Name)
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for _, n := range v.NICs {
+		have[n.PortGroup] = true
+	}
+	var added []string
+	for _, pg := range cfg.PortGroups() {
+		if !have[pg] {
+			added = append(added, pg)
+		}
+	}
+	extra, err := cfg.Encode()
+	if err != nil {
+		return err
+	}
+	spec := types.VirtualMachineConfigSpec{ExtraConfig: vsphere.OptionValues(extra)}
+	if spec.DeviceChange, err = addNICs(inv, added); err != nil {
+		return err
+	}
+	task, err := object.NewVirtualMachine(c, rec.Ref()).Reconfigure(ctx, spec)
+	if err = vsphere.Wait(ctx, task, err); err != nil {
+		return fmt.Errorf("reconfiguring endpoint VM %q: %w", cfg.Name, err)
+	}
+	return nil
+}
+
+// addNICs are the device changes that add a NIC with a generated MAC on each port group.
+func addNICs(inv *vsphere.Inventory, portGroups []string) ([]types.BaseVirtualDeviceConfigSpec, error) {
+	var out []types.BaseVirtualDeviceConfigSpec
+	for i, pg := range portGroups {
+		backing, err := inv.NetworkBacking(pg)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &types.VirtualDeviceConfigSpec{
+			Operation: types.VirtualDeviceConfigSpecOperationAdd,
+			Device: &types.VirtualVmxnet3{VirtualVmxnet: types.VirtualVmxnet{VirtualEthernetCard: types.VirtualEthernetCard{
+				VirtualDevice: types.VirtualDevice{Key: -100 - int32(i), Backing: backing},
+				AddressType:   string(types.VirtualEthernetCardMacTypeGenerated),
+			}}},
+		})
+	}
+	return out, nil
 }
