@@ -24,6 +24,7 @@ import (
 	"github.com/docker-vic/docker-vic/endpoint/driverapi"
 	"github.com/docker-vic/docker-vic/endpoint/hostports"
 	"github.com/docker-vic/docker-vic/endpoint/link"
+	"github.com/docker-vic/docker-vic/endpoint/liveconfig"
 	"github.com/docker-vic/docker-vic/endpoint/nat"
 	"github.com/docker-vic/docker-vic/endpoint/uplink"
 	"github.com/docker-vic/docker-vic/ipamdriver"
@@ -62,7 +63,12 @@ func runDaemonCommand(ctx context.Context, args []string, stderr io.Writer) erro
 // watcher, then the socket. When ctx ends it stops serving and closes the database, leaving
 // rules and links in place so that containers keep working while it restarts.
 func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
-	v, target, err := loadVCH(ctx, o)
+	src, target, err := liveconfig.Open(o.source)
+	if err != nil {
+		return err
+	}
+	defer src.Close(ctx)
+	v, err := src.Read(ctx)
 	if err != nil {
 		return err
 	}
@@ -87,7 +93,7 @@ func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
 	defer db.Close()
 	names := &dockerwatch.Names{}
 	sandboxes := cfw.NewFirewalls(log)
-	live := &liveConfig{cfg: v.Config, up: up}
+	live := liveconfig.New(v.Config, up)
 	leases, err := newLeases(live, log)
 	if err != nil {
 		return err
@@ -138,8 +144,13 @@ func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
 	if target != nil {
 		vms = newContainerVMs(target, v, log)
 		background(func() { vms.Run(watchCtx) })
-		r := &refresher{o: o, target: target, live: live, ipd: ipd, nd: nd, nl: nl, log: log}
-		background(func() { r.run(watchCtx, o.configInterval) })
+		r := &liveconfig.Refresher{
+			Source: src, Live: live, Overrides: o.uplinks, Log: log,
+			Links:   func() ([]uplink.Link, error) { return uplink.List(nl) },
+			Accept:  ipd.SetConfig,
+			Applied: nd.RefreshContainerFirewalls,
+		}
+		background(func() { r.Run(watchCtx, o.configInterval) })
 	} else {
 		log.Info("no vSphere target (--config): containers get no VMs in vSphere")
 	}
@@ -159,9 +170,9 @@ func runDaemon(ctx context.Context, o *options, log *slog.Logger) error {
 // buildDrivers builds the IPAM driver and the network driver over one database, with the
 // network driver's kernel layers: links through nl, rules through iptables and nftables in this
 // namespace, ports held by this process.
-func buildDrivers(db *bolt.DB, live *liveConfig, nl *netlink.Handle, names netdriver.ContainerNamer,
+func buildDrivers(db *bolt.DB, live *liveconfig.Live, nl *netlink.Handle, names netdriver.ContainerNamer,
 	sandboxes netdriver.SandboxFirewall, leases *dhcp.Client, log *slog.Logger) (*ipamdriver.Driver, *netdriver.Driver, *nat.Applier, *hostports.Holder, error) {
-	cfg, up := live.get()
+	cfg, up := live.Get()
 	ipamStore, err := ipamdriver.NewBoltStore(db)
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -189,7 +200,7 @@ func buildDrivers(db *bolt.DB, live *liveConfig, nl *netlink.Handle, names netdr
 		Names:        names,
 		Log:          log,
 
-		ContainerNetworks: live.containerNetwork,
+		ContainerNetworks: containerNetworks(live),
 		Sandboxes:         sandboxes,
 		DHCPRouter:        dhcpRouter(leases),
 	})
@@ -232,4 +243,17 @@ func openState(dir string) (*bolt.DB, error) {
 		return nil, fmt.Errorf("opening the state database %q: %w", path, err)
 	}
 	return db, nil
+}
+
+// containerNetworks answers the network driver about a configured container network.
+func containerNetworks(live *liveconfig.Live) netdriver.ContainerNetworks {
+	return func(pg string) (netdriver.ContainerNetwork, bool) {
+		cfg, up := live.Get()
+		for _, cn := range cfg.ContainerNetworks {
+			if cn.PortGroup == pg {
+				return netdriver.ContainerNetwork{Config: cn, Uplink: up.Containers[pg].Link.Name}, true
+			}
+		}
+		return netdriver.ContainerNetwork{}, false
+	}
 }

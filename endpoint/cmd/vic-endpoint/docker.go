@@ -10,12 +10,13 @@ import (
 
 	"github.com/docker-vic/docker-vic/endpoint/cvm"
 	"github.com/docker-vic/docker-vic/endpoint/dockerwatch"
+	"github.com/docker-vic/docker-vic/endpoint/liveconfig"
 )
 
 // watchDocker runs, until ctx ends, what the daemon asks of Docker outside the driver handlers:
 // the containers on vic networks (their names, and the container VMs when vms is set) and,
 // once Docker answers, the Docker networks of the container networks.
-func watchDocker(ctx context.Context, w *dockerwatch.Watcher, vms *cvm.Syncer, live *liveConfig, log *slog.Logger) {
+func watchDocker(ctx context.Context, w *dockerwatch.Watcher, vms *cvm.Syncer, live *liveconfig.Live, log *slog.Logger) {
 	api, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
 		log.Warn("no docker client: port conflicts name endpoints, not containers, containers get no VMs and the container networks do not show in docker network ls", "error", err)
@@ -29,6 +30,6 @@ func watchDocker(ctx context.Context, w *dockerwatch.Watcher, vms *cvm.Syncer, l
 	done := make(chan struct{})
 	go func() { defer close(done); w.Run(ctx) }()
 	// Docker starts after the daemon: the ensurer waits for it, then creates the networks.
-	dockerwatch.NewEnsurer(api, live.containerNetworks, log).Run(ctx, dockerwatch.NetworkInterval)
+	dockerwatch.NewEnsurer(api, live.ContainerNetworks, log).Run(ctx, dockerwatch.NetworkInterval)
 	<-done
 }

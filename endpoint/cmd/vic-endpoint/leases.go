@@ -12,15 +12,16 @@ import (
 	"time"
 
 	"github.com/docker-vic/docker-vic/endpoint/dhcp"
+	"github.com/docker-vic/docker-vic/endpoint/liveconfig"
 	"github.com/docker-vic/docker-vic/ipamdriver"
 )
 
 // newLeases is the DHCP client of the DHCP container networks: it leases addresses on the
 // endpoint's NIC on each port group, for the containers' MACs.
-func newLeases(live *liveConfig, log *slog.Logger) (*dhcp.Client, error) {
+func newLeases(live *liveconfig.Live, log *slog.Logger) (*dhcp.Client, error) {
 	return dhcp.New(dhcp.Config{
 		Uplink: func(pg string) (string, error) {
-			_, up := live.get()
+			_, up := live.Get()
 			if u, ok := up.Containers[pg]; ok && u.Link.Name != "" {
 				return u.Link.Name, nil
 			}

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/docker-vic/docker-vic/endpoint/driverapi"
+	"github.com/docker-vic/docker-vic/endpoint/liveconfig"
 	"github.com/docker-vic/docker-vic/endpoint/uplink"
 )
 
@@ -24,13 +24,8 @@ const (
 
 // options are the daemon's flags.
 type options struct {
-	vch         string
-	target      string
-	thumbprint  string
-	insecure    bool
-	datacenter  string
-	credentials string
-	config      string
+	// source says where the VCH's configuration comes from.
+	source liveconfig.Options
 	// uplinks maps port groups to local interfaces, overriding MAC matching.
 	uplinks       map[string]string
 	stateDir      string
@@ -46,13 +41,13 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := pflag.NewFlagSet("vic-endpoint", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.vch, "vch", "", "VCH to serve (with --target: read its configuration and NIC MACs from vSphere)")
-	fs.StringVar(&o.target, "target", "", "vSphere target URL")
-	fs.StringVar(&o.thumbprint, "thumbprint", "", "thumbprint of the vSphere server's certificate")
-	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the vSphere server's certificate")
-	fs.StringVar(&o.datacenter, "datacenter", "", "datacenter of the VCH")
-	fs.StringVar(&o.credentials, "credentials", "", "root-only `FILE` of KEY=VALUE lines (VIC_USER, VIC_PASSWORD or GOVC_USERNAME, GOVC_PASSWORD)")
-	fs.StringVar(&o.config, "config", "", "instead of vSphere: a `FILE` holding the JSON of 'docker vic inspect NAME --format json'")
+	fs.StringVar(&o.source.VCH, "vch", "", "VCH to serve (with --target: read its configuration and NIC MACs from vSphere)")
+	fs.StringVar(&o.source.Target, "target", "", "vSphere target URL")
+	fs.StringVar(&o.source.Thumbprint, "thumbprint", "", "thumbprint of the vSphere server's certificate")
+	fs.BoolVar(&o.source.Insecure, "insecure", false, "do not verify the vSphere server's certificate")
+	fs.StringVar(&o.source.Datacenter, "datacenter", "", "datacenter of the VCH")
+	fs.StringVar(&o.source.Credentials, "credentials", "", "root-only `FILE` of KEY=VALUE lines (VIC_USER, VIC_PASSWORD or GOVC_USERNAME, GOVC_PASSWORD)")
+	fs.StringVar(&o.source.File, "config", "", "instead of vSphere: a `FILE` holding the JSON of 'docker vic inspect NAME --format json'")
 	overrides := fs.StringArray("uplink", nil, "map a port group to a local interface, `PG=IFACE` (repeatable), overriding MAC matching")
 	fs.StringVar(&o.stateDir, "state-dir", defaultStateDir, "directory of the state database")
 	fs.StringVar(&o.socket, "socket", driverapi.DefaultSocket, "plugin socket")
@@ -77,10 +72,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("--watch-interval %s must be positive", o.watchInterval)
 	case o.configInterval <= 0:
 		return nil, fmt.Errorf("--config-interval %s must be positive", o.configInterval)
-	case o.config == "" && o.vch == "":
-		return nil, errors.New("no VCH to serve: give --config FILE, or --vch NAME with --target")
-	case o.config != "" && o.target != "":
-		return nil, errors.New("--config and --target exclude each other: the configuration comes from one of them")
+	}
+	if err := o.source.Validate(); err != nil {
+		return nil, err
 	}
 	return o, nil
 }

@@ -1,0 +1,261 @@
+package liveconfig
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gotest.tools/v3/assert"
+
+	"github.com/docker-vic/docker-vic/api/vchdoc"
+	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/endpoint/uplink"
+	"github.com/docker-vic/docker-vic/vsphere/sim"
+)
+
+// testLinks carry testDoc's NICs; eth4 carries the NIC of container network External-Consumer.
+var testLinks = []uplink.Link{
+	{Name: "eth0", MAC: "00:50:56:aa:bb:01", Addrs: []netip.Prefix{netip.MustParsePrefix("198.51.100.2/24")}},
+	{Name: "eth1", MAC: "00:50:56:aa:bb:02"},
+	{Name: "eth4", MAC: "00:50:56:aa:bb:04"},
+}
+
+// refreshBed is a Refresher whose Accept and Applied record their calls, logging into logs.
+type refreshBed struct {
+	r    *Refresher
+	logs *syncBuffer
+
+	mu        sync.Mutex
+	accepted  []*config.Config
+	acceptErr error
+	applied   int
+	linksErr  error
+}
+
+// newRefreshBed serves what src reads first over links, as the daemon does at start.
+func newRefreshBed(t *testing.T, src Source, links []uplink.Link) *refreshBed {
+	t.Helper()
+	v, err := src.Read(context.Background())
+	assert.NilError(t, err)
+	up, err := uplink.Match(v, links, nil, func(string, ...any) {})
+	assert.NilError(t, err)
+	b := &refreshBed{logs: &syncBuffer{}}
+	b.r = &Refresher{
+		Source: src,
+		Live:   New(v.Config, up),
+		Links: func() ([]uplink.Link, error) {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			return links, b.linksErr
+		},
+		Accept: func(cfg *config.Config) error {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			b.accepted = append(b.accepted, cfg)
+			return b.acceptErr
+		},
+		Applied: func(context.Context) error {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			b.applied++
+			return nil
+		},
+		Log: slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	return b
+}
+
+// syncBuffer is a log sink safe for the refresher's goroutine and the test reading it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// consumer is container network External-Consumer as `docker vic configure` adds it.
+func consumer(v *vchdoc.VCH) {
+	v.Config.ContainerNetworks = append(v.Config.ContainerNetworks, config.ContainerNetwork{PortGroup: "External-Consumer", Alias: "consumer"})
+	v.NICs = append(v.NICs, vchdoc.NIC{PortGroup: "External-Consumer", MAC: "00:50:56:aa:bb:04"})
+	v.Config.Revision++
+}
+
+func TestRefresh(t *testing.T) {
+	tests := []struct {
+		name      string
+		change    func(v *vchdoc.VCH)
+		acceptErr error
+		linksErr  error
+		remove    bool // the file is gone
+
+		wantErr      string
+		wantRevision int
+		wantUplinks  string
+		wantApplied  int
+		wantLog      string // a line above debug
+	}{{
+		name:         "Unchanged",
+		change:       func(*vchdoc.VCH) {},
+		wantRevision: 1,
+		wantUplinks:  "public,client,management=eth0 bridge=eth1",
+	}, {
+		name:         "NewContainerNetwork",
+		change:       consumer,
+		wantRevision: 2,
+		wantUplinks:  "public,client,management=eth0 bridge=eth1 container:External-Consumer=eth4",
+		wantApplied:  1,
+		wantLog:      `level=INFO msg="the VCH's container networks changed in vSphere: applied" networks=1 revision=2`,
+	}, {
+		name: "RoleNetworksNeedARestart",
+		change: func(v *vchdoc.VCH) {
+			consumer(v)
+			v.Config.DNS = []netip.Addr{netip.MustParseAddr("198.51.100.53")}
+		},
+		wantRevision: 2,
+		wantUplinks:  "public,client,management=eth0 bridge=eth1 container:External-Consumer=eth4",
+		wantApplied:  1,
+		wantLog:      `level=WARN msg="the VCH's role networks, bridge or DNS changed in vSphere: restart vic-endpoint to apply them"`,
+	}, {
+		name:         "RefusedByTheDrivers",
+		change:       consumer,
+		acceptErr:    errors.New("pool overlaps"),
+		wantRevision: 1,
+		wantUplinks:  "public,client,management=eth0 bridge=eth1",
+		wantLog:      `level=WARN msg="the new container networks cannot be served: keeping the old ones" error="pool overlaps"`,
+	}, {
+		name:         "LinksUnreadable",
+		change:       consumer,
+		linksErr:     errors.New("netlink: no buffer space"),
+		wantRevision: 2,
+		wantUplinks:  "public,client,management=eth0 bridge=eth1",
+		wantApplied:  1,
+		wantLog:      `level=INFO msg="the VCH's container networks changed in vSphere: applied"`,
+	}, {
+		name:         "SourceUnreadable",
+		remove:       true,
+		wantErr:      "reading the configuration file",
+		wantRevision: 1,
+		wantUplinks:  "public,client,management=eth0 bridge=eth1",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "vch1.json")
+			v := testDoc()
+			writeDoc(t, path, v)
+			b := newRefreshBed(t, File{Path: path}, testLinks)
+			b.acceptErr, b.linksErr = tt.acceptErr, tt.linksErr
+			if tt.remove {
+				assert.NilError(t, os.Remove(path))
+			} else {
+				tt.change(v)
+				writeDoc(t, path, v)
+			}
+
+			err := b.r.Refresh(context.Background())
+			if tt.wantErr != "" {
+				assert.ErrorContains(t, err, tt.wantErr)
+			} else {
+				assert.NilError(t, err)
+			}
+			cfg, up := b.r.Live.Get()
+			assert.Equal(t, b.r.Live.Revision(), tt.wantRevision)
+			assert.Equal(t, up.String(), tt.wantUplinks)
+			assert.Equal(t, b.applied, tt.wantApplied)
+			assert.Equal(t, cfg.Public.PortGroup, "Docker-Public")
+			assert.Equal(t, len(cfg.DNS), 0, "the DNS servers change only with a restart")
+			if tt.wantRevision == 2 {
+				want, err := File{Path: path}.Read(context.Background())
+				assert.NilError(t, err)
+				assert.Assert(t, reflect.DeepEqual(b.r.Live.ContainerNetworks(), want.Config.ContainerNetworks),
+					"serving %+v, want %+v", b.r.Live.ContainerNetworks(), want.Config.ContainerNetworks)
+			}
+			logs := b.logs.String()
+			if tt.wantLog != "" {
+				assert.Assert(t, strings.Contains(logs, tt.wantLog), "want %s in the log:\n%s", tt.wantLog, logs)
+			} else {
+				assert.Assert(t, !strings.Contains(logs, "level=INFO") && !strings.Contains(logs, "level=WARN"), "logged above debug:\n%s", logs)
+			}
+		})
+	}
+}
+
+// TestRefreshFromVSphere: what `docker vic configure` stores in vSphere (a container network,
+// with a NIC of its own on the endpoint VM) is served at the next refresh, over the link that
+// carries the new NIC's MAC.
+func TestRefreshFromVSphere(t *testing.T) {
+	ctx := context.Background()
+	cfg := config.New("vch1")
+	cfg.ApplyDefaults()
+	opts, c := simVCH(t, cfg, "vch1", "External-Consumer")
+	src, _, err := Open(opts)
+	assert.NilError(t, err)
+	defer src.Close(ctx)
+	v, err := src.Read(ctx)
+	assert.NilError(t, err)
+	links := []uplink.Link{{Name: "ens192", MAC: nicMAC(v.NICs, "VM Network"), Addrs: []netip.Prefix{netip.MustParsePrefix("198.51.100.7/24")}}}
+	b := newRefreshBed(t, src, links)
+
+	next := cfg.Clone()
+	next.Revision = 2
+	next.ContainerNetworks = []config.ContainerNetwork{{PortGroup: "External-Consumer", Alias: "consumer", Firewall: config.FirewallPeers}}
+	next.ApplyDefaults()
+	assert.NilError(t, sim.ConfigureVCH(ctx, c, next))
+	configured, err := src.Read(ctx)
+	assert.NilError(t, err)
+	links = append(links, uplink.Link{Name: "ens224", MAC: nicMAC(configured.NICs, "External-Consumer")})
+	b.r.Links = func() ([]uplink.Link, error) { return links, nil }
+
+	assert.NilError(t, b.r.Refresh(ctx))
+	assert.Equal(t, b.r.Live.Revision(), 2)
+	assert.Assert(t, reflect.DeepEqual(b.r.Live.ContainerNetworks(), next.ContainerNetworks),
+		"serving %+v, want %+v", b.r.Live.ContainerNetworks(), next.ContainerNetworks)
+	_, up := b.r.Live.Get()
+	assert.Equal(t, up.String(), "public,client,management=ens192 container:External-Consumer=ens224")
+	assert.Equal(t, b.applied, 1)
+}
+
+// TestRefresherRun refreshes on its own until ctx ends.
+func TestRefresherRun(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vch1.json")
+	v := testDoc()
+	writeDoc(t, path, v)
+	b := newRefreshBed(t, File{Path: path}, testLinks)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); b.r.Run(ctx, 10*time.Millisecond) }()
+
+	consumer(v)
+	writeDoc(t, path, v)
+	deadline := time.Now().Add(5 * time.Second)
+	for b.r.Live.Revision() != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("revision 2 not served within 5 s:\n%s", b.logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return when ctx ended")
+	}
+}
