@@ -1,7 +1,6 @@
 package dockerwatch
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/endpoint/testlog"
 )
 
 var (
@@ -23,33 +23,6 @@ var (
 	// testSubnetOther is for the networks the tests make by hand.
 	testSubnetOther = netip.MustParsePrefix("203.0.113.208/28")
 )
-
-// syncBuffer is a log sink safe for the ensurer's goroutine and the test reading it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// reset returns what was logged so far and forgets it.
-func (b *syncBuffer) reset() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.buf.String()
-	b.buf.Reset()
-	return s
-}
 
 // configured is a configuration of container networks a test can change between rounds.
 type configured struct {
@@ -70,15 +43,15 @@ func (c *configured) set(cfg ...config.ContainerNetwork) {
 }
 
 // testEnsurer is an ensurer with the bridge driver and the default IPAM, logging into a buffer.
-func testEnsurer(api NetworkAPI, cfg ...config.ContainerNetwork) (*Ensurer, *syncBuffer) {
+func testEnsurer(api NetworkAPI, cfg ...config.ContainerNetwork) (*Ensurer, *testlog.Buffer) {
 	c := &configured{cfg: cfg}
 	e, logs := testEnsurerOf(api, c)
 	return e, logs
 }
 
-func testEnsurerOf(api NetworkAPI, c *configured) (*Ensurer, *syncBuffer) {
-	logs := &syncBuffer{}
-	e := NewEnsurer(api, c.get, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+func testEnsurerOf(api NetworkAPI, c *configured) (*Ensurer, *testlog.Buffer) {
+	log, logs := testlog.New()
+	e := NewEnsurer(api, c.get, log)
 	e.driver, e.ipamDriver = "bridge", "default"
 	return e, logs
 }
@@ -175,7 +148,7 @@ func TestNetworksSecondRoundChangesNothing(t *testing.T) {
 		e, logs := testEnsurer(api, testNetA, testNetB)
 		ensureOnce(t, e)
 		idA, idB := inspectNetwork(t, api, testNetA.Alias).ID, inspectNetwork(t, api, testNetB.Alias).ID
-		logs.reset()
+		logs.Reset()
 
 		ensureOnce(t, e)
 		if got := inspectNetwork(t, api, testNetA.Alias).ID; got != idA {
@@ -287,7 +260,7 @@ func TestNetworksFollowTheConfiguration(t *testing.T) {
 		renamed := testNetA
 		renamed.Alias = testNetPrefix + "a2"
 		c.set(renamed, testNetB)
-		logs.reset()
+		logs.Reset()
 		// The renamed network keeps its subnet, which Docker refuses to give twice: it is
 		// created once the old one is removed.
 		ensureOnce(t, e)
@@ -361,7 +334,7 @@ func runEnsurer(t *testing.T, e *Ensurer, interval time.Duration) {
 }
 
 // waitForLog polls logs until it holds s, for at most timeout.
-func waitForLog(t *testing.T, logs *syncBuffer, s string, timeout time.Duration) {
+func waitForLog(t *testing.T, logs *testlog.Buffer, s string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !strings.Contains(logs.String(), s) {
@@ -408,7 +381,7 @@ func TestNetworksRunWaitsAgainWhenDockerStops(t *testing.T) {
 	if _, err := api.NetworkRemove(context.Background(), testNetA.Alias, client.NetworkRemoveOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	down := logs.reset()
+	down := logs.Reset()
 	if err := api.setDown(false); err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,8 @@
 package liveconfig
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/endpoint/testlog"
 	"github.com/docker-vic/docker-vic/endpoint/uplink"
 	"github.com/docker-vic/docker-vic/vsphere/sim"
 )
@@ -32,7 +31,7 @@ var testLinks = []uplink.Link{
 // refreshBed is a Refresher whose Accept and Applied record their calls, logging into logs.
 type refreshBed struct {
 	r    *Refresher
-	logs *syncBuffer
+	logs *testlog.Buffer
 
 	mu        sync.Mutex
 	accepted  []*config.Config
@@ -48,7 +47,8 @@ func newRefreshBed(t *testing.T, src Source, links []uplink.Link) *refreshBed {
 	assert.NilError(t, err)
 	up, err := uplink.Match(v, links, nil, func(string, ...any) {})
 	assert.NilError(t, err)
-	b := &refreshBed{logs: &syncBuffer{}}
+	log, logs := testlog.New()
+	b := &refreshBed{logs: logs}
 	b.r = &Refresher{
 		Source: src,
 		Live:   New(v.Config, up),
@@ -69,27 +69,9 @@ func newRefreshBed(t *testing.T, src Source, links []uplink.Link) *refreshBed {
 			b.applied++
 			return nil
 		},
-		Log: slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Log: log,
 	}
 	return b
-}
-
-// syncBuffer is a log sink safe for the refresher's goroutine and the test reading it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // consumer is container network External-Consumer as `docker vic configure` adds it.
