@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package daemon
 
 import (
 	"net"
@@ -8,7 +8,7 @@ import (
 )
 
 // notifyReady tells systemd (Type=notify) that the socket is being served, so that
-// docker.service, ordered after the endpoint, starts only then. Outside systemd it does nothing.
+// docker.service, ordered after vic-endpoint, starts only then. Outside systemd it does nothing.
 func notifyReady() error {
 	path := os.Getenv("NOTIFY_SOCKET")
 	if path == "" {

@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package daemon
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 )
 
 // newLeases is the DHCP client of the DHCP container networks: it leases addresses on the
-// endpoint's NIC on each port group, for the containers' MACs.
+// endpoint VM's NIC on each port group, for the containers' MACs.
 func newLeases(live *liveconfig.Live, log *slog.Logger) (*dhcp.Client, error) {
 	return dhcp.New(dhcp.Config{
 		Uplink: func(pg string) (string, error) {

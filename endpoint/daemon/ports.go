@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package daemon
 
 import (
 	"context"
@@ -17,19 +17,19 @@ type snapshotter interface {
 	Snapshot(ctx context.Context) ([]netdriver.Network, []netdriver.Endpoint, error)
 }
 
-// portsHandler answers POST /VIC.Ports from the driver's snapshot.
-func portsHandler(d snapshotter, public netip.Addr, log *slog.Logger) http.Handler {
+// portsHandler answers POST /VIC.Ports from the driver's snapshot, with the daemon's version.
+func portsHandler(d snapshotter, public netip.Addr, version string, log *slog.Logger) http.Handler {
 	return portsapi.Handler(func(ctx context.Context) (*portsapi.Answer, error) {
 		nets, eps, err := d.Snapshot(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return portsAnswer(nets, eps, public), nil
+		return portsAnswer(nets, eps, public, version), nil
 	}, log)
 }
 
 // portsAnswer describes the driver's bridge networks and endpoints as the CLI reads them.
-func portsAnswer(nets []netdriver.Network, eps []netdriver.Endpoint, public netip.Addr) *portsapi.Answer {
+func portsAnswer(nets []netdriver.Network, eps []netdriver.Endpoint, public netip.Addr, version string) *portsapi.Answer {
 	a := &portsapi.Answer{Networks: []portsapi.Network{}, Endpoints: []portsapi.Endpoint{}, Public: public.String(), Version: version}
 	for _, n := range nets {
 		a.Networks = append(a.Networks, portsapi.Network{NetworkID: n.ID, Bridge: n.Bridge, Subnet: n.Subnet.String()})

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -39,7 +39,7 @@ func TestPortsHandlerAnswers(t *testing.T) {
 				{Proto: hostports.UDP, HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 5353, ContainerPort: 53},
 			}}},
 	}
-	h := portsHandler(snap, netip.MustParseAddr("198.51.100.2"), slog.New(slog.DiscardHandler))
+	h := portsHandler(snap, netip.MustParseAddr("198.51.100.2"), "1.2.3", slog.New(slog.DiscardHandler))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, portsapi.Path, nil))
 	assert.Equal(t, rec.Code, http.StatusOK)
@@ -52,13 +52,13 @@ func TestPortsHandlerAnswers(t *testing.T) {
 			{Proto: "tcp", HostPort: 8081, ContainerPort: 81},
 			{Proto: "udp", HostIP: "127.0.0.1", HostPort: 5353, ContainerPort: 53},
 		}}},
-		Public: "198.51.100.2", Version: version,
+		Public: "198.51.100.2", Version: "1.2.3",
 	})
 }
 
 func TestPortsHandlerReportsErrors(t *testing.T) {
 	h := portsHandler(cannedSnapshot{err: errors.New("waiting for other network operations: context deadline exceeded")},
-		netip.MustParseAddr("198.51.100.2"), slog.New(slog.DiscardHandler))
+		netip.MustParseAddr("198.51.100.2"), "1.2.3", slog.New(slog.DiscardHandler))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, portsapi.Path, nil))
 	assert.Equal(t, rec.Code, http.StatusInternalServerError)

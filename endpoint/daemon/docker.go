@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package daemon
 
 import (
 	"context"
@@ -13,17 +13,17 @@ import (
 	"github.com/docker-vic/docker-vic/endpoint/liveconfig"
 )
 
-// watchDocker runs, until ctx ends, what the daemon asks of Docker outside the driver handlers:
+// watchDocker runs, until ctx ends, what the daemon asks Docker outside the driver handlers:
 // the containers on vic networks (their names, and the container VMs when vms is set) and,
 // once Docker answers, the Docker networks of the container networks.
-func watchDocker(ctx context.Context, w *dockerwatch.Watcher, vms *cvm.Syncer, live *liveconfig.Live, log *slog.Logger) {
+func watchDocker(ctx context.Context, d *drivers, vms *cvm.Syncer, bridgePG string, live *liveconfig.Live, log *slog.Logger) {
 	api, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
 		log.Warn("no docker client: port conflicts name endpoints, not containers, containers get no VMs and the container networks do not show in docker network ls", "error", err)
 		return
 	}
 	defer api.Close()
-	w.API = api
+	w := &dockerwatch.Watcher{API: api, Driver: d.nd, Names: d.names, BridgePortGroup: bridgePG, Log: log}
 	if vms != nil {
 		w.VMs = vms
 	}

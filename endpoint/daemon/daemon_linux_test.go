@@ -1,4 +1,7 @@
-package main
+// The daemon tested from outside: the vic-endpoint binary runs in a namespace standing for the
+// endpoint VM, driven over its socket as Docker drives it.
+
+package daemon_test
 
 import (
 	"bytes"
@@ -23,6 +26,7 @@ import (
 	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/config"
 	"github.com/docker-vic/docker-vic/endpoint/link"
+	"github.com/docker-vic/docker-vic/endpoint/testlog"
 	"github.com/docker-vic/docker-vic/endpoint/testns"
 )
 
@@ -36,6 +40,12 @@ const (
 
 	testNet = "aaaaaaaaaaaa00000000000000000000000000000000000000000000000000e1"
 	testEP  = "111111111111000000000000000000000000000000000000000000000000000e"
+)
+
+// binPackage is the daemon's command, built with version testVersion.
+const (
+	binPackage  = "github.com/docker-vic/docker-vic/endpoint/cmd/vic-endpoint"
+	testVersion = "0.0.0-daemon-test"
 )
 
 var (
@@ -58,7 +68,7 @@ func daemonBinary(t *testing.T) string {
 		if err != nil {
 			goTool = "/usr/local/go/bin/go"
 		}
-		out, err := exec.Command(goTool, "build", "-o", binPath, ".").CombinedOutput()
+		out, err := exec.Command(goTool, "build", "-ldflags", "-X main.version="+testVersion, "-o", binPath, binPackage).CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("building vic-endpoint: %v: %s", err, out)
 		}
@@ -77,9 +87,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// newEndpointNS makes a namespace with a veth "public" whose MAC is the public NIC's and,
-// unless noAddr, an address from 198.51.100.0/24.
-func newEndpointNS(t *testing.T, noAddr bool) *testns.NS {
+// newEndpointVM makes a namespace standing for the endpoint VM, with a veth "public" whose MAC
+// is the public NIC's and, unless noAddr, an address from 198.51.100.0/24.
+func newEndpointVM(t *testing.T, noAddr bool) *testns.NS {
 	t.Helper()
 	ns := testns.New(t, "vicep")
 	mac, _ := net.ParseMAC(publicMAC)
@@ -127,28 +137,10 @@ func writeConfig(t *testing.T, dir, mac string) string {
 	return path
 }
 
-// lockedBuffer collects a process's stderr.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// daemon is vic-endpoint running in a test namespace.
-type daemon struct {
+// process is vic-endpoint running in a test namespace.
+type process struct {
 	cmd    *exec.Cmd
-	stderr *lockedBuffer
+	stderr *testlog.Buffer
 	done   chan struct{}
 	err    error
 }
@@ -159,9 +151,9 @@ func command(t *testing.T, ns *testns.NS, args ...string) *exec.Cmd {
 }
 
 // startDaemon runs vic-endpoint inside ns and waits until its socket answers.
-func startDaemon(t *testing.T, ns *testns.NS, cfgPath, stateDir, sock string) *daemon {
+func startDaemon(t *testing.T, ns *testns.NS, cfgPath, stateDir, sock string) *process {
 	t.Helper()
-	d := &daemon{stderr: &lockedBuffer{}, done: make(chan struct{})}
+	d := &process{stderr: &testlog.Buffer{}, done: make(chan struct{})}
 	d.cmd = command(t, ns, "--config", cfgPath, "--state-dir", stateDir, "--socket", sock,
 		"--watch-interval", "300ms", "--log-level", "debug")
 	d.cmd.Stderr = d.stderr
@@ -195,7 +187,7 @@ func startDaemon(t *testing.T, ns *testns.NS, cfgPath, stateDir, sock string) *d
 }
 
 // kill ends the daemon with SIGKILL, as a crash would.
-func (d *daemon) kill() {
+func (d *process) kill() {
 	select {
 	case <-d.done:
 		return
@@ -206,7 +198,7 @@ func (d *daemon) kill() {
 }
 
 // stop sends SIGTERM and waits for the exit.
-func (d *daemon) stop(t *testing.T) {
+func (d *process) stop(t *testing.T) {
 	t.Helper()
 	_ = d.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -454,7 +446,7 @@ func waitFor(timeout time.Duration, cond func() bool) bool {
 }
 
 func TestDaemonPublishesPortsAndSurvivesRestarts(t *testing.T) {
-	ns := newEndpointNS(t, false)
+	ns := newEndpointVM(t, false)
 	dir := t.TempDir()
 	cfgPath := writeConfig(t, dir, publicMAC)
 	stateDir, sock := filepath.Join(dir, "state"), filepath.Join(dir, "vic.sock")
@@ -481,6 +473,9 @@ func TestDaemonPublishesPortsAndSurvivesRestarts(t *testing.T) {
 	}
 	if res.Public != "198.51.100.2" || len(ports) != 1 || ports[0] != want {
 		t.Fatalf("/VIC.Ports = public %s ports %+v, want public 198.51.100.2 and %+v", res.Public, ports, want)
+	}
+	if res.Version != testVersion {
+		t.Errorf("/VIC.Ports reports version %q, want the version built in, %q", res.Version, testVersion)
 	}
 	if !portHeld(t, ns) {
 		t.Fatal("host port 8080 is not held: another process could bind it")
@@ -523,7 +518,7 @@ func TestDaemonPublishesPortsAndSurvivesRestarts(t *testing.T) {
 	// SIGTERM leaves rules, map elements and links in place; teardown removes them.
 	d.stop(t)
 	if ok, got := hasElement(ns, public); !ok {
-		t.Fatalf("SIGTERM removed the port map element %q (%s): containers would lose their ports while the endpoint restarts", public, got)
+		t.Fatalf("SIGTERM removed the port map element %q (%s): containers would lose their ports while the daemon restarts", public, got)
 	}
 	if out, err := command(t, ns, "teardown", "--state-dir", stateDir).CombinedOutput(); err != nil {
 		t.Fatalf("teardown: %v: %s", err, out)
@@ -563,7 +558,7 @@ func TestDaemonRefusesBadUplinks(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ns := newEndpointNS(t, tt.noAddr)
+			ns := newEndpointVM(t, tt.noAddr)
 			dir := t.TempDir()
 			args := append([]string{"--config", writeConfig(t, dir, tt.mac), "--state-dir", dir, "--socket", filepath.Join(dir, "vic.sock")}, tt.args...)
 			var stderr bytes.Buffer

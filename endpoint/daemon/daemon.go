@@ -1,0 +1,132 @@
+//go:build linux
+
+// Package daemon is vic-endpoint, the daemon of a VCH's endpoint VM, without its flags: Run
+// reads the VCH's configuration (endpoint/liveconfig), finds its uplinks (endpoint/uplink),
+// opens the state database, builds the vic network and IPAM drivers over the kernel layers,
+// restores what they own, starts the background tasks (rule repair, container firewalls, DHCP
+// leases, container VMs, the configuration refresh, endpoint/dockerwatch) and serves the socket
+// (endpoint/driverapi) with the ports route (api/portsapi). Teardown removes what it owns.
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/docker-vic/docker-vic/api/portsapi"
+	"github.com/docker-vic/docker-vic/endpoint/driverapi"
+	"github.com/docker-vic/docker-vic/endpoint/liveconfig"
+	"github.com/docker-vic/docker-vic/endpoint/uplink"
+)
+
+// Defaults of the daemon's options.
+const (
+	DefaultStateDir       = "/var/lib/vic"
+	DefaultWatchInterval  = 2 * time.Second
+	DefaultConfigInterval = time.Minute
+)
+
+// Options are the daemon's settings, one per flag of vic-endpoint.
+type Options struct {
+	// Source says where the VCH's configuration comes from.
+	Source liveconfig.Options
+	// Uplinks maps port groups to local interfaces, overriding MAC matching (--uplink).
+	Uplinks map[string]string
+	// StateDir holds the state database.
+	StateDir string
+	// Socket is where the drivers are served.
+	Socket string
+	// WatchInterval is how often the iptables rules and nftables port maps are checked.
+	WatchInterval time.Duration
+	// ConfigInterval is how often the configuration is read again from vSphere.
+	ConfigInterval time.Duration
+	// Version is what the start-up line and the ports route report.
+	Version string
+}
+
+// Validate refuses options the daemon cannot run with.
+func (o Options) Validate() error {
+	switch {
+	case o.WatchInterval <= 0:
+		return fmt.Errorf("--watch-interval %s must be positive", o.WatchInterval)
+	case o.ConfigInterval <= 0:
+		return fmt.Errorf("--config-interval %s must be positive", o.ConfigInterval)
+	}
+	return o.Source.Validate()
+}
+
+// Run wires the daemon together, in order: the VCH and its uplinks, the state database, the
+// IPAM and network drivers, the kernel restored from the state, the background tasks, then the
+// socket, served until ctx ends. Then it stops serving, waits for the tasks and closes the
+// database, leaving rules and links in place so that containers keep working while it restarts.
+func Run(ctx context.Context, o Options, log *slog.Logger) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	src, target, err := liveconfig.Open(o.Source)
+	if err != nil {
+		return err
+	}
+	defer src.Close(ctx)
+	v, err := src.Read(ctx)
+	if err != nil {
+		return err
+	}
+	nl, err := netlink.NewHandle()
+	if err != nil {
+		return fmt.Errorf("opening a netlink handle: %w", err)
+	}
+	defer nl.Close()
+	locals, err := uplink.List(nl)
+	if err != nil {
+		return err
+	}
+	up, err := uplink.Match(v, locals, o.Uplinks, log.Warn)
+	if err != nil {
+		return err
+	}
+
+	db, err := openState(o.StateDir)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	live := liveconfig.New(v.Config, up)
+	leases, err := newLeases(live, log)
+	if err != nil {
+		return err
+	}
+	defer leases.Close() // stops renewing; the leases stay, and the next start adopts them
+	d, err := buildDrivers(db, live, nl, leases, log)
+	if err != nil {
+		return err
+	}
+	defer d.holder.Close()
+	d.restore(ctx, log)
+
+	l, err := driverapi.Listen(o.Socket)
+	if err != nil {
+		return err
+	}
+	srv := driverapi.NewServer(loggedDriver{Driver: d.nd, log: log}, d.ipd, 0, log)
+	srv.Handle("POST "+portsapi.Path, portsHandler(d.nd, up.Address, o.Version, log))
+
+	// The tasks are waited for before the database, the netlink handle, the held ports and the
+	// DHCP client close under them.
+	bg := newBackground(ctx)
+	defer bg.stop()
+	startTasks(bg, tasks{o: o, v: v, target: target, src: src, live: live, nl: nl, d: d, leases: leases, log: log})
+
+	if err := notifyReady(); err != nil {
+		log.Warn("telling systemd the endpoint is ready failed", "error", err)
+	}
+	log.Info("vic-endpoint serving", "version", o.Version, "vch", v.Name, "revision", v.Config.Revision,
+		"public", up.Address, "uplinks", up.String(), "socket", o.Socket, "state", filepath.Join(o.StateDir, stateFile))
+	err = srv.Serve(ctx, l)
+	log.Info("vic-endpoint stopped: rules and links stay in place", "vch", v.Name)
+	return err
+}

@@ -1,0 +1,90 @@
+//go:build linux
+
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/docker-vic/docker-vic/api/vchdoc"
+	"github.com/docker-vic/docker-vic/endpoint/cvm"
+	"github.com/docker-vic/docker-vic/endpoint/dhcp"
+	"github.com/docker-vic/docker-vic/endpoint/liveconfig"
+	"github.com/docker-vic/docker-vic/endpoint/nat"
+	"github.com/docker-vic/docker-vic/endpoint/uplink"
+	"github.com/docker-vic/docker-vic/vsphere"
+)
+
+// background runs tasks on one context until stop, which waits for them all.
+type background struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func newBackground(ctx context.Context) *background {
+	b := &background{}
+	b.ctx, b.cancel = context.WithCancel(ctx)
+	return b
+}
+
+// run starts task on its own goroutine.
+func (b *background) run(task func(ctx context.Context)) {
+	b.wg.Add(1)
+	go func() { defer b.wg.Done(); task(b.ctx) }()
+}
+
+// stop ends every task and waits for them.
+func (b *background) stop() {
+	b.cancel()
+	b.wg.Wait()
+}
+
+// tasks is what the background tasks work on.
+type tasks struct {
+	o      Options
+	v      *vchdoc.VCH
+	target *vsphere.Target // nil: no vSphere (--config)
+	src    liveconfig.Source
+	live   *liveconfig.Live
+	nl     *netlink.Handle
+	d      *drivers
+	leases *dhcp.Client
+	log    *slog.Logger
+}
+
+// startTasks starts on bg the repair of the NAT rules, the container firewalls waiting for
+// their containers' namespaces, the adoption of the DHCP leases held before a restart, with
+// vSphere the container VMs and the configuration refresh, and what the daemon asks Docker.
+func startTasks(bg *background, t tasks) {
+	log := t.log
+	bg.run(func(ctx context.Context) {
+		t.d.firewall.Watch(ctx, t.o.WatchInterval, func(d nat.Drift, err error) {
+			if err != nil {
+				log.Warn("checking the nat rules failed", "error", err)
+				return
+			}
+			log.Warn("repaired the nat rules", "missing", len(d.Missing), "extra", len(d.Extra))
+		})
+	})
+	bg.run(t.d.sandboxes.Run)
+	bg.run(func(ctx context.Context) { adoptLeases(ctx, t.d.ipd, t.leases, log) })
+	var vms *cvm.Syncer
+	if t.target != nil {
+		vms = newContainerVMs(t.target, t.v, log)
+		bg.run(vms.Run)
+		r := &liveconfig.Refresher{
+			Source: t.src, Live: t.live, Overrides: t.o.Uplinks, Log: log,
+			Links:   func() ([]uplink.Link, error) { return uplink.List(t.nl) },
+			Accept:  t.d.ipd.SetConfig,
+			Applied: t.d.nd.RefreshContainerFirewalls,
+		}
+		bg.run(func(ctx context.Context) { r.Run(ctx, t.o.ConfigInterval) })
+	} else {
+		log.Info("no vSphere target (--config): containers get no VMs in vSphere")
+	}
+	bg.run(func(ctx context.Context) { watchDocker(ctx, t.d, vms, t.v.Config.Bridge.PortGroup, t.live, log) })
+}
