@@ -15,6 +15,7 @@ import (
 
 	"github.com/docker/go-plugins-helpers/network"
 
+	"github.com/docker-vic/docker-vic/endpoint/hostnets"
 	"github.com/docker-vic/docker-vic/endpoint/hostports"
 	"github.com/docker-vic/docker-vic/endpoint/link"
 	"github.com/docker-vic/docker-vic/endpoint/nat"
@@ -63,10 +64,10 @@ type Driver struct {
 	// public is the endpoint's address on the public network: published ports live there and
 	// on loopback.
 	public netip.Addr
-	// local lists the subnets of the endpoint's own interfaces: no vic network may overlap them.
-	local []netip.Prefix
-	names ContainerNamer
-	log   *slog.Logger
+	// hostSubnets reads the endpoint VM's own subnets: no bridge network may overlap them.
+	hostSubnets func() []hostnets.Subnet
+	names       ContainerNamer
+	log         *slog.Logger
 	// containerNets and sandboxes serve container networks; without them there are none.
 	containerNets ContainerNetworks
 	sandboxes     SandboxFirewall
@@ -76,6 +77,8 @@ type Driver struct {
 	lock      chan struct{}
 	networks  map[string]*Network
 	endpoints map[string]*Endpoint
+	// held are stored networks that failed their check at start: their links stay.
+	held []*Network
 }
 
 // Options configure a Driver.
@@ -85,8 +88,9 @@ type Options struct {
 	Firewall Firewall
 	Holder   PortHolder
 	Public   netip.Addr
-	// LocalSubnets are the subnets of the endpoint's public, client and management interfaces.
-	LocalSubnets []netip.Prefix
+	// HostSubnets, when set, reads the endpoint VM's own subnets (its connected routes, its
+	// role networks among them), read again at each check.
+	HostSubnets func() []hostnets.Subnet
 	// Names, when set, lets errors name containers rather than endpoint IDs.
 	Names ContainerNamer
 	Log   *slog.Logger
@@ -101,7 +105,7 @@ type Options struct {
 func New(o Options) (*Driver, error) {
 	d := &Driver{
 		store: o.Store, links: o.Links, firewall: o.Firewall, holder: o.Holder,
-		public: o.Public, local: o.LocalSubnets, names: o.Names, log: o.Log,
+		public: o.Public, hostSubnets: o.HostSubnets, names: o.Names, log: o.Log,
 		containerNets: o.ContainerNetworks, sandboxes: o.Sandboxes, dhcpRouter: o.DHCPRouter,
 		lock:      make(chan struct{}, 1),
 		networks:  map[string]*Network{},
@@ -115,6 +119,13 @@ func New(o Options) (*Driver, error) {
 		return nil, fmt.Errorf("loading networks: %w", err)
 	}
 	for _, n := range nets {
+		if err := d.checkRecord(n); err != nil {
+			// Kept in the database, neither served nor programmed: an admin can mend the
+			// host (a route added over a network, say) and restart.
+			d.log.Error("a stored network is not restored", "network", shortID(n.ID), "error", err)
+			d.held = append(d.held, n)
+			continue
+		}
 		d.networks[n.ID] = n
 	}
 	eps, err := o.Store.Endpoints()
@@ -184,6 +195,9 @@ func (d *Driver) Restore(ctx context.Context) error {
 	}
 	defer d.release()
 	known := map[string]bool{}
+	for _, n := range d.held {
+		known[n.Bridge] = true
+	}
 	var errs []error
 	for _, n := range d.networks {
 		if n.Bridge == "" {

@@ -14,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/docker-vic/docker-vic/endpoint/cfw"
+	"github.com/docker-vic/docker-vic/endpoint/hostnets"
 	"github.com/docker-vic/docker-vic/endpoint/hostports"
 	"github.com/docker-vic/docker-vic/endpoint/link"
 	"github.com/docker-vic/docker-vic/endpoint/nat"
@@ -107,7 +108,10 @@ type rig struct {
 	holder    *fakeHolder
 	sandboxes *fakeSandboxes
 	db        *bolt.DB
+	store     *BoltStore
 	path      string
+	// hostSubnets are the endpoint VM's own subnets the driver reads.
+	hostSubnets []hostnets.Subnet
 }
 
 var public = netip.MustParseAddr("198.51.100.2")
@@ -116,7 +120,8 @@ func newRig(t *testing.T) *rig {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "state.db")
 	r := &rig{links: &fakeLinks{links: map[string]string{}}, firewall: &fakeFirewall{}, holder: &fakeHolder{held: map[hostports.Key]bool{}},
-		sandboxes: &fakeSandboxes{tables: map[string]cfw.Rules{}}, path: path}
+		sandboxes: &fakeSandboxes{tables: map[string]cfw.Rules{}}, path: path,
+		hostSubnets: []hostnets.Subnet{{Prefix: netip.MustParsePrefix("198.51.100.0/24"), Link: "ens192"}}}
 	r.open(t)
 	return r
 }
@@ -135,9 +140,9 @@ func (r *rig) open(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.db = db
+	r.db, r.store = db, store
 	r.d, err = New(Options{Store: store, Links: r.links, Firewall: r.firewall, Holder: r.holder, Public: public,
-		LocalSubnets:      []netip.Prefix{netip.MustParsePrefix("198.51.100.2/24")},
+		HostSubnets:       func() []hostnets.Subnet { return r.hostSubnets },
 		ContainerNetworks: testContainerNetworks, Sandboxes: r.sandboxes})
 	if err != nil {
 		t.Fatal(err)
@@ -268,7 +273,7 @@ func TestDriverRefusesBadNetworks(t *testing.T) {
 		{"overlap", createReq(netB, "172.20.5.0/24", "172.20.5.1/24", nil),
 			`network bbbbbbbbbbbb: subnet 172.20.5.0/24 overlaps subnet 172.20.0.0/16 of vic network aaaaaaaaaaaa`},
 		{"overlap public", createReq(netB, "198.51.100.0/25", "198.51.100.1/25", nil),
-			`network bbbbbbbbbbbb: subnet 198.51.100.0/25 overlaps the endpoint's own subnet 198.51.100.0/24`},
+			`network bbbbbbbbbbbb: subnet 198.51.100.0/25 overlaps 198.51.100.0/24 of ens192, a network of the endpoint VM itself: choose another subnet`},
 		{"tiny", createReq(netB, "172.21.0.0/31", "172.21.0.1/31", nil),
 			`network bbbbbbbbbbbb: subnet 172.21.0.0/31 is smaller than a /30 and leaves no room for containers`},
 	}
@@ -445,5 +450,44 @@ func TestDriverRefusesBadEndpoints(t *testing.T) {
 	}
 	if nets, eps, _ := r.d.Snapshot(ctx); len(nets)+len(eps) != 0 {
 		t.Fatalf("state left: %v %v", nets, eps)
+	}
+}
+
+// TestDriverHoldsBackBadRecords: a stored network that fails its check at start (the host took
+// its subnet since, or the record is damaged) is neither served nor programmed, its links stay,
+// and it stays in the database for an admin to mend.
+func TestDriverHoldsBackBadRecords(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	if err := r.d.CreateNetwork(ctx, createReq(netA, "172.20.0.0/16", "172.20.0.1/16", nil)); err != nil {
+		t.Fatal(err)
+	}
+	r.run(t, ctx, ep1, "172.20.0.2/16")
+	if err := r.d.CreateNetwork(ctx, createReq(netB, "172.21.0.0/16", "172.21.0.1/16", nil)); err != nil {
+		t.Fatal(err)
+	}
+	// The host routes 172.20.0.0/16 itself now; a restart must not hijack it.
+	r.hostSubnets = append(r.hostSubnets, hostnets.Subnet{Prefix: netip.MustParsePrefix("172.20.0.0/16"), Link: "ens224"})
+	r.open(t)
+	if err := r.d.Restore(ctx); err != nil {
+		t.Fatal(err)
+	}
+	nets, _, _ := r.d.Snapshot(ctx)
+	if len(nets) != 1 || nets[0].ID != netB {
+		t.Fatalf("networks served after the host took 172.20.0.0/16: %+v", nets)
+	}
+	for _, n := range r.firewall.state.Networks {
+		if n.Bridge == link.BridgeName(netA) {
+			t.Fatalf("rules programmed for a held-back network: %+v", r.firewall.state)
+		}
+	}
+	for _, name := range []string{link.BridgeName(netA), link.HostVethName(ep1)} {
+		if _, ok := r.links.links[name]; !ok {
+			t.Fatalf("link %s of a held-back network was removed: %v", name, r.links.links)
+		}
+	}
+	stored, err := r.store.Networks()
+	if err != nil || len(stored) != 2 {
+		t.Fatalf("the database lost the held-back network: %v %v", stored, err)
 	}
 }

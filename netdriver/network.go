@@ -11,6 +11,7 @@ import (
 
 	"github.com/docker/go-plugins-helpers/network"
 
+	"github.com/docker-vic/docker-vic/endpoint/hostnets"
 	"github.com/docker-vic/docker-vic/endpoint/link"
 	"github.com/docker-vic/docker-vic/endpoint/nat"
 )
@@ -152,8 +153,8 @@ func (d *Driver) parseNetwork(r *network.CreateNetworkRequest) (*Network, error)
 	return n, nil
 }
 
-// checkOverlap refuses a subnet that another vic network or one of the endpoint's own
-// interfaces already uses.
+// checkOverlap refuses a subnet that another vic network, one of the endpoint VM's own
+// subnets or a special range already uses.
 func (d *Driver) checkOverlap(n *Network) error {
 	if n.Subnet.Bits() == 0 {
 		return nil // a DHCP container network: its addresses are the port group's business
@@ -166,10 +167,38 @@ func (d *Driver) checkOverlap(n *Network) error {
 			return fmt.Errorf("network %s: subnet %s overlaps subnet %s of vic network %s", shortID(n.ID), n.Subnet, o.Subnet, shortID(o.ID))
 		}
 	}
-	for _, l := range d.local {
-		if n.PortGroup == "" && l.Overlaps(n.Subnet) {
-			return fmt.Errorf("network %s: subnet %s overlaps the endpoint's own subnet %s", shortID(n.ID), n.Subnet, l.Masked())
+	if n.PortGroup == "" {
+		if err := hostnets.Check(n.Subnet, d.readHostSubnets()); err != nil {
+			return fmt.Errorf("network %s: %w", shortID(n.ID), err)
 		}
+	}
+	return nil
+}
+
+func (d *Driver) readHostSubnets() []hostnets.Subnet {
+	if d.hostSubnets == nil {
+		return nil
+	}
+	return d.hostSubnets()
+}
+
+// checkRecord checks a network read back from the database before the driver programs the
+// kernel from it: the record may be damaged, or the host may have taken its subnet since.
+func (d *Driver) checkRecord(n *Network) error {
+	switch {
+	case n.ID == "":
+		return fmt.Errorf("the record has no network ID")
+	case !n.Subnet.IsValid() || !n.Subnet.Addr().Is4():
+		return fmt.Errorf("subnet %s is not an IPv4 network", n.Subnet)
+	case n.PortGroup == "" && n.Bridge != link.BridgeName(n.ID):
+		return fmt.Errorf("bridge %q is not the bridge %q of the network", n.Bridge, link.BridgeName(n.ID))
+	case n.PortGroup != "" && n.Bridge != "":
+		return fmt.Errorf("container network %q has a bridge %q", n.PortGroup, n.Bridge)
+	case n.Gateway.IsValid() && n.Subnet.Bits() > 0 && !n.Subnet.Contains(n.Gateway.Addr()):
+		return fmt.Errorf("gateway %s is outside subnet %s", n.Gateway.Addr(), n.Subnet)
+	}
+	if n.PortGroup == "" {
+		return hostnets.Check(n.Subnet, d.readHostSubnets())
 	}
 	return nil
 }

@@ -14,10 +14,12 @@ import (
 	"github.com/docker-vic/docker-vic/endpoint/dhcp"
 	"github.com/docker-vic/docker-vic/endpoint/dockerwatch"
 	"github.com/docker-vic/docker-vic/endpoint/driverapi"
+	"github.com/docker-vic/docker-vic/endpoint/hostnets"
 	"github.com/docker-vic/docker-vic/endpoint/hostports"
 	"github.com/docker-vic/docker-vic/endpoint/link"
 	"github.com/docker-vic/docker-vic/endpoint/liveconfig"
 	"github.com/docker-vic/docker-vic/endpoint/nat"
+	"github.com/docker-vic/docker-vic/endpoint/uplink"
 	"github.com/docker-vic/docker-vic/ipamdriver"
 	"github.com/docker-vic/docker-vic/netdriver"
 )
@@ -59,6 +61,8 @@ func buildDrivers(db *bolt.DB, live *liveconfig.Live, nl *netlink.Handle, leases
 	if err != nil {
 		return nil, err
 	}
+	hostSubnets := readHostSubnets(nl, up, log)
+	ipd.SetHostSubnets(hostSubnets)
 	netStore, err := netdriver.NewBoltStore(db)
 	if err != nil {
 		return nil, err
@@ -69,14 +73,14 @@ func buildDrivers(db *bolt.DB, live *liveconfig.Live, nl *netlink.Handle, leases
 	}
 	d := &drivers{ipd: ipd, firewall: firewall, holder: hostports.NewHolder(), names: &dockerwatch.Names{}, sandboxes: cfw.NewFirewalls(log)}
 	d.nd, err = netdriver.New(netdriver.Options{
-		Store:        netStore,
-		Links:        link.New(nl),
-		Firewall:     timedFirewall{firewall, log},
-		Holder:       d.holder,
-		Public:       up.Address,
-		LocalSubnets: up.LocalSubnets(),
-		Names:        d.names,
-		Log:          log,
+		Store:       netStore,
+		Links:       link.New(nl),
+		Firewall:    timedFirewall{firewall, log},
+		Holder:      d.holder,
+		Public:      up.Address,
+		HostSubnets: hostSubnets,
+		Names:       d.names,
+		Log:         log,
 
 		ContainerNetworks: containerNetworks(live),
 		Sandboxes:         d.sandboxes,
@@ -98,6 +102,24 @@ func (d *drivers) restore(ctx context.Context, log *slog.Logger) {
 	}
 	if err := d.nd.RefreshContainerFirewalls(ctx); err != nil {
 		log.Warn("the firewalls of running containers were set again only in part", "error", err)
+	}
+}
+
+// readHostSubnets reads the endpoint VM's own subnets, which no bridge network may take: its
+// connected routes but those of its own bridges. When the routes cannot be read, the role
+// networks' subnets stand in.
+func readHostSubnets(nl *netlink.Handle, up *uplink.Set, log *slog.Logger) func() []hostnets.Subnet {
+	return func() []hostnets.Subnet {
+		subnets, err := hostnets.List(nl, link.BridgePrefix)
+		if err == nil {
+			return subnets
+		}
+		log.Warn("cannot read the endpoint VM's routes: only its role networks are kept off bridge networks", "error", err)
+		var out []hostnets.Subnet
+		for _, p := range up.LocalSubnets() {
+			out = append(out, hostnets.Subnet{Prefix: p, Link: "a role network"})
+		}
+		return out
 	}
 }
 
