@@ -8,7 +8,6 @@ import (
 
 	"github.com/moby/moby/client"
 
-	"github.com/docker-vic/docker-vic/endpoint/cvm"
 	"github.com/docker-vic/docker-vic/endpoint/dockerwatch"
 	"github.com/docker-vic/docker-vic/endpoint/liveconfig"
 )
@@ -16,7 +15,7 @@ import (
 // watchDocker runs, until ctx ends, what the daemon asks Docker outside the driver handlers:
 // the containers on vic networks (their names, and the container VMs when vms is set) and,
 // once Docker answers, the Docker networks of the container networks.
-func watchDocker(ctx context.Context, d *drivers, vms *cvm.Syncer, bridgePG string, live *liveconfig.Live, log *slog.Logger) {
+func watchDocker(ctx context.Context, d *drivers, vms *vmSwitch, bridgePG string, live *liveconfig.Live, log *slog.Logger) {
 	api, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
 		log.Warn("no docker client: port conflicts name endpoints, not containers, containers get no VMs and the container networks do not show in docker network ls", "error", err)

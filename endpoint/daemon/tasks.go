@@ -10,7 +10,6 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/docker-vic/docker-vic/api/vchdoc"
-	"github.com/docker-vic/docker-vic/endpoint/cvm"
 	"github.com/docker-vic/docker-vic/endpoint/dhcp"
 	"github.com/docker-vic/docker-vic/endpoint/liveconfig"
 	"github.com/docker-vic/docker-vic/endpoint/nat"
@@ -72,15 +71,18 @@ func startTasks(bg *background, t tasks) {
 	})
 	bg.run(t.d.sandboxes.Run)
 	bg.run(func(ctx context.Context) { adoptLeases(ctx, t.d.ipd, t.leases, log) })
-	var vms *cvm.Syncer
+	var vms *vmSwitch
 	if t.target != nil {
-		vms = newContainerVMs(t.target, t.v, log)
-		bg.run(vms.Run)
+		vms = &vmSwitch{syncer: newContainerVMs(t.target, t.v, log), live: t.live}
+		bg.run(vms.syncer.Run)
 		r := &liveconfig.Refresher{
 			Source: t.src, Live: t.live, Overrides: t.o.Uplinks, Log: log,
-			Links:   func() ([]uplink.Link, error) { return uplink.List(t.nl) },
-			Accept:  t.d.ipd.SetConfig,
-			Applied: t.d.nd.RefreshContainerFirewalls,
+			Links:  func() ([]uplink.Link, error) { return uplink.List(t.nl) },
+			Accept: t.d.ipd.SetConfig,
+			Applied: func(ctx context.Context) error {
+				vms.apply() // container VMs turned on or off
+				return t.d.nd.RefreshContainerFirewalls(ctx)
+			},
 		}
 		bg.run(func(ctx context.Context) { r.Run(ctx, t.o.ConfigInterval) })
 	} else {

@@ -14,7 +14,8 @@ import (
 const refreshTimeout = time.Minute
 
 // Refresher reads the VCH's configuration again and applies what can change while containers
-// run: the container networks (new ones, ranges, firewall levels). A change of the role
+// run: the container networks (new ones, ranges, firewall levels) and whether containers get
+// VMs in vSphere. A change of the role
 // networks, the bridge or the DNS servers takes a restart of the daemon, and it says so.
 type Refresher struct {
 	Source Source
@@ -61,7 +62,7 @@ func (r *Refresher) Refresh(ctx context.Context) error {
 	if v.Config.Revision == old.Revision && reflect.DeepEqual(v.Config.ContainerNetworks, old.ContainerNetworks) {
 		return nil
 	}
-	if !sameOutsideContainerNetworks(old, v.Config) {
+	if !sameOutsideLiveSettings(old, v.Config) {
 		r.Log.Warn("the VCH's role networks, bridge or DNS changed in vSphere: restart vic-endpoint to apply them")
 	}
 	up := oldUp
@@ -72,20 +73,23 @@ func (r *Refresher) Refresh(ctx context.Context) error {
 	}
 	cfg := *old
 	cfg.ContainerNetworks, cfg.Revision = v.Config.ContainerNetworks, v.Config.Revision
+	cfg.NoContainerVMs = v.Config.NoContainerVMs
 	if err := r.Accept(&cfg); err != nil {
 		r.Log.Warn("the new container networks cannot be served: keeping the old ones", "error", err)
 		return nil
 	}
 	r.Live.set(&cfg, up)
-	r.Log.Info("the VCH's container networks changed in vSphere: applied", "networks", len(cfg.ContainerNetworks), "revision", cfg.Revision)
+	r.Log.Info("the VCH's configuration changed in vSphere: applied", "networks", len(cfg.ContainerNetworks),
+		"containerVMs", !cfg.NoContainerVMs, "revision", cfg.Revision)
 	return r.Applied(ctx)
 }
 
-// sameOutsideContainerNetworks reports whether a and b differ in their container networks (and
-// revision) only.
-func sameOutsideContainerNetworks(a, b *config.Config) bool {
+// sameOutsideLiveSettings reports whether a and b differ only in what the daemon applies while
+// it runs: the container networks, container VMs on or off (and the revision).
+func sameOutsideLiveSettings(a, b *config.Config) bool {
 	x, y := *a, *b
 	x.ContainerNetworks, y.ContainerNetworks = nil, nil
+	x.NoContainerVMs, y.NoContainerVMs = false, false
 	x.Revision, y.Revision = 0, 0
 	return reflect.DeepEqual(x, y)
 }

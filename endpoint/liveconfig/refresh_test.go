@@ -105,7 +105,17 @@ func TestRefresh(t *testing.T) {
 		wantRevision: 2,
 		wantUplinks:  "public,client,management=eth0 bridge=eth1 container:External-Consumer=eth4",
 		wantApplied:  1,
-		wantLog:      `level=INFO msg="the VCH's container networks changed in vSphere: applied" networks=1 revision=2`,
+		wantLog:      `level=INFO msg="the VCH's configuration changed in vSphere: applied" networks=1 containerVMs=true revision=2`,
+	}, {
+		name: "ContainerVMsOff",
+		change: func(v *vchdoc.VCH) {
+			v.Config.NoContainerVMs = true
+			v.Config.Revision++
+		},
+		wantRevision: 2,
+		wantUplinks:  "public,client,management=eth0 bridge=eth1",
+		wantApplied:  1,
+		wantLog:      `level=INFO msg="the VCH's configuration changed in vSphere: applied" networks=0 containerVMs=false revision=2`,
 	}, {
 		name: "RoleNetworksNeedARestart",
 		change: func(v *vchdoc.VCH) {
@@ -130,7 +140,7 @@ func TestRefresh(t *testing.T) {
 		wantRevision: 2,
 		wantUplinks:  "public,client,management=eth0 bridge=eth1",
 		wantApplied:  1,
-		wantLog:      `level=INFO msg="the VCH's container networks changed in vSphere: applied"`,
+		wantLog:      `level=INFO msg="the VCH's configuration changed in vSphere: applied"`,
 	}, {
 		name:         "SourceUnreadable",
 		remove:       true,
@@ -164,6 +174,7 @@ func TestRefresh(t *testing.T) {
 			assert.Equal(t, b.applied, tt.wantApplied)
 			assert.Equal(t, cfg.Public.PortGroup, "Docker-Public")
 			assert.Equal(t, len(cfg.DNS), 0, "the DNS servers change only with a restart")
+			assert.Equal(t, cfg.NoContainerVMs, tt.name == "ContainerVMsOff", "container VMs follow the configuration")
 			if tt.wantRevision == 2 {
 				want, err := File{Path: path}.Read(context.Background())
 				assert.NilError(t, err)
