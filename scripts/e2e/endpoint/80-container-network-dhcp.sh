@@ -30,3 +30,17 @@ run_until 10 in_ns "$VIC_NET_CONTAINERS_NS" busybox wget -qO- "http://$dhcp_ip/"
 expect_out 'hello from vic-busybox' "after the restart ${prefix}dhcp still answers at $dhcp_ip"
 run docker rm -f ${prefix}dhcp
 expect_ok "docker rm -f ${prefix}dhcp"
+
+header "docker rm releases the DHCP lease on the port group's server"
+run docker run -d --net containers --name ${prefix}rel $image sleep 3600
+expect_ok "docker run -d --net containers ${prefix}rel"
+rel_ip=$(cip ${prefix}rel containers)
+leases=$VIC_TESTBED_DIR/udhcpd-containers.leases
+udhcpd_pid=$(cat "$VIC_TESTBED_DIR/udhcpd-containers.pid" 2>/dev/null || true)
+# busybox udhcpd writes its leases file on SIGUSR1; dumpleases shows the time left of each.
+run_until 10 sh -c "kill -USR1 $udhcpd_pid && sleep 0.5 && busybox dumpleases -f $leases | grep -E ' $rel_ip +' | grep -v expired"
+expect_ok "the DHCP server holds an active lease of $rel_ip for ${prefix}rel"
+run docker rm -f ${prefix}rel
+expect_ok "docker rm -f ${prefix}rel"
+run_until 10 sh -c "kill -USR1 $udhcpd_pid && sleep 0.5 && ! busybox dumpleases -f $leases | grep -E ' $rel_ip +' | grep -v expired"
+expect_ok "after docker rm the server shows the lease of $rel_ip released (expired or gone)"
