@@ -22,7 +22,7 @@ func watchDocker(ctx context.Context, d *drivers, vms *vmSwitch, bridgePG string
 		return
 	}
 	defer api.Close()
-	w := &dockerwatch.Watcher{API: api, Driver: d.nd, Names: d.names, BridgePortGroup: bridgePG, Log: log}
+	w := &dockerwatch.Watcher{API: api, Events: api, Driver: d.nd, Names: d.names, BridgePortGroup: bridgePG, Log: log}
 	if vms != nil {
 		w.VMs = vms
 	}

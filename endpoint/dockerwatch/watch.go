@@ -12,8 +12,15 @@ import (
 	"github.com/docker-vic/docker-vic/netdriver"
 )
 
-// ContainerInterval is how often the Watcher reads the containers on vic networks.
+// ContainerInterval is how often the Watcher reads the containers on vic networks when it
+// cannot follow Docker's events.
 const ContainerInterval = 2 * time.Second
+
+// ResyncInterval is how often the Watcher reads them anyway while it follows Docker's events.
+const ResyncInterval = time.Minute
+
+// resubscribeDelay is the pause before the Watcher asks for Docker's events again.
+const resubscribeDelay = time.Second
 
 // ContainerLister is the part of Docker's API the Watcher uses.
 type ContainerLister interface {
@@ -24,6 +31,11 @@ type ContainerLister interface {
 // Snapshotter is the part of the network driver the Watcher reads: its endpoints' ports.
 type Snapshotter interface {
 	Snapshot(ctx context.Context) ([]netdriver.Network, []netdriver.Endpoint, error)
+}
+
+// EventSource is the part of Docker's API that tells the Watcher when containers change.
+type EventSource interface {
+	Events(ctx context.Context, options client.EventsListOptions) client.EventsResult
 }
 
 // VMs takes the containers that should have a container VM (a *cvm.Syncer).
@@ -42,16 +54,27 @@ type Watcher struct {
 	VMs VMs
 	// BridgePortGroup carries the container VMs' NICs of bridge networks.
 	BridgePortGroup string
-	// Interval between readings; zero means ContainerInterval.
+	// Events, when set, wakes a reading at each container or network event, so that even a
+	// container that lives for a moment is seen; the readings every Interval stay as a resync.
+	Events EventSource
+	// Interval between readings; zero means ResyncInterval with Events, else
+	// ContainerInterval.
 	Interval time.Duration
 	Log      *slog.Logger
 }
 
-// Run reads the containers every Interval until ctx ends. Docker being down only leaves the
-// last names and VMs in place.
+// Run reads the containers at each Docker event and every Interval until ctx ends. Docker
+// being down only leaves the last names and VMs in place.
 func (w *Watcher) Run(ctx context.Context) {
 	interval := w.Interval
-	if interval == 0 {
+	wake := make(chan struct{}, 1)
+	switch {
+	case w.Events != nil:
+		if interval == 0 {
+			interval = ResyncInterval
+		}
+		go w.follow(ctx, wake)
+	case interval == 0:
 		interval = ContainerInterval
 	}
 	var last []cvm.Container
@@ -73,6 +96,49 @@ func (w *Watcher) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-wake:
+		}
+	}
+}
+
+// follow signals wake at each event about containers or networks, until ctx ends; a broken
+// stream (Docker restarting) is asked for again, and every new subscription wakes a reading
+// too, for what happened while it was down.
+func (w *Watcher) follow(ctx context.Context, wake chan<- struct{}) {
+	signal := func() {
+		select {
+		case wake <- struct{}{}:
+		default: // a reading is due already
+		}
+	}
+	opts := client.EventsListOptions{Filters: make(client.Filters).Add("type", "container", "network")}
+	for ctx.Err() == nil {
+		sub, cancel := context.WithCancel(ctx)
+		res := w.Events.Events(sub, opts)
+		signal()
+	stream:
+		for {
+			select {
+			case <-ctx.Done():
+				cancel()
+				return
+			case _, ok := <-res.Messages:
+				if !ok {
+					break stream
+				}
+				signal()
+			case err := <-res.Err:
+				if ctx.Err() == nil {
+					w.Log.Debug("docker's event stream ended: asking again", "error", err)
+				}
+				break stream
+			}
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(resubscribeDelay):
 		}
 	}
 }

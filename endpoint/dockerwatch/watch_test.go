@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"gotest.tools/v3/assert"
@@ -122,4 +123,58 @@ func TestWatcherRun(t *testing.T) {
 	docker.waitReadings(t, 2)
 	assert.Equal(t, w.Names.ContainerName("e1"), "db")
 	assert.DeepEqual(t, vms.sets(), [][]cvm.Container{{{ID: "c1", Name: "web"}}, {{ID: "c1", Name: "db"}}})
+}
+
+// fakeEvents streams what the test sends, and counts subscriptions.
+type fakeEvents struct {
+	mu            sync.Mutex
+	subscriptions int
+	msgs          chan events.Message
+	errs          chan error
+}
+
+func (f *fakeEvents) Events(ctx context.Context, _ client.EventsListOptions) client.EventsResult {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.subscriptions++
+	f.msgs, f.errs = make(chan events.Message), make(chan error, 1)
+	return client.EventsResult{Messages: f.msgs, Err: f.errs}
+}
+
+func (f *fakeEvents) stream() (chan events.Message, chan error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.msgs, f.errs
+}
+
+// TestWatcherFollowsEvents: with Docker's events, a container is read the moment it starts,
+// long before the resync; a broken stream is asked for again.
+func TestWatcherFollowsEvents(t *testing.T) {
+	docker := &changingLister{answer: oneContainer("web")}
+	evs := &fakeEvents{}
+	w := &Watcher{API: docker, Events: evs, Driver: fakeSnapshot{}, Names: &Names{}, BridgePortGroup: "VIC-Bridge",
+		Interval: time.Hour, Log: slog.New(slog.DiscardHandler)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	assert.Assert(t, waitFor(5*time.Second, func() bool { return w.Names.ContainerName("e1") == "web" }))
+	assert.Assert(t, waitFor(5*time.Second, func() bool { m, _ := evs.stream(); return m != nil }))
+	docker.set(oneContainer("db"), nil)
+	msgs, errs := evs.stream()
+	msgs <- events.Message{Type: events.ContainerEventType, Action: events.ActionStart}
+	assert.Assert(t, waitFor(5*time.Second, func() bool { return w.Names.ContainerName("e1") == "db" }),
+		"an event did not wake a reading")
+
+	errs <- errors.New("unexpected EOF")
+	assert.Assert(t, waitFor(5*time.Second, func() bool {
+		evs.mu.Lock()
+		defer evs.mu.Unlock()
+		return evs.subscriptions >= 2
+	}), "a broken event stream was not asked for again")
+	docker.set(oneContainer("cache"), nil)
+	msgs, _ = evs.stream()
+	msgs <- events.Message{Type: events.NetworkEventType, Action: events.ActionConnect}
+	assert.Assert(t, waitFor(5*time.Second, func() bool { return w.Names.ContainerName("e1") == "cache" }))
 }
