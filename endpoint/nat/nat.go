@@ -1,21 +1,26 @@
 // Package nat owns the endpoint's NAT and packet filtering for bridge networks and published
 // ports: a pure model that renders the wanted state (iptables-restore text for the networks,
-// nftables map elements for the published ports), and (on Linux) an applier that programs it,
-// one batch per change, repairs it after a flush and removes it on uninstall.
+// nftables map elements for the published ports), and an applier that programs it, one batch
+// per change, repairs it after a flush and removes it on uninstall.
 //
 // The driver's chains are nat VIC-POST (jumped from POSTROUTING: masquerade) and filter
 // VIC-FWD (appended to FORWARD, so Docker's DOCKER-USER, which Docker inserts on top, still
 // applies first) with its isolation chains VIC-ISO and VIC-ISO2 that keep different bridge
 // networks apart. Published ports are DNATed by the nftables table "ip vic" (portmaps.go).
 //
-// The model builds on every platform; the applier and the kernel knobs are Linux only.
+// Everything but the kernel's side builds and is tested on every platform: the model, its
+// validation and rule text, the diffs against what the kernel holds (diff.go), the index that
+// keeps changes incremental (incremental.go), and the applier, which reaches the kernel only
+// through a Runner (iptables-save and iptables-restore) and PortMaps. The nftables port maps
+// (portmaps_linux.go) and the kernel tests are Linux only.
 package nat
 
 import (
 	"errors"
 	"fmt"
-	"github.com/docker-vic/docker-vic/endpoint/hostports"
 	"net/netip"
+
+	"github.com/docker-vic/docker-vic/endpoint/hostports"
 )
 
 // Names of the driver's own chains.
