@@ -47,12 +47,13 @@ func ProtoFromNumber(n int) (Proto, error) { return hostports.ProtoFromNumber(n)
 // State is everything the driver wants programmed: its bridge networks and the ports
 // published on them. Order does not matter: the same state always renders the same rules.
 type State struct {
-	Networks []Network
+	Networks []BridgeNetwork
 	Ports    []Mapping
 }
 
-// Network is one bridge network on the endpoint.
-type Network struct {
+// BridgeNetwork is one bridge network on the endpoint as the NAT sees it: a bridge and its
+// subnet (the driver keeps its own record of the network, netdriver.Network).
+type BridgeNetwork struct {
 	// Bridge is the Linux bridge's name.
 	Bridge string
 	// Subnet is the network's IPv4 subnet.

@@ -56,8 +56,8 @@ var (
 	tbPublic = netip.MustParseAddr("198.51.100.2")
 	tbMgmt   = netip.MustParseAddr("203.0.113.2")
 	tbOut    = netip.MustParseAddr("198.51.100.10")
-	tbNet0   = Network{Bridge: "vbr0", Subnet: netip.MustParsePrefix("172.31.250.0/24")}
-	tbNet1   = Network{Bridge: "vbr1", Subnet: netip.MustParsePrefix("172.31.251.0/24")}
+	tbNet0   = BridgeNetwork{Bridge: "vbr0", Subnet: netip.MustParsePrefix("172.31.250.0/24")}
+	tbNet1   = BridgeNetwork{Bridge: "vbr1", Subnet: netip.MustParsePrefix("172.31.251.0/24")}
 )
 
 func newTestbed(t *testing.T) *testbed {
