@@ -4,11 +4,17 @@ package testns
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"runtime"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 	"gotest.tools/v3/assert"
 )
 
@@ -84,4 +90,80 @@ func TestNewRemovesItsNamespaceWhenTheTestEnds(t *testing.T) {
 	})
 	_, err := os.Stat(Path(name))
 	assert.Check(t, errors.Is(err, os.ErrNotExist), "namespace %q after its test: %v", name, err)
+}
+
+// threadNS names the network namespace of thread tid of this process ("net:[INODE]"), or ""
+// when the thread is gone.
+func threadNS(tid int) string {
+	s, err := os.Readlink(fmt.Sprintf("/proc/self/task/%d/ns/net", tid))
+	if err != nil {
+		return ""
+	}
+	return s
+}
+
+func TestDoRunsInsideAndReturnsTheThread(t *testing.T) {
+	n := New(t, "vtn")
+	tid := 0
+	if err := n.Do(func() error {
+		tid = unix.Gettid()
+		h, err := netns.Get()
+		if err != nil {
+			return err
+		}
+		defer h.Close()
+		if !h.Equal(n.Handle) {
+			return errors.New("fn does not run inside the namespace")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := threadNS(tid), threadNS(unix.Gettid()); got != "" && got != want {
+		t.Fatalf("the thread Do used went back to the pool in %s, not in %s", got, want)
+	}
+	if err := n.Do(func() error { return errors.New("refused") }); err == nil || err.Error() != "refused" {
+		t.Fatalf("Do returned %v, want fn's error", err)
+	}
+}
+
+func TestDoReturnsWhenFnExitsTheGoroutine(t *testing.T) {
+	n := New(t, "vtn")
+	if err := n.Do(func() error { runtime.Goexit(); return nil }); !errors.Is(err, errGoexit) {
+		t.Fatalf("Do = %v, want errGoexit", err)
+	}
+}
+
+// A thread that cannot leave the test's namespace must never run another goroutine: Do keeps it
+// locked, and the runtime ends it with its goroutine.
+func TestDoEndsAThreadThatCannotReturn(t *testing.T) {
+	n := New(t, "vtn")
+	defer func() { setns = netns.Set }()
+	setns = func(h netns.NsHandle) error {
+		if h.Equal(n.Handle) {
+			return netns.Set(h)
+		}
+		return errors.New("refused for the test")
+	}
+	// A goroutine that exits locked to the process's main thread parks it instead of ending
+	// it: try again on another thread.
+	for range 5 {
+		tid := 0
+		err := n.Do(func() error { tid = unix.Gettid(); return nil })
+		if err == nil || !strings.Contains(err.Error(), "refused for the test") {
+			// nil: a thread left in the namespace by an earlier try ran this one, and went back
+			// to "its" namespace without a failure.
+			t.Fatalf("Do = %v, want the failed return reported", err)
+		}
+		if tid == os.Getpid() {
+			continue
+		}
+		for deadline := time.Now().Add(5 * time.Second); threadNS(tid) != ""; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("thread %d, left in %s, still runs", tid, threadNS(tid))
+			}
+		}
+		return
+	}
+	t.Skip("every try ran on the main thread")
 }
