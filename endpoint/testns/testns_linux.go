@@ -1,8 +1,9 @@
 // Package testns gives kernel tests a network namespace of their own: it skips them without
 // root (and fails them instead when VIC_REQUIRE_PRIVILEGED=1, as CI sets), creates named
-// namespaces that are removed when the test ends, and runs code inside them. Create, Open,
-// Delete and Names do the same for namespaces that outlive the process, as `ip netns` does,
-// for test rigs such as the testbed.
+// namespaces that are removed when the test ends, runs code inside them, and wires them
+// together with bridges, veth pairs and addresses. Create, Open, Delete and Names make, open
+// and remove namespaces that outlive the process, as `ip netns` does, for test rigs such as
+// the testbed.
 package testns
 
 import (
@@ -167,6 +168,60 @@ func (n *NS) Do(fn func() error) error {
 		}
 		return fn()
 	})
+}
+
+// The helpers below build what kernel tests wire between namespaces. They fail t, so call
+// them from the test's goroutine.
+
+// LinkUp gives link name of the namespace the addresses cidrs ("198.51.100.2/24") and brings it
+// up.
+func (n *NS) LinkUp(t testing.TB, name string, cidrs ...string) {
+	t.Helper()
+	l, err := n.Link.LinkByName(name)
+	if err != nil {
+		t.Fatalf("finding link %q in %s: %v", name, n.Name, err)
+	}
+	for _, c := range cidrs {
+		addr, err := netlink.ParseAddr(c)
+		if err == nil {
+			err = n.Link.AddrAdd(l, addr)
+		}
+		if err != nil {
+			t.Fatalf("adding %s to link %q in %s: %v", c, name, n.Name, err)
+		}
+	}
+	if err := n.Link.LinkSetUp(l); err != nil {
+		t.Fatalf("setting link %q up in %s: %v", name, n.Name, err)
+	}
+}
+
+// Bridge creates a Linux bridge in the namespace with the addresses cidrs, up.
+func (n *NS) Bridge(t testing.TB, name string, cidrs ...string) {
+	t.Helper()
+	if err := n.Link.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}); err != nil {
+		t.Fatalf("creating bridge %q in %s: %v", name, n.Name, err)
+	}
+	n.LinkUp(t, name, cidrs...)
+}
+
+// Plug joins the namespace to another with a veth pair: end name here, a port of bridge unless
+// bridge is "", and end peer in to, with the addresses cidrs. Both ends come up.
+func (n *NS) Plug(t testing.TB, name, bridge string, to *NS, peer string, cidrs ...string) {
+	t.Helper()
+	attrs := netlink.LinkAttrs{Name: name}
+	if bridge != "" {
+		br, err := n.Link.LinkByName(bridge)
+		if err != nil {
+			t.Fatalf("finding bridge %q in %s: %v", bridge, n.Name, err)
+		}
+		attrs.MasterIndex = br.Attrs().Index
+	}
+	veth := &netlink.Veth{LinkAttrs: attrs, PeerName: peer, PeerNamespace: netlink.NsFd(to.Handle)}
+	if err := n.Link.LinkAdd(veth); err != nil {
+		t.Fatalf("creating veth %q in %s to %q in %s: %v", name, n.Name, peer, to.Name, err)
+	}
+	n.LinkUp(t, name)
+	to.LinkUp(t, peer, cidrs...)
 }
 
 // Path is the namespace's bind mount, usable as a Docker-style sandbox key.

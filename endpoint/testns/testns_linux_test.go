@@ -5,6 +5,8 @@ package testns
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"runtime"
 	"slices"
@@ -166,4 +168,56 @@ func TestDoEndsAThreadThatCannotReturn(t *testing.T) {
 		return
 	}
 	t.Skip("every try ran on the main thread")
+}
+
+// Two namespaces plugged into a bridge of a third reach each other at the addresses given.
+func TestPlugIntoBridgeCarriesTraffic(t *testing.T) {
+	wire, a, b := New(t, "vtn"), New(t, "vtn"), New(t, "vtn")
+	wire.Bridge(t, "br0", "198.51.100.1/24")
+	wire.Plug(t, "w-a", "br0", a, "eth0", "198.51.100.10/24")
+	wire.Plug(t, "w-b", "br0", b, "eth0", "198.51.100.20/24", "203.0.113.20/24")
+
+	br, err := wire.Link.LinkByName("br0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, port := range []string{"w-a", "w-b"} {
+		l, err := wire.Link.LinkByName(port)
+		if err != nil || l.Attrs().MasterIndex != br.Attrs().Index || l.Attrs().OperState == netlink.OperDown {
+			t.Fatalf("%s is not an up port of br0: %v", port, err)
+		}
+	}
+	eth0, err := b.Link.LinkByName("eth0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, err := b.Link.AddrList(eth0, netlink.FAMILY_V4)
+	if err != nil || len(addrs) != 2 {
+		t.Fatalf("b's eth0 has addresses %v (%v), want two", addrs, err)
+	}
+
+	var l net.Listener
+	if err := b.Do(func() (err error) { l, err = net.Listen("tcp4", "198.51.100.20:80"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		if c, err := l.Accept(); err == nil {
+			_, _ = io.WriteString(c, "b")
+			c.Close()
+		}
+	}()
+	var got []byte
+	if err := a.Do(func() error {
+		c, err := net.DialTimeout("tcp4", "198.51.100.20:80", 2*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		got, err = io.ReadAll(c)
+		return err
+	}); err != nil || string(got) != "b" {
+		t.Fatalf("a dialled b through the bridge: %q, %v", got, err)
+	}
 }
