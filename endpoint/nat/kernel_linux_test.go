@@ -54,7 +54,7 @@ func programmed(t *testing.T) (*testbed, *Applier, *countingRunner) {
 	}
 	tb.serve("out", 9000)
 	run := &countingRunner{Runner: tb.epRun}
-	a, err := NewApplier(tbPublic, run, NftMaps(tb.nsName("ep")))
+	a, err := NewApplier(tbPublic, run, NftMaps(tb.ns["ep"].Name))
 	if err != nil {
 		t.Fatal(err)
 	}
