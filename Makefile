@@ -1,6 +1,7 @@
 # docker-vic: build, install, test and demo.
 #   make build install   build the binaries into bin/ and install the docker CLI plugin
-#   make test            set up this machine, vet, unit tests with -race, then both end-to-end runs
+#   make test            set up this machine, vet, cross-build, unit tests with -race, then the end-to-end runs
+#   make cross           build the CLI plugin for macOS and Windows (the tree must stay portable)
 #   make testbed-up      a VCH wired on this machine with vic-endpoint serving (scripts/testbed.sh)
 #   make demo            set up this machine and walk through `docker vic` against vcsim
 
@@ -19,8 +20,9 @@ GO_TEST_LOG := bin/go-test.log
 E2E_LOG := bin/e2e-vch.log
 E2E_ENDPOINT_LOG := bin/e2e-endpoint.log
 REL_LOG := bin/e2e-reliability.log
+CROSS_LOG := bin/cross.log
 
-.PHONY: all build install test unit e2e e2e-endpoint testbed-up testbed-down demo bench clean
+.PHONY: all build install test unit cross e2e e2e-endpoint testbed-up testbed-down demo bench clean
 
 all: build
 
@@ -39,8 +41,10 @@ install: build
 test:
 	@bash scripts/setup.sh
 	@mkdir -p bin
-	@vet=0 unit=0 e2e=0 endpoint=0 rel=0; \
+	@vet=0 cross=0 unit=0 e2e=0 endpoint=0 rel=0; \
 	echo '== go vet $(PKGS)'; go vet $(PKGS) || vet=1; \
+	echo '== scripts/cross.sh'; \
+	bash scripts/cross.sh 2>&1 | tee $(CROSS_LOG) || cross=1; \
 	echo '== go test -race -count=1 $(PKGS)'; \
 	go test -race -count=1 $(PKGS) 2>&1 | tee $(GO_TEST_LOG) || unit=1; \
 	echo '== scripts/e2e-vch.sh'; \
@@ -50,10 +54,14 @@ test:
 	echo '== scripts/e2e-reliability.sh'; \
 	bash scripts/e2e-reliability.sh 2>&1 | tee $(REL_LOG) || rel=1; \
 	. scripts/lib.sh; test_summary $$vet $$unit $$e2e $(GO_TEST_LOG) $(E2E_LOG) \
-		$$endpoint $(E2E_ENDPOINT_LOG) $$rel $(REL_LOG)
+		$$cross $(CROSS_LOG) $$endpoint $(E2E_ENDPOINT_LOG) $$rel $(REL_LOG)
 
 unit:
 	go test -race -count=1 $(PKGS)
+
+# cross checks the portability rule: the CLI plugin builds for macOS and Windows.
+cross:
+	bash scripts/cross.sh
 
 e2e:
 	bash scripts/e2e-vch.sh

@@ -160,7 +160,7 @@ func (d *Driver) natState() nat.State {
 	var s nat.State
 	for _, n := range d.networks {
 		if n.Bridge != "" { // container networks have no NAT
-			s.Networks = append(s.Networks, nat.Network{Bridge: n.Bridge, Subnet: n.Subnet.Masked(), Internal: n.Internal})
+			s.Networks = append(s.Networks, nat.BridgeNetwork{Bridge: n.Bridge, Subnet: n.Subnet.Masked(), Internal: n.Internal})
 		}
 	}
 	for _, e := range d.endpoints {

@@ -20,8 +20,8 @@ import (
 	"github.com/docker-vic/docker-vic/endpoint/nat"
 )
 
-// These tests drive the driver's logic with fakes of the kernel layers, beside the kernel
-// tests in driver_linux_test.go that run the same calls against real links, rules and sockets.
+// These tests drive the driver's logic with fakes of the kernel layers. The kernel test in
+// driver_linux_test.go makes Docker's calls against the real links, rules and held sockets.
 
 type fakeLinks struct{ links map[string]string }
 
@@ -131,7 +131,20 @@ func (r *rig) open(t *testing.T) {
 	if r.db != nil {
 		r.db.Close() // a restart: the old process is gone
 	}
-	db, err := bolt.Open(r.path, 0o600, &bolt.Options{Timeout: time.Second})
+	r.db, r.store = openStore(t, r.path)
+	var err error
+	r.d, err = New(Options{Store: r.store, Links: r.links, Firewall: r.firewall, Holder: r.holder, Public: public,
+		HostSubnets:       func() []hostnets.Subnet { return r.hostSubnets },
+		ContainerNetworks: testContainerNetworks, Sandboxes: r.sandboxes})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// openStore opens the state database at path, closed when t ends.
+func openStore(t *testing.T, path string) (*bolt.DB, *BoltStore) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,13 +153,7 @@ func (r *rig) open(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.db, r.store = db, store
-	r.d, err = New(Options{Store: store, Links: r.links, Firewall: r.firewall, Holder: r.holder, Public: public,
-		HostSubnets:       func() []hostnets.Subnet { return r.hostSubnets },
-		ContainerNetworks: testContainerNetworks, Sandboxes: r.sandboxes})
-	if err != nil {
-		t.Fatal(err)
-	}
+	return db, store
 }
 
 func createReq(id, pool, gw string, opts map[string]any) *network.CreateNetworkRequest {

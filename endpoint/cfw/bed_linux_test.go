@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/docker-vic/docker-vic/endpoint/testns"
-	"github.com/vishvananda/netlink"
 )
 
 // bed is a wire (a Linux bridge in a namespace of its own) with three machines on it:
@@ -43,12 +42,10 @@ func newBed(t *testing.T) *bed {
 	t.Helper()
 	b := &bed{t: t}
 	b.wire = testns.New(t, "vcf")
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "br0"}}
-	b.must(b.wire.Link.LinkAdd(br))
-	b.must(b.wire.Link.LinkSetUp(br))
-	b.ctr = b.plug("ctr", br, "203.0.113.140/26", "198.51.100.40/24")
-	b.peer = b.plug("peer", br, "203.0.113.150/26")
-	b.out = b.plug("out", br, "203.0.113.190/26", "198.51.100.90/24")
+	b.wire.Bridge(t, "br0")
+	b.ctr = b.plug("ctr", "203.0.113.140/26", "198.51.100.40/24")
+	b.peer = b.plug("peer", "203.0.113.150/26")
+	b.out = b.plug("out", "203.0.113.190/26", "198.51.100.90/24")
 	for _, port := range []int{80, 8080} {
 		b.serveTCP(b.ctr, port, fmt.Sprint(port))
 	}
@@ -64,22 +61,11 @@ func (b *bed) must(err error) {
 	}
 }
 
-// plug makes a namespace whose eth0 is a veth on the bridge, with addrs.
-func (b *bed) plug(role string, br *netlink.Bridge, addrs ...string) *testns.NS {
+// plug makes a namespace whose eth0 is a veth on the wire's bridge, with addrs.
+func (b *bed) plug(role string, addrs ...string) *testns.NS {
 	b.t.Helper()
 	ns := testns.New(b.t, "vcf")
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "w-" + role, MasterIndex: br.Attrs().Index},
-		PeerName: "eth0", PeerNamespace: netlink.NsFd(ns.Handle)}
-	b.must(b.wire.Link.LinkAdd(veth))
-	b.must(b.wire.Link.LinkSetUp(veth))
-	eth0, err := ns.Link.LinkByName("eth0")
-	b.must(err)
-	for _, a := range addrs {
-		addr, err := netlink.ParseAddr(a)
-		b.must(err)
-		b.must(ns.Link.AddrAdd(eth0, addr))
-	}
-	b.must(ns.Link.LinkSetUp(eth0))
+	b.wire.Plug(b.t, "w-"+role, "br0", ns, "eth0", addrs...)
 	return ns
 }
 

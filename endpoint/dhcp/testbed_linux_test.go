@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/docker-vic/docker-vic/endpoint/testns"
-	"github.com/vishvananda/netlink"
 )
 
 // testPortGroup is the port group the testbed's uplink leads to.
@@ -37,23 +36,9 @@ func newTestbed(t *testing.T) *testbed {
 	ep := testns.New(t, "dhcpe")
 	sv := testns.New(t, "dhcps")
 
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "br0"}}
-	must(t, wire.Link.LinkAdd(br), "adding the wire's bridge")
-	must(t, wire.Link.LinkSetUp(br), "bringing the wire's bridge up")
-	plug := func(wireEnd, peer string, ns *testns.NS) {
-		v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: wireEnd, MasterIndex: br.Index}, PeerName: peer, PeerNamespace: netlink.NsFd(ns.Handle)}
-		must(t, wire.Link.LinkAdd(v), "adding veth "+wireEnd)
-		must(t, wire.Link.LinkSetUp(v), "bringing up "+wireEnd)
-		l, err := ns.Link.LinkByName(peer)
-		must(t, err, "finding "+peer)
-		must(t, ns.Link.LinkSetUp(l), "bringing up "+peer)
-	}
-	plug("ep0", "uplink", ep)
-	plug("sv0", "eth0", sv)
-	eth0, err := sv.Link.LinkByName("eth0")
-	must(t, err, "finding the server's eth0")
-	addr, _ := netlink.ParseAddr("203.0.113.130/26")
-	must(t, sv.Link.AddrAdd(eth0, addr), "addressing the server")
+	wire.Bridge(t, "br0")
+	wire.Plug(t, "ep0", "br0", ep, "uplink")
+	wire.Plug(t, "sv0", "br0", sv, "eth0", "203.0.113.130/26")
 	return &testbed{endpoint: ep, server: sv, dir: t.TempDir()}
 }
 

@@ -66,7 +66,7 @@ func (ix index) apply(m *Model, s State, add, del []Mapping) {
 // change checks the mappings added as validate would, against the index less the mappings
 // removed, and returns the map elements to delete and to add. ix is not modified.
 func (m *Model) change(ix index, s State, add, del []Mapping) (dels, adds []Element, err error) {
-	nets := make(map[string]Network, len(s.Networks))
+	nets := make(map[string]BridgeNetwork, len(s.Networks))
 	for _, n := range s.Networks {
 		nets[n.Bridge] = n
 	}
@@ -154,7 +154,7 @@ func internalBridges(s State) map[string]bool {
 // wanted is the desired state as the applier keeps it: the networks, and the mappings as a
 // multiset, so that a change of ports costs the size of the change, not of the state.
 type wanted struct {
-	nets  []Network
+	nets  []BridgeNetwork
 	ports map[Mapping]int
 }
 
@@ -221,7 +221,7 @@ func (w wanted) delta(next State) (add, del []Mapping, ok bool) {
 	if len(w.nets) != len(next.Networks) {
 		return nil, nil, false
 	}
-	nets := make(map[Network]int, len(w.nets))
+	nets := make(map[BridgeNetwork]int, len(w.nets))
 	for _, n := range w.nets {
 		nets[n]++
 	}

@@ -24,7 +24,7 @@ func (c *countingRunner) Run(ctx context.Context, stdin []byte, name string, arg
 // tbState publishes on the testbed: 8080 tcp+udp (public and loopback) to c1:80, 8081 on
 // loopback only and 8082 on the public address only, both to c2:80.
 var tbState = State{
-	Networks: []Network{tbNet0, tbNet1},
+	Networks: []BridgeNetwork{tbNet0, tbNet1},
 	Ports: []Mapping{
 		tcp("", 8080, "172.31.250.2", 80, "vbr0"),
 		udp("", 8080, "172.31.250.2", 80, "vbr0"),
@@ -54,7 +54,7 @@ func programmed(t *testing.T) (*testbed, *Applier, *countingRunner) {
 	}
 	tb.serve("out", 9000)
 	run := &countingRunner{Runner: tb.epRun}
-	a, err := NewApplier(tbPublic, run, NftMaps(tb.nsName("ep")))
+	a, err := NewApplier(tbPublic, run, NftMaps(tb.ns["ep"].Name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +295,7 @@ func TestKernelTeardown(t *testing.T) {
 func TestKernelInternalNetwork(t *testing.T) {
 	tb, a, _ := programmed(t)
 	internal := tbState
-	internal.Networks = []Network{tbNet0, {Bridge: "vbr1", Subnet: tbNet1.Subnet, Internal: true}}
+	internal.Networks = []BridgeNetwork{tbNet0, {Bridge: "vbr1", Subnet: tbNet1.Subnet, Internal: true}}
 	internal.Ports = append(slices.Clone(tbState.Ports), tcp("", 9090, "172.31.251.2", 80, "vbr1"))
 	if err := a.Apply(context.Background(), internal); err != nil {
 		t.Fatal(err)

@@ -102,7 +102,7 @@ func (m *Model) Render(s State) (string, error) {
 
 // networkRules are the rules of one bridge network (PROTOCOL.md "A rule set that passed every
 // reachability case", plus isolation between networks).
-func networkRules(b *ruleBuilder, n Network) {
+func networkRules(b *ruleBuilder, n BridgeNetwork) {
 	br, sub := n.Bridge, n.Subnet.Masked().String()
 	b.add("filter", ChainForward, "-i "+br+" -o "+br+" -j ACCEPT")
 	if n.Internal {
@@ -173,8 +173,8 @@ func restoreText(rules []Rule, head map[string][]string, declare bool) string {
 	return sb.String()
 }
 
-func sortedNetworks(in []Network) []Network {
-	out := append([]Network(nil), in...)
+func sortedNetworks(in []BridgeNetwork) []BridgeNetwork {
+	out := append([]BridgeNetwork(nil), in...)
 	sort.Slice(out, func(i, j int) bool { return out[i].Bridge < out[j].Bridge })
 	return out
 }

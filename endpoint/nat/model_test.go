@@ -16,9 +16,9 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden from the curr
 var (
 	public = netip.MustParseAddr("198.51.100.2")
 	mgmt   = netip.MustParseAddr("203.0.113.2")
-	netA   = Network{Bridge: "vic-a", Subnet: netip.MustParsePrefix("172.31.250.0/24")}
-	netB   = Network{Bridge: "vic-b", Subnet: netip.MustParsePrefix("172.31.251.0/24")}
-	netI   = Network{Bridge: "vic-i", Subnet: netip.MustParsePrefix("172.31.252.0/24"), Internal: true}
+	netA   = BridgeNetwork{Bridge: "vic-a", Subnet: netip.MustParsePrefix("172.31.250.0/24")}
+	netB   = BridgeNetwork{Bridge: "vic-b", Subnet: netip.MustParsePrefix("172.31.251.0/24")}
+	netI   = BridgeNetwork{Bridge: "vic-i", Subnet: netip.MustParsePrefix("172.31.252.0/24"), Internal: true}
 )
 
 func tcp(host string, hp uint16, cip string, cp uint16, br string) Mapping {
@@ -41,20 +41,20 @@ var scenarios = []struct {
 	state State
 }{
 	{"empty", State{}},
-	{"one-network", State{Networks: []Network{netA}}},
+	{"one-network", State{Networks: []BridgeNetwork{netA}}},
 	{"port-any-host-ip", State{
-		Networks: []Network{netA},
+		Networks: []BridgeNetwork{netA},
 		Ports:    []Mapping{tcp("", 8080, "172.31.250.2", 80, "vic-a")},
 	}},
 	{"port-public-and-loopback-only", State{
-		Networks: []Network{netA},
+		Networks: []BridgeNetwork{netA},
 		Ports: []Mapping{
 			tcp("198.51.100.2", 8443, "172.31.250.2", 443, "vic-a"),
 			udp("127.0.0.1", 5353, "172.31.250.3", 53, "vic-a"),
 		},
 	}},
 	{"two-networks-and-internal", State{
-		Networks: []Network{netB, netI, netA},
+		Networks: []BridgeNetwork{netB, netI, netA},
 		Ports: []Mapping{
 			tcp("0.0.0.0", 8080, "172.31.250.2", 80, "vic-a"),
 			tcp("", 8081, "172.31.250.2", 80, "vic-a"), // shares the forward rule
@@ -118,7 +118,7 @@ func TestRenderIgnoresOrder(t *testing.T) {
 		}
 		for range 20 {
 			s := State{
-				Networks: append([]Network(nil), sc.state.Networks...),
+				Networks: append([]BridgeNetwork(nil), sc.state.Networks...),
 				Ports:    append([]Mapping(nil), sc.state.Ports...),
 			}
 			rng.Shuffle(len(s.Networks), func(i, j int) { s.Networks[i], s.Networks[j] = s.Networks[j], s.Networks[i] })
@@ -172,22 +172,22 @@ func TestRulesRefuseBadState(t *testing.T) {
 		state State
 		want  string
 	}{
-		{"management host ip", State{Networks: []Network{netA}, Ports: []Mapping{tcp(mgmt.String(), 80, "172.31.250.2", 80, "vic-a")}},
+		{"management host ip", State{Networks: []BridgeNetwork{netA}, Ports: []Mapping{tcp(mgmt.String(), 80, "172.31.250.2", 80, "vic-a")}},
 			"host ip 203.0.113.2 is not the public address"},
-		{"unknown bridge", State{Networks: []Network{netA}, Ports: []Mapping{tcp("", 80, "172.31.250.2", 80, "vic-z")}},
+		{"unknown bridge", State{Networks: []BridgeNetwork{netA}, Ports: []Mapping{tcp("", 80, "172.31.250.2", 80, "vic-z")}},
 			`bridge "vic-z" is not a known network`},
-		{"container outside subnet", State{Networks: []Network{netA}, Ports: []Mapping{tcp("", 80, "172.31.251.2", 80, "vic-a")}},
+		{"container outside subnet", State{Networks: []BridgeNetwork{netA}, Ports: []Mapping{tcp("", 80, "172.31.251.2", 80, "vic-a")}},
 			"is not in network 172.31.250.0/24"},
-		{"host port zero", State{Networks: []Network{netA}, Ports: []Mapping{tcp("", 0, "172.31.250.2", 80, "vic-a")}},
+		{"host port zero", State{Networks: []BridgeNetwork{netA}, Ports: []Mapping{tcp("", 0, "172.31.250.2", 80, "vic-a")}},
 			"must be picked"},
-		{"bad protocol", State{Networks: []Network{netA}, Ports: []Mapping{{Proto: "icmp", HostPort: 1, ContainerIP: netip.MustParseAddr("172.31.250.2"), ContainerPort: 1, Bridge: "vic-a"}}},
+		{"bad protocol", State{Networks: []BridgeNetwork{netA}, Ports: []Mapping{{Proto: "icmp", HostPort: 1, ContainerIP: netip.MustParseAddr("172.31.250.2"), ContainerPort: 1, Bridge: "vic-a"}}},
 			`protocol "icmp"`},
-		{"port published twice", State{Networks: []Network{netA}, Ports: []Mapping{
+		{"port published twice", State{Networks: []BridgeNetwork{netA}, Ports: []Mapping{
 			tcp("", 80, "172.31.250.2", 80, "vic-a"), tcp("127.0.0.1", 80, "172.31.250.3", 80, "vic-a")}},
 			"port 127.0.0.1:80/tcp: published twice"},
-		{"wildcard bridge name", State{Networks: []Network{{Bridge: "vic+", Subnet: netA.Subnet}}}, "only letters"},
-		{"long bridge name", State{Networks: []Network{{Bridge: "vic-0123456789ab", Subnet: netA.Subnet}}}, "1 to 15 characters"},
-		{"ipv6 subnet", State{Networks: []Network{{Bridge: "vic-6", Subnet: netip.MustParsePrefix("fd00::/64")}}}, "not an ipv4 subnet"},
+		{"wildcard bridge name", State{Networks: []BridgeNetwork{{Bridge: "vic+", Subnet: netA.Subnet}}}, "only letters"},
+		{"long bridge name", State{Networks: []BridgeNetwork{{Bridge: "vic-0123456789ab", Subnet: netA.Subnet}}}, "1 to 15 characters"},
+		{"ipv6 subnet", State{Networks: []BridgeNetwork{{Bridge: "vic-6", Subnet: netip.MustParsePrefix("fd00::/64")}}}, "not an ipv4 subnet"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,21 +1,26 @@
 // Package nat owns the endpoint's NAT and packet filtering for bridge networks and published
 // ports: a pure model that renders the wanted state (iptables-restore text for the networks,
-// nftables map elements for the published ports), and (on Linux) an applier that programs it,
-// one batch per change, repairs it after a flush and removes it on uninstall.
+// nftables map elements for the published ports), and an applier that programs it, one batch
+// per change, repairs it after a flush and removes it on uninstall.
 //
 // The driver's chains are nat VIC-POST (jumped from POSTROUTING: masquerade) and filter
 // VIC-FWD (appended to FORWARD, so Docker's DOCKER-USER, which Docker inserts on top, still
 // applies first) with its isolation chains VIC-ISO and VIC-ISO2 that keep different bridge
 // networks apart. Published ports are DNATed by the nftables table "ip vic" (portmaps.go).
 //
-// The model builds on every platform; the applier and the kernel knobs are Linux only.
+// Everything but the kernel's side builds and is tested on every platform: the model, its
+// validation and rule text, the diffs against what the kernel holds (diff.go), the index that
+// keeps changes incremental (incremental.go), and the applier, which reaches the kernel only
+// through a Runner (iptables-save and iptables-restore) and PortMaps. The nftables port maps
+// (portmaps_linux.go) and the kernel tests are Linux only.
 package nat
 
 import (
 	"errors"
 	"fmt"
-	"github.com/docker-vic/docker-vic/endpoint/hostports"
 	"net/netip"
+
+	"github.com/docker-vic/docker-vic/endpoint/hostports"
 )
 
 // Names of the driver's own chains.
@@ -42,12 +47,13 @@ func ProtoFromNumber(n int) (Proto, error) { return hostports.ProtoFromNumber(n)
 // State is everything the driver wants programmed: its bridge networks and the ports
 // published on them. Order does not matter: the same state always renders the same rules.
 type State struct {
-	Networks []Network
+	Networks []BridgeNetwork
 	Ports    []Mapping
 }
 
-// Network is one bridge network on the endpoint.
-type Network struct {
+// BridgeNetwork is one bridge network on the endpoint as the NAT sees it: a bridge and its
+// subnet (the driver keeps its own record of the network, netdriver.Network).
+type BridgeNetwork struct {
 	// Bridge is the Linux bridge's name.
 	Bridge string
 	// Subnet is the network's IPv4 subnet.

@@ -34,6 +34,27 @@ func MapName(p Proto) string { return string(p) + "ports" }
 // dnatComment tags the DNAT rule of a protocol, so that a check can find it again.
 func dnatComment(p Proto) string { return "vic: published " + string(p) + " ports" }
 
+// PortMaps holds the published ports in the kernel: the table above. NftMaps (Linux) is the
+// real one; tests use a fake beside it.
+type PortMaps interface {
+	// Sync replaces the table with one holding exactly elems.
+	Sync(elems []Element) error
+	// Change deletes del, then adds add, in one transaction.
+	Change(del, add []Element) error
+	// Read returns what the kernel holds.
+	Read() (MapsDump, error)
+	// Teardown removes the table; it is not an error when there is none.
+	Teardown() error
+}
+
+// MapsDump is what the kernel holds of the driver's table: what is missing from its
+// structure or foreign in it (a "table", "chain", "rule" or "map", by name) and the elements
+// of its maps.
+type MapsDump struct {
+	Missing, Extra []string
+	Elements       []Element
+}
+
 // Element is one published address: traffic to Host, a local address, is DNATed to Target.
 type Element struct {
 	Proto  Proto

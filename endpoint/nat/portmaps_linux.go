@@ -13,27 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// PortMaps holds the published ports in the kernel: the table of portmaps.go. NftMaps is the
-// real one; tests may use a fake beside it.
-type PortMaps interface {
-	// Sync replaces the table with one holding exactly elems.
-	Sync(elems []Element) error
-	// Change deletes del, then adds add, in one transaction.
-	Change(del, add []Element) error
-	// Read returns what the kernel holds.
-	Read() (MapsDump, error)
-	// Teardown removes the table; it is not an error when there is none.
-	Teardown() error
-}
-
-// MapsDump is what the kernel holds of the driver's table: what is missing from its
-// structure or foreign in it (a "table", "chain", "rule" or "map", by name) and the elements
-// of its maps.
-type MapsDump struct {
-	Missing, Extra []string
-	Elements       []Element
-}
-
 // nftMaps programs the table through netlink (nf_tables), in-process: no nft binary. Changes
 // and reads go through connections of their own, so that publishing a port never waits for a
 // check reading every element.
@@ -53,6 +32,9 @@ type nftConn struct {
 func NftMaps(namespace string) PortMaps {
 	return &nftMaps{write: nftConn{netns: namespace}, read: nftConn{netns: namespace}}
 }
+
+// kernelPortMaps are the port maps of an applier given none: this namespace's.
+func kernelPortMaps() (PortMaps, error) { return NftMaps(""), nil }
 
 var (
 	vicTable = &nftables.Table{Name: TableName, Family: nftables.TableFamilyIPv4}

@@ -3,40 +3,20 @@ package nat
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"github.com/docker-vic/docker-vic/endpoint/link"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
+
+	"github.com/docker-vic/docker-vic/endpoint/link"
+	"github.com/docker-vic/docker-vic/endpoint/testns"
 )
-
-// nsPrefix starts the name of every namespace the kernel tests create.
-const nsPrefix = "vnt-"
-
-// netnsDir is where named namespaces are bind-mounted (ip netns, vishvananda/netns).
-const netnsDir = "/run/netns"
-
-// requireRoot skips a kernel test when not root, unless VIC_REQUIRE_PRIVILEGED=1 (CI).
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("VIC_REQUIRE_PRIVILEGED") == "1" {
-		t.Fatal("kernel test needs root (VIC_REQUIRE_PRIVILEGED=1)")
-	}
-	t.Skip("kernel test needs root")
-}
 
 // testbed is an endpoint namespace with two bridge networks, three containers and an outside
 // machine on the public and management wires:
@@ -45,38 +25,27 @@ func requireRoot(t *testing.T) {
 //	c3 (172.31.251.2)          --- vbr1 172.31.251.1/24  ep --- pub0 198.51.100.2/24 --- out 198.51.100.10
 //	                                                         --- mgmt0 203.0.113.2/24 --- out 203.0.113.10
 type testbed struct {
-	t       *testing.T
-	prefix  string
-	ns      map[string]netns.NsHandle // by short name: ep, c1, c2, c3, out
-	epRun   Runner
-	closers []func()
+	t     *testing.T
+	ns    map[string]*testns.NS // by short name: ep, c1, c2, c3, out
+	epRun Runner
 }
 
 var (
 	tbPublic = netip.MustParseAddr("198.51.100.2")
-	tbMgmt   = netip.MustParseAddr("203.0.113.2")
-	tbOut    = netip.MustParseAddr("198.51.100.10")
-	tbNet0   = Network{Bridge: "vbr0", Subnet: netip.MustParsePrefix("172.31.250.0/24")}
-	tbNet1   = Network{Bridge: "vbr1", Subnet: netip.MustParsePrefix("172.31.251.0/24")}
+	tbNet0   = BridgeNetwork{Bridge: "vbr0", Subnet: netip.MustParsePrefix("172.31.250.0/24")}
+	tbNet1   = BridgeNetwork{Bridge: "vbr1", Subnet: netip.MustParsePrefix("172.31.251.0/24")}
 )
 
 func newTestbed(t *testing.T) *testbed {
 	t.Helper()
-	requireRoot(t)
-	removeStaleNamespaces(t)
-	suffix := make([]byte, 3)
-	_, _ = rand.Read(suffix)
-	tb := &testbed{t: t, prefix: nsPrefix + hex.EncodeToString(suffix), ns: make(map[string]netns.NsHandle)}
-	t.Cleanup(tb.close)
+	tb := &testbed{t: t, ns: make(map[string]*testns.NS)}
 	for _, name := range []string{"ep", "c1", "c2", "c3", "out"} {
-		tb.ns[name] = tb.newNamespace(name)
+		tb.ns[name] = testns.New(t, "vnt")
 	}
-	tb.epRun = NamespaceRunner(tb.nsName("ep"))
-	tb.must(tb.wire())
+	tb.epRun = NamespaceRunner(tb.ns["ep"].Name)
+	tb.wire()
 	return tb
 }
-
-func (tb *testbed) nsName(short string) string { return tb.prefix + "-" + short }
 
 func (tb *testbed) must(err error) {
 	tb.t.Helper()
@@ -85,91 +54,12 @@ func (tb *testbed) must(err error) {
 	}
 }
 
-// newNamespace creates a named namespace on a locked thread that is never unlocked, so the
-// thread dies with its goroutine instead of going back to the pool in the new namespace.
-func (tb *testbed) newNamespace(short string) netns.NsHandle {
-	tb.t.Helper()
-	name := tb.nsName(short)
-	type result struct {
-		h   netns.NsHandle
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		h, err := netns.NewNamed(name)
-		done <- result{h, err}
-	}()
-	r := <-done
-	if r.err != nil {
-		tb.t.Fatalf("creating namespace %q: %v", name, r.err)
-	}
-	tb.closers = append(tb.closers, func() {
-		r.h.Close()
-		_ = netns.DeleteNamed(name)
-	})
-	return r.h
-}
-
-func (tb *testbed) close() {
-	for i := len(tb.closers) - 1; i >= 0; i-- {
-		tb.closers[i]()
-	}
-}
-
-// removeStaleNamespaces deletes vnt-* namespaces that an interrupted run left behind (older
-// than a minute, so a concurrent run keeps its own).
-func removeStaleNamespaces(t *testing.T) {
-	entries, _ := os.ReadDir(netnsDir)
-	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), nsPrefix) {
-			continue
-		}
-		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > time.Minute {
-			if err := netns.DeleteNamed(e.Name()); err != nil {
-				t.Logf("removing stale namespace %q: %v", e.Name(), err)
-			}
-		}
-	}
-}
-
-// inNS runs fn on a thread that entered ns. The thread stays locked and dies afterwards.
-func inNS(ns netns.NsHandle, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := netns.Set(ns); err != nil {
-			errc <- fmt.Errorf("entering namespace: %w", err)
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
-}
-
 // wire builds the links, addresses, routes and sysctls of the testbed.
-func (tb *testbed) wire() error {
-	h := make(map[string]*netlink.Handle)
-	for name, ns := range tb.ns {
-		nh, err := netlink.NewHandleAt(ns)
-		if err != nil {
-			return fmt.Errorf("netlink handle in %s: %w", name, err)
-		}
-		defer nh.Close()
-		h[name] = nh
-		if err := linkUp(nh, "lo"); err != nil {
-			return err
-		}
-	}
-	ep := h["ep"]
-	for _, br := range []struct{ name, addr string }{{"vbr0", "172.31.250.1/24"}, {"vbr1", "172.31.251.1/24"}} {
-		if err := ep.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: br.name}}); err != nil {
-			return fmt.Errorf("creating bridge %q: %w", br.name, err)
-		}
-		if err := addrUp(ep, br.name, br.addr); err != nil {
-			return err
-		}
-	}
+func (tb *testbed) wire() {
+	t, ep := tb.t, tb.ns["ep"]
+	t.Helper()
+	ep.Bridge(t, "vbr0", "172.31.250.1/24")
+	ep.Bridge(t, "vbr1", "172.31.251.1/24")
 	legs := []struct {
 		host, bridge, peerNS, peer, addr, gw string
 	}{
@@ -180,39 +70,22 @@ func (tb *testbed) wire() error {
 		{"mgmt0", "", "out", "eth1", "203.0.113.10/24", ""},
 	}
 	for _, l := range legs {
-		veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: l.host}, PeerName: l.peer,
-			PeerNamespace: netlink.NsFd(int(tb.ns[l.peerNS]))}
-		if err := ep.LinkAdd(veth); err != nil {
-			return fmt.Errorf("creating veth %q: %w", l.host, err)
-		}
-		if l.bridge != "" {
-			if err := enslave(ep, l.host, l.bridge); err != nil {
-				return err
-			}
-			if err := hairpin(ep, l.host); err != nil {
-				return err
-			}
-		}
-		if err := linkUp(ep, l.host); err != nil {
-			return err
-		}
-		if err := addrUp(h[l.peerNS], l.peer, l.addr); err != nil {
-			return err
+		peer := tb.ns[l.peerNS]
+		ep.Plug(t, l.host, l.bridge, peer, l.peer, l.addr)
+		if l.bridge != "" { // as link.EnsureVeth does for the driver
+			port, err := ep.Link.LinkByName(l.host)
+			tb.must(err)
+			tb.must(ep.Link.LinkSetHairpin(port, true))
 		}
 		if l.gw != "" {
-			route := &netlink.Route{Gw: net.ParseIP(l.gw)}
-			if err := h[l.peerNS].RouteAdd(route); err != nil {
-				return fmt.Errorf("default route in %s: %w", l.peerNS, err)
+			if err := peer.Link.RouteAdd(&netlink.Route{Gw: net.ParseIP(l.gw)}); err != nil {
+				t.Fatalf("default route in %s: %v", l.peerNS, err)
 			}
 		}
 	}
-	if err := addrUp(ep, "pub0", "198.51.100.2/24"); err != nil {
-		return err
-	}
-	if err := addrUp(ep, "mgmt0", "203.0.113.2/24"); err != nil {
-		return err
-	}
-	return inNS(tb.ns["ep"], func() error {
+	ep.LinkUp(t, "pub0", "198.51.100.2/24")
+	ep.LinkUp(t, "mgmt0", "203.0.113.2/24")
+	tb.must(ep.Do(func() error {
 		for _, kv := range [][2]string{
 			{"net/ipv4/ip_forward", "1"},
 			{"net/bridge/bridge-nf-call-iptables", "1"}, // as Docker leaves it (br_netfilter)
@@ -231,48 +104,7 @@ func (tb *testbed) wire() error {
 			}
 		}
 		return nil
-	})
-}
-
-func linkUp(h *netlink.Handle, name string) error {
-	l, err := h.LinkByName(name)
-	if err == nil {
-		err = h.LinkSetUp(l)
-	}
-	if err != nil {
-		return fmt.Errorf("setting link %q up: %w", name, err)
-	}
-	return nil
-}
-
-func addrUp(h *netlink.Handle, name, cidr string) error {
-	l, err := h.LinkByName(name)
-	if err != nil {
-		return fmt.Errorf("finding link %q: %w", name, err)
-	}
-	addr, err := netlink.ParseAddr(cidr)
-	if err == nil {
-		err = h.AddrAdd(l, addr)
-	}
-	if err != nil {
-		return fmt.Errorf("adding %s to link %q: %w", cidr, name, err)
-	}
-	return linkUp(h, name)
-}
-
-func enslave(h *netlink.Handle, port, bridge string) error {
-	p, err := h.LinkByName(port)
-	if err != nil {
-		return fmt.Errorf("finding link %q: %w", port, err)
-	}
-	br, err := h.LinkByName(bridge)
-	if err != nil {
-		return fmt.Errorf("finding bridge %q: %w", bridge, err)
-	}
-	if err := h.LinkSetMaster(p, br); err != nil {
-		return fmt.Errorf("adding %q to bridge %q: %w", port, bridge, err)
-	}
-	return nil
+	}))
 }
 
 // iptables runs one iptables command in the endpoint namespace, as an admin would.
@@ -297,7 +129,7 @@ func (tb *testbed) serve(ns string, port int) {
 	tb.t.Helper()
 	var tl net.Listener
 	var ul net.PacketConn
-	tb.must(inNS(tb.ns[ns], func() error {
+	tb.must(tb.ns[ns].Do(func() error {
 		var err error
 		if tl, err = net.Listen("tcp4", fmt.Sprintf(":%d", port)); err != nil {
 			return err
@@ -305,7 +137,7 @@ func (tb *testbed) serve(ns string, port int) {
 		ul, err = net.ListenPacket("udp4", fmt.Sprintf(":%d", port))
 		return err
 	}))
-	tb.closers = append(tb.closers, func() { tl.Close(); ul.Close() })
+	tb.t.Cleanup(func() { tl.Close(); ul.Close() })
 	go func() {
 		for {
 			c, err := tl.Accept()
@@ -332,7 +164,7 @@ func (tb *testbed) serve(ns string, port int) {
 // server's greeting: "SERVER PEER-ADDR".
 func (tb *testbed) dial(ns, network, addr string, timeout time.Duration) (string, error) {
 	var line string
-	err := inNS(tb.ns[ns], func() error {
+	err := tb.ns[ns].Do(func() error {
 		c, err := net.DialTimeout(network, addr, timeout)
 		if err != nil {
 			return err
@@ -349,13 +181,4 @@ func (tb *testbed) dial(ns, network, addr string, timeout time.Duration) (string
 		return err
 	})
 	return line, err
-}
-
-// hairpin turns hairpin mode on for a bridge port, as link.EnsureVeth does for the driver.
-func hairpin(h *netlink.Handle, port string) error {
-	l, err := h.LinkByName(port)
-	if err != nil {
-		return err
-	}
-	return h.LinkSetHairpin(l, true)
 }

@@ -6,8 +6,8 @@ import "fmt"
 const maxLinkName = 15
 
 // validate checks a state before anything is rendered and returns its networks by bridge.
-func (m *Model) validate(s State) (map[string]Network, error) {
-	nets := make(map[string]Network, len(s.Networks))
+func (m *Model) validate(s State) (map[string]BridgeNetwork, error) {
+	nets := make(map[string]BridgeNetwork, len(s.Networks))
 	for _, n := range s.Networks {
 		if err := validateNetwork(n); err != nil {
 			return nil, err
@@ -41,7 +41,7 @@ func (m *Model) validate(s State) (map[string]Network, error) {
 }
 
 // ValidateMapping checks one port mapping against the network it is published from.
-func (m *Model) ValidateMapping(p Mapping, n Network) error {
+func (m *Model) ValidateMapping(p Mapping, n BridgeNetwork) error {
 	switch p.Proto {
 	case TCP, UDP, SCTP:
 	default:
@@ -60,7 +60,7 @@ func (m *Model) ValidateMapping(p Mapping, n Network) error {
 	return nil
 }
 
-func validateNetwork(n Network) error {
+func validateNetwork(n BridgeNetwork) error {
 	if err := validateLinkName(n.Bridge); err != nil {
 		return err
 	}

@@ -1,8 +1,9 @@
 // Package testns gives kernel tests a network namespace of their own: it skips them without
 // root (and fails them instead when VIC_REQUIRE_PRIVILEGED=1, as CI sets), creates named
-// namespaces that are removed when the test ends, and runs code inside them. Create, Open,
-// Delete and Names do the same for namespaces that outlive the process, as `ip netns` does,
-// for test rigs such as the testbed.
+// namespaces that are removed when the test ends, runs code inside them, and wires them
+// together with bridges, veth pairs and addresses. Create, Open, Delete and Names make, open
+// and remove namespaces that outlive the process, as `ip netns` does, for test rigs such as
+// the testbed.
 package testns
 
 import (
@@ -67,18 +68,16 @@ func Create(name string) (*NS, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	var ns netns.NsHandle
-	err := withLockedThread(func() error {
-		orig, err := netns.Get()
-		if err != nil {
-			return err
-		}
-		defer orig.Close()
-		defer netns.Set(orig)
-		ns, err = netns.NewNamed(name)
+	ns := netns.None()
+	err := onLockedThread(func() (err error) {
+		ns, err = netns.NewNamed(name) // moves this thread into the new namespace
 		return err
 	})
 	if err != nil {
+		if ns.IsOpen() {
+			ns.Close()
+			_ = Delete(name)
+		}
 		return nil, fmt.Errorf("creating namespace %q: %w", name, err)
 	}
 	n, err := wrap(name, ns)
@@ -160,33 +159,106 @@ func Path(name string) string { return filepath.Join(mountDir, name) }
 const mountDir = "/run/netns"
 
 // Do runs fn on a goroutine whose thread is inside the namespace and returns its error. Sockets
-// opened by fn stay in the namespace after Do returns.
+// opened by fn stay in the namespace after Do returns. fn runs on another goroutine than the
+// caller's: it must return its failures rather than call t.Fatal.
 func (n *NS) Do(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		errc <- withLockedThread(func() error {
-			orig, err := netns.Get()
-			if err != nil {
-				return err
-			}
-			defer orig.Close()
-			if err := netns.Set(n.Handle); err != nil {
-				return fmt.Errorf("entering %s: %w", n.Name, err)
-			}
-			defer netns.Set(orig)
-			return fn()
-		})
-	}()
-	return <-errc
+	return onLockedThread(func() error {
+		if err := setns(n.Handle); err != nil {
+			return fmt.Errorf("entering %s: %w", n.Name, err)
+		}
+		return fn()
+	})
+}
+
+// The helpers below build what kernel tests wire between namespaces. They fail t, so call
+// them from the test's goroutine.
+
+// LinkUp gives link name of the namespace the addresses cidrs ("198.51.100.2/24") and brings it
+// up.
+func (n *NS) LinkUp(t testing.TB, name string, cidrs ...string) {
+	t.Helper()
+	l, err := n.Link.LinkByName(name)
+	if err != nil {
+		t.Fatalf("finding link %q in %s: %v", name, n.Name, err)
+	}
+	for _, c := range cidrs {
+		addr, err := netlink.ParseAddr(c)
+		if err == nil {
+			err = n.Link.AddrAdd(l, addr)
+		}
+		if err != nil {
+			t.Fatalf("adding %s to link %q in %s: %v", c, name, n.Name, err)
+		}
+	}
+	if err := n.Link.LinkSetUp(l); err != nil {
+		t.Fatalf("setting link %q up in %s: %v", name, n.Name, err)
+	}
+}
+
+// Bridge creates a Linux bridge in the namespace with the addresses cidrs, up.
+func (n *NS) Bridge(t testing.TB, name string, cidrs ...string) {
+	t.Helper()
+	if err := n.Link.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}); err != nil {
+		t.Fatalf("creating bridge %q in %s: %v", name, n.Name, err)
+	}
+	n.LinkUp(t, name, cidrs...)
+}
+
+// Plug joins the namespace to another with a veth pair: end name here, a port of bridge unless
+// bridge is "", and end peer in to, with the addresses cidrs. Both ends come up.
+func (n *NS) Plug(t testing.TB, name, bridge string, to *NS, peer string, cidrs ...string) {
+	t.Helper()
+	attrs := netlink.LinkAttrs{Name: name}
+	if bridge != "" {
+		br, err := n.Link.LinkByName(bridge)
+		if err != nil {
+			t.Fatalf("finding bridge %q in %s: %v", bridge, n.Name, err)
+		}
+		attrs.MasterIndex = br.Attrs().Index
+	}
+	veth := &netlink.Veth{LinkAttrs: attrs, PeerName: peer, PeerNamespace: netlink.NsFd(to.Handle)}
+	if err := n.Link.LinkAdd(veth); err != nil {
+		t.Fatalf("creating veth %q in %s to %q in %s: %v", name, n.Name, peer, to.Name, err)
+	}
+	n.LinkUp(t, name)
+	to.LinkUp(t, peer, cidrs...)
 }
 
 // Path is the namespace's bind mount, usable as a Docker-style sandbox key.
 func (n *NS) Path() string { return Path(n.Name) }
 
-func withLockedThread(fn func() error) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	return fn()
+// setns moves the calling thread into a namespace; tests replace it to make the way back fail.
+var setns = netns.Set
+
+// errGoexit is what Do returns when fn never returned (t.Fatal or runtime.Goexit inside it).
+var errGoexit = errors.New("the function run in the namespace did not return (t.Fatal inside Do?)")
+
+// onLockedThread runs fn on a new goroutine locked to its thread, then moves the thread back to
+// the namespace it started in. fn may move the thread to another namespace. Only a thread that
+// made it back is unlocked: one that could not go back stays locked, so the Go runtime ends it
+// with the goroutine instead of running other goroutines in the wrong namespace.
+func onLockedThread(fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		err := errGoexit
+		defer func() { errc <- err }()
+		orig, gerr := netns.Get()
+		if gerr != nil {
+			err = fmt.Errorf("reading the thread's namespace: %w", gerr)
+			return // still locked: nothing was changed, but nothing is lost by ending the thread
+		}
+		defer orig.Close()
+		defer func() {
+			if berr := setns(orig); berr != nil {
+				err = errors.Join(err, fmt.Errorf("returning to the original namespace (the thread ends): %w", berr))
+				return
+			}
+			runtime.UnlockOSThread()
+		}()
+		err = fn()
+	}()
+	return <-errc
 }
 
 // removeStale deletes, once per test binary, the namespaces of prefix left by a killed run.

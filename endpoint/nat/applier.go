@@ -28,7 +28,7 @@ type Applier struct {
 
 // NewApplier returns an applier for an endpoint whose public address is public. A nil run
 // means ExecRunner{} (the iptables commands of this namespace), nil maps NftMaps("") (the
-// nftables of this namespace).
+// nftables of this namespace; Linux only: elsewhere the applier needs maps given).
 func NewApplier(public netip.Addr, run Runner, maps PortMaps) (*Applier, error) {
 	m, err := NewModel(public)
 	if err != nil {
@@ -38,7 +38,9 @@ func NewApplier(public netip.Addr, run Runner, maps PortMaps) (*Applier, error) 
 		run = ExecRunner{}
 	}
 	if maps == nil {
-		maps = NftMaps("")
+		if maps, err = kernelPortMaps(); err != nil {
+			return nil, err
+		}
 	}
 	return &Applier{model: m, run: run, maps: maps}, nil
 }

@@ -111,7 +111,7 @@ func TestApplierOneTransactionPerChange(t *testing.T) {
 	ctx := context.Background()
 	f := newFakeIptables()
 	a := newTestApplier(t, f)
-	base := State{Networks: []Network{netA}}
+	base := State{Networks: []BridgeNetwork{netA}}
 	if err := a.Apply(ctx, base); err != nil { // first apply: a sync (save + restore)
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestApplierOneTransactionPerChange(t *testing.T) {
 	for i := range 200 {
 		many.Ports = append(many.Ports, tcp("", uint16(10000+i), "172.31.250.2", uint16(10000+i), "vic-a"))
 	}
-	wider := State{Networks: []Network{netA, netB}, Ports: many.Ports}
+	wider := State{Networks: []BridgeNetwork{netA, netB}, Ports: many.Ports}
 	for _, step := range []struct {
 		name                  string
 		state                 State
@@ -227,7 +227,7 @@ func TestSyncLeavesEachJumpOnce(t *testing.T) {
 	f := newFakeIptables()
 	f.exec("*filter\n:DOCKER-USER - [0:0]\n:VIC-FWD - [0:0]\n-A FORWARD -j DOCKER-USER\n-A FORWARD -j VIC-FWD\n-A FORWARD -j VIC-FWD\nCOMMIT\n")
 	a := newTestApplier(t, f)
-	if err := a.Apply(ctx, State{Networks: []Network{netA}}); err != nil {
+	if err := a.Apply(ctx, State{Networks: []BridgeNetwork{netA}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := f.tables["filter"]["FORWARD"]; !slices.Equal(got, []string{"-j DOCKER-USER", "-j VIC-FWD"}) {
@@ -299,7 +299,7 @@ func TestApplierPortChangesAreIncremental(t *testing.T) {
 	a := newTestApplier(t, f)
 	fm := fakeOf(a)
 	m, _ := NewModel(public)
-	s := State{Networks: []Network{netA}}
+	s := State{Networks: []BridgeNetwork{netA}}
 	for i := range 1000 {
 		s.Ports = append(s.Ports, tcp("", uint16(20000+i), "172.31.250.2", uint16(20000+i), "vic-a"))
 	}
@@ -357,7 +357,7 @@ func TestApplierPortChangesAreIncremental(t *testing.T) {
 func BenchmarkApplyOneMappingAmong1000(b *testing.B) {
 	ctx := context.Background()
 	a, _ := NewApplier(public, newFakeIptables(), newFakeMaps())
-	s := State{Networks: []Network{netA}}
+	s := State{Networks: []BridgeNetwork{netA}}
 	for i := range 1000 {
 		s.Ports = append(s.Ports, tcp("", uint16(20000+i), "172.31.250.2", uint16(20000+i), "vic-a"))
 	}
