@@ -105,6 +105,11 @@ expect_err "container \"${prefix}web\"" "the error names the container holding i
 run_until 5 in_ns "$VIC_OUTSIDE_NS" busybox wget -qO- "http://$VIC_PUBLIC_IP:8080/"
 expect_out 'hello from vic-busybox' "${prefix}web still serves $VIC_PUBLIC_IP:8080"
 docker rm -f ${prefix}web2 >/dev/null 2>&1 || true
+# A holder that started a moment ago is named too: the endpoint follows Docker's events.
+run sh -c "docker run -d -p 8097:80 --net ${prefix}default --name ${prefix}fresh $image httpd -f -p 80 -h /www &&
+	docker run -d -p 8097:80 --net ${prefix}default --name ${prefix}fresh2 $image httpd -f -p 80 -h /www"
+expect_err "container \"${prefix}fresh\"" "a conflict right after the holder started names the container (${prefix}fresh), not an endpoint ID"
+docker rm -f ${prefix}fresh ${prefix}fresh2 >/dev/null 2>&1 || true
 # A port some other process of the endpoint has bound.
 "$peer" serve tcp 8099 squatter >"$work/squatter.log" 2>&1 &
 squatter=$!
