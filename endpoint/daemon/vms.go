@@ -27,31 +27,40 @@ func newContainerVMs(t *vsphere.Target, v *vchdoc.VCH, log *slog.Logger) *cvm.Sy
 
 // vmSwitch hands the container VMs' syncer what it should keep: every container on a vic
 // network, or none while the VCH's configuration turns container VMs off (docker vic create or
-// configure --container-vms=false), so that the VMs already made go too.
+// configure --container-vms=false), so that the VMs already made go too. Until Docker has been
+// read once it hands over nothing, unless VMs are off: an empty list would destroy every
+// container VM of a VCH whose Docker is still starting.
 type vmSwitch struct {
 	syncer *cvm.Syncer
 	live   *liveconfig.Live
 
 	mu   sync.Mutex
+	seen bool
 	want []cvm.Container
 }
 
 // Set implements dockerwatch.VMs.
 func (s *vmSwitch) Set(want []cvm.Container) {
 	s.mu.Lock()
-	s.want = want
-	s.mu.Unlock()
-	s.apply()
+	defer s.mu.Unlock()
+	s.want, s.seen = want, true
+	s.hand()
 }
 
 // apply hands the syncer what the configuration now served allows.
 func (s *vmSwitch) apply() {
-	cfg, _ := s.live.Get()
 	s.mu.Lock()
-	want := s.want
-	s.mu.Unlock()
-	if cfg.NoContainerVMs {
-		want = nil
+	defer s.mu.Unlock()
+	s.hand()
+}
+
+// hand passes the list on, under s.mu so that the last list handed over is the newest.
+func (s *vmSwitch) hand() {
+	cfg, _ := s.live.Get()
+	switch {
+	case cfg.NoContainerVMs:
+		s.syncer.Set(nil)
+	case s.seen:
+		s.syncer.Set(s.want)
 	}
-	s.syncer.Set(want)
 }
