@@ -49,8 +49,8 @@ func (s socketFetcher) Ports(ctx context.Context) (*portsapi.Answer, error) {
 	return a, err
 }
 
-// endpointSocket is the socket flag's default: $VIC_ENDPOINT_SOCKET, else the plugin socket.
-func endpointSocket(getenv func(string) string) string {
+// daemonSocket is the socket flag's default: $VIC_ENDPOINT_SOCKET, else the plugin socket.
+func daemonSocket(getenv func(string) string) string {
 	if s := getenv(portsapi.EnvSocket); s != "" {
 		return s
 	}
@@ -79,7 +79,7 @@ func newPortCommand(getDeps func() *deps) *cobra.Command {
 			return runPort(cmd.Context(), d.out, d.docker(), socketFetcher{path: opts.socket, command: "port"}, args[0], private)
 		},
 	}
-	cmd.Flags().StringVar(&opts.socket, "endpoint-socket", endpointSocket(os.Getenv), "Socket of vic-endpoint (env "+portsapi.EnvSocket+")")
+	cmd.Flags().StringVar(&opts.socket, "endpoint-socket", daemonSocket(os.Getenv), "Socket of vic-endpoint (env "+portsapi.EnvSocket+")")
 	return cmd
 }
 

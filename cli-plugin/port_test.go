@@ -155,7 +155,7 @@ func TestPortEndpointUnreachable(t *testing.T) {
 func TestPortEndpointSocketFromEnvironment(t *testing.T) {
 	env := map[string]string{}
 	getenv := func(k string) string { return env[k] }
-	assert.Equal(t, endpointSocket(getenv), "/run/docker/plugins/vic.sock")
+	assert.Equal(t, daemonSocket(getenv), "/run/docker/plugins/vic.sock")
 	env[portsapi.EnvSocket] = "/tmp/vic.sock"
-	assert.Equal(t, endpointSocket(getenv), "/tmp/vic.sock")
+	assert.Equal(t, daemonSocket(getenv), "/tmp/vic.sock")
 }

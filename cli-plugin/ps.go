@@ -53,7 +53,7 @@ func newPsCommand(getDeps func() *deps) *cobra.Command {
 	flags := cmd.Flags()
 	flags.BoolVarP(&opts.all, "all", "a", false, "Show all containers (default shows just running)")
 	flags.StringVar(&opts.format, "format", "", "Format the output: table, json or a Go template (`table TEMPLATE` adds a header)")
-	flags.StringVar(&opts.socket, "endpoint-socket", endpointSocket(os.Getenv), "Socket of vic-endpoint (env "+portsapi.EnvSocket+")")
+	flags.StringVar(&opts.socket, "endpoint-socket", daemonSocket(os.Getenv), "Socket of vic-endpoint (env "+portsapi.EnvSocket+")")
 	return cmd
 }
 

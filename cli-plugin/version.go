@@ -35,7 +35,7 @@ func newVersionCommand(getDeps func() *deps) *cobra.Command {
 		},
 	}
 	registerConnectionFlags(cmd.Flags(), &opts.conn)
-	cmd.Flags().StringVar(&opts.socket, "endpoint-socket", endpointSocket(os.Getenv), "Socket of vic-endpoint (env "+portsapi.EnvSocket+")")
+	cmd.Flags().StringVar(&opts.socket, "endpoint-socket", daemonSocket(os.Getenv), "Socket of vic-endpoint (env "+portsapi.EnvSocket+")")
 	return cmd
 }
 
@@ -43,7 +43,7 @@ func runVersion(ctx context.Context, d *deps, opts *versionOptions) error {
 	w := tabwriter.NewWriter(d.out, 0, 8, 2, ' ', 0)
 	fmt.Fprintf(w, "docker-vic:\t%s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(w, "vSphere:\t%s\n", vsphereVersion(ctx, d.vsphere, opts.conn))
-	fmt.Fprintf(w, "Endpoint:\t%s\n", endpointVersion(ctx, socketFetcher{path: opts.socket, command: "version"}))
+	fmt.Fprintf(w, "Endpoint:\t%s\n", daemonVersion(ctx, socketFetcher{path: opts.socket, command: "version"}))
 	return w.Flush()
 }
 
@@ -66,8 +66,8 @@ func vsphereVersion(ctx context.Context, c connector, o vsphere.Options) string 
 	return s.About().FullName + " at " + s.Target.String()
 }
 
-// endpointVersion asks the vic endpoint of this machine for its version.
-func endpointVersion(ctx context.Context, f portsFetcher) string {
+// daemonVersion asks the vic endpoint of this machine for its version.
+func daemonVersion(ctx context.Context, f portsFetcher) string {
 	ctx, cancel := context.WithTimeout(ctx, versionTimeout)
 	defer cancel()
 	p, err := f.Ports(ctx)

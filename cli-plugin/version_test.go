@@ -54,7 +54,7 @@ func TestCompleteVCHNames(t *testing.T) {
 }
 
 func TestEndpointVersion(t *testing.T) {
-	got := endpointVersion(context.Background(), cannedPorts{&portsapi.Answer{Version: "0.1.0", Public: "198.51.100.2"}})
+	got := daemonVersion(context.Background(), cannedPorts{&portsapi.Answer{Version: "0.1.0", Public: "198.51.100.2"}})
 	assert.Equal(t, got, "0.1.0 (public address 198.51.100.2)")
 }
 

@@ -120,8 +120,7 @@ func New(o Options) (*Driver, error) {
 	}
 	for _, n := range nets {
 		if err := d.checkRecord(n); err != nil {
-			// Kept in the database, neither served nor programmed: an admin can mend the
-			// host (a route added over a network, say) and restart.
+			// Kept in the database, neither served nor programmed, its links left alone.
 			d.log.Error("a stored network is not restored", "network", shortID(n.ID), "error", err)
 			d.held = append(d.held, n)
 			continue
@@ -150,7 +149,7 @@ func (d *Driver) acquire(ctx context.Context) error {
 
 func (d *Driver) release() { <-d.lock }
 
-// GetCapabilities implements plugin.NetworkDriver: networks exist on this endpoint only.
+// GetCapabilities implements driverapi.NetworkDriver: networks exist on this endpoint only.
 func (d *Driver) GetCapabilities(context.Context) (*network.CapabilitiesResponse, error) {
 	return &network.CapabilitiesResponse{Scope: network.LocalScope, ConnectivityScope: network.LocalScope}, nil
 }
@@ -196,7 +195,9 @@ func (d *Driver) Restore(ctx context.Context) error {
 	defer d.release()
 	known := map[string]bool{}
 	for _, n := range d.held {
+		// The record may be damaged: keep the bridge its ID names as well as the one it holds.
 		known[n.Bridge] = true
+		known[link.BridgeName(n.ID)] = true
 	}
 	var errs []error
 	for _, n := range d.networks {

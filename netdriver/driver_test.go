@@ -424,7 +424,8 @@ func TestDriverRefusesBadEndpoints(t *testing.T) {
 		{"taken", ep2, "172.20.0.2/16", "", "endpoint 222222222222: address 172.20.0.2 is already used by endpoint 111111111111 of the same network"},
 		{"readdress", ep1, "172.20.0.9/16", "", "endpoint 111111111111 already exists with address 172.20.0.2: it cannot take 172.20.0.9"},
 		{"twin", twin, "172.20.0.9/16", "", "endpoint " + twin + ": its ID starts with the same 12 characters as endpoint " + ep1 +
-			", and the links of both would share one name: endpoint IDs must differ in their first 12 characters"},
+			", and both would share link ve-111111111111: endpoint IDs must differ in their first 12 characters"},
+		{"other mac", ep1, "172.20.0.2/16", "02:00:00:00:00:09", "endpoint 111111111111 already exists with MAC address 02:42:ac:14:00:02: it cannot take 02:00:00:00:00:09"},
 		{"mac-multicast", ep2, "172.20.0.9/16", "01:00:5e:00:00:01", "endpoint 222222222222: MAC address 01:00:5e:00:00:01 is a multicast or broadcast address: a container's interface needs a unicast one"},
 		{"mac-broadcast", ep2, "172.20.0.9/16", "ff:ff:ff:ff:ff:ff", "endpoint 222222222222: MAC address ff:ff:ff:ff:ff:ff is a multicast or broadcast address: a container's interface needs a unicast one"},
 		{"mac-long", ep2, "172.20.0.9/16", "02:00:00:00:00:00:00:01", `endpoint 222222222222: MAC address "02:00:00:00:00:00:00:01" has 8 bytes: an Ethernet MAC has 6`},
@@ -438,13 +439,24 @@ func TestDriverRefusesBadEndpoints(t *testing.T) {
 			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
 		}
 	}
+	if err := r.d.CreateNetwork(ctx, createReq(netB, "172.21.0.0/16", "172.21.0.1/16", nil)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := r.d.CreateEndpoint(ctx, &network.CreateEndpointRequest{NetworkID: netB, EndpointID: ep1,
+		Interface: &network.EndpointInterface{Address: "172.21.0.2/16"}})
+	if want := "endpoint 111111111111 already exists on network aaaaaaaaaaaa: an endpoint ID names one endpoint"; err == nil || err.Error() != want {
+		t.Errorf("an endpoint ID on a second network: %v, want %q", err, want)
+	}
+	if err := r.d.DeleteNetwork(ctx, &network.DeleteNetworkRequest{NetworkID: netB}); err != nil {
+		t.Fatal(err)
+	}
 	_, eps, _ := r.d.Snapshot(ctx)
 	if len(eps) != 1 || eps[0].Address.String() != "172.20.0.2/16" {
 		t.Fatalf("endpoints after refusals: %+v", eps)
 	}
 
 	// The network is in use while ep1's veth lives; once the container is gone it can go.
-	err := r.d.DeleteNetwork(ctx, &network.DeleteNetworkRequest{NetworkID: netA})
+	err = r.d.DeleteNetwork(ctx, &network.DeleteNetworkRequest{NetworkID: netA})
 	if err == nil || err.Error() != "network aaaaaaaaaaaa is still in use by endpoint 111111111111: disconnect or remove them first" {
 		t.Fatalf("DeleteNetwork with a live endpoint: %v", err)
 	}
@@ -460,10 +472,10 @@ func TestDriverRefusesBadEndpoints(t *testing.T) {
 	}
 }
 
-// TestDriverHoldsBackBadRecords: a stored network that fails its check at start (the host took
-// its subnet since, or the record is damaged) is neither served nor programmed, its links stay,
-// and it stays in the database for an admin to mend.
-func TestDriverHoldsBackBadRecords(t *testing.T) {
+// TestDriverRestartChecksRecords: a stored network whose subnet the host took since is restored
+// (its containers keep working) and said loudly; a damaged record is held back: neither served
+// nor programmed, its links and record kept, until Docker deletes the network.
+func TestDriverRestartChecksRecords(t *testing.T) {
 	ctx := context.Background()
 	r := newRig(t)
 	if err := r.d.CreateNetwork(ctx, createReq(netA, "172.20.0.0/16", "172.20.0.1/16", nil)); err != nil {
@@ -473,28 +485,35 @@ func TestDriverHoldsBackBadRecords(t *testing.T) {
 	if err := r.d.CreateNetwork(ctx, createReq(netB, "172.21.0.0/16", "172.21.0.1/16", nil)); err != nil {
 		t.Fatal(err)
 	}
-	// The host routes 172.20.0.0/16 itself now; a restart must not hijack it.
+	// The host routes 172.20.0.0/16 itself now, and netB's record is damaged.
 	r.hostSubnets = append(r.hostSubnets, hostnets.Subnet{Prefix: netip.MustParsePrefix("172.20.0.0/16"), Link: "ens224"})
+	damaged := Network{ID: netB, Bridge: "vb-elsewhere", Subnet: netip.MustParsePrefix("172.21.0.0/16"), Gateway: netip.MustParsePrefix("172.21.0.1/16")}
+	if err := r.store.PutNetwork(&damaged); err != nil {
+		t.Fatal(err)
+	}
 	r.open(t)
 	if err := r.d.Restore(ctx); err != nil {
 		t.Fatal(err)
 	}
 	nets, _, _ := r.d.Snapshot(ctx)
-	if len(nets) != 1 || nets[0].ID != netB {
-		t.Fatalf("networks served after the host took 172.20.0.0/16: %+v", nets)
+	if len(nets) != 1 || nets[0].ID != netA {
+		t.Fatalf("networks served after the restart: %+v, want netA only", nets)
 	}
-	for _, n := range r.firewall.state.Networks {
-		if n.Bridge == link.BridgeName(netA) {
-			t.Fatalf("rules programmed for a held-back network: %+v", r.firewall.state)
-		}
+	if len(r.firewall.state.Networks) != 1 || r.firewall.state.Networks[0].Bridge != link.BridgeName(netA) {
+		t.Fatalf("rules after the restart: %+v, want netA's", r.firewall.state)
 	}
-	for _, name := range []string{link.BridgeName(netA), link.HostVethName(ep1)} {
+	for _, name := range []string{link.BridgeName(netA), link.HostVethName(ep1), link.BridgeName(netB)} {
 		if _, ok := r.links.links[name]; !ok {
-			t.Fatalf("link %s of a held-back network was removed: %v", name, r.links.links)
+			t.Fatalf("link %s was removed at the restart: %v", name, r.links.links)
 		}
 	}
-	stored, err := r.store.Networks()
-	if err != nil || len(stored) != 2 {
-		t.Fatalf("the database lost the held-back network: %v %v", stored, err)
+	if stored, err := r.store.Networks(); err != nil || len(stored) != 2 {
+		t.Fatalf("the database lost a network: %v %v", stored, err)
+	}
+	if err := r.d.DeleteNetwork(ctx, &network.DeleteNetworkRequest{NetworkID: netB}); err != nil {
+		t.Fatal(err)
+	}
+	if stored, err := r.store.Networks(); err != nil || len(stored) != 1 {
+		t.Fatalf("Docker deleted the held-back network, but its record stayed: %v %v", stored, err)
 	}
 }

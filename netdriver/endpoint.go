@@ -7,13 +7,14 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 
 	"github.com/docker/go-plugins-helpers/network"
 
 	"github.com/docker-vic/docker-vic/endpoint/link"
 )
 
-// CreateEndpoint implements plugin.NetworkDriver: it records the endpoint and, when Docker
+// CreateEndpoint implements driverapi.NetworkDriver: it records the endpoint and, when Docker
 // left the MAC to the driver, picks one derived from the address as Docker's bridge does.
 func (d *Driver) CreateEndpoint(ctx context.Context, r *network.CreateEndpointRequest) (*network.CreateEndpointResponse, error) {
 	id := shortID(r.EndpointID)
@@ -38,8 +39,15 @@ func (d *Driver) CreateEndpoint(ctx context.Context, r *network.CreateEndpointRe
 	if err := checkAddress(n, addr); err != nil {
 		return nil, fmt.Errorf("endpoint %s: %w", id, err)
 	}
-	if old, ok := d.endpoints[r.EndpointID]; ok && old.Address.Addr() != addr.Addr() {
-		return nil, fmt.Errorf("endpoint %s already exists with address %s: it cannot take %s", id, old.Address.Addr(), addr.Addr())
+	if old, ok := d.endpoints[r.EndpointID]; ok {
+		switch {
+		case old.NetworkID != n.ID:
+			return nil, fmt.Errorf("endpoint %s already exists on network %s: an endpoint ID names one endpoint", id, shortID(old.NetworkID))
+		case old.Address.Addr() != addr.Addr():
+			return nil, fmt.Errorf("endpoint %s already exists with address %s: it cannot take %s", id, old.Address.Addr(), addr.Addr())
+		case r.Interface.MacAddress != "" && !strings.EqualFold(r.Interface.MacAddress, old.MAC):
+			return nil, fmt.Errorf("endpoint %s already exists with MAC address %s: it cannot take %s", id, old.MAC, r.Interface.MacAddress)
+		}
 	}
 	for _, o := range d.endpoints {
 		if o.ID == r.EndpointID {
@@ -49,7 +57,8 @@ func (d *Driver) CreateEndpoint(ctx context.Context, r *network.CreateEndpointRe
 			return nil, fmt.Errorf("endpoint %s: address %s is already used by endpoint %s of the same network", id, addr.Addr(), shortID(o.ID))
 		}
 		if link.HostVethName(o.ID) == link.HostVethName(r.EndpointID) {
-			return nil, fmt.Errorf("endpoint %s: its ID starts with the same %d characters as endpoint %s, and the links of both would share one name: endpoint IDs must differ in their first %[2]d characters", r.EndpointID, link.IDChars, o.ID)
+			return nil, fmt.Errorf("endpoint %s: its ID starts with the same %d characters as endpoint %s, and both would share link %s: endpoint IDs must differ in their first %[2]d characters",
+				r.EndpointID, link.IDChars, o.ID, link.HostVethName(o.ID))
 		}
 	}
 	mac, res := r.Interface.MacAddress, &network.CreateEndpointResponse{}
@@ -131,7 +140,7 @@ func macFor(a netip.Addr) string {
 	return net.HardwareAddr{0x02, 0x42, b[0], b[1], b[2], b[3]}.String()
 }
 
-// EndpointInfo implements plugin.NetworkDriver.
+// EndpointInfo implements driverapi.NetworkDriver.
 func (d *Driver) EndpointInfo(ctx context.Context, r *network.InfoRequest) (*network.InfoResponse, error) {
 	if err := d.acquire(ctx); err != nil {
 		return nil, err
@@ -148,7 +157,7 @@ func (d *Driver) EndpointInfo(ctx context.Context, r *network.InfoRequest) (*net
 	return &network.InfoResponse{Value: info}, nil
 }
 
-// Join implements plugin.NetworkDriver: the veth pair whose peer Docker moves into the
+// Join implements driverapi.NetworkDriver: the veth pair whose peer Docker moves into the
 // container, and the network's gateway.
 func (d *Driver) Join(ctx context.Context, r *network.JoinRequest) (*network.JoinResponse, error) {
 	if err := d.acquire(ctx); err != nil {
@@ -192,7 +201,7 @@ func (d *Driver) Join(ctx context.Context, r *network.JoinRequest) (*network.Joi
 	return res, nil
 }
 
-// Leave implements plugin.NetworkDriver. The links go with DeleteEndpoint, which Docker also
+// Leave implements driverapi.NetworkDriver. The links go with DeleteEndpoint, which Docker also
 // calls when Join fails half-way.
 func (d *Driver) Leave(ctx context.Context, r *network.LeaveRequest) error {
 	if err := d.acquire(ctx); err != nil {
@@ -210,7 +219,7 @@ func (d *Driver) Leave(ctx context.Context, r *network.LeaveRequest) error {
 	return nil
 }
 
-// DeleteEndpoint implements plugin.NetworkDriver; an unknown endpoint is fine, and its links
+// DeleteEndpoint implements driverapi.NetworkDriver; an unknown endpoint is fine, and its links
 // (found by name) are removed all the same.
 func (d *Driver) DeleteEndpoint(ctx context.Context, r *network.DeleteEndpointRequest) error {
 	if err := d.acquire(ctx); err != nil {

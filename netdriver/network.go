@@ -29,7 +29,7 @@ const OptionMTU = "com.docker.network.driver.mtu"
 // knownOptions are the `-o` options a vic bridge network accepts.
 var knownOptions = []string{OptionMTU, OptionPortGroup}
 
-// CreateNetwork implements plugin.NetworkDriver: a bridge with the gateway address, its rules,
+// CreateNetwork implements driverapi.NetworkDriver: a bridge with the gateway address, its rules,
 // and the record, all or nothing.
 func (d *Driver) CreateNetwork(ctx context.Context, r *network.CreateNetworkRequest) error {
 	n, err := d.parseNetwork(r)
@@ -40,8 +40,17 @@ func (d *Driver) CreateNetwork(ctx context.Context, r *network.CreateNetworkRequ
 		return err
 	}
 	defer d.release()
-	if old, ok := d.networks[n.ID]; ok && *old == *n {
+	if old, ok := d.networks[n.ID]; ok {
+		if *old != *n {
+			return fmt.Errorf("network %s already exists with subnet %s: a network ID names one network", shortID(n.ID), old.Subnet)
+		}
 		return d.ensureBridge(n) // a repeated call converges
+	}
+	for _, o := range d.networks {
+		if n.Bridge != "" && o.Bridge == n.Bridge {
+			return fmt.Errorf("network %s: its ID starts with the same %d characters as network %s, and both would share bridge %s: network IDs must differ in their first %[2]d characters",
+				n.ID, link.IDChars, o.ID, n.Bridge)
+		}
 	}
 	if n.PortGroup != "" {
 		if err := d.checkContainerNetwork(n); err != nil {
@@ -182,8 +191,23 @@ func (d *Driver) readHostSubnets() []hostnets.Subnet {
 	return d.hostSubnets()
 }
 
+// forgetHeld removes the record of a held-back network that Docker deletes.
+func (d *Driver) forgetHeld(id string) {
+	for i, n := range d.held {
+		if n.ID == id {
+			d.held = append(d.held[:i], d.held[i+1:]...)
+			if err := d.store.DeleteNetwork(id); err != nil {
+				d.log.Warn("cannot forget a held-back network", "network", shortID(id), "error", err)
+			}
+			return
+		}
+	}
+}
+
 // checkRecord checks a network read back from the database before the driver programs the
-// kernel from it: the record may be damaged, or the host may have taken its subnet since.
+// kernel from it: a damaged record is held back. A network whose subnet the endpoint VM's own
+// routes took since is restored all the same, so that its containers keep working, and said
+// loudly.
 func (d *Driver) checkRecord(n *Network) error {
 	switch {
 	case n.ID == "":
@@ -198,7 +222,10 @@ func (d *Driver) checkRecord(n *Network) error {
 		return fmt.Errorf("gateway %s is outside subnet %s", n.Gateway.Addr(), n.Subnet)
 	}
 	if n.PortGroup == "" {
-		return hostnets.Check(n.Subnet, d.readHostSubnets())
+		if err := hostnets.Check(n.Subnet, d.readHostSubnets()); err != nil {
+			d.log.Error("a restored network overlaps a network of the endpoint VM: its containers keep working, but remove the network or the route",
+				"network", shortID(n.ID), "error", err)
+		}
 	}
 	return nil
 }
@@ -216,7 +243,7 @@ func (d *Driver) ensureBridge(n *Network) error {
 	return nil
 }
 
-// DeleteNetwork implements plugin.NetworkDriver. An unknown network is fine: Docker deletes
+// DeleteNetwork implements driverapi.NetworkDriver. An unknown network is fine: Docker deletes
 // networks during its own start-up cleanup. A network whose endpoints are still in use by
 // containers is refused (Docker itself never asks that); endpoints left over without a
 // container go with it.
@@ -227,6 +254,7 @@ func (d *Driver) DeleteNetwork(ctx context.Context, r *network.DeleteNetworkRequ
 	defer d.release()
 	n, ok := d.networks[r.NetworkID]
 	if !ok {
+		d.forgetHeld(r.NetworkID)
 		return d.links.DeleteBridge(link.BridgeName(r.NetworkID))
 	}
 	if err := d.checkNoLiveEndpoints(n); err != nil {

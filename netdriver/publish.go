@@ -42,7 +42,7 @@ func (b portBinding) String() string {
 	return fmt.Sprintf("-p %s:%d/%s", host, b.Port, proto)
 }
 
-// ProgramExternalConnectivity implements plugin.NetworkDriver: it publishes the container's
+// ProgramExternalConnectivity implements driverapi.NetworkDriver: it publishes the container's
 // ports on the endpoint's public address and on loopback, all of them or none.
 func (d *Driver) ProgramExternalConnectivity(ctx context.Context, r *network.ProgramExternalConnectivityRequest) error {
 	bindings, err := parsePortMap(r.Options[optPortMap])
@@ -210,7 +210,7 @@ func (d *Driver) publishedBy(self *Endpoint, p Port) error {
 	return nil
 }
 
-// RevokeExternalConnectivity implements plugin.NetworkDriver; unknown endpoints are fine.
+// RevokeExternalConnectivity implements driverapi.NetworkDriver; unknown endpoints are fine.
 func (d *Driver) RevokeExternalConnectivity(ctx context.Context, r *network.RevokeExternalConnectivityRequest) error {
 	if err := d.acquire(ctx); err != nil {
 		return err

@@ -6,7 +6,8 @@
 #   10 use case 1: -p 8080:80   50 an --internal network
 #   20 use case 2: names, NAT   60 networks the vic driver refuses
 #   30 subnets and IPAM         70 use case 4: the container network consumer
-#                               80 the DHCP container network, across an endpoint restart
+#   75 the firewall levels      80 the DHCP container network, across an endpoint restart
+#   85 the NSX Edge scenario    90 container VMs off and on (docker vic configure)
 # Each use case makes what it needs (named vic-e2e-*) and removes it at its end; it sees only
 # what this runner sets (below) and the testbed's exports, and runs in a subshell of its own so
 # that it cannot leave anything else to the next one. Each check asserts what a user sees; the

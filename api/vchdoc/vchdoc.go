@@ -52,15 +52,25 @@ func Write(w io.Writer, v *VCH) error {
 	return enc.Encode(v)
 }
 
+// Decode reads one document from r, as `docker vic inspect NAME --format json` printed it.
+func Decode(r io.Reader) (*VCH, error) {
+	v := &VCH{}
+	if err := json.NewDecoder(r).Decode(v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
 // Read decodes the document in file path. A file that is not one, or has no configuration,
 // gives a sentence saying how to write one.
 func Read(path string) (*VCH, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading the configuration file: %w", err)
 	}
-	v := &VCH{}
-	if err := json.Unmarshal(b, v); err != nil {
+	defer f.Close()
+	v, err := Decode(f)
+	if err != nil {
 		return nil, fmt.Errorf("configuration file %s is not the JSON of `docker vic inspect NAME --format json`: %w", path, err)
 	}
 	if v.Config == nil {

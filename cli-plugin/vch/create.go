@@ -132,7 +132,7 @@ func kindName(ref types.ManagedObjectReference) string {
 // inventory pushes its undo; any failure runs them, newest first.
 func (m *Manager) build(ctx context.Context, cfg *config.Config, p *createPlan) (err error) {
 	name := cfg.Name
-	spec, err := endpointSpec(cfg, p)
+	spec, err := endpointVMSpec(cfg, p)
 	if err != nil {
 		return err
 	}
@@ -171,9 +171,9 @@ func (m *Manager) build(ctx context.Context, cfg *config.Config, p *createPlan) 
 	return nil
 }
 
-// endpointSpec describes the endpoint VM: CPUs, memory, one NIC per port group, the appliance
+// endpointVMSpec describes the endpoint VM: CPUs, memory, one NIC per port group, the appliance
 // CD-ROM and the stored configuration.
-func endpointSpec(cfg *config.Config, p *createPlan) (types.VirtualMachineConfigSpec, error) {
+func endpointVMSpec(cfg *config.Config, p *createPlan) (types.VirtualMachineConfigSpec, error) {
 	var spec types.VirtualMachineConfigSpec
 	extra, err := cfg.Encode()
 	if err != nil {

@@ -24,7 +24,7 @@ import (
 )
 
 // env is a simulated vCenter holding VCH "vch1" (bridge port group "vch1", container network
-// "cn1"), created with `docker vic create`'s own code, and a Reconciler for it.
+// "cn1"), placed by vsphere/sim as `docker vic create` places it, and a Reconciler for it.
 type env struct {
 	t   *testing.T
 	ctx context.Context

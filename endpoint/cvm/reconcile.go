@@ -14,9 +14,9 @@ import (
 	"github.com/docker-vic/docker-vic/vsphere"
 )
 
-// ErrNoEndpoint says that the VCH's endpoint VM, whose pool, folder and datastore the container
+// ErrNoEndpointVM says that the VCH's endpoint VM, whose pool, folder and datastore the container
 // VMs share, was not found.
-var ErrNoEndpoint = errors.New("endpoint VM not found")
+var ErrNoEndpointVM = errors.New("endpoint VM not found")
 
 // New returns a Reconciler working through client, which it never logs out. It makes no call:
 // vCenter may be down.
@@ -50,7 +50,7 @@ func (r *Reconciler) placementOf(inv *vsphere.Inventory) (*placement, error) {
 	}
 	ep, err := inv.EndpointVM(r.opts.VCH)
 	if err != nil {
-		return nil, fmt.Errorf("finding VCH %q in datacenter %q: %w", r.opts.VCH, inv.DatacenterName(), ErrNoEndpoint)
+		return nil, fmt.Errorf("finding VCH %q in datacenter %q: %w", r.opts.VCH, inv.DatacenterName(), ErrNoEndpointVM)
 	}
 	if r.opts.Pool == nil && ep.Pool() != nil {
 		p.pool = *ep.Pool()

@@ -426,8 +426,8 @@ func TestReconcileUnknownVCH(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := r.Reconcile(e.ctx, []Container{container("web", idWeb, true, "vch1")}); !errors.Is(err, ErrNoEndpoint) {
-			t.Errorf("Reconcile error %v, want ErrNoEndpoint", err)
+		if err := r.Reconcile(e.ctx, []Container{container("web", idWeb, true, "vch1")}); !errors.Is(err, ErrNoEndpointVM) {
+			t.Errorf("Reconcile error %v, want ErrNoEndpointVM", err)
 		}
 	})
 }

@@ -18,7 +18,7 @@ type loggedDriver struct {
 	log *slog.Logger
 }
 
-// CreateEndpoint implements plugin.NetworkDriver.
+// CreateEndpoint implements driverapi.NetworkDriver.
 func (d loggedDriver) CreateEndpoint(ctx context.Context, r *network.CreateEndpointRequest) (*network.CreateEndpointResponse, error) {
 	res, err := d.Driver.CreateEndpoint(ctx, r)
 	if err == nil {
@@ -31,7 +31,7 @@ func (d loggedDriver) CreateEndpoint(ctx context.Context, r *network.CreateEndpo
 	return res, err
 }
 
-// DeleteEndpoint implements plugin.NetworkDriver.
+// DeleteEndpoint implements driverapi.NetworkDriver.
 func (d loggedDriver) DeleteEndpoint(ctx context.Context, r *network.DeleteEndpointRequest) error {
 	err := d.Driver.DeleteEndpoint(ctx, r)
 	if err == nil {
@@ -40,7 +40,7 @@ func (d loggedDriver) DeleteEndpoint(ctx context.Context, r *network.DeleteEndpo
 	return err
 }
 
-// ProgramExternalConnectivity implements plugin.NetworkDriver.
+// ProgramExternalConnectivity implements driverapi.NetworkDriver.
 func (d loggedDriver) ProgramExternalConnectivity(ctx context.Context, r *network.ProgramExternalConnectivityRequest) error {
 	err := d.Driver.ProgramExternalConnectivity(ctx, r)
 	if err == nil {
@@ -49,7 +49,7 @@ func (d loggedDriver) ProgramExternalConnectivity(ctx context.Context, r *networ
 	return err
 }
 
-// RevokeExternalConnectivity implements plugin.NetworkDriver.
+// RevokeExternalConnectivity implements driverapi.NetworkDriver.
 func (d loggedDriver) RevokeExternalConnectivity(ctx context.Context, r *network.RevokeExternalConnectivityRequest) error {
 	err := d.Driver.RevokeExternalConnectivity(ctx, r)
 	if err == nil {

@@ -1,4 +1,4 @@
-// Package hostnets knows the subnets a container network must never take on the endpoint VM:
+// Package hostnets knows the subnets a bridge network must never take on the endpoint VM:
 // the special IPv4 ranges (loopback, link-local, multicast and the like) and the connected
 // routes of the VM's own links (its role networks, docker0, anything an admin added). A vic
 // network on one of them would hijack the VM's own traffic. The check builds on any OS; the

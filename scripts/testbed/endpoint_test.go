@@ -3,12 +3,17 @@
 package main
 
 import (
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
 
 	"gotest.tools/v3/assert"
 	"gotest.tools/v3/assert/cmp"
+
+	"github.com/docker-vic/docker-vic/api/vchdoc"
+	"github.com/docker-vic/docker-vic/config"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // vic-endpoint's command line carries no password: the login comes from the credentials file,
@@ -58,8 +63,8 @@ func TestParseNICs(t *testing.T) {
 		{"PortGroup":"Docker-Public","MAC":"00:0c:29:33:35:39","Roles":["public"],"Aliases":null,"Address":""},
 		{"PortGroup":"External-Consumer","MAC":"00:0c:29:37:35:39","Roles":["container"],"Aliases":["consumer"]}]}`))
 	assert.NilError(t, err)
-	assert.DeepEqual(t, nics, []nic{
-		{PortGroup: "Docker-Public", MAC: "00:0c:29:33:35:39", Roles: []string{"public"}},
-		{PortGroup: "External-Consumer", MAC: "00:0c:29:37:35:39", Roles: []string{"container"}, Aliases: []string{"consumer"}},
-	})
+	assert.DeepEqual(t, nics, []vchdoc.NIC{
+		{PortGroup: "Docker-Public", MAC: "00:0c:29:33:35:39", Roles: []config.Role{config.RolePublic}},
+		{PortGroup: "External-Consumer", MAC: "00:0c:29:37:35:39", Roles: []config.Role{config.RoleContainer}, Aliases: []string{"consumer"}},
+	}, cmpopts.EquateComparable(netip.Addr{}))
 }

@@ -6,13 +6,16 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/docker-vic/docker-vic/api/portsapi"
+	"github.com/docker-vic/docker-vic/config"
 )
 
 // What the testbed makes is named with prefix, so that a later run can clear it.
 const (
 	prefix       = "vtb-"
 	vchName      = "vch-testbed"
-	pluginSocket = "/run/docker/plugins/vic.sock"
+	pluginSocket = portsapi.DefaultSocket
 	lockPath     = "/run/lock/vic-testbed.lock"
 	// wireBridge is the bridge inside each port group's namespace: the port group's wire.
 	wireBridge = "br0"
@@ -133,9 +136,12 @@ func wireNS(p, pg string) string { return p + "pg-" + slug(pg) }
 func netNS(alias string) string { return prefix + "net-" + slug(alias) }
 
 // hostLink is the host link of an endpoint NIC with roles and container network aliases.
-func hostLink(roles, aliases []string) string {
-	for _, r := range []struct{ role, link string }{
-		{"public", "public"}, {"client", "client"}, {"management", "mgmt"}, {"bridge", "bridge"},
+func hostLink(roles []config.Role, aliases []string) string {
+	for _, r := range []struct {
+		role config.Role
+		link string
+	}{
+		{config.RolePublic, "public"}, {config.RoleClient, "client"}, {config.RoleManagement, "mgmt"}, {config.RoleBridge, "bridge"},
 	} {
 		if slices.Contains(roles, r.role) {
 			return prefix + r.link
@@ -150,13 +156,13 @@ func hostLink(roles, aliases []string) string {
 
 // nicAddr is the endpoint's static address on a NIC with roles; none on the bridge and on
 // container networks.
-func nicAddr(roles []string) netip.Prefix {
+func nicAddr(roles []config.Role) netip.Prefix {
 	switch {
-	case slices.Contains(roles, "public"):
+	case slices.Contains(roles, config.RolePublic):
 		return publicAddr
-	case slices.Contains(roles, "client"):
+	case slices.Contains(roles, config.RoleClient):
 		return clientAddr
-	case slices.Contains(roles, "management"):
+	case slices.Contains(roles, config.RoleManagement):
 		return mgmtAddr
 	}
 	return netip.Prefix{}

@@ -7,22 +7,25 @@ import (
 	"testing"
 
 	"gotest.tools/v3/assert"
+
+	"github.com/docker-vic/docker-vic/config"
 )
 
 func TestHostLinkNamesFollowTheRoles(t *testing.T) {
 	tests := []struct {
-		roles, aliases []string
-		want           string
-		addr           string
+		roles   []config.Role
+		aliases []string
+		want    string
+		addr    string
 	}{
-		{[]string{"public"}, nil, "vtb-public", "198.51.100.2/24"},
-		{[]string{"public", "client", "management"}, nil, "vtb-public", "198.51.100.2/24"},
-		{[]string{"client", "management"}, nil, "vtb-client", "203.0.113.2/26"},
-		{[]string{"management"}, nil, "vtb-mgmt", "203.0.113.98/27"},
-		{[]string{"bridge"}, nil, "vtb-bridge", ""},
-		{[]string{"container"}, []string{"consumer"}, "vtb-c-consumer", ""},
-		{[]string{"container"}, []string{"containers"}, "vtb-c-container", ""},
-		{[]string{"container"}, []string{"My Net"}, "vtb-c-my-net", ""},
+		{[]config.Role{"public"}, nil, "vtb-public", "198.51.100.2/24"},
+		{[]config.Role{"public", "client", "management"}, nil, "vtb-public", "198.51.100.2/24"},
+		{[]config.Role{"client", "management"}, nil, "vtb-client", "203.0.113.2/26"},
+		{[]config.Role{"management"}, nil, "vtb-mgmt", "203.0.113.98/27"},
+		{[]config.Role{"bridge"}, nil, "vtb-bridge", ""},
+		{[]config.Role{"container"}, []string{"consumer"}, "vtb-c-consumer", ""},
+		{[]config.Role{"container"}, []string{"containers"}, "vtb-c-container", ""},
+		{[]config.Role{"container"}, []string{"My Net"}, "vtb-c-my-net", ""},
 	}
 	for _, tt := range tests {
 		name := hostLink(tt.roles, tt.aliases)

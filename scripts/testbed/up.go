@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+
+	"github.com/docker-vic/docker-vic/api/vchdoc"
 )
 
 // up brings the testbed up step by step and prints the export lines. A failed `up` leaves
@@ -133,7 +135,7 @@ func (tb *testbed) build(ctx context.Context) error {
 }
 
 // wireNICs gives each endpoint VM NIC a host link with the NIC's MAC on its port group's wire.
-func (tb *testbed) wireNICs(w *wires, nics []nic) error {
+func (tb *testbed) wireNICs(w *wires, nics []vchdoc.NIC) error {
 	public := false
 	for _, n := range nics {
 		mac, err := net.ParseMAC(n.MAC)
@@ -144,7 +146,7 @@ func (tb *testbed) wireNICs(w *wires, nics []nic) error {
 		if err := w.plugHost(name, mac, n.PortGroup, addr); err != nil {
 			return err
 		}
-		what := strings.Join(n.Roles, ",")
+		what := fmt.Sprint(n.Roles)
 		if len(n.Aliases) > 0 {
 			what += " " + strings.Join(n.Aliases, ",")
 		}

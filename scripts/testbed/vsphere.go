@@ -3,8 +3,8 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/url"
@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/docker-vic/docker-vic/api/vchdoc"
 )
 
 // vsphere is where the testbed's vcsim serves.
@@ -159,16 +161,8 @@ func (tb *testbed) createVCH(ctx context.Context, vs vsphere) error {
 	return nil
 }
 
-// nic is an endpoint VM NIC as `docker vic inspect --format json` shows it.
-type nic struct {
-	PortGroup string
-	MAC       string
-	Roles     []string
-	Aliases   []string
-}
-
 // inspectNICs reads the endpoint VM's NICs from vSphere.
-func (tb *testbed) inspectNICs(ctx context.Context, vs vsphere) ([]nic, error) {
+func (tb *testbed) inspectNICs(ctx context.Context, vs vsphere) ([]vchdoc.NIC, error) {
 	var stderr strings.Builder
 	cmd := tb.dockerVic(ctx, vs, "inspect", vchName, "--format", "json")
 	cmd.Stderr = &stderr
@@ -179,9 +173,9 @@ func (tb *testbed) inspectNICs(ctx context.Context, vs vsphere) ([]nic, error) {
 	return parseNICs(out)
 }
 
-func parseNICs(inspect []byte) ([]nic, error) {
-	var v struct{ NICs []nic }
-	if err := json.Unmarshal(inspect, &v); err != nil {
+func parseNICs(inspect []byte) ([]vchdoc.NIC, error) {
+	v, err := vchdoc.Decode(bytes.NewReader(inspect))
+	if err != nil {
 		return nil, fmt.Errorf("reading the NICs of VCH %q: %w", vchName, err)
 	}
 	return v.NICs, nil
