@@ -57,7 +57,7 @@ func Connect(ctx context.Context, t *Target) (*Session, error) {
 	s.manager = session.NewManager(vc)
 	if err := s.manager.Login(ctx, url.UserPassword(t.User, t.Password)); err != nil {
 		if fault.Is(err, &types.InvalidLogin{}) {
-			return nil, fmt.Errorf("logging in to %s as %q: the user name or password is incorrect", t.Host(), t.User)
+			return nil, fmt.Errorf("logging in to %s as %q: %w", t.Host(), t.User, ErrBadLogin)
 		}
 		return nil, fmt.Errorf("logging in to %s as %q: %w", t.Host(), t.User, err)
 	}

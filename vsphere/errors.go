@@ -11,6 +11,8 @@ var (
 	ErrNotFound = errors.New("vch not found")
 	// ErrPortGroupNotFound: the datacenter has no port group of that name.
 	ErrPortGroupNotFound = errors.New("port group not found")
+	// ErrBadLogin: vSphere refused the user name or the password.
+	ErrBadLogin = errors.New("the user name or password is incorrect")
 )
 
 // NotFoundError says which VCH was not found, and where. It matches ErrNotFound.

@@ -93,6 +93,7 @@ func TestConnectBadPasswordRefused(t *testing.T) {
 	s, _ := tlsServer(t)
 	_, err := connect(t, Options{Target: s.URL.Host, User: "admin", Password: "hunter2", Insecure: true}, noEnv)
 	assert.Error(t, err, "logging in to "+s.URL.Host+" as \"admin\": the user name or password is incorrect")
+	assert.Assert(t, errors.Is(err, ErrBadLogin), "callers branch on ErrBadLogin")
 }
 
 func TestConnectNoPassword(t *testing.T) {
