@@ -1,7 +1,9 @@
 // Package liveconfig owns the VCH configuration the daemon serves: where it is read (a Source:
-// the file of `--config`, or vSphere with credentials from a root-only file), the
-// configuration and uplinks being served (Live), and the Refresher, which reads the source
-// again and applies what may change while containers run: the container networks.
+// the file of `--config`, or vSphere with credentials from a root-only file), the last document
+// read from vSphere kept in the state directory (Stored), the reading at start that serves the
+// stored one while vSphere does not answer (Startup), the configuration and uplinks being
+// served (Live), and the Refresher, which reads the source again and applies what may change
+// while containers run: the container networks.
 package liveconfig
 
 import (

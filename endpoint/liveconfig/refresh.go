@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/config"
 	"github.com/docker-vic/docker-vic/endpoint/uplink"
 )
@@ -13,13 +14,31 @@ import (
 // refreshTimeout bounds one reading of the configuration: a hung vCenter only delays the next.
 const refreshTimeout = time.Minute
 
+// Timings of the Refresher's warnings and retries.
+const (
+	// DefaultSlowAfter is how long a reading may wait for vSphere before the Refresher warns
+	// that the configuration served may be stale.
+	DefaultSlowAfter = 20 * time.Second
+	// retryAfterFailure bounds the wait before the next reading after a failed one.
+	retryAfterFailure = 10 * time.Second
+	// warnEvery is how often a lasting failure is said again at warning level.
+	warnEvery = time.Minute
+)
+
 // Refresher reads the VCH's configuration again and applies what can change while containers
 // run: the container networks (new ones, ranges, firewall levels) and whether containers get
 // VMs in vSphere. A change of the role
 // networks, the bridge or the DNS servers takes a restart of the daemon, and it says so.
+// A reading that fails, or waits on vSphere for SlowAfter, is said at warning level with the
+// revision still served; the first success after that is said at info level.
 type Refresher struct {
 	Source Source
 	Live   *Live
+	// Stored, when set, keeps every new document read (see Stored).
+	Stored *Stored
+	// Behind says that the configuration served was not read from the source at start (the
+	// stored one, while vSphere did not answer): Run reads again soon, and says when it caught up.
+	Behind bool
 	// Links lists the local links, to match the uplinks of the new configuration; on error the
 	// uplinks stay as they are.
 	Links func() ([]uplink.Link, error)
@@ -30,21 +49,46 @@ type Refresher struct {
 	Accept func(*config.Config) error
 	// Applied runs once a new configuration is served (the containers' firewalls).
 	Applied func(ctx context.Context) error
-	Log     *slog.Logger
+	// SlowAfter: zero means DefaultSlowAfter.
+	SlowAfter time.Duration
+	Log       *slog.Logger
 }
 
-// Run refreshes every interval until ctx ends.
+// Run refreshes every interval until ctx ends; after a failure, or when Behind, it reads again
+// within retryAfterFailure.
 func (r *Refresher) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
+	retry := min(interval, retryAfterFailure)
+	var failing time.Time // since when readings fail; zero while they succeed
+	var warned time.Time
+	wait := interval
+	if r.Behind {
+		wait = retry
+	}
 	for {
-		select {
-		case <-ctx.Done():
+		if !sleep(ctx, wait) {
 			return
-		case <-t.C:
 		}
-		if err := r.Refresh(ctx); err != nil && ctx.Err() == nil {
-			r.Log.Debug("re-reading the VCH configuration failed: retrying later", "error", err)
+		err := r.Refresh(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		wait = interval
+		switch {
+		case err == nil && (r.Behind || !failing.IsZero()):
+			r.Log.Info("vSphere answers again: the configuration served is current", "revision", r.Live.Revision())
+			r.Behind, failing = false, time.Time{}
+		case err != nil:
+			wait = retry
+			if failing.IsZero() {
+				failing = time.Now()
+			}
+			if time.Since(warned) < warnEvery {
+				r.Log.Debug("re-reading the VCH configuration failed again", "error", err)
+				continue
+			}
+			warned = time.Now()
+			r.Log.Warn("re-reading the VCH configuration failed: still serving the configuration read earlier, which may be stale (container networks, firewall levels, container VMs on or off)",
+				"revision", r.Live.Revision(), "failing", time.Since(failing).Round(time.Second), "error", err)
 		}
 	}
 }
@@ -54,10 +98,11 @@ func (r *Refresher) Run(ctx context.Context, interval time.Duration) {
 func (r *Refresher) Refresh(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
 	defer cancel()
-	v, err := r.Source.Read(ctx)
+	v, err := r.read(ctx)
 	if err != nil {
 		return err
 	}
+	remember(r.Stored, v, r.Log)
 	old, oldUp := r.Live.Get()
 	if v.Config.Revision == old.Revision && reflect.DeepEqual(v.Config.ContainerNetworks, old.ContainerNetworks) {
 		return nil
@@ -82,6 +127,17 @@ func (r *Refresher) Refresh(ctx context.Context) error {
 	r.Log.Info("the VCH's configuration changed in vSphere: applied", "networks", len(cfg.ContainerNetworks),
 		"containerVMs", !cfg.NoContainerVMs, "revision", cfg.Revision)
 	return r.Applied(ctx)
+}
+
+// read reads the source once, and warns when vSphere has not answered within SlowAfter.
+func (r *Refresher) read(ctx context.Context) (*vchdoc.VCH, error) {
+	slowAfter := orDefault(r.SlowAfter, DefaultSlowAfter)
+	slow := time.AfterFunc(slowAfter, func() {
+		r.Log.Warn("vSphere has not answered the reading of the VCH configuration yet: the configuration served may be stale",
+			"waiting", slowAfter, "revision", r.Live.Revision())
+	})
+	defer slow.Stop()
+	return r.Source.Read(ctx)
 }
 
 // sameOutsideLiveSettings reports whether a and b differ only in what the daemon applies while

@@ -252,3 +252,89 @@ func TestRefresherRun(t *testing.T) {
 		t.Fatal("Run did not return when ctx ended")
 	}
 }
+
+// runRefresher runs b's Refresher every interval until the test ends.
+func runRefresher(t *testing.T, b *refreshBed, interval time.Duration) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); b.r.Run(ctx, interval) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// waitForLine polls logs until it holds s.
+func waitForLine(t *testing.T, logs *testlog.Buffer, s string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q within 10 s:\n%s", s, logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestRefresherRunWarnsOfFailures: failed readings are said at warning level once a minute at
+// most, with the revision still served; the first success after them at info level.
+func TestRefresherRunWarnsOfFailures(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vch1.json")
+	v := testDoc()
+	writeDoc(t, path, v)
+	b := newRefreshBed(t, File{Path: path}, testLinks)
+	assert.NilError(t, os.Remove(path))
+	runRefresher(t, b, 10*time.Millisecond)
+
+	const failed = `level=WARN msg="re-reading the VCH configuration failed: still serving the configuration read earlier, which may be stale (container networks, firewall levels, container VMs on or off)" revision=1`
+	waitForLine(t, b.logs, failed)
+	waitForLine(t, b.logs, `level=DEBUG msg="re-reading the VCH configuration failed again"`)
+	writeDoc(t, path, v)
+	waitForLine(t, b.logs, `level=INFO msg="vSphere answers again: the configuration served is current" revision=1`)
+	assert.Equal(t, strings.Count(b.logs.String(), "level=WARN"), 1, b.logs.String())
+}
+
+// TestRefresherRunCatchesUp: started from the stored configuration, the Refresher says when it
+// has read the source.
+func TestRefresherRunCatchesUp(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vch1.json")
+	writeDoc(t, path, testDoc())
+	b := newRefreshBed(t, File{Path: path}, testLinks)
+	b.r.Behind = true
+	runRefresher(t, b, 10*time.Millisecond)
+	waitForLine(t, b.logs, `level=INFO msg="vSphere answers again: the configuration served is current" revision=1`)
+}
+
+// TestRefreshWarnsWhenVSphereStalls: a vCenter that stops answering is said at warning level
+// after SlowAfter, with the revision served, long before the reading times out.
+func TestRefreshWarnsWhenVSphereStalls(t *testing.T) {
+	src, _, err := Open(simOptions(t, "vch1", stalledVCenter(t)))
+	assert.NilError(t, err)
+	b := newRefreshBed(t, File{Path: storedDoc(t, testDoc())}, testLinks)
+	b.r.Source, b.r.SlowAfter = src, 100*time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	assert.Assert(t, b.r.Refresh(ctx) != nil)
+	want := `level=WARN msg="vSphere has not answered the reading of the VCH configuration yet: the configuration served may be stale" waiting=100ms revision=1`
+	assert.Assert(t, strings.Contains(b.logs.String(), want), "want %s in the log:\n%s", want, b.logs)
+}
+
+// TestRefreshStoresNewRevisions: every new revision read is stored for the next start.
+func TestRefreshStoresNewRevisions(t *testing.T) {
+	v := testDoc()
+	path := storedDoc(t, v)
+	b := newRefreshBed(t, File{Path: path}, testLinks)
+	b.r.Stored = &Stored{Path: filepath.Join(t.TempDir(), StoredFile), VCH: "vch1"}
+	consumer(v)
+	writeDoc(t, path, v)
+	assert.NilError(t, b.r.Refresh(context.Background()))
+	got, err := b.r.Stored.Load()
+	assert.NilError(t, err)
+	assert.Equal(t, got.Config.Revision, 2)
+	assert.Equal(t, got.Config.ContainerNetworks[0].Alias, "consumer")
+}
+
+// storedDoc writes v into a file of its own and returns its path.
+func storedDoc(t *testing.T, v *vchdoc.VCH) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "vch1.json")
+	writeDoc(t, path, v)
+	return path
+}

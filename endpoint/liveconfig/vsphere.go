@@ -2,6 +2,7 @@ package liveconfig
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -12,6 +13,9 @@ import (
 
 // logoutTimeout bounds the logout, which runs even when the daemon stops.
 const logoutTimeout = 5 * time.Second
+
+// ErrNoConfiguration says that vSphere holds no configuration for the VCH's endpoint VM.
+var ErrNoConfiguration = errors.New("no configuration in vSphere")
 
 // VSphere reads the VCH from vSphere on one session, kept between readings (one login, not one
 // per reading) and dropped on error.
@@ -36,7 +40,7 @@ func (s *VSphere) Read(ctx context.Context) (*vchdoc.VCH, error) {
 	}
 	v, err := vsphere.ReadVCH(ctx, s.sess.Client, s.Target.Datacenter, s.VCH)
 	if err == nil && v.Config == nil {
-		err = fmt.Errorf("VCH %q has no configuration in vSphere", s.VCH)
+		err = fmt.Errorf("VCH %q has %w", s.VCH, ErrNoConfiguration)
 	}
 	if err != nil {
 		s.logout(ctx) // the session may be the cause: the next reading logs in again

@@ -3,11 +3,13 @@ package liveconfig
 import (
 	"context"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/vmware/govmomi"
+	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25"
 	"gotest.tools/v3/assert"
 
@@ -22,10 +24,26 @@ import (
 // options that reach it with credentials in a root-only file, and a client of its own.
 func simVCH(t *testing.T, cfg *config.Config, portGroups ...string) (Options, *vim25.Client) {
 	t.Helper()
+	b := startSim(t, cfg, "", portGroups...)
+	return b.opts, b.client
+}
+
+// simBed is an in-process vCenter holding a VCH.
+type simBed struct {
+	opts   Options
+	client *vim25.Client
+	server *simulator.Server
+}
+
+// startSim is simVCH listening on listen ("": a free port of 127.0.0.1), where it accepts only
+// the login simLogin.
+func startSim(t *testing.T, cfg *config.Config, listen string, portGroups ...string) *simBed {
+	t.Helper()
 	ctx := context.Background()
 	m := sim.Model()
 	assert.NilError(t, m.Create())
 	t.Cleanup(m.Remove)
+	m.Service.Listen = &url.URL{Host: listen, User: simLogin}
 	s := m.Service.NewServer()
 	t.Cleanup(s.Close)
 
@@ -34,14 +52,19 @@ func simVCH(t *testing.T, cfg *config.Config, portGroups ...string) (Options, *v
 	assert.NilError(t, sim.AddPortGroups(ctx, c.Client, nil, portGroups...))
 	_, err = sim.AddVCH(ctx, c.Client, cfg)
 	assert.NilError(t, err)
+	return &simBed{opts: simOptions(t, cfg.Name, s.URL.Host), client: c.Client, server: s}
+}
 
-	user := s.URL.User.Username()
-	pass, _ := s.URL.User.Password()
+// simLogin is the user and password of the in-process vCenter.
+var simLogin = url.UserPassword("vic-test", "s3cret-vic")
+
+// simOptions reach VCH name at host with simLogin from a root-only credentials file.
+func simOptions(t *testing.T, name, host string) Options {
+	t.Helper()
+	pass, _ := simLogin.Password()
 	creds := filepath.Join(t.TempDir(), "credentials")
-	assert.NilError(t, os.WriteFile(creds, []byte("VIC_USER="+user+"\nVIC_PASSWORD="+pass+"\n"), 0o600))
-	target := *s.URL
-	target.User = nil
-	return Options{VCH: cfg.Name, Target: target.String(), Credentials: creds}, c.Client
+	assert.NilError(t, os.WriteFile(creds, []byte("VIC_USER="+simLogin.Username()+"\nVIC_PASSWORD="+pass+"\n"), 0o600))
+	return Options{VCH: name, Target: "http://" + host + "/sdk", Credentials: creds}
 }
 
 // nicMAC returns the MAC of the endpoint VM's NIC on port group pg, or "".
