@@ -59,7 +59,8 @@ func (o Options) Validate() error {
 	return o.Source.Validate()
 }
 
-// Run wires the daemon together, in order: the VCH and its uplinks, the state database, the
+// Run wires the daemon together, in order: the VCH and its uplinks (from vSphere, or while it
+// does not answer the configuration stored at the last reading), the state database, the
 // IPAM and network drivers, the kernel restored from the state, the background tasks, then the
 // socket, served until ctx ends. Then it stops serving, waits for the tasks and closes the
 // database, leaving rules and links in place so that containers keep working while it restarts.
@@ -72,8 +73,15 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		return err
 	}
 	defer src.Close(ctx)
-	v, err := src.Read(ctx)
+	var stored *liveconfig.Stored
+	if target != nil {
+		stored = &liveconfig.Stored{Path: filepath.Join(o.StateDir, liveconfig.StoredFile), VCH: o.Source.VCH}
+	}
+	v, stale, err := liveconfig.Startup{Source: src, Stored: stored, Log: log, Waiting: waitingForVSphere(log)}.Read(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while it waited for vSphere
+		}
 		return err
 	}
 	nl, err := netlink.NewHandle()
@@ -119,7 +127,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	// DHCP client close under them.
 	bg := newBackground(ctx)
 	defer bg.stop()
-	startTasks(bg, tasks{o: o, v: v, target: target, src: src, live: live, nl: nl, d: d, leases: leases, log: log})
+	startTasks(bg, tasks{o: o, v: v, stale: stale, target: target, src: src, stored: stored, live: live, nl: nl, d: d, leases: leases, log: log})
 
 	if err := notifyReady(); err != nil {
 		log.Warn("telling systemd the endpoint is ready failed", "error", err)

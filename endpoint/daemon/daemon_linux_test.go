@@ -92,8 +92,15 @@ func TestMain(m *testing.M) {
 func newEndpointVM(t *testing.T, noAddr bool) *testns.NS {
 	t.Helper()
 	ns := testns.New(t, "vicep")
-	mac, _ := net.ParseMAC(publicMAC)
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "public", HardwareAddr: mac}, PeerName: "public-peer"}
+	addPublicLink(t, ns, publicMAC, noAddr)
+	return ns
+}
+
+// addPublicLink gives ns a veth "public" with MAC mac and, unless noAddr, the address publicIP.
+func addPublicLink(t *testing.T, ns *testns.NS, mac string, noAddr bool) {
+	t.Helper()
+	hw, _ := net.ParseMAC(mac)
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "public", HardwareAddr: hw}, PeerName: "public-peer"}
 	if err := ns.Link.LinkAdd(veth); err != nil {
 		t.Fatalf("creating the public veth: %v", err)
 	}
@@ -112,7 +119,6 @@ func newEndpointVM(t *testing.T, noAddr bool) *testns.NS {
 			}
 		}
 	}
-	return ns
 }
 
 // writeConfig writes the JSON of `docker vic inspect vch1 --format json` with the given public MAC.
@@ -153,9 +159,16 @@ func command(t *testing.T, ns *testns.NS, args ...string) *exec.Cmd {
 // startDaemon runs vic-endpoint inside ns and waits until its socket answers.
 func startDaemon(t *testing.T, ns *testns.NS, cfgPath, stateDir, sock string) *process {
 	t.Helper()
+	return startDaemonWith(t, ns, sock, nil, "--config", cfgPath, "--state-dir", stateDir)
+}
+
+// startDaemonWith runs vic-endpoint inside ns with args and the variables env added to the
+// environment, and waits until its socket answers.
+func startDaemonWith(t *testing.T, ns *testns.NS, sock string, env []string, args ...string) *process {
+	t.Helper()
 	d := &process{stderr: &testlog.Buffer{}, done: make(chan struct{})}
-	d.cmd = command(t, ns, "--config", cfgPath, "--state-dir", stateDir, "--socket", sock,
-		"--watch-interval", "300ms", "--log-level", "debug")
+	d.cmd = command(t, ns, append(args, "--socket", sock, "--watch-interval", "300ms", "--log-level", "debug")...)
+	d.cmd.Env = append(os.Environ(), env...)
 	d.cmd.Stderr = d.stderr
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)

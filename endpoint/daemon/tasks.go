@@ -46,8 +46,10 @@ func (b *background) stop() {
 type tasks struct {
 	o      Options
 	v      *vchdoc.VCH
+	stale  bool            // v is the stored configuration: vSphere did not answer at start
 	target *vsphere.Target // nil: no vSphere (--config)
 	src    liveconfig.Source
+	stored *liveconfig.Stored
 	live   *liveconfig.Live
 	nl     *netlink.Handle
 	d      *drivers
@@ -76,7 +78,7 @@ func startTasks(bg *background, t tasks) {
 		vms = &vmSwitch{syncer: newContainerVMs(t.target, t.v, log), live: t.live}
 		bg.run(vms.syncer.Run)
 		r := &liveconfig.Refresher{
-			Source: t.src, Live: t.live, Overrides: t.o.Uplinks, Log: log,
+			Source: t.src, Live: t.live, Stored: t.stored, Behind: t.stale, Overrides: t.o.Uplinks, Log: log,
 			Links:  func() ([]uplink.Link, error) { return uplink.List(t.nl) },
 			Accept: t.d.ipd.SetConfig,
 			Applied: func(ctx context.Context) error {
