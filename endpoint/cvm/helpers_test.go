@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/object"
@@ -271,15 +272,24 @@ func (r *recorder) take() []string {
 }
 
 // flakyTransport fails every request with a connection error while down is set, as when
-// vCenter is unreachable.
+// vCenter is unreachable, and holds every request while stalled is set, as when vCenter's
+// process is stopped.
 type flakyTransport struct {
-	base http.RoundTripper
-	down atomic.Bool
+	base    http.RoundTripper
+	down    atomic.Bool
+	stalled atomic.Bool
 }
 
 func (f *flakyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if f.down.Load() {
 		return nil, &netDown{}
+	}
+	for f.stalled.Load() {
+		select {
+		case <-req.Context().Done():
+			return nil, req.Context().Err()
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 	return f.base.RoundTrip(req)
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vmware/govmomi/fault"
@@ -21,7 +22,9 @@ const (
 	DefaultRetryMax = time.Minute
 	DefaultResync   = 5 * time.Minute
 	DefaultAttempt  = 2 * time.Minute
-	logoutTimeout   = 5 * time.Second
+	// DefaultSlowAfter is how long an attempt waits for vSphere before Slow is told.
+	DefaultSlowAfter = 20 * time.Second
+	logoutTimeout    = 5 * time.Second
 )
 
 // Connect opens a vSphere session. It returns the client and a function that ends the session.
@@ -37,10 +40,17 @@ type Syncer struct {
 	opts    Options
 
 	// RetryMin and RetryMax bound the wait after a failed attempt, doubled at each failure;
-	// Resync is the wait after a success; Attempt bounds one attempt. Zero means the default.
-	RetryMin, RetryMax, Resync, Attempt time.Duration
+	// Resync is the wait after a success; Attempt bounds one attempt; SlowAfter is how long an
+	// attempt waits before Slow is told. Zero means the default.
+	RetryMin, RetryMax, Resync, Attempt, SlowAfter time.Duration
 	// Failed, when set, receives the error of each failed attempt.
 	Failed func(error)
+	// Slow, when set, is told once per attempt that has waited SlowAfter for vSphere, from a
+	// goroutine of its own: a stalled vCenter fails no call until Attempt has passed.
+	Slow func(waited time.Duration)
+	// Recovered, when set, is told of the first success after failed or slow attempts, with
+	// how long the container VMs were behind.
+	Recovered func(behind time.Duration)
 
 	wake chan struct{}
 
@@ -103,6 +113,7 @@ func (s *Syncer) Run(ctx context.Context) {
 	defer drop()
 
 	retry := orDefault(s.RetryMin, DefaultRetryMin)
+	var behindSince time.Time // since when attempts fail or wait on vSphere; zero when in step
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
@@ -116,9 +127,13 @@ func (s *Syncer) Run(ctx context.Context) {
 		if !ok {
 			continue
 		}
-		err := s.attempt(ctx, &client, &logout, want)
+		start := time.Now()
+		slow, err := s.watchedAttempt(ctx, &client, &logout, want)
 		if ctx.Err() != nil {
 			return
+		}
+		if (err != nil || slow) && behindSince.IsZero() {
+			behindSince = start
 		}
 		next := orDefault(s.Resync, DefaultResync)
 		if err != nil {
@@ -134,9 +149,30 @@ func (s *Syncer) Run(ctx context.Context) {
 			retry = orDefault(s.RetryMin, DefaultRetryMin)
 		}
 		s.record(gen, err)
+		if err == nil && !behindSince.IsZero() {
+			if s.Recovered != nil {
+				s.Recovered(time.Since(behindSince))
+			}
+			behindSince = time.Time{}
+		}
 		timer.Stop()
 		timer.Reset(next)
 	}
+}
+
+// watchedAttempt is attempt, telling Slow when it waits SlowAfter, and reporting whether it did.
+func (s *Syncer) watchedAttempt(ctx context.Context, client **vim25.Client, logout *func(context.Context) error, want []Container) (slow bool, err error) {
+	after := orDefault(s.SlowAfter, DefaultSlowAfter)
+	var waited atomic.Bool
+	t := time.AfterFunc(after, func() {
+		waited.Store(true)
+		if s.Slow != nil {
+			s.Slow(after)
+		}
+	})
+	err = s.attempt(ctx, client, logout, want)
+	t.Stop()
+	return waited.Load(), err
 }
 
 // attempt logs in when needed and reconciles once.

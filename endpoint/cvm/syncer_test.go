@@ -164,3 +164,43 @@ func TestSyncerLogsInAgainAfterSessionLoss(t *testing.T) {
 		}
 	})
 }
+
+// TestSyncerSaysWhenVCenterStalls: an attempt that waits on a stalled vCenter is told to Slow
+// long before it times out, and the success once vCenter answers again to Recovered.
+func TestSyncerSaysWhenVCenterStalls(t *testing.T) {
+	withVCH(t, func(e *env) {
+		var calls atomic.Int32
+		s := fast(NewSyncer(sharedClient(e.c, &calls), Options{VCH: "vch1"}))
+		s.SlowAfter = time.Second
+		var slow, recovered atomic.Int32
+		var behind atomic.Int64
+		s.Slow = func(time.Duration) { slow.Add(1) }
+		s.Recovered = func(d time.Duration) { recovered.Add(1); behind.Store(int64(d)) }
+		stop := runSyncer(e.ctx, s)
+		defer stop()
+		s.Set([]Container{container("web", idWeb, true, "vch1")})
+		waitSynced(t, s)
+		if slow.Load() != 0 || recovered.Load() != 0 {
+			t.Fatalf("a prompt vCenter: %d slow, %d recovered; want none", slow.Load(), recovered.Load())
+		}
+
+		e.net.stalled.Store(true)
+		s.Set([]Container{container("web", idWeb, false, "vch1")})
+		for deadline := time.Now().Add(5 * time.Second); slow.Load() == 0; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("a stalled vCenter was not told to Slow within 5 s")
+			}
+		}
+		e.net.stalled.Store(false)
+		waitSynced(t, s)
+		if recovered.Load() != 1 || time.Duration(behind.Load()) < time.Second {
+			t.Errorf("recovered %d times after %s behind; want once, after at least 1s", recovered.Load(), time.Duration(behind.Load()))
+		}
+		if slow.Load() != 1 {
+			t.Errorf("slow told %d times for one stalled attempt", slow.Load())
+		}
+		if st := e.vms()["web-1a2b3c4d5e6f"].powerState; st != "poweredOff" {
+			t.Errorf("web %s, want poweredOff", st)
+		}
+	})
+}

@@ -3,9 +3,9 @@
 package daemon
 
 import (
-	"sync"
-
 	"log/slog"
+	"sync"
+	"time"
 
 	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/endpoint/cvm"
@@ -21,9 +21,29 @@ func newContainerVMs(t *vsphere.Target, v *vchdoc.VCH, log *slog.Logger) *cvm.Sy
 		VCH: v.Name, Datacenter: t.Datacenter,
 		Progress: func(step string) { log.Info("container VMs: " + step) },
 	})
-	syncer.Failed = func(err error) { log.Warn("container VMs are behind: vSphere refused or is unreachable", "error", err) }
+	// What is stale: the container changes (starts, stops, removals) not yet in vSphere.
+	behind := func() uint64 { st := syncer.Status(); return st.Wanted - st.Synced }
+	var warned time.Time // Failed runs on the syncer's goroutine only
+	syncer.Failed = func(err error) {
+		if time.Since(warned) < vmWarnEvery {
+			log.Debug("container VMs are still behind: vSphere refused or is unreachable", "changes", behind(), "error", err)
+			return
+		}
+		warned = time.Now()
+		log.Warn("container VMs are behind: vSphere refused or is unreachable, retrying; containers work meanwhile", "changes", behind(), "error", err)
+	}
+	syncer.Slow = func(waited time.Duration) {
+		log.Warn("container VMs are behind: vSphere has not answered for "+waited.String()+"; containers work meanwhile", "changes", behind())
+	}
+	syncer.Recovered = func(d time.Duration) {
+		warned = time.Time{}
+		log.Info("container VMs caught up with the containers in vSphere", "behind", d.Round(time.Second))
+	}
 	return syncer
 }
+
+// vmWarnEvery is how often lasting failures of the container VMs are said at warning level.
+const vmWarnEvery = time.Minute
 
 // vmSwitch hands the container VMs' syncer what it should keep: every container on a vic
 // network, or none while the VCH's configuration turns container VMs off (docker vic create or
