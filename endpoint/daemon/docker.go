@@ -29,6 +29,6 @@ func watchDocker(ctx context.Context, d *drivers, vms *vmSwitch, bridgePG string
 	done := make(chan struct{})
 	go func() { defer close(done); w.Run(ctx) }()
 	// Docker starts after the daemon: the ensurer waits for it, then creates the networks.
-	dockerwatch.NewEnsurer(api, live.ContainerNetworks, log).Run(ctx, dockerwatch.NetworkInterval)
+	dockerwatch.NewEnsurer(api, live.ContainerNetworks, d.ipd, log).Run(ctx, dockerwatch.NetworkInterval)
 	<-done
 }

@@ -35,14 +35,25 @@ type NetworkAPI interface {
 	Ping(ctx context.Context, options client.PingOptions) (client.PingResult, error)
 	NetworkList(ctx context.Context, options client.NetworkListOptions) (client.NetworkListResult, error)
 	NetworkCreate(ctx context.Context, name string, options client.NetworkCreateOptions) (client.NetworkCreateResult, error)
+	NetworkRemove(ctx context.Context, network string, options client.NetworkRemoveOptions) (client.NetworkRemoveResult, error)
+	ContainerList(ctx context.Context, options client.ContainerListOptions) (client.ContainerListResult, error)
+}
+
+// PoolLister is the part of the vic IPAM driver the Ensurer asks: the pools it holds (an
+// *ipamdriver.Driver).
+type PoolLister interface {
+	Pools(ctx context.Context) ([]ipamdriver.Pool, error)
 }
 
 // Ensurer keeps one Docker network per container network of the VCH, named by its alias. It
-// never removes a network: containers may use it.
+// removes a network only to create it again when the vic IPAM driver lost its pool and no
+// container is on it (see recreate); any other it leaves alone: containers may use it.
 type Ensurer struct {
 	api        NetworkAPI
 	driver     string // network driver of the networks it creates and lists
 	ipamDriver string
+	// pools are the vic IPAM driver's; nil: the pools of the networks are not checked.
+	pools PoolLister
 	// networks gives the configured container networks at each round; cfg holds its answer.
 	networks func() []config.ContainerNetwork
 	cfg      []config.ContainerNetwork
@@ -51,12 +62,14 @@ type Ensurer struct {
 }
 
 // NewEnsurer returns an Ensurer of the vic networks of the container networks that networks
-// returns, read again at each round: the configuration may change.
-func NewEnsurer(api NetworkAPI, networks func() []config.ContainerNetwork, log *slog.Logger) *Ensurer {
+// returns, read again at each round: the configuration may change. pools is the vic IPAM
+// driver, whose pools the networks must have.
+func NewEnsurer(api NetworkAPI, networks func() []config.ContainerNetwork, pools PoolLister, log *slog.Logger) *Ensurer {
 	return &Ensurer{
 		api:        api,
 		driver:     driverapi.Name,
 		ipamDriver: driverapi.Name,
+		pools:      pools,
 		networks:   networks,
 		cfg:        networks(),
 		log:        log,
@@ -118,9 +131,10 @@ func (e *Ensurer) waitForDocker(ctx context.Context) bool {
 	}
 }
 
-// ensure makes one round: it creates the missing networks, and reports the networks of the same
-// name that are not ours and the ones left by a port group no longer configured. A failure to
-// create one network is logged and retried next round; only a failure to list is returned.
+// ensure makes one round: it creates the missing networks, recreates those whose pool the vic
+// IPAM driver lost, and reports the networks of the same name that are not ours and the ones
+// left by a port group no longer configured. A failure to create one network is logged and
+// retried next round; only a failure to list is returned.
 func (e *Ensurer) ensure(ctx context.Context) error {
 	e.cfg = e.networks()
 	nets, err := e.list(ctx, "driver", e.driver)
@@ -128,19 +142,36 @@ func (e *Ensurer) ensure(ctx context.Context) error {
 		return err
 	}
 	defer e.warnings.endRound()
+	// Read after the list: Docker asks for a network's pool before the network shows.
+	pools, checkPools := e.readPools(ctx)
 	byName := map[string]network.Summary{}
 	for _, n := range nets {
 		byName[n.Name] = n
 	}
 	for _, cn := range e.cfg {
-		if n, ok := byName[networkName(cn)]; ok {
-			e.check(n, cn)
-			continue
+		n, ok := byName[networkName(cn)]
+		switch {
+		case !ok:
+			e.createMissing(ctx, cn)
+		case e.check(n, cn) && checkPools && n.IPAM.Driver == e.ipamDriver && !hasPool(pools, n, cn):
+			e.recreate(ctx, n, cn)
 		}
-		e.createMissing(ctx, cn)
 	}
 	e.reportLeftOver(nets)
 	return nil
+}
+
+// readPools reads the vic IPAM driver's pools; false when they are not to be checked this round.
+func (e *Ensurer) readPools(ctx context.Context) ([]ipamdriver.Pool, bool) {
+	if e.pools == nil {
+		return nil, false
+	}
+	pools, err := e.pools.Pools(ctx)
+	if err != nil {
+		e.warnings.warn("pools", "reading the pools of the vic IPAM driver failed: the container networks' pools are not checked this round", "error", err)
+		return nil, false
+	}
+	return pools, true
 }
 
 // list returns the networks whose key (driver or name) is exactly value: Docker's filters match
