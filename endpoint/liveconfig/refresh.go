@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"reflect"
+	"sync/atomic"
 	"time"
 
 	"github.com/docker-vic/docker-vic/api/vchdoc"
@@ -76,7 +77,7 @@ func (r *Refresher) Run(ctx context.Context, interval time.Duration) {
 		switch {
 		case err == nil && (r.Behind || !failing.IsZero()):
 			r.Log.Info("vSphere answers again: the configuration served is current", "revision", r.Live.Revision())
-			r.Behind, failing = false, time.Time{}
+			r.Behind, failing, warned = false, time.Time{}, time.Time{}
 		case err != nil:
 			wait = retry
 			if failing.IsZero() {
@@ -132,12 +133,19 @@ func (r *Refresher) Refresh(ctx context.Context) error {
 // read reads the source once, and warns when vSphere has not answered within SlowAfter.
 func (r *Refresher) read(ctx context.Context) (*vchdoc.VCH, error) {
 	slowAfter := orDefault(r.SlowAfter, DefaultSlowAfter)
+	start := time.Now()
+	var said atomic.Bool
 	slow := time.AfterFunc(slowAfter, func() {
+		said.Store(true)
 		r.Log.Warn("vSphere has not answered the reading of the VCH configuration yet: the configuration served may be stale",
 			"waiting", slowAfter, "revision", r.Live.Revision())
 	})
-	defer slow.Stop()
-	return r.Source.Read(ctx)
+	v, err := r.Source.Read(ctx)
+	slow.Stop()
+	if err == nil && said.Load() {
+		r.Log.Info("vSphere answered the reading of the VCH configuration", "after", time.Since(start).Round(time.Second))
+	}
+	return v, err
 }
 
 // sameOutsideLiveSettings reports whether a and b differ only in what the daemon applies while

@@ -338,3 +338,21 @@ func storedDoc(t *testing.T, v *vchdoc.VCH) string {
 	writeDoc(t, path, v)
 	return path
 }
+
+// TestRefreshSaysWhenSlowVSphereAnswers: a reading that waited past SlowAfter is said at warning
+// level, and its answer at info level.
+func TestRefreshSaysWhenSlowVSphereAnswers(t *testing.T) {
+	b := startSim(t, testConfig(), "", "vch1")
+	src, _, err := Open(b.opts)
+	assert.NilError(t, err)
+	defer src.Close(context.Background())
+	v, err := src.Read(context.Background())
+	assert.NilError(t, err)
+	r := newRefreshBed(t, src, []uplink.Link{{Name: "ens192", MAC: nicMAC(v.NICs, "VM Network"), Addrs: []netip.Prefix{netip.MustParsePrefix("198.51.100.7/24")}}})
+	r.r.SlowAfter = 100 * time.Millisecond
+	b.model.DelayConfig.Delay = 300 // ms, every call
+	assert.NilError(t, r.r.Refresh(context.Background()))
+	out := r.logs.String()
+	assert.Assert(t, strings.Contains(out, `level=WARN msg="vSphere has not answered the reading of the VCH configuration yet`), out)
+	assert.Assert(t, strings.Contains(out, `level=INFO msg="vSphere answered the reading of the VCH configuration"`), out)
+}

@@ -32,6 +32,7 @@ func simVCH(t *testing.T, cfg *config.Config, portGroups ...string) (Options, *v
 type simBed struct {
 	opts   Options
 	client *vim25.Client
+	model  *simulator.Model
 	server *simulator.Server
 }
 
@@ -52,7 +53,7 @@ func startSim(t *testing.T, cfg *config.Config, listen string, portGroups ...str
 	assert.NilError(t, sim.AddPortGroups(ctx, c.Client, nil, portGroups...))
 	_, err = sim.AddVCH(ctx, c.Client, cfg)
 	assert.NilError(t, err)
-	return &simBed{opts: simOptions(t, cfg.Name, s.URL.Host), client: c.Client, server: s}
+	return &simBed{opts: simOptions(t, cfg.Name, s.URL.Host), client: c.Client, model: m, server: s}
 }
 
 // simLogin is the user and password of the in-process vCenter.
