@@ -2,6 +2,7 @@ package liveconfig
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"reflect"
 	"sync/atomic"
@@ -40,6 +41,9 @@ type Refresher struct {
 	// Behind says that the configuration served was not read from the source at start (the
 	// stored one, while vSphere did not answer): Run reads again soon, and says when it caught up.
 	Behind bool
+
+	// unapplied is set while Applied has failed for the configuration served.
+	unapplied bool
 	// Links lists the local links, to match the uplinks of the new configuration; on error the
 	// uplinks stay as they are.
 	Links func() ([]uplink.Link, error)
@@ -48,7 +52,8 @@ type Refresher struct {
 	// Accept is given a new configuration before it is served (the IPAM driver's); an error
 	// keeps the old one.
 	Accept func(*config.Config) error
-	// Applied runs once a new configuration is served (the containers' firewalls).
+	// Applied runs once a new configuration is served (the containers' firewalls); when it
+	// fails, the next refresh runs it again even if nothing changed since.
 	Applied func(ctx context.Context) error
 	// SlowAfter: zero means DefaultSlowAfter.
 	SlowAfter time.Duration
@@ -106,6 +111,9 @@ func (r *Refresher) Refresh(ctx context.Context) error {
 	remember(r.Stored, v, r.Log)
 	old, oldUp := r.Live.Get()
 	if v.Config.Revision == old.Revision && reflect.DeepEqual(v.Config.ContainerNetworks, old.ContainerNetworks) {
+		if r.unapplied {
+			return r.apply(ctx, old.Revision)
+		}
 		return nil
 	}
 	if !sameOutsideLiveSettings(old, v.Config) {
@@ -127,7 +135,17 @@ func (r *Refresher) Refresh(ctx context.Context) error {
 	r.Live.set(&cfg, up)
 	r.Log.Info("the VCH's configuration changed in vSphere: applied", "networks", len(cfg.ContainerNetworks),
 		"containerVMs", !cfg.NoContainerVMs, "revision", cfg.Revision)
-	return r.Applied(ctx)
+	return r.apply(ctx, cfg.Revision)
+}
+
+// apply runs Applied, and remembers a failure so that the next refresh tries again.
+func (r *Refresher) apply(ctx context.Context, revision int) error {
+	if err := r.Applied(ctx); err != nil {
+		r.unapplied = true
+		return fmt.Errorf("applying revision %d to the running containers: %w", revision, err)
+	}
+	r.unapplied = false
+	return nil
 }
 
 // read reads the source once, and warns when vSphere has not answered within SlowAfter.

@@ -38,6 +38,8 @@ type refreshBed struct {
 	acceptErr error
 	applied   int
 	linksErr  error
+	// appliedErr is what Applied answers.
+	appliedErr error
 }
 
 // newRefreshBed serves what src reads first over links, as the daemon does at start.
@@ -67,7 +69,7 @@ func newRefreshBed(t *testing.T, src Source, links []uplink.Link) *refreshBed {
 			b.mu.Lock()
 			defer b.mu.Unlock()
 			b.applied++
-			return nil
+			return b.appliedErr
 		},
 		Log: log,
 	}
@@ -355,4 +357,29 @@ func TestRefreshSaysWhenSlowVSphereAnswers(t *testing.T) {
 	out := r.logs.String()
 	assert.Assert(t, strings.Contains(out, `level=WARN msg="vSphere has not answered the reading of the VCH configuration yet`), out)
 	assert.Assert(t, strings.Contains(out, `level=INFO msg="vSphere answered the reading of the VCH configuration"`), out)
+}
+
+// TestRefreshRetriesAFailedApply: when the running containers could not take a new revision
+// (a firewall that failed to land), the next refresh applies it again although nothing changed
+// in vSphere, and stops once it succeeded.
+func TestRefreshRetriesAFailedApply(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vch1.json")
+	v := testDoc()
+	writeDoc(t, path, v)
+	b := newRefreshBed(t, File{Path: path}, testLinks)
+	consumer(v)
+	writeDoc(t, path, v)
+	b.appliedErr = errors.New("entering a container's namespace: no such file or directory")
+
+	err := b.r.Refresh(context.Background())
+	assert.ErrorContains(t, err, "applying revision 2 to the running containers: entering a container's namespace")
+	assert.Equal(t, b.applied, 1)
+	assert.Equal(t, b.r.Live.Revision(), 2, "the new revision is served even though a container missed it")
+
+	assert.ErrorContains(t, b.r.Refresh(context.Background()), "applying revision 2")
+	assert.Equal(t, b.applied, 2, "a failed apply was not tried again")
+	b.appliedErr = nil
+	assert.NilError(t, b.r.Refresh(context.Background()))
+	assert.NilError(t, b.r.Refresh(context.Background()))
+	assert.Equal(t, b.applied, 3, "an apply that succeeded was run again")
 }
