@@ -97,7 +97,7 @@ func buildDrivers(db *bolt.DB, live *liveconfig.Live, nl *netlink.Handle, leases
 // containers from the configuration, which may have changed while the daemon was down. It
 // only warns: Docker without its plugin cannot even remove containers.
 func (d *drivers) restore(ctx context.Context, log *slog.Logger) {
-	if err := d.nd.Restore(ctx); err != nil {
+	if err := d.nd.Restore(ctx, true); err != nil {
 		log.Warn("the kernel state was restored only in part", "error", err)
 	}
 	if err := d.nd.RefreshContainerFirewalls(ctx); err != nil {
