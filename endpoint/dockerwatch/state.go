@@ -293,17 +293,13 @@ func hostAddrMatches(hostIP string, a, public netip.Addr) bool {
 	return err == nil && ip.Unmap() == a
 }
 
-// Drivers splits the state into what each driver rebuilds from, leaving out the networks and
-// endpoints that gone reports (Docker removed them while the state was read).
-func (st *State) Drivers(gone func(id string) bool) ([]netdriver.FoundNetwork, []netdriver.FoundEndpoint, []ipamdriver.FoundNetwork) {
+// Drivers splits the state into what each driver rebuilds from.
+func (st *State) Drivers() ([]netdriver.FoundNetwork, []netdriver.FoundEndpoint, []ipamdriver.FoundNetwork) {
 	var nets []netdriver.FoundNetwork
 	var eps []netdriver.FoundEndpoint
 	pools := map[string]*ipamdriver.FoundNetwork{}
 	var order []string
 	for _, n := range st.Networks {
-		if gone(n.ID) {
-			continue
-		}
 		if n.Driver != nil {
 			nets = append(nets, *n.Driver)
 		}
@@ -314,9 +310,6 @@ func (st *State) Drivers(gone func(id string) bool) ([]netdriver.FoundNetwork, [
 		}
 	}
 	for _, e := range st.Endpoints {
-		if gone(e.ID) || gone(e.NetworkID) {
-			continue
-		}
 		if e.Driver != nil {
 			eps = append(eps, *e.Driver)
 		}
