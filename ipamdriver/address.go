@@ -43,7 +43,7 @@ func (d *Driver) RequestAddress(ctx context.Context, req *ipam.RequestAddressReq
 	cfg := d.config()
 	var lease Lease
 	err = d.store.Update(ctx, func(tx Tx) error {
-		p, ok, err := tx.Pool(req.PoolID)
+		p, ok, err := lookupPool(tx, req.PoolID, true)
 		if err != nil {
 			return err
 		}
@@ -163,6 +163,10 @@ func (d *Driver) deleteLease(ctx context.Context, poolID string, a netip.Addr) (
 		found bool
 	)
 	err = d.store.Update(ctx, func(tx Tx) error {
+		p, ok, err := lookupPool(tx, poolID, true)
+		if err != nil || !ok {
+			return err
+		}
 		l, ok, err := tx.Lease(poolID, a)
 		if err != nil || !ok {
 			return err
@@ -171,9 +175,8 @@ func (d *Driver) deleteLease(ctx context.Context, poolID string, a netip.Addr) (
 		if err := tx.DeleteLease(poolID, a); err != nil {
 			return err
 		}
-		p, ok, err := tx.Pool(poolID)
-		if err != nil || !ok || p.PortGroup != "" || p.Gateway != a {
-			return err
+		if p.PortGroup != "" || p.Gateway != a {
+			return nil
 		}
 		p.Gateway = netip.Addr{}
 		return tx.PutPool(p)
@@ -184,9 +187,10 @@ func (d *Driver) deleteLease(ctx context.Context, poolID string, a netip.Addr) (
 	return lease, found, nil
 }
 
-// poolExists returns an ErrUnknownPool error when the store has no pool id.
-func poolExists(tx Tx, id string) error {
-	_, ok, err := tx.Pool(id)
+// poolExists returns an ErrUnknownPool error when the store has no pool id, nor a rebuilt
+// pool that would adopt it (which adopt makes it do).
+func poolExists(tx Tx, id string, adopt bool) error {
+	_, ok, err := lookupPool(tx, id, adopt)
 	if err != nil {
 		return err
 	}

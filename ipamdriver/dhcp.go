@@ -39,7 +39,7 @@ func (d *Driver) requestDHCP(ctx context.Context, poolID, pg string, want netip.
 	case mac == nil:
 		return nil, newError(ErrInvalid, "a DHCP lease on container network %q needs the endpoint's MAC address, and Docker sent none", pg)
 	}
-	if err := d.store.View(ctx, func(tx Tx) error { return poolExists(tx, poolID) }); err != nil {
+	if err := d.store.View(ctx, func(tx Tx) error { return poolExists(tx, poolID, false) }); err != nil {
 		return nil, err
 	}
 
@@ -67,7 +67,7 @@ func (d *Driver) requestDHCP(ctx context.Context, poolID, pg string, want netip.
 	}
 	defer unlock()
 	err = d.store.Update(ctx, func(tx Tx) error {
-		if err := poolExists(tx, poolID); err != nil {
+		if err := poolExists(tx, poolID, true); err != nil {
 			return err
 		}
 		l, taken, err := tx.Lease(poolID, got.Addr())

@@ -94,7 +94,7 @@ func (d *Driver) deletePool(ctx context.Context, id string) (Pool, []Lease, erro
 		leases []Lease
 	)
 	err = d.store.Update(ctx, func(tx Tx) error {
-		p, ok, err := tx.Pool(id)
+		p, ok, err := lookupPool(tx, id, true)
 		if err != nil || !ok {
 			return err
 		}

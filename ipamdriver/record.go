@@ -26,6 +26,9 @@ type Pool struct {
 	// Last is the address handed out last: the next search starts after it, so that a freed
 	// address is not reused at once.
 	Last netip.Addr `json:"last,omitzero"`
+	// Rebuilt marks a pool rebuilt from Docker after the state was lost (see Rebuild): its ID
+	// is not the one Docker holds, which the first request naming it gives back to the pool.
+	Rebuilt bool `json:"rebuilt,omitempty"`
 }
 
 // clone returns a copy of p that shares no memory with it.

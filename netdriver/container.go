@@ -162,41 +162,14 @@ func peerRanges(c config.ContainerNetwork) []netip.Prefix {
 // own firewall: clients dial the container's address at the host port (the container port
 // when none is given), which is redirected to the container port when they differ. An exposed
 // port (--expose, EXPOSE) is open as itself, as VIC's external networks did.
-func (d *Driver) publishContainerPorts(e *Endpoint, n *Network, bindings []portBinding, exposed []exposedPort) error {
+func (d *Driver) publishContainerPorts(e *Endpoint, n *Network, bindings []PortBinding, exposed []ExposedPort) error {
 	cn, ok := d.containerNetwork(n.PortGroup)
 	if !ok {
 		return fmt.Errorf("endpoint %s: container network %q is no longer configured on this endpoint", shortID(e.ID), n.PortGroup)
 	}
-	if level := cn.Config.Firewall; len(bindings) > 0 && (level == config.FirewallClosed || level == config.FirewallOutbound) {
-		return fmt.Errorf("port %s: container network %q is at firewall level %q, which lets no connection in: use a container network at level published, peers or open, or change its level with docker vic configure --container-network-firewall",
-			bindings[0], n.PortGroup, level)
-	}
-	var open []Port
-	for _, b := range bindings {
-		proto, err := hostports.ProtoFromNumber(b.Proto)
-		if err != nil {
-			return fmt.Errorf("port %s: %w", b, err)
-		}
-		if b.HostIP != "" {
-			if ip, err := netip.ParseAddr(b.HostIP); err != nil || !ip.IsUnspecified() && ip.Unmap() != e.Address.Addr() {
-				return fmt.Errorf("port %s: a container on container network %q publishes on its own address %s only", b, n.PortGroup, e.Address.Addr())
-			}
-		}
-		if b.HostPortEnd > b.HostPort {
-			return fmt.Errorf("port %s: a container network takes no host port range: publish -p %d:%d", b, b.Port, b.Port)
-		}
-		host := b.HostPort
-		if host == 0 {
-			host = b.Port // -p C and -P: the container's own port
-		}
-		open = appendPort(open, Port{Proto: proto, HostIP: e.Address.Addr(), HostPort: host, ContainerPort: b.Port})
-	}
-	for _, x := range exposed {
-		proto, err := hostports.ProtoFromNumber(x.Proto)
-		if err != nil {
-			return fmt.Errorf("exposed port %d: %w", x.Port, err)
-		}
-		open = appendPort(open, Port{Proto: proto, HostIP: e.Address.Addr(), HostPort: x.Port, ContainerPort: x.Port})
+	open, err := containerPorts(e, cn.Config, bindings, exposed)
+	if err != nil {
+		return err
 	}
 	if err := d.applySandboxFirewall(e, cn, e.Sandbox, open); err != nil {
 		return err
@@ -208,6 +181,43 @@ func (d *Driver) publishContainerPorts(e *Endpoint, n *Network, bindings []portB
 		return fmt.Errorf("saving endpoint %s: %w", shortID(e.ID), err)
 	}
 	return nil
+}
+
+// containerPorts are the ports a container-network endpoint opens for its -p bindings and its
+// exposed ports, on its own address.
+func containerPorts(e *Endpoint, c config.ContainerNetwork, bindings []PortBinding, exposed []ExposedPort) ([]Port, error) {
+	if level := c.Firewall; len(bindings) > 0 && (level == config.FirewallClosed || level == config.FirewallOutbound) {
+		return nil, fmt.Errorf("port %s: container network %q is at firewall level %q, which lets no connection in: use a container network at level published, peers or open, or change its level with docker vic configure --container-network-firewall",
+			bindings[0], c.PortGroup, level)
+	}
+	var open []Port
+	for _, b := range bindings {
+		proto, err := hostports.ProtoFromNumber(b.Proto)
+		if err != nil {
+			return nil, fmt.Errorf("port %s: %w", b, err)
+		}
+		if b.HostIP != "" {
+			if ip, err := netip.ParseAddr(b.HostIP); err != nil || !ip.IsUnspecified() && ip.Unmap() != e.Address.Addr() {
+				return nil, fmt.Errorf("port %s: a container on container network %q publishes on its own address %s only", b, c.PortGroup, e.Address.Addr())
+			}
+		}
+		if b.HostPortEnd > b.HostPort {
+			return nil, fmt.Errorf("port %s: a container network takes no host port range: publish -p %d:%d", b, b.Port, b.Port)
+		}
+		host := b.HostPort
+		if host == 0 {
+			host = b.Port // -p C and -P: the container's own port
+		}
+		open = appendPort(open, Port{Proto: proto, HostIP: e.Address.Addr(), HostPort: host, ContainerPort: b.Port})
+	}
+	for _, x := range exposed {
+		proto, err := hostports.ProtoFromNumber(x.Proto)
+		if err != nil {
+			return nil, fmt.Errorf("exposed port %d: %w", x.Port, err)
+		}
+		open = appendPort(open, Port{Proto: proto, HostIP: e.Address.Addr(), HostPort: x.Port, ContainerPort: x.Port})
+	}
+	return open, nil
 }
 
 // appendPort adds p unless the same port is already open.

@@ -2,7 +2,8 @@
 // container networks (container.go): it
 // validates what Docker sends, persists networks, endpoints and published ports, and asks the
 // endpoint's link, port and NAT layers to make them real. It stays thin: the kernel work lives
-// in endpoint/link, endpoint/hostports and endpoint/nat.
+// in endpoint/link, endpoint/hostports and endpoint/nat. When its state is lost, Rebuild makes
+// it again from what Docker has (rebuild.go).
 package netdriver
 
 import (
@@ -186,13 +187,19 @@ func (d *Driver) mappings(e *Endpoint, ports []Port) []nat.Mapping {
 }
 
 // Restore makes the kernel match the persisted state after a restart, a reboot or a crash:
-// bridges, route_localnet, held ports and every rule. It removes the links it owns but no
-// longer knows. Veths are not recreated: a container that still runs keeps its own.
-func (d *Driver) Restore(ctx context.Context) error {
+// bridges, route_localnet, held ports and every rule. With prune, it removes the links it
+// owns but no longer knows: only on the word of a state that can be trusted. Without, it
+// leaves them in place and names them in the log. Veths are not recreated: a container that
+// still runs keeps its own.
+func (d *Driver) Restore(ctx context.Context, prune bool) error {
 	if err := d.acquire(ctx); err != nil {
 		return err
 	}
 	defer d.release()
+	return d.restore(ctx, prune)
+}
+
+func (d *Driver) restore(ctx context.Context, prune bool) error {
 	known := map[string]bool{}
 	for _, n := range d.held {
 		// The record may be damaged: keep the bridge its ID names as well as the one it holds.
@@ -228,7 +235,11 @@ func (d *Driver) Restore(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	for _, name := range owned {
-		if !known[name] {
+		switch {
+		case known[name]:
+		case !prune:
+			d.log.Warn("a link of the vic driver belongs to no network or endpoint docker has: left in place, the next start with a sound state removes it", "link", name)
+		default:
 			d.log.Info("removing a stale link", "link", name)
 			if err := d.links.Delete(name); err != nil {
 				errs = append(errs, err)

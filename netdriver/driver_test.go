@@ -202,9 +202,10 @@ func (r *rig) run(t *testing.T, ctx context.Context, ep, addr string) {
 	}
 }
 
-func TestDriverLifecycle(t *testing.T) {
-	ctx := context.Background()
-	r := newRig(t)
+// publishOnA creates network netA with endpoint ep1 joined, publishing 8080:80 and an
+// ephemeral host port for 443.
+func (r *rig) publishOnA(t *testing.T, ctx context.Context) {
+	t.Helper()
 	if err := r.d.CreateNetwork(ctx, createReq(netA, "172.20.0.0/16", "172.20.0.1/16", nil)); err != nil {
 		t.Fatal(err)
 	}
@@ -213,6 +214,12 @@ func TestDriverLifecycle(t *testing.T) {
 		Options: portmap(tcp(8080, 80), tcp(0, 443))}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestDriverLifecycle(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	r.publishOnA(t, ctx)
 	if got := len(r.firewall.state.Ports); got != 2 {
 		t.Fatalf("published %d ports, want 2: %+v", got, r.firewall.state)
 	}
@@ -228,7 +235,7 @@ func TestDriverLifecycle(t *testing.T) {
 	r.holder.held = map[hostports.Key]bool{}
 	r.links.links["vb-deadbeef0000"] = "stale bridge"
 	r.open(t)
-	if err := r.d.Restore(ctx); err != nil {
+	if err := r.d.Restore(ctx, true); err != nil {
 		t.Fatal(err)
 	}
 	if len(r.firewall.state.Ports) != 2 || len(r.holder.held) != 2 {
@@ -492,7 +499,7 @@ func TestDriverRestartChecksRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.open(t)
-	if err := r.d.Restore(ctx); err != nil {
+	if err := r.d.Restore(ctx, true); err != nil {
 		t.Fatal(err)
 	}
 	nets, _, _ := r.d.Snapshot(ctx)

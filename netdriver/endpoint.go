@@ -17,36 +17,53 @@ import (
 // CreateEndpoint implements driverapi.NetworkDriver: it records the endpoint and, when Docker
 // left the MAC to the driver, picks one derived from the address as Docker's bridge does.
 func (d *Driver) CreateEndpoint(ctx context.Context, r *network.CreateEndpointRequest) (*network.CreateEndpointResponse, error) {
-	id := shortID(r.EndpointID)
-	if r.Interface == nil || r.Interface.Address == "" {
-		return nil, fmt.Errorf("endpoint %s has no IPv4 address: vic networks need one", id)
-	}
-	if r.Interface.AddressIPv6 != "" {
-		return nil, fmt.Errorf("endpoint %s asks for IPv6 address %s, which vic networks do not support", id, r.Interface.AddressIPv6)
-	}
-	addr, err := netip.ParsePrefix(r.Interface.Address)
-	if err != nil || !addr.Addr().Is4() {
-		return nil, fmt.Errorf("endpoint %s: address %q is not an IPv4 address with its prefix length", id, r.Interface.Address)
-	}
 	if err := d.acquire(ctx); err != nil {
 		return nil, err
 	}
 	defer d.release()
+	e, res, err := d.newEndpoint(r)
+	if err != nil {
+		return nil, err
+	}
+	if old, ok := d.endpoints[e.ID]; ok && old.Address == e.Address {
+		return res, nil // a repeated call
+	}
+	if err := d.store.PutEndpoint(e); err != nil {
+		return nil, fmt.Errorf("saving endpoint %s: %w", shortID(e.ID), err)
+	}
+	d.endpoints[e.ID] = e
+	return res, nil
+}
+
+// newEndpoint checks a CreateEndpoint request against the driver's state and returns the
+// endpoint to record, and the MAC it picked for the answer.
+func (d *Driver) newEndpoint(r *network.CreateEndpointRequest) (*Endpoint, *network.CreateEndpointResponse, error) {
+	id := shortID(r.EndpointID)
+	if r.Interface == nil || r.Interface.Address == "" {
+		return nil, nil, fmt.Errorf("endpoint %s has no IPv4 address: vic networks need one", id)
+	}
+	if r.Interface.AddressIPv6 != "" {
+		return nil, nil, fmt.Errorf("endpoint %s asks for IPv6 address %s, which vic networks do not support", id, r.Interface.AddressIPv6)
+	}
+	addr, err := netip.ParsePrefix(r.Interface.Address)
+	if err != nil || !addr.Addr().Is4() {
+		return nil, nil, fmt.Errorf("endpoint %s: address %q is not an IPv4 address with its prefix length", id, r.Interface.Address)
+	}
 	n, ok := d.networks[r.NetworkID]
 	if !ok {
-		return nil, fmt.Errorf("network %s is not known to the vic driver: recreate it with docker network create -d vic", shortID(r.NetworkID))
+		return nil, nil, fmt.Errorf("network %s is not known to the vic driver: recreate it with docker network create -d vic", shortID(r.NetworkID))
 	}
 	if err := checkAddress(n, addr); err != nil {
-		return nil, fmt.Errorf("endpoint %s: %w", id, err)
+		return nil, nil, fmt.Errorf("endpoint %s: %w", id, err)
 	}
 	if old, ok := d.endpoints[r.EndpointID]; ok {
 		switch {
 		case old.NetworkID != n.ID:
-			return nil, fmt.Errorf("endpoint %s already exists on network %s: an endpoint ID names one endpoint", id, shortID(old.NetworkID))
+			return nil, nil, fmt.Errorf("endpoint %s already exists on network %s: an endpoint ID names one endpoint", id, shortID(old.NetworkID))
 		case old.Address.Addr() != addr.Addr():
-			return nil, fmt.Errorf("endpoint %s already exists with address %s: it cannot take %s", id, old.Address.Addr(), addr.Addr())
+			return nil, nil, fmt.Errorf("endpoint %s already exists with address %s: it cannot take %s", id, old.Address.Addr(), addr.Addr())
 		case r.Interface.MacAddress != "" && !strings.EqualFold(r.Interface.MacAddress, old.MAC):
-			return nil, fmt.Errorf("endpoint %s already exists with MAC address %s: it cannot take %s", id, old.MAC, r.Interface.MacAddress)
+			return nil, nil, fmt.Errorf("endpoint %s already exists with MAC address %s: it cannot take %s", id, old.MAC, r.Interface.MacAddress)
 		}
 	}
 	for _, o := range d.endpoints {
@@ -54,10 +71,10 @@ func (d *Driver) CreateEndpoint(ctx context.Context, r *network.CreateEndpointRe
 			continue
 		}
 		if o.NetworkID == n.ID && o.Address.Addr() == addr.Addr() {
-			return nil, fmt.Errorf("endpoint %s: address %s is already used by endpoint %s of the same network", id, addr.Addr(), shortID(o.ID))
+			return nil, nil, fmt.Errorf("endpoint %s: address %s is already used by endpoint %s of the same network", id, addr.Addr(), shortID(o.ID))
 		}
 		if link.HostVethName(o.ID) == link.HostVethName(r.EndpointID) {
-			return nil, fmt.Errorf("endpoint %s: its ID starts with the same %d characters as endpoint %s, and both would share link %s: endpoint IDs must differ in their first %[2]d characters",
+			return nil, nil, fmt.Errorf("endpoint %s: its ID starts with the same %d characters as endpoint %s, and both would share link %s: endpoint IDs must differ in their first %[2]d characters",
 				r.EndpointID, link.IDChars, o.ID, link.HostVethName(o.ID))
 		}
 	}
@@ -69,21 +86,13 @@ func (d *Driver) CreateEndpoint(ctx context.Context, r *network.CreateEndpointRe
 		}
 		res.Interface = &network.EndpointInterface{MacAddress: mac}
 	} else if err := checkMAC(mac); err != nil {
-		return nil, fmt.Errorf("endpoint %s: %w", id, err)
+		return nil, nil, fmt.Errorf("endpoint %s: %w", id, err)
 	}
 	bits := n.Subnet.Bits()
 	if bits == 0 {
 		bits = addr.Bits() // DHCP: the lease's own prefix
 	}
-	e := &Endpoint{ID: r.EndpointID, NetworkID: n.ID, Address: netip.PrefixFrom(addr.Addr(), bits), MAC: mac}
-	if old, ok := d.endpoints[e.ID]; ok && old.Address == e.Address {
-		return res, nil // a repeated call
-	}
-	if err := d.store.PutEndpoint(e); err != nil {
-		return nil, fmt.Errorf("saving endpoint %s: %w", id, err)
-	}
-	d.endpoints[e.ID] = e
-	return res, nil
+	return &Endpoint{ID: r.EndpointID, NetworkID: n.ID, Address: netip.PrefixFrom(addr.Addr(), bits), MAC: mac}, res, nil
 }
 
 // checkAddress refuses an address outside network n, of another prefix length, or that is

@@ -165,20 +165,26 @@ func (d *Driver) parseNetwork(r *network.CreateNetworkRequest) (*Network, error)
 // checkOverlap refuses a subnet that another vic network, one of the endpoint VM's own
 // subnets or a special range already uses.
 func (d *Driver) checkOverlap(n *Network) error {
-	if n.Subnet.Bits() == 0 {
-		return nil // a DHCP container network: its addresses are the port group's business
-	}
-	for _, o := range d.networks {
-		if o.Subnet.Bits() == 0 {
-			continue
-		}
-		if o.ID != n.ID && o.Subnet.Overlaps(n.Subnet) {
-			return fmt.Errorf("network %s: subnet %s overlaps subnet %s of vic network %s", shortID(n.ID), n.Subnet, o.Subnet, shortID(o.ID))
-		}
+	if err := d.checkVicOverlap(n); err != nil || n.Subnet.Bits() == 0 {
+		return err
 	}
 	if n.PortGroup == "" {
 		if err := hostnets.Check(n.Subnet, d.readHostSubnets()); err != nil {
 			return fmt.Errorf("network %s: %w", shortID(n.ID), err)
+		}
+	}
+	return nil
+}
+
+// checkVicOverlap refuses a subnet that another vic network uses. A DHCP container network's
+// addresses are the port group's business: it overlaps nothing.
+func (d *Driver) checkVicOverlap(n *Network) error {
+	if n.Subnet.Bits() == 0 {
+		return nil
+	}
+	for _, o := range d.networks {
+		if o.Subnet.Bits() != 0 && o.ID != n.ID && o.Subnet.Overlaps(n.Subnet) {
+			return fmt.Errorf("network %s: subnet %s overlaps subnet %s of vic network %s", shortID(n.ID), n.Subnet, o.Subnet, shortID(o.ID))
 		}
 	}
 	return nil

@@ -20,9 +20,10 @@ const (
 	optExposedPorts = "com.docker.network.endpoint.exposedports"
 )
 
-// portBinding is one entry of Docker's port map; the CLI splits -p ranges into single
+// PortBinding is one entry of Docker's port map; the CLI splits -p ranges into single
 // entries, but a host range for one container port (-p 8000-8010:80) arrives as HostPortEnd.
-type portBinding struct {
+// Proto is the IANA protocol number (6 tcp, 17 udp, 132 sctp).
+type PortBinding struct {
 	Proto       int
 	Port        uint16
 	HostIP      string
@@ -30,7 +31,7 @@ type portBinding struct {
 	HostPortEnd uint16
 }
 
-func (b portBinding) String() string {
+func (b PortBinding) String() string {
 	host := fmt.Sprint(b.HostPort)
 	if b.HostPortEnd > b.HostPort {
 		host += fmt.Sprintf("-%d", b.HostPortEnd)
@@ -105,7 +106,7 @@ func (d *Driver) ProgramExternalConnectivity(ctx context.Context, r *network.Pro
 // hold reserves the host port of one binding: the one asked for, the first free one of a
 // host range, or an ephemeral one for host port 0. mine are the ports the same container
 // already holds in this call: a port of its own -p list is never taken twice.
-func (d *Driver) hold(e *Endpoint, b portBinding, mine []Port) (Port, error) {
+func (d *Driver) hold(e *Endpoint, b PortBinding, mine []Port) (Port, error) {
 	proto, err := hostports.ProtoFromNumber(b.Proto)
 	if err != nil {
 		return Port{}, fmt.Errorf("port %s: %w", b, err)
@@ -153,7 +154,7 @@ func (d *Driver) hold(e *Endpoint, b portBinding, mine []Port) (Port, error) {
 
 // hostIP checks the host address of a binding: published ports live on the endpoint's public
 // address and on loopback, never on the management or client addresses.
-func (d *Driver) hostIP(b portBinding) (netip.Addr, error) {
+func (d *Driver) hostIP(b PortBinding) (netip.Addr, error) {
 	if b.HostIP == "" {
 		return netip.Addr{}, nil
 	}
@@ -237,15 +238,15 @@ func (d *Driver) RevokeExternalConnectivity(ctx context.Context, r *network.Revo
 	return nil
 }
 
-// exposedPort is one entry of Docker's exposed ports (--expose, EXPOSE).
-type exposedPort struct {
+// ExposedPort is one entry of Docker's exposed ports (--expose, EXPOSE).
+type ExposedPort struct {
 	Proto int
 	Port  uint16
 }
 
-func parseExposed(v any) ([]exposedPort, error) { return decodeOption[exposedPort](v, "exposed ports") }
+func parseExposed(v any) ([]ExposedPort, error) { return decodeOption[ExposedPort](v, "exposed ports") }
 
-func parsePortMap(v any) ([]portBinding, error) { return decodeOption[portBinding](v, "port map") }
+func parsePortMap(v any) ([]PortBinding, error) { return decodeOption[PortBinding](v, "port map") }
 
 // decodeOption reads a list option of Docker's, which arrives decoded as generic JSON.
 func decodeOption[T any](v any, what string) ([]T, error) {

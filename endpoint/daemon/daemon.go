@@ -6,6 +6,7 @@
 // restores what they own, starts the background tasks (rule repair, container firewalls, DHCP
 // leases, container VMs, the configuration refresh, endpoint/dockerwatch) and serves the socket
 // (endpoint/driverapi) with the ports route (api/portsapi). Teardown removes what it owns.
+// The state database's file is endpoint/statedb's.
 package daemon
 
 import (
@@ -20,6 +21,7 @@ import (
 	"github.com/docker-vic/docker-vic/api/portsapi"
 	"github.com/docker-vic/docker-vic/endpoint/driverapi"
 	"github.com/docker-vic/docker-vic/endpoint/liveconfig"
+	"github.com/docker-vic/docker-vic/endpoint/statedb"
 	"github.com/docker-vic/docker-vic/endpoint/uplink"
 )
 
@@ -61,8 +63,9 @@ func (o Options) Validate() error {
 
 // Run wires the daemon together, in order: the VCH and its uplinks (from vSphere, or while it
 // does not answer the configuration stored at the last reading), the state database, the
-// IPAM and network drivers, the kernel restored from the state, the background tasks, then the
-// socket, served until ctx ends. Then it stops serving, waits for the tasks and closes the
+// IPAM and network drivers, the kernel restored from the state (or the state rebuilt from
+// Docker and the kernel when the database cannot be trusted: rebuild.go), the background
+// tasks, then the socket, served until ctx ends. Then it stops serving, waits for the tasks and closes the
 // database, leaving rules and links in place so that containers keep working while it restarts.
 func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err := o.Validate(); err != nil {
@@ -98,43 +101,72 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		return err
 	}
 
-	db, err := openState(o.StateDir)
+	st, err := statedb.Open(o.StateDir, log)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer st.Close()
 	live := liveconfig.New(v.Config, up)
 	leases, err := newLeases(live, log)
 	if err != nil {
 		return err
 	}
 	defer leases.Close() // stops renewing; the leases stay, and the next start adopts them
-	d, err := buildDrivers(db, live, nl, leases, log)
+	d, err := buildDrivers(st.DB, live, nl, leases, log)
 	if err != nil {
 		return err
 	}
 	defer d.holder.Close()
-	d.restore(ctx, log)
+	api := dockerClient(log)
+	if api != nil {
+		defer api.Close()
+	}
+	g := newGate(st.Lost())
+	rb := &rebuilder{st: st, d: d, public: up.Address, gate: g, log: log}
+	if api != nil {
+		rb.api = api
+	}
+	startState(ctx, st, d, rb, log)
 
 	l, err := driverapi.Listen(o.Socket)
 	if err != nil {
 		return err
 	}
-	srv := driverapi.NewServer(loggedDriver{Driver: d.nd, log: log}, d.ipd, 0, log)
-	srv.Handle("POST "+portsapi.Path, portsHandler(d.nd, up.Address, o.Version, log))
+	srv := driverapi.NewServer(gatedNetwork{loggedDriver{Driver: d.nd, log: log}, g}, gatedIPAM{d.ipd, g}, 0, log)
+	srv.Handle("POST "+portsapi.Path, portsHandler(d.nd, g, up.Address, o.Version, log))
 
 	// The tasks are waited for before the database, the netlink handle, the held ports and the
 	// DHCP client close under them.
 	bg := newBackground(ctx)
 	defer bg.stop()
-	startTasks(bg, tasks{o: o, v: v, stale: stale, target: target, src: src, stored: stored, live: live, nl: nl, d: d, leases: leases, log: log})
+	startTasks(bg, tasks{o: o, v: v, stale: stale, target: target, src: src, stored: stored, live: live, nl: nl, d: d, leases: leases,
+		st: st, gate: g, rebuild: rb, api: api, log: log})
 
 	if err := notifyReady(); err != nil {
 		log.Warn("telling systemd the endpoint is ready failed", "error", err)
 	}
 	log.Info("vic-endpoint serving", "version", o.Version, "vch", v.Name, "revision", v.Config.Revision,
-		"public", up.Address, "uplinks", up.String(), "socket", o.Socket, "state", filepath.Join(o.StateDir, stateFile))
+		"public", up.Address, "uplinks", up.String(), "socket", o.Socket, "state", st.Path())
 	err = srv.Serve(ctx, l)
 	log.Info("vic-endpoint stopped: rules and links stay in place", "vch", v.Name)
 	return err
+}
+
+// startState restores the kernel from a trusted state and backs it up. An untrusted one is
+// rebuilt at once when Docker answers; otherwise the rebuild task does it once Docker does.
+func startState(ctx context.Context, st *statedb.DB, d *drivers, rb *rebuilder, log *slog.Logger) {
+	lost := st.Lost()
+	if lost == "" {
+		d.restore(ctx, true, log)
+		backup(st, log)
+		return
+	}
+	log.Warn("the state cannot be trusted: it is rebuilt from docker and the kernel, and nothing is removed from the kernel meanwhile", "why", lost)
+	if rb.api == nil || !dockerAnswers(ctx, rb.api) {
+		log.Warn("docker does not answer yet: the state is rebuilt once it does, and requests that hand out addresses are refused until then")
+		return
+	}
+	if err := rb.rebuild(ctx); err != nil {
+		log.Warn("rebuilding the state failed: retrying", "error", err)
+	}
 }

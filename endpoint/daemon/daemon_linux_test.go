@@ -151,24 +151,45 @@ type process struct {
 	err    error
 }
 
-// command runs the built binary inside ns with args.
+// command runs the built binary inside ns with args. Its Docker is a socket nobody serves:
+// no test reads the machine's own engine.
 func command(t *testing.T, ns *testns.NS, args ...string) *exec.Cmd {
-	return exec.Command("ip", append([]string{"netns", "exec", ns.Name, daemonBinary(t)}, args...)...)
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns.Name, daemonBinary(t)}, args...)...)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix:///nonexistent/vic-daemon-test/docker.sock")
+	return cmd
 }
 
-// startDaemon runs vic-endpoint inside ns and waits until its socket answers.
+// fakes are the fake Dockers of the tests, by directory.
+var fakes sync.Map
+
+// dockerFor returns the fake Docker of the test directory dir, serving and empty at first.
+func dockerFor(t *testing.T, dir string) *fakeDocker {
+	t.Helper()
+	if f, ok := fakes.Load(dir); ok {
+		return f.(*fakeDocker)
+	}
+	f := newFakeDocker(t, dir)
+	f.serve()
+	fakes.Store(dir, f)
+	t.Cleanup(func() { fakes.Delete(dir) })
+	return f
+}
+
+// startDaemon runs vic-endpoint inside ns from the configuration file cfgPath and waits until
+// its socket answers.
 func startDaemon(t *testing.T, ns *testns.NS, cfgPath, stateDir, sock string) *process {
 	t.Helper()
 	return startDaemonWith(t, ns, sock, nil, "--config", cfgPath, "--state-dir", stateDir)
 }
 
 // startDaemonWith runs vic-endpoint inside ns with args and the variables env added to the
-// environment, and waits until its socket answers.
+// environment, and waits until its socket answers. Its Docker is the fake of sock's directory
+// (see dockerFor) unless env sets DOCKER_HOST.
 func startDaemonWith(t *testing.T, ns *testns.NS, sock string, env []string, args ...string) *process {
 	t.Helper()
 	d := &process{stderr: &testlog.Buffer{}, done: make(chan struct{})}
 	d.cmd = command(t, ns, append(args, "--socket", sock, "--watch-interval", "300ms", "--log-level", "debug")...)
-	d.cmd.Env = append(os.Environ(), env...)
+	d.cmd.Env = append(append(d.cmd.Env, "DOCKER_HOST="+dockerFor(t, filepath.Dir(sock)).host()), env...)
 	d.cmd.Stderr = d.stderr
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)

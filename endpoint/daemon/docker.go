@@ -12,16 +12,20 @@ import (
 	"github.com/docker-vic/docker-vic/endpoint/liveconfig"
 )
 
+// dockerClient is the daemon's client of Docker's API, or nil when none can be made.
+func dockerClient(log *slog.Logger) *client.Client {
+	api, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		log.Warn("no docker client: port conflicts name endpoints, not containers, containers get no VMs, the container networks do not show in docker network ls and a lost state cannot be rebuilt", "error", err)
+		return nil
+	}
+	return api
+}
+
 // watchDocker runs, until ctx ends, what the daemon asks Docker outside the driver handlers:
 // the containers on vic networks (their names, and the container VMs when vms is set) and,
 // once Docker answers, the Docker networks of the container networks.
-func watchDocker(ctx context.Context, d *drivers, vms *vmSwitch, bridgePG string, live *liveconfig.Live, log *slog.Logger) {
-	api, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		log.Warn("no docker client: port conflicts name endpoints, not containers, containers get no VMs and the container networks do not show in docker network ls", "error", err)
-		return
-	}
-	defer api.Close()
+func watchDocker(ctx context.Context, api *client.Client, d *drivers, vms *vmSwitch, bridgePG string, live *liveconfig.Live, log *slog.Logger) {
 	w := &dockerwatch.Watcher{API: api, Events: api, Driver: d.nd, Names: d.names, BridgePortGroup: bridgePG, Log: log}
 	if vms != nil {
 		w.VMs = vms

@@ -94,10 +94,11 @@ func buildDrivers(db *bolt.DB, live *liveconfig.Live, nl *netlink.Handle, leases
 }
 
 // restore programs the kernel again from the state, and the firewalls of the running
-// containers from the configuration, which may have changed while the daemon was down. It
-// only warns: Docker without its plugin cannot even remove containers.
-func (d *drivers) restore(ctx context.Context, log *slog.Logger) {
-	if err := d.nd.Restore(ctx); err != nil {
+// containers from the configuration, which may have changed while the daemon was down. With
+// prune, links the state does not know go. It only warns: Docker without its plugin cannot
+// even remove containers.
+func (d *drivers) restore(ctx context.Context, prune bool, log *slog.Logger) {
+	if err := d.nd.Restore(ctx, prune); err != nil {
 		log.Warn("the kernel state was restored only in part", "error", err)
 	}
 	if err := d.nd.RefreshContainerFirewalls(ctx); err != nil {

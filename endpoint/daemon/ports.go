@@ -17,9 +17,13 @@ type snapshotter interface {
 	Snapshot(ctx context.Context) ([]netdriver.Network, []netdriver.Endpoint, error)
 }
 
-// portsHandler answers POST /VIC.Ports from the driver's snapshot, with the daemon's version.
-func portsHandler(d snapshotter, public netip.Addr, version string, log *slog.Logger) http.Handler {
+// portsHandler answers POST /VIC.Ports from the driver's snapshot, with the daemon's version;
+// while the state is rebuilt, with the gate's sentence.
+func portsHandler(d snapshotter, g *gate, public netip.Addr, version string, log *slog.Logger) http.Handler {
 	return portsapi.Handler(func(ctx context.Context) (*portsapi.Answer, error) {
+		if err := g.refuse(); err != nil {
+			return nil, err
+		}
 		nets, eps, err := d.Snapshot(ctx)
 		if err != nil {
 			return nil, err

@@ -39,7 +39,7 @@ func TestPortsHandlerAnswers(t *testing.T) {
 				{Proto: hostports.UDP, HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 5353, ContainerPort: 53},
 			}}},
 	}
-	h := portsHandler(snap, netip.MustParseAddr("198.51.100.2"), "1.2.3", slog.New(slog.DiscardHandler))
+	h := portsHandler(snap, newGate(""), netip.MustParseAddr("198.51.100.2"), "1.2.3", slog.New(slog.DiscardHandler))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, portsapi.Path, nil))
 	assert.Equal(t, rec.Code, http.StatusOK)
@@ -58,11 +58,21 @@ func TestPortsHandlerAnswers(t *testing.T) {
 
 func TestPortsHandlerReportsErrors(t *testing.T) {
 	h := portsHandler(cannedSnapshot{err: errors.New("waiting for other network operations: context deadline exceeded")},
-		netip.MustParseAddr("198.51.100.2"), "1.2.3", slog.New(slog.DiscardHandler))
+		newGate(""), netip.MustParseAddr("198.51.100.2"), "1.2.3", slog.New(slog.DiscardHandler))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, portsapi.Path, nil))
 	assert.Equal(t, rec.Code, http.StatusInternalServerError)
 	assert.Equal(t, rec.Body.String(), `{"Err":"waiting for other network operations: context deadline exceeded"}`+"\n")
+}
+
+// While the state is rebuilt, docker vic ps says so rather than show no ports.
+func TestPortsHandlerWaitsForTheRebuild(t *testing.T) {
+	h := portsHandler(cannedSnapshot{}, newGate(`state database "/var/lib/vic/state.db" is missing`),
+		netip.MustParseAddr("198.51.100.2"), "1.2.3", slog.New(slog.DiscardHandler))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, portsapi.Path, nil))
+	assert.Equal(t, rec.Code, http.StatusInternalServerError)
+	assert.Equal(t, rec.Body.String(), `{"Err":"vic-endpoint is rebuilding its state from docker and the kernel, because state database \"/var/lib/vic/state.db\" is missing: try again once docker answers it (a few seconds)"}`+"\n")
 }
 
 // TestPortsSocketIsTheDriverSocket: the CLI asks where the daemon serves the drivers.

@@ -7,12 +7,14 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/moby/moby/client"
 	"github.com/vishvananda/netlink"
 
 	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/endpoint/dhcp"
 	"github.com/docker-vic/docker-vic/endpoint/liveconfig"
 	"github.com/docker-vic/docker-vic/endpoint/nat"
+	"github.com/docker-vic/docker-vic/endpoint/statedb"
 	"github.com/docker-vic/docker-vic/endpoint/uplink"
 	"github.com/docker-vic/docker-vic/vsphere"
 )
@@ -54,15 +56,35 @@ type tasks struct {
 	nl     *netlink.Handle
 	d      *drivers
 	leases *dhcp.Client
-	log    *slog.Logger
+	// st is the state database, gate holds requests while rebuild rebuilds it, through api.
+	st      *statedb.DB
+	gate    *gate
+	rebuild *rebuilder
+	api     *client.Client // nil: no Docker client
+	log     *slog.Logger
 }
 
-// startTasks starts on bg the repair of the NAT rules, the container firewalls waiting for
-// their containers' namespaces, the adoption of the DHCP leases held before a restart, with
-// vSphere the container VMs and the configuration refresh, and what the daemon asks Docker.
+// afterRebuild runs task once the state can be trusted: at once, or when the rebuild is done.
+func afterRebuild(g *gate, task func(ctx context.Context)) func(ctx context.Context) {
+	return func(ctx context.Context) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-g.Opened():
+		}
+		task(ctx)
+	}
+}
+
+// startTasks starts on bg the rebuild of an untrusted state, the repair of the NAT rules, the
+// container firewalls waiting for their containers' namespaces, the adoption of the DHCP leases
+// held before a restart, the backups of the state, with vSphere the container VMs and the
+// configuration refresh, and what the daemon asks Docker. What acts on the state waits until
+// it can be trusted: a repair of the rules from an empty state would remove them all.
 func startTasks(bg *background, t tasks) {
 	log := t.log
-	bg.run(func(ctx context.Context) {
+	bg.run(t.rebuild.run)
+	bg.run(afterRebuild(t.gate, func(ctx context.Context) {
 		t.d.firewall.Watch(ctx, t.o.WatchInterval, func(d nat.Drift, err error) {
 			if err != nil {
 				log.Warn("checking the nat rules failed", "error", err)
@@ -70,9 +92,10 @@ func startTasks(bg *background, t tasks) {
 			}
 			log.Warn("repaired the nat rules", "missing", len(d.Missing), "extra", len(d.Extra))
 		})
-	})
+	}))
 	bg.run(t.d.sandboxes.Run)
-	bg.run(func(ctx context.Context) { adoptLeases(ctx, t.d.ipd, t.leases, log) })
+	bg.run(afterRebuild(t.gate, func(ctx context.Context) { adoptLeases(ctx, t.d.ipd, t.leases, log) }))
+	bg.run(func(ctx context.Context) { keepBackups(ctx, t.st, log) })
 	var vms *vmSwitch
 	if t.target != nil {
 		vms = &vmSwitch{syncer: newContainerVMs(t.target, t.v, log), live: t.live}
@@ -90,5 +113,7 @@ func startTasks(bg *background, t tasks) {
 	} else {
 		log.Info("no vSphere target (--config): containers get no VMs in vSphere")
 	}
-	bg.run(func(ctx context.Context) { watchDocker(ctx, t.d, vms, t.v.Config.Bridge.PortGroup, t.live, log) })
+	if t.api != nil {
+		bg.run(afterRebuild(t.gate, func(ctx context.Context) { watchDocker(ctx, t.api, t.d, vms, t.v.Config.Bridge.PortGroup, t.live, log) }))
+	}
 }

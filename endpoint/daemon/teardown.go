@@ -12,20 +12,22 @@ import (
 
 	"github.com/docker-vic/docker-vic/endpoint/link"
 	"github.com/docker-vic/docker-vic/endpoint/nat"
+	"github.com/docker-vic/docker-vic/endpoint/statedb"
 )
 
 // teardownModelAddr stands in for the public address: removing the chains renders no rule.
 var teardownModelAddr = netip.AddrFrom4([4]byte{0, 0, 0, 1})
 
 // Teardown removes every rule chain and link the daemon owns. It refuses while a daemon runs on
-// stateDir (it would program them again at once). The state database is kept: a daemon
-// started later programs everything again; delete the state directory to forget it.
+// stateDir (it would program them again at once). The state database is kept, unread (it may
+// be damaged): a daemon started later programs everything again; delete the state directory
+// to forget it.
 func Teardown(ctx context.Context, stateDir string) error {
-	db, err := openState(stateDir)
+	unlock, err := statedb.Lock(stateDir)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer unlock()
 
 	var errs []error
 	firewall, err := nat.NewApplier(teardownModelAddr, nil, nil)

@@ -159,8 +159,9 @@ func TestDaemonStartsWithoutVCenter(t *testing.T) {
 	}
 	dir := t.TempDir()
 	stateDir, sock := filepath.Join(dir, "state"), filepath.Join(dir, "vic.sock")
-	// No Docker: the daemon's own calls to Docker must not reach the machine's engine.
-	env := []string{"DOCKER_HOST=unix://" + filepath.Join(dir, "no-docker.sock")}
+	// Docker is an empty fake (see dockerFor): the daemon's own calls to Docker must not reach
+	// the machine's engine, and a first start rebuilds its missing state from it.
+	var env []string
 	args := append(vc.args(t, dir, "vch1"), "--state-dir", stateDir, "--config-interval", "300ms")
 
 	d := startDaemonWith(t, ns, sock, env, args...)

@@ -107,19 +107,32 @@ func (e *Ensurer) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// waitForDocker pings Docker with a growing delay until it answers (true) or ctx ends (false).
-// Only the answer is logged above debug.
+// waitForDocker waits until Docker answers (true) or ctx ends (false).
 func (e *Ensurer) waitForDocker(ctx context.Context) bool {
+	if !WaitForDocker(ctx, e.api, e.log) {
+		return false
+	}
+	e.log.Info("docker answers: ensuring the container networks", "networks", len(e.cfg))
+	return true
+}
+
+// Pinger is the part of Docker's API that tells whether Docker answers.
+type Pinger interface {
+	Ping(ctx context.Context, options client.PingOptions) (client.PingResult, error)
+}
+
+// WaitForDocker pings Docker with a growing delay until it answers (true) or ctx ends (false).
+// The wait is logged at debug level only.
+func WaitForDocker(ctx context.Context, api Pinger, log *slog.Logger) bool {
 	delay := dockerWaitFirst
 	for {
 		pingCtx, cancel := context.WithTimeout(ctx, dockerCallTimeout)
-		_, err := e.api.Ping(pingCtx, client.PingOptions{})
+		_, err := api.Ping(pingCtx, client.PingOptions{})
 		cancel()
 		if err == nil {
-			e.log.Info("docker answers: ensuring the container networks", "networks", len(e.cfg))
 			return true
 		}
-		e.log.Debug("docker does not answer yet", "error", err, "retry", delay)
+		log.Debug("docker does not answer yet", "error", err, "retry", delay)
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():

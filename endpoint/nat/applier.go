@@ -250,6 +250,16 @@ func (a *Applier) Watch(ctx context.Context, interval time.Duration, report func
 	}
 }
 
+// Published reads the port map elements the kernel holds, whatever the applier was asked for:
+// after the state database is lost, they are what is left of the host ports picked before.
+func (a *Applier) Published() ([]Element, error) {
+	d, err := a.maps.Read()
+	if err != nil {
+		return nil, fmt.Errorf("reading the published ports of table ip %s: %w", TableName, err)
+	}
+	return sortElements(d.Elements), nil
+}
+
 // Teardown removes the jumps, the driver's chains and its nftables table (uninstall,
 // tests). The desired state is kept: a later Apply or Sync programs it again.
 func (a *Applier) Teardown(ctx context.Context) error {

@@ -368,3 +368,29 @@ func BenchmarkApplyOneMappingAmong1000(b *testing.B) {
 		_ = a.Apply(ctx, s)
 	}
 }
+
+// A new applier (a restarted daemon that lost its state) reads what the kernel publishes
+// without changing it.
+func TestApplierPublishedReadsTheKernel(t *testing.T) {
+	ctx := context.Background()
+	m, _ := NewModel(public)
+	first := newTestApplier(t, newFakeIptables())
+	s := State{Networks: []BridgeNetwork{netA}, Ports: []Mapping{tcp("", 8080, "172.31.250.2", 80, "vic-a")}}
+	if err := first.Apply(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	again, err := NewApplier(public, newFakeIptables(), first.maps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := again.Published()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := wantElements(t, m, s); !slices.Equal(elementLines(got), want) {
+		t.Fatalf("Published() = %q, want %q", elementLines(got), want)
+	}
+	if fakeOf(again).changeCount() != fakeOf(first).changeCount() {
+		t.Fatal("reading the published ports changed the kernel")
+	}
+}
