@@ -9,6 +9,7 @@
 #   75 the firewall levels      80 the DHCP container network, across an endpoint restart
 #   85 the NSX Edge scenario    90 container VMs off and on (docker vic configure)
 #   95 vCenter stopped, drift   96 container networks' pools lost with the state
+#   97 the state database removed, emptied or truncated: rebuilt
 #   97 the state database removed, emptied, truncated: rebuilt from Docker and the kernel
 # Each use case makes what it needs (named vic-e2e-*) and removes it at its end; it sees only
 # what this runner sets (below) and the testbed's exports, and runs in a subshell of its own so
