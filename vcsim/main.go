@@ -90,7 +90,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 
-	m := simulator.VPX()
+	m := sim.Model() // the inventory the Go tests use too
 	if err := m.Create(); err != nil {
 		return fmt.Errorf("creating the simulator inventory: %w", err)
 	}
