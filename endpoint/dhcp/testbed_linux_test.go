@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker-vic/docker-vic/endpoint/testlog"
 	"github.com/docker-vic/docker-vic/endpoint/testns"
 )
 
@@ -63,7 +64,7 @@ opt dns 203.0.113.2
 opt subnet 255.255.255.192
 opt lease 10
 `, tb.leaseFile(), filepath.Join(tb.dir, "udhcpd.pid"))), 0o644), "writing udhcpd.conf")
-	var out syncBuffer
+	var out testlog.Buffer
 	cmd := exec.Command("ip", "netns", "exec", tb.server.Name, "busybox", "udhcpd", "-f", "-a", "100", conf)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	must(t, cmd.Start(), "starting udhcpd")
@@ -153,23 +154,6 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimSuffix(string(b), "\n"))
 	return len(b), nil
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func must(t *testing.T, err error, what string) {
