@@ -47,7 +47,7 @@ type SandboxFirewall interface {
 
 // checkContainerNetwork validates a container network against the VCH configuration.
 func (d *Driver) checkContainerNetwork(n *Network) error {
-	id, pg := shortID(n.ID), n.PortGroup
+	id, pg := link.ShortID(n.ID), n.PortGroup
 	cn, ok := d.containerNetwork(pg)
 	switch {
 	case !ok:
@@ -65,7 +65,7 @@ func (d *Driver) checkContainerNetwork(n *Network) error {
 	}
 	for _, o := range d.networks {
 		if o.ID != n.ID && o.PortGroup == pg {
-			return fmt.Errorf("network %s: container network %q already is Docker network %s", id, pg, shortID(o.ID))
+			return fmt.Errorf("network %s: container network %q already is Docker network %s", id, pg, link.ShortID(o.ID))
 		}
 	}
 	return nil
@@ -92,20 +92,20 @@ func macForEndpoint(endpointID string) string {
 func (d *Driver) joinContainerNetwork(e *Endpoint, n *Network, sandbox string) (*network.JoinResponse, error) {
 	cn, ok := d.containerNetwork(n.PortGroup)
 	if !ok || cn.Uplink == "" {
-		return nil, fmt.Errorf("endpoint %s: container network %q is no longer configured on this endpoint", shortID(e.ID), n.PortGroup)
+		return nil, fmt.Errorf("endpoint %s: container network %q is no longer configured on this endpoint", link.ShortID(e.ID), n.PortGroup)
 	}
 	mac, err := net.ParseMAC(e.MAC)
 	if err != nil {
-		return nil, fmt.Errorf("endpoint %s: MAC address %q is not valid: the container's interface needs its own MAC", shortID(e.ID), e.MAC)
+		return nil, fmt.Errorf("endpoint %s: MAC address %q is not valid: the container's interface needs its own MAC", link.ShortID(e.ID), e.MAC)
 	}
 	m := link.Macvlan{Name: link.MacvlanName(e.ID), Parent: cn.Uplink, MAC: mac}
 	if err := d.links.EnsureMacvlan(m); err != nil {
 		_ = d.links.DeleteMacvlan(m.Name)
-		return nil, fmt.Errorf("endpoint %s: %w", shortID(e.ID), err)
+		return nil, fmt.Errorf("endpoint %s: %w", link.ShortID(e.ID), err)
 	}
 	if err := d.applySandboxFirewall(e, cn, sandbox, nil); err != nil {
 		_ = d.links.DeleteMacvlan(m.Name)
-		_ = d.sandboxes.Remove(sandbox, shortID(e.ID)) // nothing may land later
+		_ = d.sandboxes.Remove(sandbox, link.ShortID(e.ID)) // nothing may land later
 		return nil, err
 	}
 	res := &network.JoinResponse{InterfaceName: network.InterfaceName{SrcName: m.Name, DstPrefix: "eth"}}
@@ -127,7 +127,7 @@ func (d *Driver) joinContainerNetwork(e *Endpoint, n *Network, sandbox string) (
 // applySandboxFirewall programs the firewall of endpoint e in its sandbox with ports open.
 func (d *Driver) applySandboxFirewall(e *Endpoint, cn ContainerNetwork, sandbox string, open []Port) error {
 	if d.sandboxes == nil {
-		return fmt.Errorf("endpoint %s: container networks need a sandbox firewall, and this driver has none", shortID(e.ID))
+		return fmt.Errorf("endpoint %s: container networks need a sandbox firewall, and this driver has none", link.ShortID(e.ID))
 	}
 	r := cfw.Rules{Address: e.Address.Addr(), Level: cn.Config.Firewall, Peers: peerRanges(cn.Config)}
 	if len(r.Peers) == 0 {
@@ -139,8 +139,8 @@ func (d *Driver) applySandboxFirewall(e *Endpoint, cn ContainerNetwork, sandbox 
 	if err := r.Validate(); err != nil {
 		return err
 	}
-	if err := d.sandboxes.Apply(sandbox, shortID(e.ID), r); err != nil {
-		return fmt.Errorf("endpoint %s: programming the firewall of container network %q in the container: %w", shortID(e.ID), cn.Config.PortGroup, err)
+	if err := d.sandboxes.Apply(sandbox, link.ShortID(e.ID), r); err != nil {
+		return fmt.Errorf("endpoint %s: programming the firewall of container network %q in the container: %w", link.ShortID(e.ID), cn.Config.PortGroup, err)
 	}
 	return nil
 }
@@ -165,7 +165,7 @@ func peerRanges(c config.ContainerNetwork) []netip.Prefix {
 func (d *Driver) publishContainerPorts(e *Endpoint, n *Network, bindings []PortBinding, exposed []ExposedPort) error {
 	cn, ok := d.containerNetwork(n.PortGroup)
 	if !ok {
-		return fmt.Errorf("endpoint %s: container network %q is no longer configured on this endpoint", shortID(e.ID), n.PortGroup)
+		return fmt.Errorf("endpoint %s: container network %q is no longer configured on this endpoint", link.ShortID(e.ID), n.PortGroup)
 	}
 	open, err := containerPorts(e, cn.Config, bindings, exposed)
 	if err != nil {
@@ -178,7 +178,7 @@ func (d *Driver) publishContainerPorts(e *Endpoint, n *Network, bindings []PortB
 	if err := d.store.PutEndpoint(e); err != nil {
 		e.Ports = nil
 		_ = d.applySandboxFirewall(e, cn, e.Sandbox, nil)
-		return fmt.Errorf("saving endpoint %s: %w", shortID(e.ID), err)
+		return fmt.Errorf("saving endpoint %s: %w", link.ShortID(e.ID), err)
 	}
 	return nil
 }
@@ -239,7 +239,7 @@ func (d *Driver) revokeContainerPorts(e *Endpoint, n *Network) error {
 	}
 	e.Ports = nil
 	if err := d.store.PutEndpoint(e); err != nil {
-		return fmt.Errorf("saving endpoint %s: %w", shortID(e.ID), err)
+		return fmt.Errorf("saving endpoint %s: %w", link.ShortID(e.ID), err)
 	}
 	return nil
 }
@@ -248,10 +248,10 @@ func (d *Driver) revokeContainerPorts(e *Endpoint, n *Network) error {
 // own until containers join.
 func (d *Driver) createContainerNetwork(n *Network) error {
 	if err := d.store.PutNetwork(n); err != nil {
-		return fmt.Errorf("saving network %s: %w", shortID(n.ID), err)
+		return fmt.Errorf("saving network %s: %w", link.ShortID(n.ID), err)
 	}
 	d.networks[n.ID] = n
-	d.log.Info("container network created", "network", shortID(n.ID), "portgroup", n.PortGroup, "subnet", n.Subnet)
+	d.log.Info("container network created", "network", link.ShortID(n.ID), "portgroup", n.PortGroup, "subnet", n.Subnet)
 	return nil
 }
 
@@ -263,10 +263,10 @@ func (d *Driver) deleteContainerNetwork(n *Network) error {
 		}
 	}
 	if err := d.store.DeleteNetwork(n.ID); err != nil {
-		return fmt.Errorf("forgetting network %s: %w", shortID(n.ID), err)
+		return fmt.Errorf("forgetting network %s: %w", link.ShortID(n.ID), err)
 	}
 	delete(d.networks, n.ID)
-	d.log.Info("container network deleted", "network", shortID(n.ID), "portgroup", n.PortGroup)
+	d.log.Info("container network deleted", "network", link.ShortID(n.ID), "portgroup", n.PortGroup)
 	return nil
 }
 
@@ -292,7 +292,7 @@ func (d *Driver) RefreshContainerFirewalls(ctx context.Context) error {
 		err := d.applySandboxFirewall(e, cn, e.Sandbox, e.Ports)
 		if err != nil && len(e.Ports) > 0 {
 			d.log.Warn("a container's port redirects do not fit its network's new firewall level: closing them",
-				"endpoint", shortID(e.ID), "portgroup", n.PortGroup, "level", cn.Config.Firewall, "error", err)
+				"endpoint", link.ShortID(e.ID), "portgroup", n.PortGroup, "level", cn.Config.Firewall, "error", err)
 			kept := unredirected(e.Ports)
 			if err = d.applySandboxFirewall(e, cn, e.Sandbox, kept); err == nil {
 				e.Ports = kept

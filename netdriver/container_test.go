@@ -90,7 +90,7 @@ func TestContainerNetworkLifecycle(t *testing.T) {
 	if got := r.links.links[link.MacvlanName(ep1)]; got != "macvlan vtb-c-consumer "+mac {
 		t.Fatalf("macvlan %q, want one on the port group's uplink with the endpoint's MAC", got)
 	}
-	fw, ok := r.sandboxes.tables[sandbox+"#"+shortID(ep1)]
+	fw, ok := r.sandboxes.tables[sandbox+"#"+link.ShortID(ep1)]
 	if !ok || fw.Level != config.FirewallPublished || fw.Address.String() != "203.0.113.140" || len(fw.Ports) != 0 {
 		t.Fatalf("firewall after join %+v, want the published level with no port yet", fw)
 	}
@@ -107,7 +107,7 @@ func TestContainerNetworkLifecycle(t *testing.T) {
 	if len(r.holder.held) != 0 || len(r.firewall.state.Ports) != 0 {
 		t.Fatalf("a container network held %v or published %+v on the endpoint", r.holder.held, r.firewall.state.Ports)
 	}
-	fw = r.sandboxes.tables[sandbox+"#"+shortID(ep1)]
+	fw = r.sandboxes.tables[sandbox+"#"+link.ShortID(ep1)]
 	want := []cfw.Port{{Proto: "tcp", Port: 80, Target: 80}, {Proto: "tcp", Port: 8081, Target: 80}}
 	if len(fw.Ports) != 2 || fw.Ports[0] != want[0] || fw.Ports[1] != want[1] {
 		t.Fatalf("firewall ports %+v, want %+v", fw.Ports, want)
@@ -200,7 +200,7 @@ func TestContainerNetworkRefusals(t *testing.T) {
 	if want := `port -p 80:80/tcp: container network "` + closedPG + `" is at firewall level "closed", which lets no connection in: use a container network at level published, peers or open, or change its level with docker vic configure --container-network-firewall`; err == nil || err.Error() != want {
 		t.Fatalf("a plain -p on a closed network: %v\nwant %s", err, want)
 	}
-	if fw := r.sandboxes.tables[sandbox+"#"+shortID(ep2)]; fw.Level != config.FirewallClosed || len(fw.Ports) != 0 {
+	if fw := r.sandboxes.tables[sandbox+"#"+link.ShortID(ep2)]; fw.Level != config.FirewallClosed || len(fw.Ports) != 0 {
 		t.Fatalf("firewall after the refusal %+v", fw)
 	}
 	if _, eps, _ := r.d.Snapshot(ctx); len(eps) != 1 || len(eps[0].Ports) != 0 {
@@ -229,7 +229,7 @@ func TestContainerNetworkExposedPorts(t *testing.T) {
 		if err := r.d.ProgramExternalConnectivity(ctx, &network.ProgramExternalConnectivityRequest{NetworkID: netC, EndpointID: ep, Options: c.opts}); err != nil {
 			t.Fatal(err)
 		}
-		if got := fmt.Sprint(r.sandboxes.tables[sandbox+"#"+shortID(ep)].Ports); got != c.want {
+		if got := fmt.Sprint(r.sandboxes.tables[sandbox+"#"+link.ShortID(ep)].Ports); got != c.want {
 			t.Errorf("case %d: open ports %s, want %s", i, got, c.want)
 		}
 	}
@@ -258,7 +258,7 @@ func TestRefreshContainerFirewalls(t *testing.T) {
 	if err := r.d.RefreshContainerFirewalls(ctx); err != nil {
 		t.Fatal(err)
 	}
-	fw := r.sandboxes.tables[sandbox+"#"+shortID(ep1)]
+	fw := r.sandboxes.tables[sandbox+"#"+link.ShortID(ep1)]
 	if fw.Level != config.FirewallClosed || fmt.Sprint(fw.Ports) != "[80/tcp]" {
 		t.Fatalf("after the level changed to closed: %s %v, want closed with the redirect gone", fw.Level, fw.Ports)
 	}
@@ -274,11 +274,11 @@ func TestContainerSandboxSurvivesRestart(t *testing.T) {
 	}
 	r.joinContainer(t, ep1, "203.0.113.140/26")
 	r.open(t) // a restart
-	delete(r.sandboxes.tables, sandbox+"#"+shortID(ep1))
+	delete(r.sandboxes.tables, sandbox+"#"+link.ShortID(ep1))
 	if err := r.d.RefreshContainerFirewalls(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := r.sandboxes.tables[sandbox+"#"+shortID(ep1)]; !ok {
+	if _, ok := r.sandboxes.tables[sandbox+"#"+link.ShortID(ep1)]; !ok {
 		t.Fatal("after a restart the container's firewall could not be set again: its sandbox was forgotten")
 	}
 }

@@ -122,7 +122,7 @@ func New(o Options) (*Driver, error) {
 	for _, n := range nets {
 		if err := d.checkRecord(n); err != nil {
 			// Kept in the database, neither served nor programmed, its links left alone.
-			d.log.Error("a stored network is not restored", "network", shortID(n.ID), "error", err)
+			d.log.Error("a stored network is not restored", "network", link.ShortID(n.ID), "error", err)
 			d.held = append(d.held, n)
 			continue
 		}
@@ -280,12 +280,5 @@ func (d *Driver) describe(endpointID string) string {
 			return fmt.Sprintf("container %q", name)
 		}
 	}
-	return "endpoint " + shortID(endpointID)
-}
-
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
+	return "endpoint " + link.ShortID(endpointID)
 }

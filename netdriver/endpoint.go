@@ -29,7 +29,7 @@ func (d *Driver) CreateEndpoint(ctx context.Context, r *network.CreateEndpointRe
 		return res, nil // a repeated call
 	}
 	if err := d.store.PutEndpoint(e); err != nil {
-		return nil, fmt.Errorf("saving endpoint %s: %w", shortID(e.ID), err)
+		return nil, fmt.Errorf("saving endpoint %s: %w", link.ShortID(e.ID), err)
 	}
 	d.endpoints[e.ID] = e
 	return res, nil
@@ -38,7 +38,7 @@ func (d *Driver) CreateEndpoint(ctx context.Context, r *network.CreateEndpointRe
 // newEndpoint checks a CreateEndpoint request against the driver's state and returns the
 // endpoint to record, and the MAC it picked for the answer.
 func (d *Driver) newEndpoint(r *network.CreateEndpointRequest) (*Endpoint, *network.CreateEndpointResponse, error) {
-	id := shortID(r.EndpointID)
+	id := link.ShortID(r.EndpointID)
 	if r.Interface == nil || r.Interface.Address == "" {
 		return nil, nil, fmt.Errorf("endpoint %s has no IPv4 address: vic networks need one", id)
 	}
@@ -51,7 +51,7 @@ func (d *Driver) newEndpoint(r *network.CreateEndpointRequest) (*Endpoint, *netw
 	}
 	n, ok := d.networks[r.NetworkID]
 	if !ok {
-		return nil, nil, fmt.Errorf("network %s is not known to the vic driver: recreate it with docker network create -d vic", shortID(r.NetworkID))
+		return nil, nil, fmt.Errorf("network %s is not known to the vic driver: recreate it with docker network create -d vic", link.ShortID(r.NetworkID))
 	}
 	if err := checkAddress(n, addr); err != nil {
 		return nil, nil, fmt.Errorf("endpoint %s: %w", id, err)
@@ -59,7 +59,7 @@ func (d *Driver) newEndpoint(r *network.CreateEndpointRequest) (*Endpoint, *netw
 	if old, ok := d.endpoints[r.EndpointID]; ok {
 		switch {
 		case old.NetworkID != n.ID:
-			return nil, nil, fmt.Errorf("endpoint %s already exists on network %s: an endpoint ID names one endpoint", id, shortID(old.NetworkID))
+			return nil, nil, fmt.Errorf("endpoint %s already exists on network %s: an endpoint ID names one endpoint", id, link.ShortID(old.NetworkID))
 		case old.Address.Addr() != addr.Addr():
 			return nil, nil, fmt.Errorf("endpoint %s already exists with address %s: it cannot take %s", id, old.Address.Addr(), addr.Addr())
 		case r.Interface.MacAddress != "" && !strings.EqualFold(r.Interface.MacAddress, old.MAC):
@@ -71,7 +71,7 @@ func (d *Driver) newEndpoint(r *network.CreateEndpointRequest) (*Endpoint, *netw
 			continue
 		}
 		if o.NetworkID == n.ID && o.Address.Addr() == addr.Addr() {
-			return nil, nil, fmt.Errorf("endpoint %s: address %s is already used by endpoint %s of the same network", id, addr.Addr(), shortID(o.ID))
+			return nil, nil, fmt.Errorf("endpoint %s: address %s is already used by endpoint %s of the same network", id, addr.Addr(), link.ShortID(o.ID))
 		}
 		if link.HostVethName(o.ID) == link.HostVethName(r.EndpointID) {
 			return nil, nil, fmt.Errorf("endpoint %s: its ID starts with the same %d characters as endpoint %s, and both would share link %s: endpoint IDs must differ in their first %[2]d characters",
@@ -105,11 +105,11 @@ func checkAddress(n *Network, addr netip.Prefix) error {
 	a := addr.Addr()
 	switch {
 	case !n.Subnet.Contains(a):
-		return fmt.Errorf("address %s is outside network %s (subnet %s)", a, shortID(n.ID), n.Subnet)
+		return fmt.Errorf("address %s is outside network %s (subnet %s)", a, link.ShortID(n.ID), n.Subnet)
 	case addr.Bits() != n.Subnet.Bits():
-		return fmt.Errorf("address %s has prefix length %d, and network %s has /%d", addr, addr.Bits(), shortID(n.ID), n.Subnet.Bits())
+		return fmt.Errorf("address %s has prefix length %d, and network %s has /%d", addr, addr.Bits(), link.ShortID(n.ID), n.Subnet.Bits())
 	case a == n.Gateway.Addr():
-		return fmt.Errorf("address %s is the gateway of network %s", a, shortID(n.ID))
+		return fmt.Errorf("address %s is the gateway of network %s", a, link.ShortID(n.ID))
 	case n.Subnet.Bits() < 31 && a == n.Subnet.Masked().Addr():
 		return fmt.Errorf("address %s is the network address of subnet %s", a, n.Subnet)
 	case n.Subnet.Bits() < 31 && a == lastAddr(n.Subnet):
@@ -175,11 +175,11 @@ func (d *Driver) Join(ctx context.Context, r *network.JoinRequest) (*network.Joi
 	defer d.release()
 	e, ok := d.endpoints[r.EndpointID]
 	if !ok {
-		return nil, fmt.Errorf("endpoint %s is not known to the vic driver", shortID(r.EndpointID))
+		return nil, fmt.Errorf("endpoint %s is not known to the vic driver", link.ShortID(r.EndpointID))
 	}
 	n := d.networks[e.NetworkID]
 	if n == nil {
-		return nil, fmt.Errorf("endpoint %s belongs to network %s, which the vic driver no longer knows", shortID(e.ID), shortID(e.NetworkID))
+		return nil, fmt.Errorf("endpoint %s belongs to network %s, which the vic driver no longer knows", link.ShortID(e.ID), link.ShortID(e.NetworkID))
 	}
 	if n.PortGroup != "" {
 		res, err := d.joinContainerNetwork(e, n, r.SandboxKey)
@@ -187,7 +187,7 @@ func (d *Driver) Join(ctx context.Context, r *network.JoinRequest) (*network.Joi
 			e.Sandbox = r.SandboxKey
 			if err := d.store.PutEndpoint(e); err != nil {
 				d.log.Warn("cannot save an endpoint's sandbox: a firewall level change reaches it only after a restart of the container",
-					"endpoint", shortID(e.ID), "error", err)
+					"endpoint", link.ShortID(e.ID), "error", err)
 			}
 		}
 		return res, err
@@ -196,7 +196,7 @@ func (d *Driver) Join(ctx context.Context, r *network.JoinRequest) (*network.Joi
 	v := link.Veth{Host: link.HostVethName(e.ID), Peer: link.PeerName(e.ID), Bridge: n.Bridge, MAC: mac, MTU: n.MTU}
 	if err := d.links.EnsureVeth(v); err != nil {
 		_ = d.links.DeleteVeth(v.Host)
-		return nil, fmt.Errorf("endpoint %s: %w", shortID(e.ID), err)
+		return nil, fmt.Errorf("endpoint %s: %w", link.ShortID(e.ID), err)
 	}
 	// Not written here: nothing on a bridge network needs the sandbox after a restart, and a
 	// write per container start costs a disk sync.
@@ -219,8 +219,8 @@ func (d *Driver) Leave(ctx context.Context, r *network.LeaveRequest) error {
 	defer d.release()
 	if e, ok := d.endpoints[r.EndpointID]; ok {
 		if n := d.networks[e.NetworkID]; n != nil && n.PortGroup != "" && e.Sandbox != "" && d.sandboxes != nil {
-			if err := d.sandboxes.Remove(e.Sandbox, shortID(e.ID)); err != nil {
-				d.log.Warn("cannot remove a container's firewall", "endpoint", shortID(e.ID), "error", err)
+			if err := d.sandboxes.Remove(e.Sandbox, link.ShortID(e.ID)); err != nil {
+				d.log.Warn("cannot remove a container's firewall", "endpoint", link.ShortID(e.ID), "error", err)
 			}
 		}
 		e.Sandbox = ""
@@ -244,7 +244,7 @@ func (d *Driver) DeleteEndpoint(ctx context.Context, r *network.DeleteEndpointRe
 	d.dropEndpoint(e)
 	if hadPorts {
 		if err := d.firewall.Apply(ctx, d.natState()); err != nil {
-			return fmt.Errorf("removing the rules of endpoint %s: %w", shortID(e.ID), err)
+			return fmt.Errorf("removing the rules of endpoint %s: %w", link.ShortID(e.ID), err)
 		}
 	}
 	return nil
@@ -261,13 +261,13 @@ func (d *Driver) dropEndpoint(e *Endpoint) {
 	}
 	if n != nil && n.PortGroup != "" {
 		if err := d.links.DeleteMacvlan(link.MacvlanName(e.ID)); err != nil {
-			d.log.Warn("cannot delete the macvlan of an endpoint", "endpoint", shortID(e.ID), "error", err)
+			d.log.Warn("cannot delete the macvlan of an endpoint", "endpoint", link.ShortID(e.ID), "error", err)
 		}
 	} else if err := d.links.DeleteVeth(link.HostVethName(e.ID)); err != nil {
-		d.log.Warn("cannot delete the veth of an endpoint", "endpoint", shortID(e.ID), "error", err)
+		d.log.Warn("cannot delete the veth of an endpoint", "endpoint", link.ShortID(e.ID), "error", err)
 	}
 	delete(d.endpoints, e.ID)
 	if err := d.store.DeleteEndpoint(e.ID); err != nil {
-		d.log.Warn("cannot forget an endpoint", "endpoint", shortID(e.ID), "error", err)
+		d.log.Warn("cannot forget an endpoint", "endpoint", link.ShortID(e.ID), "error", err)
 	}
 }

@@ -42,7 +42,7 @@ func (d *Driver) CreateNetwork(ctx context.Context, r *network.CreateNetworkRequ
 	defer d.release()
 	if old, ok := d.networks[n.ID]; ok {
 		if *old != *n {
-			return fmt.Errorf("network %s already exists with subnet %s: a network ID names one network", shortID(n.ID), old.Subnet)
+			return fmt.Errorf("network %s already exists with subnet %s: a network ID names one network", link.ShortID(n.ID), old.Subnet)
 		}
 		return d.ensureBridge(n) // a repeated call converges
 	}
@@ -81,14 +81,14 @@ func (d *Driver) CreateNetwork(ctx context.Context, r *network.CreateNetworkRequ
 		}
 	}()
 	if err := d.firewall.Apply(ctx, d.natState()); err != nil {
-		return fmt.Errorf("programming the rules of network %s: %w", shortID(n.ID), err)
+		return fmt.Errorf("programming the rules of network %s: %w", link.ShortID(n.ID), err)
 	}
 	if err := d.store.PutNetwork(n); err != nil {
 		_ = d.firewall.Apply(ctx, d.natStateWithout(n.ID))
-		return fmt.Errorf("saving network %s: %w", shortID(n.ID), err)
+		return fmt.Errorf("saving network %s: %w", link.ShortID(n.ID), err)
 	}
 	success = true
-	d.log.Info("network created", "network", shortID(n.ID), "bridge", n.Bridge, "subnet", n.Subnet)
+	d.log.Info("network created", "network", link.ShortID(n.ID), "bridge", n.Bridge, "subnet", n.Subnet)
 	return nil
 }
 
@@ -105,7 +105,7 @@ func (d *Driver) natStateWithout(id string) (s0 nat.State) {
 
 // parseNetwork validates a CreateNetwork request into the record to keep.
 func (d *Driver) parseNetwork(r *network.CreateNetworkRequest) (*Network, error) {
-	id := shortID(r.NetworkID)
+	id := link.ShortID(r.NetworkID)
 	if r.NetworkID == "" {
 		return nil, fmt.Errorf("network has no ID: docker sent an incomplete request")
 	}
@@ -170,7 +170,7 @@ func (d *Driver) checkOverlap(n *Network) error {
 	}
 	if n.PortGroup == "" {
 		if err := hostnets.Check(n.Subnet, d.readHostSubnets()); err != nil {
-			return fmt.Errorf("network %s: %w", shortID(n.ID), err)
+			return fmt.Errorf("network %s: %w", link.ShortID(n.ID), err)
 		}
 	}
 	return nil
@@ -184,7 +184,7 @@ func (d *Driver) checkVicOverlap(n *Network) error {
 	}
 	for _, o := range d.networks {
 		if o.Subnet.Bits() != 0 && o.ID != n.ID && o.Subnet.Overlaps(n.Subnet) {
-			return fmt.Errorf("network %s: subnet %s overlaps subnet %s of vic network %s", shortID(n.ID), n.Subnet, o.Subnet, shortID(o.ID))
+			return fmt.Errorf("network %s: subnet %s overlaps subnet %s of vic network %s", link.ShortID(n.ID), n.Subnet, o.Subnet, link.ShortID(o.ID))
 		}
 	}
 	return nil
@@ -203,7 +203,7 @@ func (d *Driver) forgetHeld(id string) {
 		if n.ID == id {
 			d.held = append(d.held[:i], d.held[i+1:]...)
 			if err := d.store.DeleteNetwork(id); err != nil {
-				d.log.Warn("cannot forget a held-back network", "network", shortID(id), "error", err)
+				d.log.Warn("cannot forget a held-back network", "network", link.ShortID(id), "error", err)
 			}
 			return
 		}
@@ -230,7 +230,7 @@ func (d *Driver) checkRecord(n *Network) error {
 	if n.PortGroup == "" {
 		if err := hostnets.Check(n.Subnet, d.readHostSubnets()); err != nil {
 			d.log.Error("a restored network overlaps a network of the endpoint VM: its containers keep working, but remove the network or the route",
-				"network", shortID(n.ID), "error", err)
+				"network", link.ShortID(n.ID), "error", err)
 		}
 	}
 	return nil
@@ -241,10 +241,10 @@ func (d *Driver) ensureBridge(n *Network) error {
 		return nil // a container network has no bridge
 	}
 	if err := d.links.EnsureBridge(link.Bridge{Name: n.Bridge, Gateway: n.Gateway, MTU: n.MTU}); err != nil {
-		return fmt.Errorf("network %s: %w", shortID(n.ID), err)
+		return fmt.Errorf("network %s: %w", link.ShortID(n.ID), err)
 	}
 	if err := d.links.SetRouteLocalnet(n.Bridge); err != nil {
-		return fmt.Errorf("network %s: %w", shortID(n.ID), err)
+		return fmt.Errorf("network %s: %w", link.ShortID(n.ID), err)
 	}
 	return nil
 }
@@ -277,15 +277,15 @@ func (d *Driver) DeleteNetwork(ctx context.Context, r *network.DeleteNetworkRequ
 	delete(d.networks, n.ID)
 	if err := d.firewall.Apply(ctx, d.natState()); err != nil {
 		d.networks[n.ID] = n
-		return fmt.Errorf("removing the rules of network %s: %w", shortID(n.ID), err)
+		return fmt.Errorf("removing the rules of network %s: %w", link.ShortID(n.ID), err)
 	}
 	if err := d.links.DeleteBridge(n.Bridge); err != nil {
 		return err
 	}
 	if err := d.store.DeleteNetwork(n.ID); err != nil {
-		return fmt.Errorf("forgetting network %s: %w", shortID(n.ID), err)
+		return fmt.Errorf("forgetting network %s: %w", link.ShortID(n.ID), err)
 	}
-	d.log.Info("network deleted", "network", shortID(n.ID))
+	d.log.Info("network deleted", "network", link.ShortID(n.ID))
 	return nil
 }
 
@@ -308,7 +308,7 @@ func (d *Driver) checkNoLiveEndpoints(n *Network) error {
 			if owned == nil {
 				names, err := d.links.Owned()
 				if err != nil {
-					return fmt.Errorf("network %s: listing its links: %w", shortID(n.ID), err)
+					return fmt.Errorf("network %s: listing its links: %w", link.ShortID(n.ID), err)
 				}
 				owned = map[string]bool{}
 				for _, name := range names {
@@ -325,5 +325,5 @@ func (d *Driver) checkNoLiveEndpoints(n *Network) error {
 		return nil
 	}
 	sort.Strings(live)
-	return fmt.Errorf("network %s is still in use by %s: disconnect or remove them first", shortID(n.ID), strings.Join(live, ", "))
+	return fmt.Errorf("network %s is still in use by %s: disconnect or remove them first", link.ShortID(n.ID), strings.Join(live, ", "))
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/docker-vic/docker-vic/endpoint/link"
+
 	"github.com/docker/go-plugins-helpers/network"
 
 	"github.com/docker-vic/docker-vic/endpoint/hostports"
@@ -48,7 +50,7 @@ func (b PortBinding) String() string {
 func (d *Driver) ProgramExternalConnectivity(ctx context.Context, r *network.ProgramExternalConnectivityRequest) error {
 	bindings, err := parsePortMap(r.Options[optPortMap])
 	if err != nil {
-		return fmt.Errorf("endpoint %s: %w", shortID(r.EndpointID), err)
+		return fmt.Errorf("endpoint %s: %w", link.ShortID(r.EndpointID), err)
 	}
 	if err := d.acquire(ctx); err != nil {
 		return err
@@ -56,13 +58,13 @@ func (d *Driver) ProgramExternalConnectivity(ctx context.Context, r *network.Pro
 	defer d.release()
 	e, ok := d.endpoints[r.EndpointID]
 	if !ok {
-		return fmt.Errorf("endpoint %s is not known to the vic driver", shortID(r.EndpointID))
+		return fmt.Errorf("endpoint %s is not known to the vic driver", link.ShortID(r.EndpointID))
 	}
 	n := d.networks[e.NetworkID]
 	if n != nil && n.PortGroup != "" && len(e.Ports) == 0 {
 		exposed, err := parseExposed(r.Options[optExposedPorts])
 		if err != nil {
-			return fmt.Errorf("endpoint %s: %w", shortID(r.EndpointID), err)
+			return fmt.Errorf("endpoint %s: %w", link.ShortID(r.EndpointID), err)
 		}
 		if len(bindings)+len(exposed) > 0 {
 			return d.publishContainerPorts(e, n, bindings, exposed)
@@ -91,13 +93,13 @@ func (d *Driver) ProgramExternalConnectivity(ctx context.Context, r *network.Pro
 	}
 	added := d.mappings(e, held)
 	if err := d.firewall.ChangePorts(ctx, added, nil); err != nil {
-		return fmt.Errorf("publishing the ports of endpoint %s: %w", shortID(e.ID), err)
+		return fmt.Errorf("publishing the ports of endpoint %s: %w", link.ShortID(e.ID), err)
 	}
 	e.Ports = held
 	if err := d.store.PutEndpoint(e); err != nil {
 		e.Ports = nil
 		_ = d.firewall.ChangePorts(ctx, nil, added)
-		return fmt.Errorf("saving endpoint %s: %w", shortID(e.ID), err)
+		return fmt.Errorf("saving endpoint %s: %w", link.ShortID(e.ID), err)
 	}
 	success = true
 	return nil
@@ -226,14 +228,14 @@ func (d *Driver) RevokeExternalConnectivity(ctx context.Context, r *network.Revo
 	}
 	old := e.Ports
 	if err := d.firewall.ChangePorts(ctx, nil, d.mappings(e, old)); err != nil {
-		return fmt.Errorf("removing the published ports of endpoint %s: %w", shortID(e.ID), err)
+		return fmt.Errorf("removing the published ports of endpoint %s: %w", link.ShortID(e.ID), err)
 	}
 	e.Ports = nil
 	for _, p := range old {
 		d.holder.Release(p.Key())
 	}
 	if err := d.store.PutEndpoint(e); err != nil {
-		return fmt.Errorf("saving endpoint %s: %w", shortID(e.ID), err)
+		return fmt.Errorf("saving endpoint %s: %w", link.ShortID(e.ID), err)
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/docker-vic/docker-vic/endpoint/link"
+
 	"github.com/docker/go-plugins-helpers/network"
 )
 
@@ -99,7 +101,7 @@ func (d *Driver) rebuildNetwork(r *network.CreateNetworkRequest) error {
 		return err
 	}
 	if err := d.checkRecord(n); err != nil {
-		return fmt.Errorf("network %s: %w", shortID(n.ID), err)
+		return fmt.Errorf("network %s: %w", link.ShortID(n.ID), err)
 	}
 	if err := d.checkVicOverlap(n); err != nil {
 		return err
@@ -122,17 +124,17 @@ func (d *Driver) rebuildEndpoint(f FoundEndpoint) []error {
 	case n.PortGroup != "" && len(f.Bindings)+len(f.Exposed) > 0:
 		cn, ok := d.containerNetwork(n.PortGroup)
 		if !ok {
-			skipped = append(skipped, fmt.Errorf("endpoint %s: container network %q is no longer configured on this endpoint: its ports are left out", shortID(e.ID), n.PortGroup))
+			skipped = append(skipped, fmt.Errorf("endpoint %s: container network %q is no longer configured on this endpoint: its ports are left out", link.ShortID(e.ID), n.PortGroup))
 			break
 		}
 		if e.Ports, err = containerPorts(e, cn.Config, f.Bindings, f.Exposed); err != nil {
-			skipped = append(skipped, fmt.Errorf("endpoint %s: %w", shortID(e.ID), err))
+			skipped = append(skipped, fmt.Errorf("endpoint %s: %w", link.ShortID(e.ID), err))
 		}
 	case n.PortGroup == "" && !n.Internal:
 		for _, b := range f.Bindings {
 			p, err := d.hold(e, b, e.Ports)
 			if err != nil {
-				skipped = append(skipped, fmt.Errorf("endpoint %s: %w", shortID(e.ID), err))
+				skipped = append(skipped, fmt.Errorf("endpoint %s: %w", link.ShortID(e.ID), err))
 				continue
 			}
 			e.Ports = append(e.Ports, p)

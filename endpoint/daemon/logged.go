@@ -6,6 +6,8 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/docker-vic/docker-vic/endpoint/link"
+
 	"github.com/docker/go-plugins-helpers/network"
 
 	"github.com/docker-vic/docker-vic/netdriver"
@@ -26,7 +28,7 @@ func (d loggedDriver) CreateEndpoint(ctx context.Context, r *network.CreateEndpo
 		if r.Interface != nil {
 			addr = r.Interface.Address
 		}
-		d.log.Info("endpoint created", "network", short(r.NetworkID), "endpoint", short(r.EndpointID), "address", addr)
+		d.log.Info("endpoint created", "network", link.ShortID(r.NetworkID), "endpoint", link.ShortID(r.EndpointID), "address", addr)
 	}
 	return res, err
 }
@@ -35,7 +37,7 @@ func (d loggedDriver) CreateEndpoint(ctx context.Context, r *network.CreateEndpo
 func (d loggedDriver) DeleteEndpoint(ctx context.Context, r *network.DeleteEndpointRequest) error {
 	err := d.Driver.DeleteEndpoint(ctx, r)
 	if err == nil {
-		d.log.Info("endpoint deleted", "network", short(r.NetworkID), "endpoint", short(r.EndpointID))
+		d.log.Info("endpoint deleted", "network", link.ShortID(r.NetworkID), "endpoint", link.ShortID(r.EndpointID))
 	}
 	return err
 }
@@ -44,7 +46,7 @@ func (d loggedDriver) DeleteEndpoint(ctx context.Context, r *network.DeleteEndpo
 func (d loggedDriver) ProgramExternalConnectivity(ctx context.Context, r *network.ProgramExternalConnectivityRequest) error {
 	err := d.Driver.ProgramExternalConnectivity(ctx, r)
 	if err == nil {
-		d.log.Info("ports published", "network", short(r.NetworkID), "endpoint", short(r.EndpointID))
+		d.log.Info("ports published", "network", link.ShortID(r.NetworkID), "endpoint", link.ShortID(r.EndpointID))
 	}
 	return err
 }
@@ -53,14 +55,7 @@ func (d loggedDriver) ProgramExternalConnectivity(ctx context.Context, r *networ
 func (d loggedDriver) RevokeExternalConnectivity(ctx context.Context, r *network.RevokeExternalConnectivityRequest) error {
 	err := d.Driver.RevokeExternalConnectivity(ctx, r)
 	if err == nil {
-		d.log.Info("ports revoked", "network", short(r.NetworkID), "endpoint", short(r.EndpointID))
+		d.log.Info("ports revoked", "network", link.ShortID(r.NetworkID), "endpoint", link.ShortID(r.EndpointID))
 	}
 	return err
-}
-
-func short(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }

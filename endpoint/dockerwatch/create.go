@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/docker-vic/docker-vic/endpoint/link"
+
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
@@ -18,10 +20,10 @@ import (
 func (e *Ensurer) check(n network.Summary, cn config.ContainerNetwork) bool {
 	if pg := n.Labels[optionPortGroup]; pg != cn.PortGroup {
 		e.warnings.warn("conflict/"+n.Name, "a docker network has the name of a container network but not its port group: left alone",
-			"network", n.Name, "id", shortID(n.ID), "driver", n.Driver, "portgroup", pg, "expected", cn.PortGroup)
+			"network", n.Name, "id", link.ShortID(n.ID), "driver", n.Driver, "portgroup", pg, "expected", cn.PortGroup)
 		return false
 	}
-	e.log.Debug("the docker network of a container network is in place", "network", n.Name, "id", shortID(n.ID), "portgroup", cn.PortGroup)
+	e.log.Debug("the docker network of a container network is in place", "network", n.Name, "id", link.ShortID(n.ID), "portgroup", cn.PortGroup)
 	return true
 }
 
@@ -53,24 +55,24 @@ func (e *Ensurer) recreate(ctx context.Context, n network.Summary, cn config.Con
 	on, err := e.containersOn(ctx, n)
 	if err != nil {
 		e.warnings.warn("lost/"+n.Name, "checking the containers on a docker network whose address pool was lost failed: retrying later",
-			"network", n.Name, "id", shortID(n.ID), "error", err)
+			"network", n.Name, "id", link.ShortID(n.ID), "error", err)
 		return
 	}
 	if len(on) > 0 {
 		e.warnings.warn("lost/"+n.Name, "the docker network of a container network lost its address pool in the vic IPAM driver and containers are on it: "+
 			"no container can start on it; disconnect them (docker network disconnect -f NETWORK CONTAINER), the endpoint then creates the network again, and connect them again",
-			"network", n.Name, "id", shortID(n.ID), "portgroup", cn.PortGroup, "containers", strings.Join(on, ","))
+			"network", n.Name, "id", link.ShortID(n.ID), "portgroup", cn.PortGroup, "containers", strings.Join(on, ","))
 		return
 	}
 	rmCtx, cancel := context.WithTimeout(ctx, dockerCallTimeout)
 	defer cancel()
 	if _, err := e.api.NetworkRemove(rmCtx, n.ID, client.NetworkRemoveOptions{}); err != nil && !errdefs.IsNotFound(err) {
 		e.warnings.warn("lost/"+n.Name, "removing a docker network whose address pool was lost failed: retrying later",
-			"network", n.Name, "id", shortID(n.ID), "error", err)
+			"network", n.Name, "id", link.ShortID(n.ID), "error", err)
 		return
 	}
 	e.log.Warn("the docker network of a container network lost its address pool in the vic IPAM driver, and no container is on it: creating it again",
-		"network", n.Name, "id", shortID(n.ID), "portgroup", cn.PortGroup)
+		"network", n.Name, "id", link.ShortID(n.ID), "portgroup", cn.PortGroup)
 	e.createMissing(ctx, cn)
 }
 
@@ -84,7 +86,7 @@ func (e *Ensurer) containersOn(ctx context.Context, n network.Summary) ([]string
 	}
 	var names []string
 	for _, c := range res.Items {
-		name := shortID(c.ID)
+		name := link.ShortID(c.ID)
 		if len(c.Names) > 0 {
 			name = strings.TrimPrefix(c.Names[0], "/")
 		}
@@ -105,7 +107,7 @@ func (e *Ensurer) createMissing(ctx context.Context, cn config.ContainerNetwork)
 	if len(same) > 0 {
 		n := same[0]
 		e.warnings.warn("conflict/"+name, "a docker network has the name of a container network but another driver: left alone",
-			"network", name, "id", shortID(n.ID), "driver", n.Driver, "portgroup", n.Labels[optionPortGroup],
+			"network", name, "id", link.ShortID(n.ID), "driver", n.Driver, "portgroup", n.Labels[optionPortGroup],
 			"expected", e.driver+" on port group "+cn.PortGroup)
 		return
 	}
@@ -117,7 +119,7 @@ func (e *Ensurer) createMissing(ctx context.Context, cn config.ContainerNetwork)
 			"network", name, "portgroup", cn.PortGroup, "error", err)
 		return
 	}
-	e.log.Info("created the docker network of a container network", "network", name, "id", shortID(res.ID), "portgroup", cn.PortGroup)
+	e.log.Info("created the docker network of a container network", "network", name, "id", link.ShortID(res.ID), "portgroup", cn.PortGroup)
 	for _, w := range res.Warning {
 		e.log.Warn("docker warned while creating a container network", "network", name, "warning", w)
 	}
@@ -160,10 +162,10 @@ func (e *Ensurer) reportLeftOver(nets []network.Summary) {
 		switch {
 		case !configured:
 			e.warnings.warn("left/"+n.Name, "a docker network belongs to a port group that is no longer a container network: left in place, remove it once no container uses it",
-				"network", n.Name, "id", shortID(n.ID), "portgroup", pg)
+				"network", n.Name, "id", link.ShortID(n.ID), "portgroup", pg)
 		case alias != n.Name:
 			e.warnings.warn("left/"+n.Name, "a docker network belongs to a container network now named otherwise: left in place, remove it once no container uses it",
-				"network", n.Name, "id", shortID(n.ID), "portgroup", pg, "now", alias)
+				"network", n.Name, "id", link.ShortID(n.ID), "portgroup", pg, "now", alias)
 		}
 	}
 }

@@ -215,9 +215,3 @@ func networkName(cn config.ContainerNetwork) string {
 }
 
 // shortID is the 12-character form Docker shows of an ID.
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
-}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker-vic/docker-vic/endpoint/link"
+
 	"github.com/containerd/errdefs"
 	pluginnet "github.com/docker/go-plugins-helpers/network"
 	"github.com/moby/moby/api/types/container"
@@ -90,7 +92,7 @@ func ReadState(ctx context.Context, api StateReader, published []nat.Element, pu
 			continue // removed meanwhile: it has no endpoint left
 		}
 		if err != nil {
-			return nil, fmt.Errorf("inspecting container %s: %w", shortID(c.ID), err)
+			return nil, fmt.Errorf("inspecting container %s: %w", link.ShortID(c.ID), err)
 		}
 		st.addContainer(res.Container, vic, published, public)
 	}
@@ -278,7 +280,7 @@ func (st *State) resolve(e *netdriver.FoundEndpoint, n *netdriver.FoundNetwork, 
 			break
 		}
 		if !found {
-			st.Problems = append(st.Problems, fmt.Sprintf("endpoint %s: the kernel shows no host port for %s: it is published again on a free one", shortID(e.Create.EndpointID), b))
+			st.Problems = append(st.Problems, fmt.Sprintf("endpoint %s: the kernel shows no host port for %s: it is published again on a free one", link.ShortID(e.Create.EndpointID), b))
 		}
 	}
 }

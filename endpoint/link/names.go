@@ -17,16 +17,18 @@ const (
 const IDChars = 12
 
 // BridgeName is the bridge of the network with Docker ID networkID.
-func BridgeName(networkID string) string { return BridgePrefix + short(networkID) }
+func BridgeName(networkID string) string { return BridgePrefix + ShortID(networkID) }
 
 // HostVethName is the endpoint-side end of the veth pair of endpoint endpointID.
-func HostVethName(endpointID string) string { return HostVethPrefix + short(endpointID) }
+func HostVethName(endpointID string) string { return HostVethPrefix + ShortID(endpointID) }
 
 // PeerName is the link Docker moves into the container for endpoint endpointID: the other end
 // of its veth pair, or its macvlan.
-func PeerName(endpointID string) string { return PeerPrefix + short(endpointID) }
+func PeerName(endpointID string) string { return PeerPrefix + ShortID(endpointID) }
 
-func short(id string) string {
+// ShortID is a Docker ID as `docker ps` shows it and link names carry it: its first IDChars
+// characters.
+func ShortID(id string) string {
 	if len(id) > IDChars {
 		return id[:IDChars]
 	}
@@ -35,4 +37,4 @@ func short(id string) string {
 
 // MacvlanName is the macvlan of container-network endpoint endpointID, until Docker moves it
 // into the container.
-func MacvlanName(endpointID string) string { return MacvlanPrefix + short(endpointID) }
+func MacvlanName(endpointID string) string { return MacvlanPrefix + ShortID(endpointID) }
