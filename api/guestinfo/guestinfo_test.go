@@ -1,0 +1,104 @@
+package guestinfo
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestSealOpensOnlyWithTheKeyAndLabel(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	want := Credentials{User: "ops@vsphere.local", Password: "s3cret pass"}
+	sealed, err := SealCredentials(&key.PublicKey, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(sealed, want.Password) || strings.Contains(sealed, want.User) {
+		t.Fatalf("sealed value shows the credentials: %s", sealed)
+	}
+	got, err := OpenCredentials(key, sealed)
+	if err != nil || got != want {
+		t.Fatalf("OpenCredentials = %+v, %v; want %+v", got, err, want)
+	}
+	if _, err := OpenCredentials(other, sealed); err == nil {
+		t.Error("another key opened the credentials")
+	}
+	if _, err := Open(key, "another label", sealed); err == nil {
+		t.Error("another label opened the credentials")
+	}
+	tampered := sealed[:len(sealed)-2] + "AA"
+	if _, err := OpenCredentials(key, tampered); err == nil {
+		t.Error("a tampered value opened")
+	}
+	again, _ := SealCredentials(&key.PublicKey, want)
+	if again == sealed {
+		t.Error("two seals of the same credentials are equal: the ephemeral key or nonce is reused")
+	}
+}
+
+// mapStore is the host's keys in a map.
+type mapStore struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (s *mapStore) Get(_ context.Context, k string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[k], nil
+}
+
+func (s *mapStore) Set(_ context.Context, k, v string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[k] = v
+	return nil
+}
+
+func TestWireCarriesValuesAndKeepsCLIKeysReadOnly(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	host, guest := net.Pipe()
+	store := &mapStore{m: map[string]string{KeyCert: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"}}
+	go ServeWire(ctx, host, store) //nolint:errcheck // ends with the pipe
+	ch := NewWireChannel(guest)
+	defer ch.Close()
+
+	got, err := ch.Get(ctx, KeyCert)
+	if err != nil || got != store.m[KeyCert] {
+		t.Fatalf("Get(cert) = %q, %v", got, err)
+	}
+	if _, err := ch.Get(ctx, KeyCredentials); !errors.Is(err, ErrNoValue) {
+		t.Errorf("Get(unset) error = %v, want ErrNoValue", err)
+	}
+	st := Status{Phase: PhaseReady, Boot: 1, Message: "line one\nline two"}
+	if err := ch.Set(ctx, KeyStatus, st.Encode()); err != nil {
+		t.Fatal(err)
+	}
+	if back, err := DecodeStatus(store.m[KeyStatus]); err != nil || back.Message != st.Message || back.Phase != PhaseReady {
+		t.Errorf("status stored = %+v, %v", back, err)
+	}
+	if err := ch.Set(ctx, KeyCSR, ""); err != nil {
+		t.Errorf("setting an empty value: %v", err)
+	}
+	// A guest that skips WireChannel's own check still cannot set a CLI key.
+	if a := answer(ctx, "set "+KeyCert+" QUJD", store); !strings.HasPrefix(a, "err readonly") {
+		t.Errorf("host answered %q to a set of a CLI key", a)
+	}
+	if err := ch.Set(ctx, KeyConfig, "{}"); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("Set(config) error = %v, want ErrReadOnly", err)
+	}
+	for _, bad := range []string{"", "get", "get a b", "set", "set k !!", "put k"} {
+		if a := answer(ctx, bad, store); !strings.HasPrefix(a, "err bad") {
+			t.Errorf("host answered %q to %q", a, bad)
+		}
+	}
+}
