@@ -1,0 +1,119 @@
+package qemu
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/docker-vic/docker-vic/endpoint/testns"
+)
+
+// testKernelDir holds the unpacked Debian cloud kernel package (scripts/setup.sh fetches it).
+func testKernelDir() string {
+	if d := os.Getenv("VIC_TEST_KERNEL_DIR"); d != "" {
+		return d
+	}
+	return "/var/cache/docker-vic/cloud-kernel"
+}
+
+// guestModules are the modules the test guest loads, in an order that meets their
+// dependencies: the virtio-serial port, fw_cfg, the vmxnet3 NIC and the power button.
+var guestModules = []string{
+	"drivers/virtio/virtio_ring", "drivers/virtio/virtio", "drivers/virtio/virtio_pci_modern_dev",
+	"drivers/virtio/virtio_pci_legacy_dev", "drivers/virtio/virtio_pci", "drivers/char/virtio_console",
+	"drivers/net/vmxnet3/vmxnet3", "drivers/firmware/qemu_fw_cfg", "drivers/input/evdev", "drivers/acpi/button",
+}
+
+// requireGuest skips t (fails it under VIC_REQUIRE_PRIVILEGED=1) without root, qemu or the
+// cloud kernel, and returns the kernel's path and its modules' directory.
+func requireGuest(t *testing.T) (kernel, modules string) {
+	t.Helper()
+	testns.RequirePrivileged(t)
+	missing := func(what string) {
+		t.Helper()
+		if os.Getenv("VIC_REQUIRE_PRIVILEGED") == "1" {
+			t.Fatalf("%s is missing and VIC_REQUIRE_PRIVILEGED=1 forbids skipping: run scripts/setup.sh", what)
+		}
+		t.Skipf("%s is missing: run scripts/setup.sh", what)
+	}
+	if _, err := exec.LookPath(Binary); err != nil {
+		missing(Binary)
+	}
+	kernels, _ := filepath.Glob(filepath.Join(testKernelDir(), "boot", "vmlinuz-*"))
+	mods, _ := filepath.Glob(filepath.Join(testKernelDir(), "lib", "modules", "*", "kernel"))
+	if len(kernels) == 0 || len(mods) == 0 {
+		missing("the cloud kernel in " + testKernelDir())
+	}
+	return kernels[0], mods[0]
+}
+
+// buildInitrd builds testdata/guest as /init of a gzip'd cpio with the guest's modules.
+func buildInitrd(t *testing.T, modules string) string {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "init")
+	build := exec.Command("go", "build", "-o", bin, "./testdata/guest")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the test guest: %v\n%s", err, out)
+	}
+	var files []cpioFile
+	for _, d := range []string{"dev", "proc", "sys", "modules"} {
+		files = append(files, cpioFile{name: d, mode: 0o40755})
+	}
+	files = append(files, cpioFile{name: "init", mode: 0o100755, data: readFile(t, bin)})
+	var order bytes.Buffer
+	for _, m := range guestModules {
+		name := filepath.Base(m)
+		files = append(files, cpioFile{name: "modules/" + name + ".ko", mode: 0o100644, data: readFile(t, filepath.Join(modules, m+".ko"))})
+		fmt.Fprintln(&order, name)
+	}
+	files = append(files, cpioFile{name: "modules/order", mode: 0o100644, data: order.Bytes()})
+	var out bytes.Buffer
+	zw := gzip.NewWriter(&out)
+	writeCpio(zw, files)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "initrd.gz")
+	if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+type cpioFile struct {
+	name string
+	mode uint32
+	data []byte
+}
+
+// writeCpio writes files as a newc archive, the initramfs format.
+func writeCpio(w *gzip.Writer, files []cpioFile) {
+	pad := func(n int) { w.Write(make([]byte, (4-n%4)%4)) }
+	entry := func(ino int, f cpioFile) {
+		hdr := fmt.Sprintf("070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
+			ino, f.mode, 0, 0, 1, 0, len(f.data), 0, 0, 0, 0, len(f.name)+1, 0)
+		w.Write([]byte(hdr + f.name + "\x00"))
+		pad(len(hdr) + len(f.name) + 1)
+		w.Write(f.data)
+		pad(len(f.data))
+	}
+	for i, f := range files {
+		entry(i+1, f)
+	}
+	entry(0, cpioFile{name: "TRAILER!!!"})
+}
