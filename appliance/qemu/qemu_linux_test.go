@@ -7,39 +7,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
 
 	"github.com/docker-vic/docker-vic/api/guestinfo"
+	"github.com/docker-vic/docker-vic/appliance/qemu/qemutest"
 	"github.com/docker-vic/docker-vic/endpoint/testns"
 )
-
-// mapStore is the host's keys in a map.
-type mapStore struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
-func (s *mapStore) Get(_ context.Context, k string) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.m[k], nil
-}
-
-func (s *mapStore) Set(_ context.Context, k, v string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m[k] = v
-	return nil
-}
-
-func (s *mapStore) get(k string) string {
-	v, _ := s.Get(context.Background(), k)
-	return v
-}
 
 // waitConsole waits until the console file holds want and returns how long it took.
 func waitConsole(t *testing.T, vm *VM, path, want string, timeout time.Duration) time.Duration {
@@ -61,15 +37,15 @@ func waitConsole(t *testing.T, vm *VM, path, want string, timeout time.Duration)
 }
 
 func TestVMBootsAnswersGuestinfoAndNetworkAndPowersOff(t *testing.T) {
-	kernel, modules := requireGuest(t)
-	initrd := buildInitrd(t, modules)
+	kernel, modules := qemutest.Require(t)
+	initrd := qemutest.Initrd(t, modules)
 	wire := testns.New(t, "vicqemu")
 	wire.Bridge(t, "br0", "198.51.100.1/24")
 
 	dir := t.TempDir()
 	console := filepath.Join(dir, "console.log")
 	mac, _ := net.ParseMAC("00:50:56:aa:bb:01")
-	store := &mapStore{m: map[string]string{guestinfo.KeyConfig: `{"name":"vch-test"}`}}
+	store := qemutest.NewMapStore(map[string]string{guestinfo.KeyConfig: `{"name":"vch-test"}`})
 	start := time.Now()
 	vm, err := Start(context.Background(), Spec{
 		Name: "vic-test-guest", Kernel: kernel, Initrd: initrd,
@@ -86,7 +62,7 @@ func TestVMBootsAnswersGuestinfoAndNetworkAndPowersOff(t *testing.T) {
 	t.Logf("accelerator %s: init after %s, guest done after %s", vm.Accel(), toInit.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 
 	log, _ := os.ReadFile(console)
-	st, err := guestinfo.DecodeStatus(store.get(guestinfo.KeyStatus))
+	st, err := guestinfo.DecodeStatus(store.Value(guestinfo.KeyStatus))
 	if err != nil || st.Boot != 2 || st.Message != "test guest" {
 		t.Errorf("the store holds status %+v, %v; want the guest's second set (after reopening the port)", st, err)
 	}
@@ -100,7 +76,7 @@ func TestVMBootsAnswersGuestinfoAndNetworkAndPowersOff(t *testing.T) {
 			}
 		}
 	}
-	if store.get(guestinfo.KeyCert) != "" {
+	if store.Value(guestinfo.KeyCert) != "" {
 		t.Errorf("the guest set the CLI's key %s", guestinfo.KeyCert)
 	}
 

@@ -1,6 +1,6 @@
 // Command guest is the test VM's /init: it loads the modules listed in /modules/order, speaks
 // the guestinfo channel, gives its NIC the address of vic.addr= on the kernel command line and
-// powers off when the power button is pressed. Every step is one line on the console that
+// powers off when the power button is pressed, or when its configuration says "poweroff". Every step is one line on the console that
 // qemu_linux_test.go looks for.
 package main
 
@@ -35,8 +35,12 @@ func main() {
 	loadModules()
 	go powerButton()
 	network()
-	channel()
+	config := channel()
 	say("done")
+	if strings.Contains(config, "poweroff") {
+		say("the configuration says: powering off")
+		powerOff()
+	}
 	select {}
 }
 
@@ -55,25 +59,25 @@ func loadModules() {
 }
 
 // channel finds the port fw_cfg names, then sets the status, reads the configuration, tries a
-// key the CLI owns, and does it again after reopening the port.
-func channel() {
+// key the CLI owns, and does it again after reopening the port. It returns the configuration.
+func channel() (config string) {
 	raw := "/sys/firmware/qemu_fw_cfg/by_name/" + guestinfo.FwCfgPort + "/raw"
 	port, err := waitRead(raw)
 	if err != nil {
 		say("no fw_cfg entry: %v", err)
-		return
+		return ""
 	}
 	dev, err := portDevice(strings.TrimSpace(port))
 	if err != nil {
 		say("%v", err)
-		return
+		return ""
 	}
 	ctx := context.Background()
 	for round := 1; round <= 2; round++ {
 		f, err := os.OpenFile(dev, os.O_RDWR, 0)
 		if err != nil {
 			say("opening %s: %v", dev, err)
-			return
+			return config
 		}
 		ch := guestinfo.NewWireChannel(f)
 		st := guestinfo.Status{Phase: guestinfo.PhaseBooting, Boot: round, Message: "test guest"}
@@ -82,6 +86,7 @@ func channel() {
 		}
 		v, err := ch.Get(ctx, guestinfo.KeyConfig)
 		say("round %d config %q %v", round, v, err)
+		config = v
 		// Past WireChannel's own check, straight on the wire.
 		fmt.Fprintf(f, "set %s QUJD\n", guestinfo.KeyCert)
 		buf := make([]byte, 200)
@@ -89,6 +94,7 @@ func channel() {
 		say("round %d cert answer %q", round, strings.TrimSpace(string(buf[:n])))
 		f.Close()
 	}
+	return config
 }
 
 // portDevice is /dev/vportNpM of the virtio-serial port name: no udev makes the
@@ -182,6 +188,10 @@ func powerButton() {
 	}
 	<-pressed
 	say("power button: powering off")
+	powerOff()
+}
+
+func powerOff() {
 	unix.Sync()
 	_ = unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
 }

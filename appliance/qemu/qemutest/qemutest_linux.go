@@ -1,16 +1,27 @@
-package qemu
+// Package qemutest boots a tiny test guest under appliance/qemu: Debian's cloud kernel (which
+// scripts/setup.sh unpacks into VIC_TEST_KERNEL_DIR) and an initramfs whose /init is
+// testdata/guest, a static Go program that prints each step on the console, speaks the
+// guestinfo channel, addresses its NIC from vic.addr= and powers off at the power button, or by
+// itself when its guestinfo configuration holds "poweroff".
+package qemutest
 
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/docker-vic/docker-vic/endpoint/testns"
 )
+
+// binary is qemu's command (appliance/qemu.Binary).
+const binary = "qemu-system-x86_64"
 
 // testKernelDir holds the unpacked Debian cloud kernel package (scripts/setup.sh fetches it).
 func testKernelDir() string {
@@ -28,9 +39,9 @@ var guestModules = []string{
 	"drivers/net/vmxnet3/vmxnet3", "drivers/firmware/qemu_fw_cfg", "drivers/input/evdev", "drivers/acpi/button",
 }
 
-// requireGuest skips t (fails it under VIC_REQUIRE_PRIVILEGED=1) without root, qemu or the
+// Require skips t (fails it under VIC_REQUIRE_PRIVILEGED=1) without root, qemu or the
 // cloud kernel, and returns the kernel's path and its modules' directory.
-func requireGuest(t *testing.T) (kernel, modules string) {
+func Require(t *testing.T) (kernel, modules string) {
 	t.Helper()
 	testns.RequirePrivileged(t)
 	missing := func(what string) {
@@ -40,8 +51,8 @@ func requireGuest(t *testing.T) (kernel, modules string) {
 		}
 		t.Skipf("%s is missing: run scripts/setup.sh", what)
 	}
-	if _, err := exec.LookPath(Binary); err != nil {
-		missing(Binary)
+	if _, err := exec.LookPath(binary); err != nil {
+		missing(binary)
 	}
 	kernels, _ := filepath.Glob(filepath.Join(testKernelDir(), "boot", "vmlinuz-*"))
 	mods, _ := filepath.Glob(filepath.Join(testKernelDir(), "lib", "modules", "*", "kernel"))
@@ -51,12 +62,15 @@ func requireGuest(t *testing.T) (kernel, modules string) {
 	return kernels[0], mods[0]
 }
 
-// buildInitrd builds testdata/guest as /init of a gzip'd cpio with the guest's modules.
-func buildInitrd(t *testing.T, modules string) string {
+// Initrd builds testdata/guest as /init of a gzip'd cpio with the guest's modules from the
+// directory Require returned.
+func Initrd(t *testing.T, modules string) string {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "init")
+	_, self, _, _ := runtime.Caller(0)
 	build := exec.Command("go", "build", "-o", bin, "./testdata/guest")
+	build.Dir = filepath.Dir(self)
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the test guest: %v\n%s", err, out)
@@ -116,4 +130,34 @@ func writeCpio(w *gzip.Writer, files []cpioFile) {
 		entry(i+1, f)
 	}
 	entry(0, cpioFile{name: "TRAILER!!!"})
+}
+
+// MapStore is a guestinfo.Store in memory.
+type MapStore struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+// NewMapStore holds the keys of m.
+func NewMapStore(m map[string]string) *MapStore { return &MapStore{m: m} }
+
+// Get implements guestinfo.Store.
+func (s *MapStore) Get(_ context.Context, k string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[k], nil
+}
+
+// Set implements guestinfo.Store.
+func (s *MapStore) Set(_ context.Context, k, v string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[k] = v
+	return nil
+}
+
+// Value is key's value.
+func (s *MapStore) Value(k string) string {
+	v, _ := s.Get(context.Background(), k)
+	return v
 }
