@@ -57,8 +57,8 @@ func TestVMBootsAnswersGuestinfoAndNetworkAndPowersOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { vm.Stop(time.Second) })
-	toInit := waitConsole(t, vm, console, "guest: init runs", 60*time.Second)
-	waitConsole(t, vm, console, "guest: done", 60*time.Second)
+	toInit := waitConsole(t, vm, console, "guest: init runs", 3*time.Minute)
+	waitConsole(t, vm, console, "guest: done", 3*time.Minute)
 	t.Logf("accelerator %s: init after %s, guest done after %s", vm.Accel(), toInit.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 
 	log, _ := os.ReadFile(console)
@@ -101,7 +101,7 @@ func TestVMBootsAnswersGuestinfoAndNetworkAndPowersOff(t *testing.T) {
 		t.Error("the wire has no neighbour entry for the guest")
 	}
 
-	if !vm.Stop(30 * time.Second) {
+	if !vm.Stop(time.Minute) {
 		t.Errorf("the guest did not power off at the power button; console:\n%s", log)
 	}
 	if err := vm.Wait(); err != nil {
