@@ -36,9 +36,6 @@ type Options struct {
 	Dir string
 	// Wire returns the network namespace (a path) and the bridge of port group pg's wire.
 	Wire func(pg string) (namespace, bridge string, err error)
-	// Kernel, Initrd and Append, when Kernel is set, boot that kernel instead of the CD-ROM,
-	// which stays attached: the tests' small guest.
-	Kernel, Initrd, Append string
 	// Accel is qemu's accelerator; empty picks kvm when /dev/kvm exists.
 	Accel string
 	// StopTimeout bounds a guest's clean power-off before qemu is killed; 0 means 30 s.
@@ -176,8 +173,7 @@ func (h *Harness) boot(ctx context.Context, ref types.ManagedObjectReference, st
 	spec := qemu.Spec{
 		Name: st.name, ISO: m.iso, Disks: m.disks, MemoryMB: int(st.memoryMB),
 		Console: m.console, RunDir: dir, Accel: h.opts.Accel,
-		Store:  extraconfig.Store{Client: h.opts.Client, VM: ref},
-		Kernel: h.opts.Kernel, Initrd: h.opts.Initrd, Append: h.opts.Append,
+		Store: extraconfig.Store{Client: h.opts.Client, VM: ref},
 	}
 	if spec.MemoryMB < 256 {
 		spec.MemoryMB = qemu.DefaultMemoryMB // vcsim's default VMs have 32 MB

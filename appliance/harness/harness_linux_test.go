@@ -36,7 +36,7 @@ import (
 // power-off in vSphere stops the guest, and a guest that powers itself off powers the VM off.
 func TestHarnessBootsAVMThatPowersOnAndFollowsItsPower(t *testing.T) {
 	kernel, modules := qemutest.Require(t)
-	initrd := qemutest.Initrd(t, modules)
+	iso := qemutest.ISO(t, kernel, qemutest.Initrd(t, modules), "console=ttyS0 quiet panic=-1 vic.addr=198.51.100.50/24")
 	wire := testns.New(t, "vicharn")
 	wire.Bridge(t, "br0", "198.51.100.1/24")
 
@@ -45,16 +45,14 @@ func TestHarnessBootsAVMThatPowersOnAndFollowsItsPower(t *testing.T) {
 	assert.NilError(t, m.Run(func(ctx context.Context, c *vim25.Client) error {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		vm, dsDir := prepareVM(ctx, t, c)
+		vm, dsDir := prepareVM(ctx, t, c, iso)
 		store := extraconfig.Store{Client: c, VM: vm.Reference()}
 		assert.NilError(t, store.Set(ctx, guestinfo.KeyConfig, `{"name":"vch-harness"}`))
 
 		h := harness.New(harness.Options{
 			Client: c, Dir: t.TempDir(), StopTimeout: time.Minute,
-			Log:    slog.New(slog.NewTextHandler(t.Output(), nil)),
-			Wire:   func(string) (string, string, error) { return wire.Path(), "br0", nil },
-			Kernel: kernel, Initrd: initrd,
-			Append: "console=ttyS0 quiet panic=-1 vic.addr=198.51.100.50/24",
+			Log:  slog.New(slog.NewTextHandler(t.Output(), nil)),
+			Wire: func(string) (string, string, error) { return wire.Path(), "br0", nil },
 		})
 		done := make(chan error, 1)
 		go func() { done <- h.Run(ctx) }()
@@ -103,10 +101,10 @@ func TestHarnessBootsAVMThatPowersOnAndFollowsItsPower(t *testing.T) {
 	}))
 }
 
-// prepareVM powers off the simulator's first VM and gives it a CD-ROM with an ISO and a
-// file-backed serial port in folder harness-test of its datastore; it returns the VM and the
-// datastore's directory.
-func prepareVM(ctx context.Context, t *testing.T, c *vim25.Client) (*object.VirtualMachine, string) {
+// prepareVM powers off the simulator's first VM and gives it a CD-ROM with a copy of iso and a
+// file-backed serial port in folder harness-test of its datastore, as `docker vic create`
+// does; it returns the VM and the datastore's directory.
+func prepareVM(ctx context.Context, t *testing.T, c *vim25.Client, iso string) (*object.VirtualMachine, string) {
 	t.Helper()
 	vms, err := find.NewFinder(c).VirtualMachineList(ctx, "*")
 	assert.NilError(t, err)
@@ -118,8 +116,9 @@ func prepareVM(ctx context.Context, t *testing.T, c *vim25.Client) (*object.Virt
 	assert.NilError(t, vm.Properties(ctx, o.Datastore[0], []string{"name", "summary.url"}, &ds))
 	dir := filepath.Join(ds.Summary.Url, "harness-test")
 	assert.NilError(t, os.MkdirAll(dir, 0o755))
-	// The kernel boots directly; the CD-ROM only has to hold a file.
-	assert.NilError(t, os.WriteFile(filepath.Join(dir, "appliance.iso"), make([]byte, 2048*16), 0o644))
+	b, err := os.ReadFile(iso)
+	assert.NilError(t, err)
+	assert.NilError(t, os.WriteFile(filepath.Join(dir, "appliance.iso"), b, 0o644))
 
 	devices := object.VirtualDeviceList(o.Config.Hardware.Device)
 	ide, err := devices.FindIDEController("")

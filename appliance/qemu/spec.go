@@ -36,8 +36,8 @@ type Spec struct {
 	NICs []NIC
 	// Console is the file the serial console (ttyS0) goes to.
 	Console string
-	// RunDir holds the VM's sockets (QMP, guestinfo) and qemu's output, qemu.log; it must
-	// exist and its path be short (unix socket paths are at most 107 bytes).
+	// RunDir holds the VM's sockets (QMP, guestinfo), qemu's output (qemu.log) and PIDFile;
+	// it must exist and its path be short (unix socket paths are at most 107 bytes).
 	RunDir string
 	// Store answers the guest's guestinfo channel; nil gives the VM no channel.
 	Store guestinfo.Store
@@ -123,6 +123,10 @@ func (s Spec) memoryMB() int {
 	return DefaultMemoryMB
 }
 
+// PIDFile is where qemu writes its process ID while it runs: RunDir/qemu.pid, for a rig
+// that must find its VMs again after its own process died.
+func (s Spec) PIDFile() string { return filepath.Join(s.RunDir, "qemu.pid") }
+
 func (s Spec) qmpSocket() string       { return filepath.Join(s.RunDir, "qmp.sock") }
 func (s Spec) guestinfoSocket() string { return filepath.Join(s.RunDir, "guestinfo.sock") }
 
@@ -134,7 +138,8 @@ func (s Spec) args(accel string) []string {
 	a := []string{"-name", s.Name, "-machine", "pc", "-m", strconv.Itoa(s.memoryMB()), "-smp", "1",
 		"-display", "none", "-vga", "none", "-nodefaults", "-no-user-config",
 		"-serial", "file:" + s.Console,
-		"-qmp", "unix:" + s.qmpSocket() + ",server=on,wait=off"}
+		"-qmp", "unix:" + s.qmpSocket() + ",server=on,wait=off",
+		"-pidfile", s.PIDFile()}
 	if accel == "kvm" {
 		a = append(a, "-accel", "kvm", "-cpu", "host")
 	} else {

@@ -44,22 +44,24 @@ var guestModules = []string{
 func Require(t *testing.T) (kernel, modules string) {
 	t.Helper()
 	testns.RequirePrivileged(t)
-	missing := func(what string) {
-		t.Helper()
-		if os.Getenv("VIC_REQUIRE_PRIVILEGED") == "1" {
-			t.Fatalf("%s is missing and VIC_REQUIRE_PRIVILEGED=1 forbids skipping: run scripts/setup.sh", what)
-		}
-		t.Skipf("%s is missing: run scripts/setup.sh", what)
-	}
 	if _, err := exec.LookPath(binary); err != nil {
-		missing(binary)
+		missingTool(t, binary)
 	}
 	kernels, _ := filepath.Glob(filepath.Join(testKernelDir(), "boot", "vmlinuz-*"))
 	mods, _ := filepath.Glob(filepath.Join(testKernelDir(), "lib", "modules", "*", "kernel"))
 	if len(kernels) == 0 || len(mods) == 0 {
-		missing("the cloud kernel in " + testKernelDir())
+		missingTool(t, "the cloud kernel in "+testKernelDir())
 	}
 	return kernels[0], mods[0]
+}
+
+// missingTool skips t for lack of what, or fails it under VIC_REQUIRE_PRIVILEGED=1.
+func missingTool(t *testing.T, what string) {
+	t.Helper()
+	if os.Getenv("VIC_REQUIRE_PRIVILEGED") == "1" {
+		t.Fatalf("%s is missing and VIC_REQUIRE_PRIVILEGED=1 forbids skipping: run scripts/setup.sh", what)
+	}
+	t.Skipf("%s is missing: run scripts/setup.sh", what)
 }
 
 // Initrd builds testdata/guest as /init of a gzip'd cpio with the guest's modules from the
@@ -160,4 +162,47 @@ func (s *MapStore) Set(_ context.Context, k, v string) error {
 func (s *MapStore) Value(k string) string {
 	v, _ := s.Get(context.Background(), k)
 	return v
+}
+
+// ISO builds a bootable ISO (isolinux, as the appliance's) that boots kernel with initrd and
+// the command line cmdline; it skips t (fails it under VIC_REQUIRE_PRIVILEGED=1) without
+// xorriso and isolinux.
+func ISO(t *testing.T, kernel, initrd, cmdline string) string {
+	t.Helper()
+	const isolinux, ldlinux = "/usr/lib/ISOLINUX/isolinux.bin", "/usr/lib/syslinux/modules/bios/ldlinux.c32"
+	for _, need := range []string{isolinux, ldlinux} {
+		if _, err := os.Stat(need); err != nil {
+			missingTool(t, need)
+		}
+	}
+	xorriso, err := exec.LookPath("xorriso")
+	if err != nil {
+		missingTool(t, "xorriso")
+	}
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	files := map[string][]byte{
+		"isolinux/isolinux.bin": readFile(t, isolinux),
+		"isolinux/ldlinux.c32":  readFile(t, ldlinux),
+		"isolinux/isolinux.cfg": []byte("DEFAULT vic\nPROMPT 0\nTIMEOUT 0\nLABEL vic\n  KERNEL /boot/vmlinuz\n  INITRD /boot/initrd.gz\n  APPEND " + cmdline + "\n"),
+		"boot/vmlinuz":          readFile(t, kernel),
+		"boot/initrd.gz":        readFile(t, initrd),
+	}
+	for name, data := range files {
+		path := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	iso := filepath.Join(dir, "test.iso")
+	out, err := exec.Command(xorriso, "-as", "mkisofs", "-quiet", "-o", iso, "-R", "-J",
+		"-b", "isolinux/isolinux.bin", "-c", "isolinux/boot.cat",
+		"-no-emul-boot", "-boot-load-size", "4", "-boot-info-table", root).CombinedOutput()
+	if err != nil {
+		t.Fatalf("building the test ISO: %v\n%s", err, out)
+	}
+	return iso
 }
