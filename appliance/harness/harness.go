@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package harness makes vSphere VMs of the simulator really run: it follows every VM through a
 // property collector and, when one with an ISO on its CD-ROM powers on, boots that very ISO
 // file (in the directory that backs the datastore) under appliance/qemu. Each vSphere NIC

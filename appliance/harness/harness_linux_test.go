@@ -1,4 +1,4 @@
-package harness_test
+package harness
 
 import (
 	"context"
@@ -22,7 +22,6 @@ import (
 	"gotest.tools/v3/poll"
 
 	"github.com/docker-vic/docker-vic/api/guestinfo"
-	"github.com/docker-vic/docker-vic/appliance/harness"
 	"github.com/docker-vic/docker-vic/appliance/qemu/qemutest"
 	"github.com/docker-vic/docker-vic/endpoint/testns"
 	"github.com/docker-vic/docker-vic/vsphere"
@@ -49,7 +48,7 @@ func TestHarnessBootsAVMThatPowersOnAndFollowsItsPower(t *testing.T) {
 		store := extraconfig.Store{Client: c, VM: vm.Reference()}
 		assert.NilError(t, store.Set(ctx, guestinfo.KeyConfig, `{"name":"vch-harness"}`))
 
-		h := harness.New(harness.Options{
+		h := New(Options{
 			Client: c, Dir: t.TempDir(), StopTimeout: time.Minute,
 			Log:  slog.New(slog.NewTextHandler(t.Output(), nil)),
 			Wire: func(string) (string, string, error) { return wire.Path(), "br0", nil },
