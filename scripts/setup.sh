@@ -9,8 +9,9 @@ set -euo pipefail
 # nftables: the nft CLI, to inspect the published ports (table ip vic); jq and curl: the
 # end-to-end scripts read the engine's and the endpoint's JSON with them.
 packages=(docker.io iptables nftables busybox-static iproute2 jq curl)
-# qemu-system-x86, qemu-utils: the tests boot VMs (appliance/qemu, the testbed's appliance mode).
-packages+=(qemu-system-x86 qemu-utils)
+# qemu-system-x86, qemu-utils: the tests boot VMs (appliance/qemu, the testbed's appliance mode);
+# xorriso, isolinux, syslinux-common: appliance/harness's test boots an ISO it builds with them.
+packages+=(qemu-system-x86 qemu-utils xorriso isolinux syslinux-common)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
