@@ -144,6 +144,13 @@ func (h *Harness) reconcile(ctx context.Context, ref types.ManagedObjectReferenc
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	st := h.vms[ref]
+	if st == nil {
+		return
+	}
+	if st.gone && st.qemu == nil {
+		delete(h.vms, ref)
+		return
+	}
 	want := !st.gone && st.power == types.VirtualMachinePowerStatePoweredOn && isoOf(st.devices) != ""
 	switch {
 	case want && st.qemu == nil:
