@@ -8,7 +8,10 @@ set -euo pipefail
 
 # nftables: the nft CLI, to inspect the published ports (table ip vic); jq and curl: the
 # end-to-end scripts read the engine's and the endpoint's JSON with them.
-packages=(docker.io iptables nftables busybox-static iproute2 jq curl)
+# mmdebstrap, squashfs-tools, xorriso, isolinux, syslinux-common, zstd: `make appliance` builds
+# the endpoint's boot ISO with them; qemu-system-x86: the tests boot it.
+packages=(docker.io iptables nftables busybox-static iproute2 jq curl
+	mmdebstrap squashfs-tools xorriso isolinux syslinux-common zstd qemu-system-x86)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
