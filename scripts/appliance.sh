@@ -22,8 +22,10 @@ CACHE=${VIC_APPLIANCE_CACHE:-/var/cache/docker-vic/appliance}
 LIST=$VIC_ROOT/appliance/packages.list
 SOURCES=${VIC_APPLIANCE_SOURCES:-/etc/apt/sources.list.d/debian.sources}
 VERSION=${VERSION:-0.1.0-dev}
-# The initramfs loads these (and what they depend on) to reach the squashfs on the CD.
-STAGE1_MODULES=(ata_piix ata_generic ahci sr_mod cdrom isofs loop squashfs overlay)
+# The initramfs loads these (and what they depend on) to reach the squashfs on the CD. The cloud
+# kernel has no AHCI: the CD drive must be on the IDE controller (PIIX), as qemu's pc machine
+# and vSphere's default CD-ROM put it.
+STAGE1_MODULES=(ata_piix ata_generic sr_mod isofs loop squashfs overlay)
 
 # packages: the names in the list, comma-separated.
 packages() { sed -e 's/#.*//' -e 's/[[:space:]]//g' "$LIST" | grep -v '^$' | paste -sd, -; }
@@ -63,15 +65,17 @@ build_root() {
 	mkdir -p "$dir/modules"
 	: >"$dir/modules/order"
 	for m in "${STAGE1_MODULES[@]}"; do
-		chroot "$root" modprobe -S "$kver" --show-depends "$m" | while read -r verb path _; do
+		chroot "$root" modprobe -S "$kver" --show-depends "$m" >"$dir/deps" || die "kernel $kver has no module $m"
+		while read -r verb path _; do
 			[ "$verb" = insmod ] || continue
 			path=${path#"/lib/modules/$kver/"}
 			grep -qxF "$path" "$dir/modules/order" && continue
 			mkdir -p "$dir/modules/$(dirname "$path")"
 			cp "$root/lib/modules/$kver/$path" "$dir/modules/$path"
 			echo "$path" >>"$dir/modules/order"
-		done
+		done <"$dir/deps"
 	done
+	rm "$dir/deps"
 	chroot "$root" dpkg-query -W -f='${Package} ${Version}\n' >"$dir/manifest"
 
 	# Slim: no kernel or initrd in the root (they are on the CD), no apt lists, caches or logs.
@@ -101,8 +105,10 @@ build_iso() {
 	cp "$ROOTDIR/vmlinuz" "$tree/boot/vmlinuz"
 	cp "$ROOTDIR/root.squashfs" "$bin/vic-init" "$bin/vic-endpoint" "$tree/vic/"
 	echo "$VERSION" >"$tree/vic/version"
-	# The initramfs: vic-init as /init, the stage-1 modules and their order.
+	# The initramfs: vic-init as /init, the console for its output, the stage-1 modules and
+	# their order.
 	cp "$bin/vic-init" "$init/init"
+	mkdir -p "$init/dev" && mknod -m 600 "$init/dev/console" c 5 1
 	cp -r "$ROOTDIR/modules/." "$init/lib/modules/"
 	(cd "$init" && find . -mindepth 1 | LC_ALL=C sort | busybox cpio -o -H newc -R 0:0 2>/dev/null) | gzip -9 >"$tree/boot/initrd.gz"
 	xorriso -as mkisofs -quiet -o "$dir/appliance.iso" -V DOCKER-VIC -J -R \

@@ -28,6 +28,8 @@ var preload = []string{"qemu_fw_cfg", "virtio_console", "overlay", "br_netfilter
 
 // Main runs vic-init: stage 1 when it is the initramfs's /init, else stage 2. It never returns.
 func Main(version string) {
+	// The kernel starts init without a PATH; the children and exec.LookPath need one.
+	os.Setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
 	log := NewLog(os.Stdout) // the console: the last console= of the kernel's command line, ttyS0
 	if os.Getpid() == 1 && isInitramfs() {
 		log.Printf("stage 1: vic-init %s", version)

@@ -53,12 +53,36 @@ func (s *services) start() {
 	s.upperWG.Add(2)
 	go func() {
 		defer s.upperWG.Done()
-		in.procs.Supervise(upper, "dockerd", func() *exec.Cmd { return exec.Command("dockerd", s.dockerdArgs()...) }, DefaultBackoff, stopGrace, nil)
-	}()
-	go func() {
-		defer s.upperWG.Done()
 		s.runEndpoint(upper)
 	}()
+	s.awaitEndpoint(upper)
+	go func() {
+		defer s.upperWG.Done()
+		in.procs.Supervise(upper, "dockerd", func() *exec.Cmd { return exec.Command("dockerd", s.dockerdArgs()...) }, DefaultBackoff, stopGrace, nil)
+	}()
+}
+
+// endpointWait bounds how long dockerd waits for vic-endpoint's socket at a later boot.
+const endpointWait = 45 * time.Second
+
+// awaitEndpoint gives vic-endpoint a head start when it served before (its state directory
+// holds the VCH's configuration): Docker restores the containers of vic networks only when
+// the plugin answers, as vic-endpoint's systemd unit orders it before docker.service. At the
+// first boot there is nothing to restore, and vic-endpoint may wait for vSphere: dockerd
+// starts at once.
+func (s *services) awaitEndpoint(ctx context.Context) {
+	// vch.json is liveconfig.StoredFile; vic-init does not import vic-endpoint's vSphere code.
+	if _, err := os.Stat(filepath.Join(DataDir, "vic", "vch.json")); err != nil {
+		return
+	}
+	deadline := time.Now().Add(endpointWait)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if _, err := os.Stat(driverapi.DefaultSocket); err == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	s.in.log.Printf("vic-endpoint does not serve after %s: starting dockerd without it", endpointWait)
 }
 
 // dockerdArgs serve the Docker API on the unix socket and, with TLS and client certificates,
