@@ -49,4 +49,3 @@ func (c vmwareChannel) Set(_ context.Context, key, value string) error {
 }
 
 func (vmwareChannel) Close() error { return nil }
-

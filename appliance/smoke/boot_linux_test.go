@@ -213,4 +213,3 @@ func monitor(sock, command string) error {
 	time.Sleep(500 * time.Millisecond)
 	return err
 }
-
