@@ -4,6 +4,8 @@
 #   make cross           build the CLI plugin for macOS and Windows (the tree must stay portable)
 #   make testbed-up      a VCH wired on this machine with vic-endpoint serving (scripts/testbed.sh)
 #   make demo            set up this machine and walk through `docker vic` against vcsim
+#   make appliance       build bin/appliance.iso, the endpoint VM's boot image (cached; scripts/appliance.sh)
+#   make appliance-smoke boot it under qemu and reach its Docker API over TLS (appliance/smoke)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -22,7 +24,7 @@ E2E_ENDPOINT_LOG := bin/e2e-endpoint.log
 REL_LOG := bin/e2e-reliability.log
 CROSS_LOG := bin/cross.log
 
-.PHONY: all build install test unit cross e2e e2e-endpoint testbed-up testbed-down demo bench clean
+.PHONY: all build install test unit cross e2e e2e-endpoint testbed-up testbed-down demo bench clean appliance appliance-smoke
 
 all: build
 
@@ -88,6 +90,14 @@ demo: build
 bench:
 	@bash scripts/setup.sh
 	bash scripts/bench.sh
+
+# appliance rebuilds the ISO only when appliance/packages.list or the Go code changed.
+appliance:
+	@bash scripts/setup.sh
+	VERSION=$(VERSION) bash scripts/appliance.sh bin/appliance.iso
+
+appliance-smoke: appliance
+	VIC_APPLIANCE_ISO=bin/appliance.iso VIC_REQUIRE_PRIVILEGED=1 go test -count=1 -v -timeout 10m ./appliance/smoke
 
 clean:
 	rm -rf bin coverage.out coverage.html *.coverprofile

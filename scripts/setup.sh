@@ -12,6 +12,9 @@ packages=(docker.io iptables nftables busybox-static iproute2 jq curl)
 # qemu-system-x86, qemu-utils: the tests boot VMs (appliance/qemu, the testbed's appliance mode);
 # xorriso, isolinux, syslinux-common: appliance/harness's test boots an ISO it builds with them.
 packages+=(qemu-system-x86 qemu-utils xorriso isolinux syslinux-common)
+# mmdebstrap, squashfs-tools, zstd: `make appliance` builds the endpoint's boot ISO with them
+# (and xorriso, isolinux, syslinux-common above).
+packages+=(mmdebstrap squashfs-tools zstd)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 

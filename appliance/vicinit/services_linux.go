@@ -1,0 +1,217 @@
+package vicinit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/docker-vic/docker-vic/api/guestinfo"
+	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/endpoint/driverapi"
+)
+
+// Where the services keep their files.
+const (
+	dockerSocket     = "/run/docker.sock"
+	containerdSocket = "/run/containerd/containerd.sock"
+	credentialsFile  = RunDir + "/credentials"
+	// stopGrace is how long dockerd and vic-endpoint get to stop: dockerd stops the containers.
+	stopGrace = 20 * time.Second
+)
+
+// services are the supervised daemons: containerd, dockerd and vic-endpoint.
+type services struct {
+	in    *Init
+	files TLSFiles
+
+	// dockerd and vic-endpoint stop before containerd.
+	upper, lower     context.CancelFunc
+	upperWG, lowerWG sync.WaitGroup
+	mu               sync.Mutex
+	endpoint         string // vic-endpoint's state for the status
+}
+
+func (s *services) start() {
+	in := s.in
+	upper, cancelUpper := context.WithCancel(context.Background())
+	lower, cancelLower := context.WithCancel(context.Background())
+	s.upper, s.lower = cancelUpper, cancelLower
+	s.lowerWG.Add(1)
+	go func() {
+		defer s.lowerWG.Done()
+		in.procs.Supervise(lower, "containerd", func() *exec.Cmd {
+			return exec.Command("containerd", "--root", filepath.Join(DataDir, "containerd"), "--address", containerdSocket)
+		}, DefaultBackoff, stopGrace, nil)
+	}()
+	s.upperWG.Add(2)
+	go func() {
+		defer s.upperWG.Done()
+		s.runEndpoint(upper)
+	}()
+	s.awaitEndpoint(upper)
+	go func() {
+		defer s.upperWG.Done()
+		in.procs.Supervise(upper, "dockerd", func() *exec.Cmd { return exec.Command("dockerd", s.dockerdArgs()...) }, DefaultBackoff, stopGrace, nil)
+	}()
+}
+
+// endpointWait bounds how long dockerd waits for vic-endpoint's socket at a later boot.
+const endpointWait = 45 * time.Second
+
+// awaitEndpoint gives vic-endpoint a head start when it served before (its state directory
+// holds the VCH's configuration): Docker restores the containers of vic networks only when
+// the plugin answers, as vic-endpoint's systemd unit orders it before docker.service. At the
+// first boot there is nothing to restore, and vic-endpoint may wait for vSphere: dockerd
+// starts at once.
+func (s *services) awaitEndpoint(ctx context.Context) {
+	// vch.json is liveconfig.StoredFile; vic-init does not import vic-endpoint's vSphere code.
+	if _, err := os.Stat(filepath.Join(DataDir, "vic", "vch.json")); err != nil {
+		return
+	}
+	deadline := time.Now().Add(endpointWait)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if _, err := os.Stat(driverapi.DefaultSocket); err == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	s.in.log.Printf("vic-endpoint does not serve after %s: starting dockerd without it", endpointWait)
+}
+
+// dockerdArgs serve the Docker API on the unix socket and, with TLS and client certificates,
+// on the client address; dockerd's containers get the VCH's DNS servers.
+func (s *services) dockerdArgs() []string {
+	client := s.in.roleAddrs[config.RoleClient].Addr()
+	args := []string{
+		"--containerd", containerdSocket,
+		"--data-root", filepath.Join(DataDir, "docker"),
+		"-H", "unix://" + dockerSocket,
+		"-H", fmt.Sprintf("tcp://%s", net.JoinHostPort(client.String(), fmt.Sprint(config.DockerTLSPort))),
+		"--tlsverify", "--tlscacert", s.files.ClientCA, "--tlscert", s.files.Cert, "--tlskey", s.files.Key,
+	}
+	for _, d := range s.in.dns {
+		args = append(args, "--dns", d.String())
+	}
+	return args
+}
+
+// runEndpoint waits for the vSphere credentials, then supervises vic-endpoint.
+func (s *services) runEndpoint(ctx context.Context) {
+	in := s.in
+	cfg := in.cfg
+	if cfg.Server.URL == "" {
+		s.setEndpoint("not started: the configuration names no vSphere target")
+		return
+	}
+	s.setEndpoint("waiting for the vSphere credentials")
+	for {
+		key, _, err := LoadOrCreateKey(s.files.Key)
+		if err == nil {
+			err = WaitCredentials(ctx, in.ch, key, credentialsFile)
+		}
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		s.setEndpoint(fmt.Sprintf("not started: %v", err))
+		if sleepCtx(ctx, 5*time.Second) != nil {
+			return
+		}
+	}
+	args := []string{"--vch", cfg.Name, "--target", cfg.Server.URL, "--datacenter", cfg.Placement.Datacenter,
+		"--credentials", credentialsFile, "--state-dir", filepath.Join(DataDir, "vic")}
+	if cfg.Server.Thumbprint != "" {
+		args = append(args, "--thumbprint", cfg.Server.Thumbprint)
+	}
+	if cfg.Server.Insecure {
+		args = append(args, "--insecure")
+	}
+	s.setEndpoint("starting")
+	in.procs.Supervise(ctx, "vic-endpoint", func() *exec.Cmd {
+		return exec.Command(filepath.Join(VicDir, "vic-endpoint"), args...)
+	}, DefaultBackoff, stopGrace, func(err error) { s.setEndpoint(fmt.Sprintf("restarting: %v", err)) })
+}
+
+func (s *services) setEndpoint(state string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.endpoint = state
+}
+
+// endpointState is vic-endpoint's state: serving once its plugin socket exists.
+func (s *services) endpointState() string {
+	s.mu.Lock()
+	state := s.endpoint
+	s.mu.Unlock()
+	if s.in.procs.Running("vic-endpoint") {
+		if _, err := os.Stat(driverapi.DefaultSocket); err == nil {
+			return "serving"
+		}
+		return "starting: waiting for vSphere or for its socket"
+	}
+	return state
+}
+
+// watch reports ready once the Docker API answers, then keeps the status current.
+func (s *services) watch(ctx context.Context, start time.Time) {
+	in := s.in
+	ready := false
+	for ctx.Err() == nil {
+		version, err := dockerVersion(ctx)
+		ep := s.endpointState()
+		switch {
+		case err == nil && !ready:
+			ready = true
+			in.log.Printf("the Docker API answers %.1fs after vic-init started", time.Since(start).Seconds())
+			in.rep.Set(ctx, func(st *guestinfo.Status) { st.Docker, st.Endpoint = version, ep })
+			in.rep.Phase(ctx, guestinfo.PhaseReady, fmt.Sprintf("the Docker API answers on tcp://%s:%d", in.roleAddrs[config.RoleClient].Addr(), config.DockerTLSPort))
+		case err != nil && ready:
+			ready = false
+			in.rep.Phase(ctx, guestinfo.PhaseDocker, fmt.Sprintf("dockerd does not answer: %v", err))
+		default:
+			in.rep.Set(ctx, func(st *guestinfo.Status) { st.Endpoint = ep })
+		}
+		every := time.Second
+		if ready {
+			every = 5 * time.Second
+		}
+		sleepCtx(ctx, every)
+	}
+}
+
+// dockerVersion asks dockerd on its unix socket for its version.
+func dockerVersion(ctx context.Context) (string, error) {
+	c := http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", dockerSocket)
+		},
+	}}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker/version", nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var v struct{ Version string }
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		return "", fmt.Errorf("dockerd's /version: %w", err)
+	}
+	return v.Version, nil
+}
+
+// stop stops dockerd and vic-endpoint, then containerd.
+func (s *services) stop() {
+	s.upper()
+	s.upperWG.Wait()
+	s.lower()
+	s.lowerWG.Wait()
+}
