@@ -64,7 +64,7 @@ func (w *bootWatch) run(ctx context.Context) (netip.Addr, string, error) {
 		st := w.last
 		if !booted && st.Phase != "" && st.Phase != guestinfo.PhaseBooting {
 			booted = true
-			w.say(fmt.Sprintf("the appliance booted (boot %d, phase %s)", st.Boot, st.Phase))
+			w.say(fmt.Sprintf("the appliance booted (boot %d)", st.Boot))
 		}
 		if st.Phase == guestinfo.PhaseFailed && st.Message != lastFailure {
 			lastFailure = st.Message

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vmware/govmomi/vim25/types"
 
+	"github.com/docker-vic/docker-vic/api/guestinfo"
 	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/config"
 )
@@ -89,6 +90,11 @@ func (s *Inventory) describe(v *VMRecord) *vchdoc.VCH {
 		NICs:       s.endpointNICs(v),
 	}
 	h.PublicAddress = publicAddress(cfg, h.NICs)
+	if raw := v.extra[guestinfo.KeyStatus]; raw != "" {
+		if st, err := guestinfo.DecodeStatus(raw); err == nil {
+			h.Appliance = &st
+		}
+	}
 	for _, c := range s.ContainerVMs(v.name) {
 		h.Containers++
 		if c.powerState == string(types.VirtualMachinePowerStatePoweredOn) {

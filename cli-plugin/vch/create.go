@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"strings"
 
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25/mo"
@@ -277,7 +276,9 @@ func (m *Manager) createPool(ctx context.Context, parent *object.ResourcePool, n
 // createVM creates the endpoint VM in folder and pool; a vApp creates its own child VMs.
 func (m *Manager) createVM(ctx context.Context, spec types.VirtualMachineConfigSpec, folder *object.Folder, pool *object.ResourcePool, undo *[]func(context.Context) error) (*object.VirtualMachine, error) {
 	name := spec.Name
-	m.progress("creating endpoint VM %q with %d NICs on datastore %q", name, countNICs(spec), strings.Trim(spec.Files.VmPathName, "[]"))
+	var dsPath object.DatastorePath
+	dsPath.FromString(spec.Files.VmPathName)
+	m.progress("creating endpoint VM %q with %d NICs on datastore %q", name, countNICs(spec), dsPath.Datastore)
 	var task *object.Task
 	var err error
 	if pool.Reference().Type == "VirtualApp" {
