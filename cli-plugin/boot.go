@@ -56,7 +56,7 @@ func (w *bootWatch) run(ctx context.Context) (netip.Addr, string, error) {
 		if power == types.VirtualMachinePowerStatePoweredOff {
 			return netip.Addr{}, "", errors.New("the endpoint VM is powered off")
 		}
-		if v := keys[guestinfo.KeyStatus]; v != "" {
+		if v := keys[guestinfo.KeyStatus]; !guestinfo.IsUnset(v) {
 			if st, err := guestinfo.DecodeStatus(v); err == nil {
 				w.last = st
 			}
@@ -70,7 +70,7 @@ func (w *bootWatch) run(ctx context.Context) (netip.Addr, string, error) {
 			lastFailure = st.Message
 			w.say("the appliance reports: " + st.Message)
 		}
-		if csr := keys[guestinfo.KeyCSR]; csr != "" && csr != w.signed {
+		if csr := keys[guestinfo.KeyCSR]; !guestinfo.IsUnset(csr) && csr != w.signed {
 			w.say("certificate request received")
 			if err := w.sign(ctx, csr, st); err != nil {
 				return netip.Addr{}, "", err

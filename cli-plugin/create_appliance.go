@@ -31,7 +31,7 @@ func createAppliance(ctx context.Context, d *deps, opts *createOptions, m *vch.M
 	}
 	app := &vch.Appliance{LocalISO: img.local, Keys: map[string]string{guestinfo.KeyClientCA: string(tlsm.CACert)}}
 	for _, k := range guestinfo.GuestKeys {
-		app.Keys[k] = "" // the guest can set only keys that exist
+		app.Keys[k] = guestinfo.Unset // the guest can set only keys that exist
 	}
 	v, err := m.CreateAppliance(ctx, cfg, app)
 	if err != nil {

@@ -163,7 +163,8 @@ func TestCreateApplianceTimeout(t *testing.T) {
 			}
 			e.startGuest(g)
 
-			args := append(slices.Clone(applianceArgs), "--timeout", "4s")
+			// The timeout covers the creation too: leave room for a loaded machine.
+			args := append(slices.Clone(applianceArgs), "--timeout", "10s")
 			if keep {
 				args = append(args, "--keep-on-failure")
 			}
@@ -173,11 +174,11 @@ func TestCreateApplianceTimeout(t *testing.T) {
 			assert.Assert(t, is.Contains(r.err, "the appliance last reported: phase failed (boot 1): dockerd exited: no space left on device\n"))
 			assert.Assert(t, is.Contains(r.err, "last lines of [LocalDS_0] vch1/serial.log:\n  vic-init: data disk mounted\n  vic-init: dockerd exited: no space left on device\n"))
 			if !keep {
-				assert.Error(t, r.status, `VCH "vch1" did not come up: the appliance's Docker API did not answer within 4s; it was removed`)
+				assert.Error(t, r.status, `VCH "vch1" did not come up: the appliance's Docker API did not answer within 10s; it was removed`)
 				e.assertNothingLeft("vch1")
 				return
 			}
-			assert.Error(t, r.status, `VCH "vch1" did not come up: the appliance's Docker API did not answer within 4s; it is kept (--keep-on-failure): `+
+			assert.Error(t, r.status, `VCH "vch1" did not come up: the appliance's Docker API did not answer within 10s; it is kept (--keep-on-failure): `+
 				"look at it with `docker vic inspect vch1`, remove it with `docker vic rm vch1`")
 			out := spaces.ReplaceAllString(e.mustRun("inspect", "vch1").out, " ")
 			assert.Assert(t, is.Contains(out, "Message: dockerd exited: no space left on device"))

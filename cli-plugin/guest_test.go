@@ -79,6 +79,15 @@ func (g *fakeGuest) run(ctx context.Context) error {
 		return err
 	}
 	clientCA := keys[guestinfo.KeyClientCA]
+	if _, err := guestinfo.DecodeNICs(keys[guestinfo.KeyNICs]); err != nil {
+		return err
+	}
+	// The backdoor sets only keys that exist: create made them.
+	for _, k := range guestinfo.GuestKeys {
+		if _, ok := keys[k]; !ok {
+			return fmt.Errorf("guest key %s does not exist", k)
+		}
+	}
 	addrs := map[string]string{"public": cfg.Public.IP.String()}
 	if err := g.set(ctx, vm, guestinfo.KeyStatus, guestinfo.Status{Phase: guestinfo.PhaseBooting, Boot: 1, Time: time.Now()}.Encode()); err != nil {
 		return err

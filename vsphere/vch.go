@@ -3,11 +3,12 @@ package vsphere
 import (
 	"context"
 
-	"github.com/vmware/govmomi/vim25"
 	"net/netip"
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/vmware/govmomi/vim25"
 
 	"github.com/vmware/govmomi/vim25/types"
 
@@ -90,10 +91,12 @@ func (s *Inventory) describe(v *VMRecord) *vchdoc.VCH {
 		NICs:       s.endpointNICs(v),
 	}
 	h.PublicAddress = publicAddress(cfg, h.NICs)
-	if raw := v.extra[guestinfo.KeyStatus]; raw != "" {
-		if st, err := guestinfo.DecodeStatus(raw); err == nil {
-			h.Appliance = &st
+	if raw, ok := v.extra[guestinfo.KeyStatus]; ok {
+		st, err := guestinfo.DecodeStatus(raw)
+		if guestinfo.IsUnset(raw) || err != nil {
+			st = guestinfo.Status{} // not booted yet, or nothing readable
 		}
+		h.Appliance = &st
 	}
 	for _, c := range s.ContainerVMs(v.name) {
 		h.Containers++

@@ -102,3 +102,20 @@ func TestWireCarriesValuesAndKeepsCLIKeysReadOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestNICsRoundTripAndRefuseBadCards(t *testing.T) {
+	nics := []NIC{{MAC: "00:50:56:aa:00:01", PortGroup: "VM Network"}, {MAC: "00:50:56:aa:00:02", PortGroup: "vch1"}}
+	got, err := DecodeNICs(EncodeNICs(nics))
+	if err != nil || len(got) != 2 || got[1] != nics[1] {
+		t.Fatalf("DecodeNICs(EncodeNICs) = %v, %v", got, err)
+	}
+	for v, want := range map[string]string{
+		`{}`:                             "guestinfo.vic.nics \"{}\" is not a JSON list of cards",
+		`[{"mac":"zz","portGroup":"a"}]`: `guestinfo.vic.nics lists a card with MAC "zz", which is not a MAC address`,
+		`[{"mac":"00:50:56:aa:00:01"}]`:  "guestinfo.vic.nics lists card 00:50:56:aa:00:01 without a port group",
+	} {
+		if _, err := DecodeNICs(v); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("DecodeNICs(%s) error = %v, want %q", v, err, want)
+		}
+	}
+}

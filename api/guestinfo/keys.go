@@ -22,6 +22,9 @@ const (
 	// KeyCredentials is the vSphere user and password the endpoint works with, sealed to the
 	// public key of KeyCSR (SealCredentials).
 	KeyCredentials = config.KeyPrefix + "credentials.sealed"
+	// KeyNICs is the endpoint VM's network cards, a JSON list of NIC in device order: the
+	// guest sees MACs only, and learns from this key which port group each one is on.
+	KeyNICs = config.KeyPrefix + "nics"
 )
 
 // Keys the guest writes. The CLI creates them empty before the first power-on, because the
@@ -36,7 +39,7 @@ const (
 
 // CLIKeys and GuestKeys list the keys by owner.
 var (
-	CLIKeys   = []string{KeyConfig, KeyVersion, KeyCert, KeyClientCA, KeyCredentials}
+	CLIKeys   = []string{KeyConfig, KeyVersion, KeyCert, KeyClientCA, KeyCredentials, KeyNICs}
 	GuestKeys = []string{KeyCSR, KeyStatus}
 )
 

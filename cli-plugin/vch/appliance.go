@@ -12,6 +12,7 @@ import (
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 
+	"github.com/docker-vic/docker-vic/api/guestinfo"
 	"github.com/docker-vic/docker-vic/config"
 	"github.com/docker-vic/docker-vic/vsphere"
 )
@@ -37,7 +38,8 @@ type Appliance struct {
 	// DataDiskGB is the data disk's size; zero means DefaultDataDiskGB.
 	DataDiskGB int
 	// Keys are guestinfo keys set at creation besides the configuration: the CLI's keys known
-	// before power-on and the guest's keys, created empty.
+	// before power-on and the guest's keys, created guestinfo.Unset. The NICs' key is written
+	// once vSphere has given the cards their MACs.
 	Keys map[string]string
 }
 
@@ -137,6 +139,25 @@ func isFileNotFound(err error) bool {
 	var nf object.DatastoreNoSuchDirectoryError
 	var nff object.DatastoreNoSuchFileError
 	return errors.As(err, &nf) || errors.As(err, &nff) || fault.Is(err, &types.FileNotFound{})
+}
+
+// writeNICs tells the guest which port group each of its cards is on: it sees only MACs,
+// which vSphere assigns when it creates the VM, so this comes between creation and power-on.
+func (m *Manager) writeNICs(ctx context.Context, vm *object.VirtualMachine, name string) error {
+	v, err := m.get(ctx, name)
+	if err != nil {
+		return err
+	}
+	nics := make([]guestinfo.NIC, 0, len(v.NICs))
+	for _, n := range v.NICs {
+		nics = append(nics, guestinfo.NIC{MAC: n.MAC, PortGroup: n.PortGroup})
+	}
+	m.progress("writing the MACs of the endpoint's %d NICs to %s", len(nics), guestinfo.KeyNICs)
+	task, err := vm.Reconfigure(ctx, types.VirtualMachineConfigSpec{ExtraConfig: vsphere.OptionValues(map[string]string{guestinfo.KeyNICs: guestinfo.EncodeNICs(nics)})})
+	if err := vsphere.Wait(ctx, task, err); err != nil {
+		return fmt.Errorf("writing the NICs of endpoint VM %q: %w", name, err)
+	}
+	return nil
 }
 
 // applianceDevices are the serial port logging to the datastore folder, and the data disk on

@@ -184,6 +184,11 @@ func (m *Manager) build(ctx context.Context, cfg *config.Config, p *createPlan) 
 	if err != nil {
 		return err
 	}
+	if p.app != nil {
+		if err := m.writeNICs(ctx, vm, name); err != nil {
+			return err
+		}
+	}
 	m.progress("powering on endpoint VM %q", name)
 	task, err := vm.PowerOn(ctx)
 	if err = vsphere.Wait(ctx, task, err); err != nil {
