@@ -72,6 +72,19 @@ type opsFlags struct {
 
 func (o opsFlags) given() bool { return o.user != "" || o.password != "" || o.file != "" }
 
+// refuseWithoutAppliance says that the endpoint's credentials have no use without the appliance,
+// naming the first of the flags given (never the password's value).
+func (o opsFlags) refuseWithoutAppliance() error {
+	rule := "the endpoint's credentials are for the appliance, and this endpoint VM boots none"
+	switch {
+	case o.user != "":
+		return &config.Error{Flag: "--ops-user", Value: o.user, Rule: rule}
+	case o.file != "":
+		return &config.Error{Flag: "--ops-credentials-file", Value: o.file, Rule: rule}
+	}
+	return &config.Error{Flag: "--ops-password", Rule: rule}
+}
+
 // credentials returns the endpoint's vSphere credentials: from the flags, else from the file,
 // else the creator's own (t).
 func (o opsFlags) credentials(t *vsphere.Target) (guestinfo.Credentials, error) {

@@ -203,7 +203,7 @@ func runCreate(ctx context.Context, d *deps, opts *createOptions) error {
 		return err
 	}
 	if img.none() && opts.ops.given() {
-		return &config.Error{Flag: "--ops-user", Value: opts.ops.user, Rule: "the endpoint's credentials are for the appliance, and this endpoint VM boots none"}
+		return opts.ops.refuseWithoutAppliance()
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
 	defer cancel()

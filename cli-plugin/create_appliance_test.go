@@ -136,6 +136,24 @@ func TestCreateApplianceGolden(t *testing.T) {
 	assert.Assert(t, e.datastoreFiles("vch1") == nil)
 }
 
+// TestCreateApplianceDHCP: the Docker API's address comes from what the guest reports.
+func TestCreateApplianceDHCP(t *testing.T) {
+	e := newTestEnv(t)
+	e.installISO()
+	g := &fakeGuest{name: "vch2", addrs: map[string]string{"public": "198.51.100.77/24"}}
+	e.startGuest(g)
+
+	r := e.mustRun("create", "--name", "vch2")
+	assert.NilError(t, <-g.done)
+	assert.Assert(t, is.Contains(r.out, "  certificate signed for vch2, localhost, 127.0.0.1, 198.51.100.77\n"))
+	assert.Assert(t, is.Contains(r.out, "Published ports: 198.51.100.77\n"))
+	meta, err := e.contexts.GetMetadata("vch2")
+	assert.NilError(t, err)
+	assert.Equal(t, meta.Endpoints[docker.DockerEndpoint].(docker.EndpointMeta).Host, "tcp://198.51.100.77:2376")
+	// Without --ops-* flags the endpoint works with the creator's own credentials.
+	assert.Equal(t, g.creds.User, "user")
+}
+
 func TestCreateApplianceRefusesForeignName(t *testing.T) {
 	e := newTestEnv(t)
 	e.installISO()
@@ -199,6 +217,7 @@ func TestCreateApplianceBadFlags(t *testing.T) {
 	}{
 		{[]string{"--appliance-iso", "/no/such.iso"}, `invalid --appliance-iso "/no/such.iso": no such file: give a local ISO file, a datastore path such as "[datastore1] vic/appliance.iso", or none`},
 		{[]string{"--appliance-iso", "none", "--ops-user", "u"}, `invalid --ops-user "u": the endpoint's credentials are for the appliance, and this endpoint VM boots none`},
+		{[]string{"--appliance-iso", "none", "--ops-password", "secret"}, `invalid --ops-password: the endpoint's credentials are for the appliance, and this endpoint VM boots none`},
 		{[]string{"--appliance-iso", "[LocalDS_0] x.iso", "--ops-user", "u"}, `invalid --ops-user "u": the user needs --ops-password or an --ops-credentials-file`},
 		{[]string{"--appliance-iso", "[LocalDS_0] x.iso", "--ops-credentials-file", creds}, `invalid --ops-credentials-file "` + creds + `": the file is open to group or others (mode 0644): chmod 600 it`},
 	} {

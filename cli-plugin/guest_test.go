@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -41,6 +42,8 @@ type fakeGuest struct {
 	// is what it writes to its serial log then.
 	stall  *guestinfo.Status
 	serial string
+	// addrs are the addresses the guest reports by role; nil reports the static public one.
+	addrs map[string]string
 
 	ln net.Listener
 	// key is the guest's private key; creds what it opened; done says how the guest ended.
@@ -88,7 +91,10 @@ func (g *fakeGuest) run(ctx context.Context) error {
 			return fmt.Errorf("guest key %s does not exist", k)
 		}
 	}
-	addrs := map[string]string{"public": cfg.Public.IP.String()}
+	addrs := g.addrs
+	if addrs == nil {
+		addrs = map[string]string{"public": cfg.Public.IP.String()}
+	}
 	if err := g.set(ctx, vm, guestinfo.KeyStatus, guestinfo.Status{Phase: guestinfo.PhaseBooting, Boot: 1, Time: time.Now()}.Encode()); err != nil {
 		return err
 	}
@@ -97,7 +103,10 @@ func (g *fakeGuest) run(ctx context.Context) error {
 	}
 
 	g.key, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	dns, ips := []string{cfg.Name, "localhost"}, []net.IP{net.IPv4(127, 0, 0, 1), net.IP(cfg.Public.IP.Addr().AsSlice())}
+	dns, ips := []string{cfg.Name, "localhost"}, []net.IP{net.IPv4(127, 0, 0, 1)}
+	for _, a := range addrs {
+		ips = append(ips, net.IP(netip.MustParsePrefix(a).Addr().AsSlice()))
+	}
 	if g.names != nil {
 		dns, ips = g.names(cfg)
 	}

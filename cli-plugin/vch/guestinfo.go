@@ -1,7 +1,6 @@
 package vch
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -79,13 +78,23 @@ func (m *Manager) ReadFile(ctx context.Context, dsPath string, max int64) ([]byt
 		return nil, fmt.Errorf("reading %s: %w", dsPath, err)
 	}
 	defer r.Close()
-	var buf bytes.Buffer
-	if _, err := io.Copy(&buf, r); err != nil {
+	t := &tail{max: int(max)}
+	if _, err := io.Copy(t, r); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", dsPath, err)
 	}
-	b := buf.Bytes()
-	if int64(len(b)) > max {
-		b = b[int64(len(b))-max:]
+	return t.buf, nil
+}
+
+// tail keeps the last max bytes written to it.
+type tail struct {
+	max int
+	buf []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
 	}
-	return b, nil
+	return len(p), nil
 }
