@@ -35,8 +35,14 @@ build:
 	$(if $(wildcard endpoint/cmd/vic-endpoint/*.go),go build -ldflags '$(LDFLAGS)' -o bin/vic-endpoint ./endpoint/cmd/vic-endpoint)
 	go build -o bin/vic-testbed ./scripts/testbed
 
+# The appliance image, when `make appliance` built it, goes beside the plugin, where
+# `docker vic create` finds it by default.
 install: build
 	install -D -m 0755 bin/docker-vic "$(PLUGIN_DIR)/docker-vic"
+	@if [ -f bin/appliance.iso ]; then \
+		install -D -m 0644 bin/appliance.iso "$(PLUGIN_DIR)/docker-vic.d/appliance.iso"; \
+		echo "installed $(PLUGIN_DIR)/docker-vic.d/appliance.iso"; \
+	fi
 	@echo "installed $(PLUGIN_DIR)/docker-vic: try 'docker vic --help'"
 
 # test runs every stage even when one fails, then ends with one summary of all of them.

@@ -7,11 +7,13 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/docker-vic/docker-vic/api/guestinfo"
 	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/cli-plugin/vch"
 	"github.com/docker-vic/docker-vic/config"
@@ -42,8 +44,10 @@ type createOptions struct {
 	bridgeWidth                int
 	networks                   networkFlags
 
-	tlsCertDir string
-	noContext  bool
+	tlsCertDir    string
+	noContext     bool
+	ops           opsFlags
+	keepOnFailure bool
 }
 
 func newCreateCommand(getDeps func() *deps) *cobra.Command {
@@ -70,10 +74,10 @@ func (o *createOptions) register(flags *pflag.FlagSet) {
 	flags.StringVar(&o.imageStore, "image-store", "", "`DATASTORE` of the endpoint and container VMs (default: the only one)")
 	flags.BoolVar(&o.useVApp, "use-vapp", false, "Create a vApp rather than a resource pool")
 	flags.BoolVar(&o.containerVMs, flagContainerVMs, true, "Keep a VM per container in vSphere (false: map the networks only)")
-	flags.StringVar(&o.applianceISO, "appliance-iso", "", "`DSPATH` of the endpoint's boot image, like \"[LocalDS_0] vic/appliance.iso\"")
+	flags.StringVar(&o.applianceISO, "appliance-iso", "", "The endpoint's boot image: a local `FILE`, a datastore path like \"[LocalDS_0] vic/appliance.iso\", or none (default: the installed image)")
 	flags.IntVar(&o.cpus, "endpoint-cpu", 0, "Virtual CPUs of the endpoint VM")
 	flags.IntVar(&o.memoryMB, "endpoint-memory", 0, "Memory of the endpoint VM in `MB`")
-	flags.DurationVar(&o.timeout, "timeout", 3*time.Minute, "Give up creating after this long")
+	flags.DurationVar(&o.timeout, "timeout", 5*time.Minute, "Give up creating after this long, the appliance's boot included")
 
 	for _, r := range []struct {
 		role, what string
@@ -94,6 +98,10 @@ func (o *createOptions) register(flags *pflag.FlagSet) {
 	o.networks.register(flags)
 	flags.StringVar(&o.tlsCertDir, "tls-cert-dir", "", "`DIR` for the Docker API certificates (default ${DOCKER_CONFIG:-~/.docker}/vic/NAME)")
 	flags.BoolVar(&o.noContext, "no-context", false, "Do not create a Docker context for the VCH")
+	flags.StringVar(&o.ops.user, "ops-user", "", "vSphere `USER` the endpoint works with (default: yours)")
+	flags.StringVar(&o.ops.password, "ops-password", "", "Password of --ops-user")
+	flags.StringVar(&o.ops.file, "ops-credentials-file", "", "Private `FILE` of VIC_USER= and VIC_PASSWORD= lines for the endpoint")
+	flags.BoolVar(&o.keepOnFailure, "keep-on-failure", false, "Keep the VCH when its appliance does not come up, to look into it")
 }
 
 // config builds and validates the VCH configuration from the flags, without vSphere.
@@ -107,9 +115,11 @@ func (o *createOptions) config() (*config.Config, error) {
 		ComputeResource: o.computeResource,
 		ImageStore:      o.imageStore,
 		UseVApp:         o.useVApp,
-		ApplianceISO:    o.applianceISO,
 		CPUs:            o.cpus,
 		MemoryMB:        o.memoryMB,
+	}
+	if strings.HasPrefix(o.applianceISO, "[") {
+		cfg.Placement.ApplianceISO = o.applianceISO
 	}
 	if o.cpus < 0 {
 		return nil, &config.Error{Flag: "--endpoint-cpu", Value: strconv.Itoa(o.cpus), Rule: "the endpoint needs at least one CPU"}
@@ -188,6 +198,13 @@ func runCreate(ctx context.Context, d *deps, opts *createOptions) error {
 	if err != nil {
 		return err
 	}
+	img, err := resolveImage(opts.applianceISO, d.isoPaths, func(s string) { fmt.Fprintln(d.err, s) })
+	if err != nil {
+		return err
+	}
+	if img.none() && opts.ops.given() {
+		return opts.ops.refuseWithoutAppliance()
+	}
 	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
 	defer cancel()
 
@@ -197,6 +214,12 @@ func runCreate(ctx context.Context, d *deps, opts *createOptions) error {
 	}
 	defer func() { _ = s.Logout(context.WithoutCancel(ctx)) }()
 	cfg.Server = config.Server{URL: s.Target.URL.String(), Thumbprint: s.Target.Thumbprint, Insecure: s.Target.Insecure}
+	var creds guestinfo.Credentials
+	if !img.none() {
+		if creds, err = opts.ops.credentials(s.Target); err != nil {
+			return err
+		}
+	}
 
 	m := &vch.Manager{
 		Client:     s.Client,
@@ -218,6 +241,9 @@ func runCreate(ctx context.Context, d *deps, opts *createOptions) error {
 	}
 
 	fmt.Fprintf(d.out, "Creating VCH %q\n", cfg.Name)
+	if !img.none() {
+		return createAppliance(ctx, d, opts, m, cfg, img, creds, certDir)
+	}
 	// The certificates are made in memory and written only once the VCH exists: validation
 	// changes nothing, not even a local directory.
 	tlsm, err := newTLSMaterial(cfg.Name, staticAddrs(cfg))
@@ -238,23 +264,27 @@ func runCreate(ctx context.Context, d *deps, opts *createOptions) error {
 		}
 		return fmt.Errorf("%w; VCH %q was removed again", err, cfg.Name)
 	}
-	return finishCreate(d, opts, m, v, tlsm, certDir)
+	return finishHostCreate(d, opts, m, v, tlsm, certDir)
 }
 
-// finishCreate runs once the VCH exists: it fits the server certificate to the address the
-// endpoint reported, prints how to reach the VCH and creates its Docker context. A failure here
-// leaves the VCH in place and says how to finish by hand.
-func finishCreate(d *deps, opts *createOptions, m *vch.Manager, v *vchdoc.VCH, tlsm *tlsMaterial, certDir string) error {
-	name := v.Name
+// finishHostCreate finishes a VCH whose endpoint boots nothing: it fits the server
+// certificate, made here, to the address the endpoint reported, then runs finishCreate.
+func finishHostCreate(d *deps, opts *createOptions, m *vch.Manager, v *vchdoc.VCH, tlsm *tlsMaterial, certDir string) error {
 	api, published := dockerAddr(v), publicAddr(v)
-
 	if api.IsValid() && !tlsm.serverCovers(api) {
 		m.Progress("reissuing the server certificate for " + api.String())
 		if err := reissueServer(v, tlsm, certDir, api); err != nil {
-			return fmt.Errorf("VCH %q was created, but its server certificate does not name %s: %w; rerun `docker vic rm %s` and `docker vic create`", name, api, err, name)
+			return fmt.Errorf("VCH %q was created, but its server certificate does not name %s: %w; rerun `docker vic rm %s` and `docker vic create`", v.Name, api, err, v.Name)
 		}
 	}
+	return finishCreate(d, opts, v, tlsm, certDir, api, published)
+}
 
+// finishCreate runs once the VCH exists and its Docker API address api is known (or not:
+// DHCP without the appliance): it prints how to reach the VCH and creates its Docker context.
+// A failure here leaves the VCH in place and says how to finish by hand.
+func finishCreate(d *deps, opts *createOptions, v *vchdoc.VCH, tlsm *tlsMaterial, certDir string, api, published netip.Addr) error {
+	name := v.Name
 	fmt.Fprintf(d.out, "VCH %q created: endpoint VM %s in %s\n", name, v.ID, v.Path)
 	if api.IsValid() {
 		fmt.Fprintf(d.out, "Docker endpoint: %s (TLS)\n", dockerHost(api))

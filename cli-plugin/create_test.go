@@ -21,9 +21,10 @@ import (
 	"github.com/docker-vic/docker-vic/config"
 )
 
-// createArgs creates vch1 with a static public address, two container networks and DNS.
+// createArgs creates vch1, whose endpoint VM boots nothing, with a static public address, two
+// container networks and DNS.
 var createArgs = []string{
-	"create", "--name", "vch1",
+	"create", "--name", "vch1", "--appliance-iso", "none",
 	"--public-network-ip", "198.51.100.10/24", "--public-network-gateway", "198.51.100.1",
 	"--container-network", "cnet-a:web",
 	"--container-network-gateway", "cnet-a:203.0.113.1/24",
@@ -74,6 +75,8 @@ func TestCreateDHCPGolden(t *testing.T) {
 	e := newTestEnv(t)
 	r := e.mustRun("create", "--name", "vch2")
 	golden.Assert(t, e.mask(r.out), "create-dhcp.golden")
+	// No image is installed: the endpoint VM boots nothing, and create says so once.
+	assert.Equal(t, r.err, "warning: no appliance image is installed or given: the endpoint VM boots nothing (host mode); give --appliance-iso FILE, or --appliance-iso none to say so\n")
 }
 
 func TestCreateServerCertificateNamesAddresses(t *testing.T) {
@@ -237,7 +240,7 @@ func TestFinishCreateDHCPAddress(t *testing.T) {
 	assert.NilError(t, tlsm.write(dir))
 
 	m := &vch.Manager{Progress: func(step string) { out.WriteString("  " + step + "...\n") }}
-	assert.NilError(t, finishCreate(d, &createOptions{}, m, v, tlsm, dir))
+	assert.NilError(t, finishHostCreate(d, &createOptions{}, m, v, tlsm, dir))
 	assert.Equal(t, strings.ReplaceAll(out.String(), configDir, "$DOCKER_CONFIG"), `  reissuing the server certificate for 198.51.100.77...
 VCH "vch9" created: endpoint VM vm-99 in /DC0/host/DC0_C0/Resources/vch9
 Docker endpoint: tcp://198.51.100.77:2376 (TLS)

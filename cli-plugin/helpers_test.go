@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/docker/cli/cli/command"
 	"github.com/docker/cli/cli/context/store"
@@ -39,6 +40,12 @@ type testEnv struct {
 	conn      *sessionConnector
 	configDir string
 	contexts  *store.ContextStore
+	// isoPaths are where create looks for the installed appliance image (none by default);
+	// dial reaches the Docker API of an appliance the test plays.
+	isoPaths []string
+	dial     dialFunc
+	// maskPaths are more paths that mask replaces: {path, placeholder}.
+	maskPaths [][2]string
 }
 
 // Port groups of the test inventory: vch1, vch2 (bridges), cnet-a and cnet-b (MAC learning),
@@ -102,7 +109,8 @@ type result struct {
 func (e *testEnv) run(args ...string) result {
 	e.t.Helper()
 	var out, errb bytes.Buffer
-	d := &deps{out: &out, err: &errb, vsphere: e.conn, contexts: e.contexts, configDir: e.configDir}
+	d := &deps{out: &out, err: &errb, vsphere: e.conn, contexts: e.contexts, configDir: e.configDir,
+		isoPaths: e.isoPaths, dialDocker: e.dial, bootPoll: 20 * time.Millisecond}
 	cmd := newVicCommand(func() *deps { return d })
 	cmd.SetArgs(args)
 	cmd.SetOut(&out)
@@ -185,6 +193,9 @@ var (
 // the simulator's port.
 func (e *testEnv) mask(s string) string {
 	s = strings.ReplaceAll(s, e.configDir, "$DOCKER_CONFIG")
+	for _, p := range e.maskPaths {
+		s = strings.ReplaceAll(s, p[0], p[1])
+	}
 	s = pemRE.ReplaceAllString(s, "<PEM>")
 	s = fingerprintRE.ReplaceAllString(s, "<SHA-256>")
 	return portRE.ReplaceAllString(s, "127.0.0.1:<port>")

@@ -6,9 +6,11 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/docker-vic/docker-vic/api/guestinfo"
 	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/config"
 	"github.com/docker-vic/docker-vic/vsphere"
@@ -91,6 +93,12 @@ func writeDescription(out io.Writer, v *vchdoc.VCH) error {
 	}
 	if err := w.Flush(); err != nil {
 		return err
+	}
+
+	if a := v.Appliance; a != nil {
+		if err := writeAppliance(out, a); err != nil {
+			return err
+		}
 	}
 
 	fmt.Fprintln(out, "Networks:")
@@ -198,4 +206,28 @@ func exactlyOneVCH(cmd *cobra.Command, args []string) error {
 		return fmt.Errorf("%q takes exactly one VCH name, got %d", cmd.CommandPath(), len(args))
 	}
 	return nil
+}
+
+// writeAppliance shows what the endpoint appliance last reported of itself.
+func writeAppliance(out io.Writer, a *guestinfo.Status) error {
+	fmt.Fprintln(out, "Appliance:")
+	w := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
+	phase := string(a.Phase)
+	if phase == "" {
+		phase = "not booted yet"
+	} else if a.Boot > 0 {
+		phase += fmt.Sprintf(" (boot %d, reported %s)", a.Boot, a.Time.UTC().Format(time.RFC3339))
+	}
+	fmt.Fprintf(w, "  Phase:\t%s\n", phase)
+	if a.Message != "" {
+		fmt.Fprintf(w, "  Message:\t%s\n", a.Message)
+	}
+	for _, role := range []config.Role{config.RolePublic, config.RoleClient, config.RoleManagement} {
+		if addr := a.Addresses[string(role)]; addr != "" {
+			fmt.Fprintf(w, "  %s address:\t%s\n", strings.ToUpper(string(role[:1]))+string(role[1:]), addr)
+		}
+	}
+	fmt.Fprintf(w, "  Docker:\t%s\n", orDash(a.Docker))
+	fmt.Fprintf(w, "  Endpoint:\t%s\n", orDash(a.Endpoint))
+	return w.Flush()
 }

@@ -5,6 +5,7 @@ package main
 import (
 	"io"
 	"os"
+	"time"
 
 	"github.com/docker/cli/cli-plugins/metadata"
 	"github.com/docker/cli/cli-plugins/plugin"
@@ -37,6 +38,12 @@ type deps struct {
 	configDir string
 	// docker returns the Docker API client, initialized only by the commands that use it.
 	docker func() containerLister
+	// isoPaths are where create looks for the installed appliance image.
+	isoPaths []string
+	// dialDocker opens connections to a new VCH's Docker API (nil: the network); bootPoll is
+	// how often create reads the booting appliance's guestinfo (0: every second).
+	dialDocker dialFunc
+	bootPoll   time.Duration
 }
 
 // dockerDeps builds the dependencies from an initialized Docker CLI.
@@ -48,6 +55,7 @@ func dockerDeps(dockerCLI command.Cli) *deps {
 		contexts:  dockerCLI.ContextStore(),
 		configDir: dockerconfig.Dir(),
 		docker:    func() containerLister { return dockerCLI.Client() },
+		isoPaths:  defaultISOPaths(dockerconfig.Dir()),
 	}
 }
 

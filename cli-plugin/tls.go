@@ -53,8 +53,22 @@ type tlsMaterial struct {
 }
 
 // newTLSMaterial creates a CA and issues the server certificate (for name, localhost and
-// addrs) and a client certificate.
+// addrs) and a client certificate: the PKI of a VCH whose endpoint boots nothing, where the
+// server's key is made here.
 func newTLSMaterial(name string, addrs []netip.Addr) (*tlsMaterial, error) {
+	m, err := newPKI(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.issueServer(name, addrs); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// newPKI creates a CA and a client certificate. The appliance makes the server's key itself
+// and sends a request for its certificate (signRequest).
+func newPKI(name string) (*tlsMaterial, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("generating the CA key of VCH %q: %w", name, err)
@@ -79,9 +93,6 @@ func newTLSMaterial(name string, addrs []netip.Addr) (*tlsMaterial, error) {
 	}
 	m.CACert = pemBlock("CERTIFICATE", der)
 	if m.CAKey, err = pemKey(key); err != nil {
-		return nil, err
-	}
-	if err := m.issueServer(name, addrs); err != nil {
 		return nil, err
 	}
 	m.ClientCert, m.ClientKey, err = m.issue(&x509.Certificate{
@@ -136,20 +147,30 @@ func (m *tlsMaterial) issue(tmpl *x509.Certificate) (cert, key []byte, err error
 	if err != nil {
 		return nil, nil, err
 	}
+	cert, err = m.sign(tmpl, &k.PublicKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err = pemKey(k)
+	return cert, key, err
+}
+
+// sign issues tmpl for pub with the CA, valid from an hour ago for certValidity.
+func (m *tlsMaterial) sign(tmpl *x509.Certificate, pub any) ([]byte, error) {
 	now := time.Now()
 	tmpl.SerialNumber = serial()
 	tmpl.NotBefore = now.Add(-time.Hour)
 	tmpl.NotAfter = now.Add(certValidity)
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, m.ca, &k.PublicKey, m.caKey)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, m.ca, pub, m.caKey)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	key, err = pemKey(k)
-	return pemBlock("CERTIFICATE", der), key, err
+	return pemBlock("CERTIFICATE", der), nil
 }
 
-// write stores the material in dir (created 0700; keys 0600, certificates 0644).
+// write stores the material in dir (created 0700; keys 0600, certificates 0644). What the
+// material lacks (the server's key, made by the appliance) is not written.
 func (m *tlsMaterial) write(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("creating TLS directory %s: %w", dir, err)
@@ -163,6 +184,9 @@ func (m *tlsMaterial) write(dir string) error {
 		{fileServerCert, m.ServerCert, 0o644}, {fileServerKey, m.ServerKey, 0o600},
 		{fileClientCert, m.ClientCert, 0o644}, {fileClientKey, m.ClientKey, 0o600},
 	} {
+		if f.data == nil {
+			continue
+		}
 		if err := writeFileAtomic(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
 			return err
 		}

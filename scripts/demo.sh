@@ -72,7 +72,7 @@ narrate "create a VCH with the five networks" \
 	"container   External-Consumer as 'consumer' (static addresses, firewall 'published')" \
 	"            and VIC-Container-Network as 'containers' (addresses from the port group's DHCP," \
 	"            an NSX Edge in the VIC documents): containers join these directly, no NAT."
-show_cmd docker vic create --name vch1 --compute-resource /DC0/host/DC0_C0 \
+show_cmd docker vic create --name vch1 --compute-resource /DC0/host/DC0_C0 --appliance-iso none \
 	--public-network Docker-Public --public-network-ip 198.51.100.10/25 --public-network-gateway 198.51.100.1 \
 	--bridge-network VIC-Bridge \
 	--management-network VIC-Management \
@@ -93,7 +93,7 @@ show_cmd docker context ls
 narrate "the bridge port group belongs to one VCH" \
 	"The VIC documents only recommended a dedicated bridge per VCH; two VCHs on one bridge hand out" \
 	"the same container addresses. docker-vic refuses it before touching anything:"
-if show_cmd docker vic create --name vch2 --compute-resource /DC0/host/DC0_C0 \
+if show_cmd docker vic create --name vch2 --compute-resource /DC0/host/DC0_C0 --appliance-iso none \
 	--public-network Docker-Public --bridge-network VIC-Bridge; then
 	die "vch2 was created on vch1's bridge port group"
 fi

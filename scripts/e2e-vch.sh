@@ -184,7 +184,9 @@ expect_no_err "not-the-password" "the error does not print the password given"
 expect_no_err ":$password@" "the error does not print the target's password"
 
 header "create vch1: the five networks of the VIC documents"
-vic create --name vch1 --compute-resource /DC0/host/DC0_C0 \
+# The simulator boots no VM: the endpoint VMs here boot nothing (--appliance-iso none), even
+# when `make install` installed an appliance image.
+vic create --name vch1 --compute-resource /DC0/host/DC0_C0 --appliance-iso none \
 	--public-network Docker-Public --public-network-ip 198.51.100.10/24 --public-network-gateway 198.51.100.1 \
 	--bridge-network VIC-Bridge --bridge-network-range 172.16.0.0/12 \
 	--management-network VIC-Management \
@@ -263,7 +265,7 @@ vic inspect vch1 --format create-flags
 expect_no_out 'DC0_DVPG0|wide-open' "failed configures changed nothing"
 
 header "vch2 may not share vch1's bridge port group"
-vic create --name vch2 --compute-resource /DC0/host/DC0_C0 --public-network Docker-Public --bridge-network VIC-Bridge
+vic create --name vch2 --compute-resource /DC0/host/DC0_C0 --appliance-iso none --public-network Docker-Public --bridge-network VIC-Bridge
 expect_fail "create vch2 on VIC-Bridge"
 expect_err 'bridge' "the error is about the bridge port group"
 expect_err 'VIC-Bridge' "the error names VIC-Bridge"
@@ -273,7 +275,7 @@ expect_out '^[^ ]+ +vch1 ' "ls still shows vch1"
 expect_path "$DOCKER_CONFIG/vic/vch2" ABSENT
 
 header "vch2 on its own bridge, VIC-Bridge-2"
-vic create --name vch2 --compute-resource /DC0/host/DC0_C0 --public-network Docker-Public --bridge-network VIC-Bridge-2
+vic create --name vch2 --compute-resource /DC0/host/DC0_C0 --appliance-iso none --public-network Docker-Public --bridge-network VIC-Bridge-2
 expect_ok "create vch2 on VIC-Bridge-2"
 vic ls
 expect_out '^[^ ]+ +vch1 ' "ls shows vch1"

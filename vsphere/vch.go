@@ -3,14 +3,16 @@ package vsphere
 import (
 	"context"
 
-	"github.com/vmware/govmomi/vim25"
 	"net/netip"
 	"path"
 	"sort"
 	"strings"
 
+	"github.com/vmware/govmomi/vim25"
+
 	"github.com/vmware/govmomi/vim25/types"
 
+	"github.com/docker-vic/docker-vic/api/guestinfo"
 	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/config"
 )
@@ -89,6 +91,13 @@ func (s *Inventory) describe(v *VMRecord) *vchdoc.VCH {
 		NICs:       s.endpointNICs(v),
 	}
 	h.PublicAddress = publicAddress(cfg, h.NICs)
+	if raw, ok := v.extra[guestinfo.KeyStatus]; ok {
+		st, err := guestinfo.DecodeStatus(raw)
+		if guestinfo.IsUnset(raw) || err != nil {
+			st = guestinfo.Status{} // not booted yet, or nothing readable
+		}
+		h.Appliance = &st
+	}
 	for _, c := range s.ContainerVMs(v.name) {
 		h.Containers++
 		if c.powerState == string(types.VirtualMachinePowerStatePoweredOn) {

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 
+	"github.com/docker-vic/docker-vic/api/guestinfo"
 	"github.com/docker-vic/docker-vic/config"
 )
 
@@ -32,6 +33,8 @@ type VCH struct {
 	// Containers counts the VCH's container VMs, Running those powered on.
 	Containers int
 	Running    int
+	// Appliance is what the endpoint appliance last reported of itself, when it boots one.
+	Appliance *guestinfo.Status `json:",omitempty"`
 }
 
 // NIC is one network card of the endpoint VM.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"strings"
 
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25/mo"
@@ -28,6 +27,13 @@ const (
 // passed config.Validate; Create fills in the placement it resolved (datacenter, compute
 // resource, image store) before storing it.
 func (m *Manager) Create(ctx context.Context, cfg *config.Config) (*vchdoc.VCH, error) {
+	return m.CreateAppliance(ctx, cfg, nil)
+}
+
+// CreateAppliance is Create for an endpoint VM that boots the appliance: app adds its
+// datastore folder (with the uploaded image when app.LocalISO is set), serial log, data disk
+// and guestinfo keys. A nil app is Create.
+func (m *Manager) CreateAppliance(ctx context.Context, cfg *config.Config, app *Appliance) (*vchdoc.VCH, error) {
 	cfg.ApplyDefaults()
 	if err := config.ValidateNewName(cfg.Name); err != nil {
 		return nil, err
@@ -38,6 +44,15 @@ func (m *Manager) Create(ctx context.Context, cfg *config.Config) (*vchdoc.VCH, 
 	plan, err := m.plan(ctx, cfg)
 	if err != nil {
 		return nil, err
+	}
+	if app != nil {
+		if err := m.checkFolderFree(ctx, plan, cfg.Name); err != nil {
+			return nil, err
+		}
+		if app.LocalISO != "" {
+			cfg.Placement.ApplianceISO = DatastoreFile(cfg, ISOFile)
+		}
+		plan.app = app
 	}
 	if err := m.build(ctx, cfg, plan); err != nil {
 		return nil, err
@@ -51,6 +66,8 @@ type createPlan struct {
 	target *target
 	// folder says whether the VCH gets a VM folder of its own (vCenter only).
 	folder bool
+	// app is set for an endpoint VM that boots the appliance.
+	app *Appliance
 }
 
 // plan checks everything that needs the inventory, before any change, and fills in the
@@ -158,9 +175,19 @@ func (m *Manager) build(ctx context.Context, cfg *config.Config, p *createPlan) 
 	if err != nil {
 		return err
 	}
+	if p.app != nil {
+		if err := m.makeFolder(ctx, cfg, p.app, &undo); err != nil {
+			return err
+		}
+	}
 	vm, err := m.createVM(ctx, spec, folder, pool, &undo)
 	if err != nil {
 		return err
+	}
+	if p.app != nil {
+		if err := m.writeNICs(ctx, vm, name); err != nil {
+			return err
+		}
 	}
 	m.progress("powering on endpoint VM %q", name)
 	task, err := vm.PowerOn(ctx)
@@ -190,13 +217,22 @@ func endpointVMSpec(cfg *config.Config, p *createPlan) (types.VirtualMachineConf
 		}
 		devices = append(devices, cd...)
 	}
+	vmPath := fmt.Sprintf("[%s]", p.target.datastore)
+	if p.app != nil {
+		// The VM's files go in the folder made for the appliance's, not in a new one.
+		vmPath = DatastoreFile(cfg, cfg.Name+".vmx")
+		devices = append(devices, applianceDevices(cfg, p.app, -200)...)
+		for k, v := range p.app.Keys {
+			extra[k] = v
+		}
+	}
 	return types.VirtualMachineConfigSpec{
 		Name:         cfg.Name,
 		GuestId:      GuestID,
 		Annotation:   "docker-vic endpoint of VCH " + cfg.Name,
 		NumCPUs:      int32(orDefault(cfg.Placement.CPUs, DefaultCPUs)),
 		MemoryMB:     int64(orDefault(cfg.Placement.MemoryMB, DefaultMemoryMB)),
-		Files:        &types.VirtualMachineFileInfo{VmPathName: fmt.Sprintf("[%s]", p.target.datastore)},
+		Files:        &types.VirtualMachineFileInfo{VmPathName: vmPath},
 		ExtraConfig:  vsphere.OptionValues(extra),
 		DeviceChange: devices,
 	}, nil
@@ -245,7 +281,9 @@ func (m *Manager) createPool(ctx context.Context, parent *object.ResourcePool, n
 // createVM creates the endpoint VM in folder and pool; a vApp creates its own child VMs.
 func (m *Manager) createVM(ctx context.Context, spec types.VirtualMachineConfigSpec, folder *object.Folder, pool *object.ResourcePool, undo *[]func(context.Context) error) (*object.VirtualMachine, error) {
 	name := spec.Name
-	m.progress("creating endpoint VM %q with %d NICs on datastore %q", name, countNICs(spec), strings.Trim(spec.Files.VmPathName, "[]"))
+	var dsPath object.DatastorePath
+	dsPath.FromString(spec.Files.VmPathName)
+	m.progress("creating endpoint VM %q with %d NICs on datastore %q", name, countNICs(spec), dsPath.Datastore)
 	var task *object.Task
 	var err error
 	if pool.Reference().Type == "VirtualApp" {

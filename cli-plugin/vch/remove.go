@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 
+	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 
@@ -79,7 +81,23 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 			return fmt.Errorf("removing %s %q: %w", poolKind(*pool), name, err)
 		}
 	}
+	if dsFolder := ownDatastoreFolder(v); dsFolder != "" {
+		if err := m.removeFolder(ctx, dsFolder); err != nil {
+			return fmt.Errorf("removing VCH %q: %w", name, err)
+		}
+	}
 	return nil
+}
+
+// ownDatastoreFolder is the datastore folder of the endpoint VM's files when it carries the
+// VCH's name: an appliance VCH keeps its boot image, serial log and data disk there, and
+// destroying the VM leaves them behind.
+func ownDatastoreFolder(v *vsphere.VMRecord) string {
+	var p object.DatastorePath
+	if !p.FromString(v.VMPath()) || path.Dir(p.Path) != v.Name() {
+		return ""
+	}
+	return DatastoreFolder(p.Datastore, v.Name())
 }
 
 // ownContainers returns the VM folder and pool (or vApp) of the endpoint VM when they carry the

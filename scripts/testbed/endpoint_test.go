@@ -52,7 +52,7 @@ func TestCreateArgsDescribeTheVCH(t *testing.T) {
 		"--management-network VIC-Management --management-network-ip 203.0.113.98/27",
 		"--container-network External-Consumer:consumer --container-network-firewall External-Consumer:published",
 		"--container-network-gateway External-Consumer:203.0.113.129/26 --container-network-ip-range External-Consumer:203.0.113.140-203.0.113.160",
-		"--container-network VIC-Container-Network:containers --container-network-firewall VIC-Container-Network:peers --no-context",
+		"--container-network VIC-Container-Network:containers --container-network-firewall VIC-Container-Network:peers --no-context --appliance-iso none",
 	} {
 		assert.Check(t, cmp.Contains(got, want))
 	}

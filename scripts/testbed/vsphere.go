@@ -143,7 +143,8 @@ func createArgs() []string {
 				"--container-network-ip-range", c.PortGroup+":"+c.Range)
 		}
 	}
-	return append(args, "--no-context", "--timeout", "2m")
+	// The testbed runs dockerd and vic-endpoint on this machine: the endpoint VM boots nothing.
+	return append(args, "--no-context", "--appliance-iso", "none", "--timeout", "2m")
 }
 
 // createVCH runs the real `docker vic create`; its output goes to create.log.

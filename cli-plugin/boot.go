@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/docker-vic/docker-vic/api/guestinfo"
+	"github.com/docker-vic/docker-vic/cli-plugin/vch"
+	"github.com/docker-vic/docker-vic/config"
+)
+
+// defaultBootPoll is how often create reads the appliance's guestinfo while it boots.
+const defaultBootPoll = time.Second
+
+// bootWatch follows an appliance from power-on to a Docker API answering over TLS: it signs
+// the guest's certificate request and hands it the sealed credentials on the way.
+type bootWatch struct {
+	d     *deps
+	ep    *vch.Endpoint
+	cfg   *config.Config
+	tlsm  *tlsMaterial
+	creds guestinfo.Credentials
+	say   func(string)
+
+	// last is what the guest last reported; signed is the request already answered.
+	last      guestinfo.Status
+	signed    string
+	lastProbe error
+}
+
+// refusal is a failure the guest caused and waiting cannot mend: a request create refuses.
+type refusal struct{ err error }
+
+func (r *refusal) Error() string { return r.err.Error() }
+func (r *refusal) Unwrap() error { return r.err }
+
+// run waits until the Docker API answers, and returns its address and the engine's version.
+func (w *bootWatch) run(ctx context.Context) (netip.Addr, string, error) {
+	poll := w.d.bootPoll
+	if poll <= 0 {
+		poll = defaultBootPoll
+	}
+	booted := false
+	var lastFailure string
+	for {
+		keys, power, err := w.ep.Keys(ctx)
+		if err != nil {
+			return netip.Addr{}, "", err
+		}
+		if power == types.VirtualMachinePowerStatePoweredOff {
+			return netip.Addr{}, "", errors.New("the endpoint VM is powered off")
+		}
+		if v := keys[guestinfo.KeyStatus]; !guestinfo.IsUnset(v) {
+			if st, err := guestinfo.DecodeStatus(v); err == nil {
+				w.last = st
+			}
+		}
+		st := w.last
+		if !booted && st.Phase != "" && st.Phase != guestinfo.PhaseBooting {
+			booted = true
+			w.say(fmt.Sprintf("the appliance booted (boot %d)", st.Boot))
+		}
+		if st.Phase == guestinfo.PhaseFailed && st.Message != lastFailure {
+			lastFailure = st.Message
+			w.say("the appliance reports: " + st.Message)
+		}
+		if csr := keys[guestinfo.KeyCSR]; !guestinfo.IsUnset(csr) && csr != w.signed {
+			w.say("certificate request received")
+			if err := w.sign(ctx, csr, st); err != nil {
+				return netip.Addr{}, "", err
+			}
+			w.signed = csr
+		}
+		if st.Phase == guestinfo.PhaseReady && w.signed != "" {
+			api := applianceAPIAddr(w.cfg, st)
+			if api.IsValid() {
+				version, err := probeDocker(ctx, w.d.dialDocker, api, w.tlsm)
+				if err == nil {
+					w.say(fmt.Sprintf("Docker API answering over TLS at %s (Docker %s)", dockerHost(api), version))
+					return api, version, nil
+				}
+				w.lastProbe = err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return netip.Addr{}, "", ctx.Err()
+		case <-time.After(poll):
+		}
+	}
+}
+
+// sign checks the guest's request, signs it with the VCH's CA and writes the certificate and
+// the credentials sealed to the request's key.
+func (w *bootWatch) sign(ctx context.Context, csrPEM string, st guestinfo.Status) error {
+	csr, err := checkRequest(w.cfg.Name, csrPEM, allowedNames(w.cfg, st, applianceAPIAddr(w.cfg, st)))
+	if err != nil {
+		return &refusal{err}
+	}
+	cert, err := w.tlsm.signRequest(csr)
+	if err != nil {
+		return err
+	}
+	key, err := requestKey(csr)
+	if err != nil {
+		return err
+	}
+	sealed, err := guestinfo.SealCredentials(key, w.creds)
+	if err != nil {
+		return err
+	}
+	if err := w.ep.SetKeys(ctx, map[string]string{guestinfo.KeyCert: string(cert), guestinfo.KeyCredentials: sealed}); err != nil {
+		return err
+	}
+	w.say("certificate signed for " + certNames(cert))
+	return nil
+}
+
+// applianceAPIAddr is where the appliance's Docker API listens: the static client address,
+// else the client address the guest reports, else its public one when client and public
+// share a port group.
+func applianceAPIAddr(cfg *config.Config, st guestinfo.Status) netip.Addr {
+	if cfg.Client.Static() {
+		return cfg.Client.IP.Addr()
+	}
+	if p, err := netip.ParsePrefix(st.Addresses[string(config.RoleClient)]); err == nil {
+		return p.Addr()
+	}
+	if cfg.Client.PortGroup == cfg.Public.PortGroup {
+		if cfg.Public.Static() {
+			return cfg.Public.IP.Addr()
+		}
+		if p, err := netip.ParsePrefix(st.Addresses[string(config.RolePublic)]); err == nil {
+			return p.Addr()
+		}
+	}
+	return netip.Addr{}
+}
+
+// report says what the guest last reported, and the serial log's last lines when the CLI can
+// read them, after a failed boot.
+func (w *bootWatch) report(ctx context.Context, m *vch.Manager) string {
+	var b strings.Builder
+	if w.last.Phase == "" {
+		b.WriteString("the appliance reported nothing\n")
+	} else {
+		fmt.Fprintf(&b, "the appliance last reported: phase %s (boot %d)", w.last.Phase, w.last.Boot)
+		if w.last.Message != "" {
+			b.WriteString(": " + w.last.Message)
+		}
+		b.WriteString("\n")
+	}
+	if w.lastProbe != nil {
+		fmt.Fprintf(&b, "the Docker API did not answer: %v\n", w.lastProbe)
+	}
+	log := vch.DatastoreFile(w.cfg, vch.SerialLogFile)
+	if tail, err := m.ReadFile(ctx, log, 4096); err == nil && len(strings.TrimSpace(string(tail))) > 0 {
+		lines := strings.Split(strings.TrimRight(string(tail), "\n"), "\n")
+		if len(lines) > 20 {
+			lines = lines[len(lines)-20:]
+		}
+		fmt.Fprintf(&b, "last lines of %s:\n", log)
+		for _, l := range lines {
+			b.WriteString("  " + l + "\n")
+		}
+	}
+	return b.String()
+}

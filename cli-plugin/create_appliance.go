@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/docker-vic/docker-vic/api/guestinfo"
+	"github.com/docker-vic/docker-vic/cli-plugin/vch"
+	"github.com/docker-vic/docker-vic/config"
+)
+
+// removeTimeout bounds the removal of a VCH whose appliance did not come up: it runs after
+// create's own deadline.
+const removeTimeout = 2 * time.Minute
+
+// createAppliance creates a VCH whose endpoint VM boots the appliance image img, and follows
+// the boot until the Docker API answers over TLS: the CA and client certificate are made here,
+// the server's key in the guest, whose request create checks and signs. A failure removes the
+// VCH and its TLS files, unless --keep-on-failure.
+func createAppliance(ctx context.Context, d *deps, opts *createOptions, m *vch.Manager, cfg *config.Config, img bootImage, creds guestinfo.Credentials, certDir string) error {
+	tlsm, err := newPKI(cfg.Name)
+	if err != nil {
+		return err
+	}
+	cfg.TLS = config.TLS{CACert: string(tlsm.CACert)}
+	if img.dsPath != "" {
+		cfg.Placement.ApplianceISO = img.dsPath
+	}
+	app := &vch.Appliance{LocalISO: img.local, Keys: map[string]string{guestinfo.KeyClientCA: string(tlsm.CACert)}}
+	for _, k := range guestinfo.GuestKeys {
+		app.Keys[k] = guestinfo.Unset // the guest can set only keys that exist
+	}
+	v, err := m.CreateAppliance(ctx, cfg, app)
+	if err != nil {
+		return err
+	}
+
+	m.Progress("writing TLS certificates to " + certDir)
+	if err := tlsm.write(certDir); err != nil {
+		return failCreate(ctx, d, m, opts, certDir, err)
+	}
+	ep, err := m.Endpoint(ctx, cfg.Name)
+	if err != nil {
+		return failCreate(ctx, d, m, opts, certDir, err)
+	}
+	say := func(s string) { fmt.Fprintf(d.out, "  %s\n", s) }
+	say(fmt.Sprintf("endpoint VM %q powered on: waiting up to %s for the appliance", cfg.Name, opts.timeout))
+	w := &bootWatch{d: d, ep: ep, cfg: cfg, tlsm: tlsm, creds: creds, say: say}
+	api, _, err := w.run(ctx)
+	if err != nil {
+		var r *refusal
+		if !errors.As(err, &r) && ctx.Err() != nil {
+			err = fmt.Errorf("the appliance's Docker API did not answer within %s", opts.timeout)
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
+		defer cancel()
+		fmt.Fprint(d.err, w.report(rctx, m))
+		return failCreate(ctx, d, m, opts, certDir, err)
+	}
+	if err := tlsm.write(certDir); err != nil {
+		return fmt.Errorf("VCH %q was created, but its server certificate was not saved: %w", cfg.Name, err)
+	}
+	published := cfg.Public.IP.Addr()
+	if p, err := netip.ParsePrefix(w.last.Addresses[string(config.RolePublic)]); err == nil && !cfg.Public.Static() {
+		published = p.Addr()
+	}
+	return finishCreate(d, opts, v, tlsm, certDir, api, published)
+}
+
+// failCreate ends a create whose appliance did not come up: it removes the VCH and its TLS
+// files, or keeps them when --keep-on-failure asks.
+func failCreate(ctx context.Context, d *deps, m *vch.Manager, opts *createOptions, certDir string, cause error) error {
+	name := opts.name
+	if opts.keepOnFailure {
+		return fmt.Errorf("VCH %q did not come up: %w; it is kept (--keep-on-failure): look at it with `docker vic inspect %s`, remove it with `docker vic rm %s`", name, cause, name, name)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
+	defer cancel()
+	err := m.Remove(ctx, name, true)
+	if terr := removeTLSDir(certDir); err == nil {
+		err = terr
+	}
+	if err != nil {
+		return fmt.Errorf("VCH %q did not come up: %w; removing it also failed: %v", name, cause, err)
+	}
+	return fmt.Errorf("VCH %q did not come up: %w; it was removed", name, cause)
+}

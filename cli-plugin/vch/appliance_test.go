@@ -1,0 +1,140 @@
+package vch
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vmware/govmomi/find"
+	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/docker-vic/docker-vic/api/guestinfo"
+)
+
+// localISO writes a stand-in boot image.
+func localISO(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "appliance.iso")
+	if err := os.WriteFile(p, []byte("CD001 stand-in\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// dsExists reports whether a file or folder of datastore LocalDS_0 exists.
+func dsExists(t *testing.T, ctx context.Context, c *vim25.Client, p string) bool {
+	t.Helper()
+	ds, err := find.NewFinder(c).Datastore(ctx, "LocalDS_0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ds.Stat(ctx, p)
+	return err == nil
+}
+
+func TestCreateApplianceUploadsAndRemoveCleans(t *testing.T) {
+	vcenter(t, func(ctx context.Context, c *vim25.Client) {
+		addPortgroup(t, ctx, c, "vch1", nil)
+		m, progress := newManager(c)
+		cfg := newConfig("vch1")
+		app := &Appliance{LocalISO: localISO(t), Keys: map[string]string{guestinfo.KeyClientCA: "CA", guestinfo.KeyCSR: guestinfo.Unset, guestinfo.KeyStatus: guestinfo.Unset}}
+		if _, err := m.CreateAppliance(ctx, cfg, app); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(progress.text(), "uploading "+app.LocalISO+" (1 MB) to [LocalDS_0] vch1/appliance.iso") {
+			t.Errorf("progress lacks the upload: %s", progress.text())
+		}
+		vm, _ := vmByName(t, ctx, c, "vch1")
+		extra := extraConfig(vm)
+		for _, k := range []string{guestinfo.KeyCSR, guestinfo.KeyStatus} {
+			if v, ok := extra[k]; !ok || v != guestinfo.Unset {
+				t.Errorf("guest key %s = %q, %v; want it created unset", k, v, ok)
+			}
+		}
+		if extra[guestinfo.KeyClientCA] != "CA" {
+			t.Errorf("client CA key = %q", extra[guestinfo.KeyClientCA])
+		}
+		// The guest learns which port group each card is on, by the MACs vSphere gave them.
+		nics, err := guestinfo.DecodeNICs(extra[guestinfo.KeyNICs])
+		if err != nil || len(nics) != 2 || nics[0].PortGroup != "VM Network" || nics[1].PortGroup != "vch1" {
+			t.Errorf("NICs key = %v, %v", nics, err)
+		}
+		devices := object.VirtualDeviceList(vm.Config.Hardware.Device)
+		for i, card := range devices.SelectByType((*types.VirtualEthernetCard)(nil)) {
+			if mac := card.(types.BaseVirtualEthernetCard).GetVirtualEthernetCard().MacAddress; i < len(nics) && nics[i].MAC != mac {
+				t.Errorf("NIC %d: key says MAC %s, the VM's card has %s", i, nics[i].MAC, mac)
+			}
+		}
+		if vm.Config.Files.VmPathName != "[LocalDS_0] vch1/vch1.vmx" {
+			t.Errorf("VM files in %q, want the VCH's datastore folder", vm.Config.Files.VmPathName)
+		}
+		ep, err := m.Endpoint(ctx, "vch1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ep.SetKeys(ctx, map[string]string{guestinfo.KeyCert: "CERT"}); err != nil {
+			t.Fatal(err)
+		}
+		keys, power, err := ep.Keys(ctx)
+		if err != nil || keys[guestinfo.KeyCert] != "CERT" || power != "poweredOn" {
+			t.Errorf("Keys = %v, %s, %v", keys[guestinfo.KeyCert], power, err)
+		}
+		for _, f := range []string{"vch1/appliance.iso", "vch1/vch1-data.vmdk"} {
+			if !dsExists(t, ctx, c, f) {
+				t.Errorf("[LocalDS_0] %s missing", f)
+			}
+		}
+
+		// rm takes the datastore folder, with the image and the disk.
+		if err := m.Remove(ctx, "vch1", true); err != nil {
+			t.Fatal(err)
+		}
+		if dsExists(t, ctx, c, "vch1") {
+			t.Error("rm left the datastore folder")
+		}
+	})
+}
+
+func TestCreateApplianceRefusesTakenFolder(t *testing.T) {
+	vcenter(t, func(ctx context.Context, c *vim25.Client) {
+		addPortgroup(t, ctx, c, "vch1", nil)
+		dc, err := find.NewFinder(c).DefaultDatacenter(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := object.NewFileManager(c).MakeDirectory(ctx, "[LocalDS_0] vch1", dc, false); err != nil {
+			t.Fatal(err)
+		}
+		m, _ := newManager(c)
+		before := readInventory(t, ctx, c)
+		_, err = m.CreateAppliance(ctx, newConfig("vch1"), &Appliance{LocalISO: localISO(t)})
+		if err == nil || err.Error() != `invalid --name "vch1": datastore folder [LocalDS_0] vch1 already exists` {
+			t.Fatalf("error %v", err)
+		}
+		if after := readInventory(t, ctx, c); !after.equal(before) {
+			t.Errorf("inventory changed:\nbefore %s\nafter  %s", before, after)
+		}
+	})
+}
+
+// TestCreateApplianceRollback: a failure after the upload removes the datastore folder too.
+func TestCreateApplianceRollback(t *testing.T) {
+	vcenter(t, func(ctx context.Context, c *vim25.Client) {
+		addPortgroup(t, ctx, c, "vch1", nil)
+		m, progress := newManager(c)
+		injectFault(ctx, "PowerOnVM_Task")
+		if _, err := m.CreateAppliance(ctx, newConfig("vch1"), &Appliance{LocalISO: localISO(t)}); err == nil {
+			t.Fatal("create succeeded despite the power-on fault")
+		}
+		if dsExists(t, ctx, c, "vch1") {
+			t.Error("the datastore folder was left behind")
+		}
+		if !strings.Contains(progress.text(), "removing datastore folder [LocalDS_0] vch1") {
+			t.Errorf("progress lacks the folder's removal: %s", progress.text())
+		}
+	})
+}

@@ -1,0 +1,100 @@
+package vch
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/vsphere"
+)
+
+// Endpoint is the endpoint VM of one VCH, seen through its guestinfo keys: what create
+// exchanges with the appliance while it boots.
+type Endpoint struct {
+	m    *Manager
+	vm   *object.VirtualMachine
+	name string
+}
+
+// Endpoint finds the endpoint VM of VCH name.
+func (m *Manager) Endpoint(ctx context.Context, name string) (*Endpoint, error) {
+	snap, err := m.Scan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v, err := snap.EndpointVM(name)
+	if err != nil {
+		return nil, err
+	}
+	return &Endpoint{m: m, vm: object.NewVirtualMachine(m.Client, v.Ref()), name: name}, nil
+}
+
+// Keys reads the VM's guestinfo keys of docker-vic (guestinfo.vic.*) and its power state.
+func (e *Endpoint) Keys(ctx context.Context) (map[string]string, types.VirtualMachinePowerState, error) {
+	var vm mo.VirtualMachine
+	if err := e.vm.Properties(ctx, e.vm.Reference(), []string{"config.extraConfig", "runtime.powerState"}, &vm); err != nil {
+		return nil, "", fmt.Errorf("reading the guestinfo of endpoint VM %q: %w", e.name, err)
+	}
+	out := map[string]string{}
+	if vm.Config != nil {
+		for _, o := range vm.Config.ExtraConfig {
+			ov := o.GetOptionValue()
+			if s, ok := ov.Value.(string); ok && strings.HasPrefix(ov.Key, config.KeyPrefix) {
+				out[ov.Key] = s
+			}
+		}
+	}
+	return out, vm.Runtime.PowerState, nil
+}
+
+// SetKeys writes guestinfo keys of the VM.
+func (e *Endpoint) SetKeys(ctx context.Context, kv map[string]string) error {
+	task, err := e.vm.Reconfigure(ctx, types.VirtualMachineConfigSpec{ExtraConfig: vsphere.OptionValues(kv)})
+	if err := vsphere.Wait(ctx, task, err); err != nil {
+		return fmt.Errorf("writing the guestinfo of endpoint VM %q: %w", e.name, err)
+	}
+	return nil
+}
+
+// ReadFile reads at most the last max bytes of a file on a datastore, "[ds] dir/file".
+func (m *Manager) ReadFile(ctx context.Context, dsPath string, max int64) ([]byte, error) {
+	var p object.DatastorePath
+	if !p.FromString(dsPath) {
+		return nil, fmt.Errorf("%q is not a datastore path", dsPath)
+	}
+	ds, err := m.datastore(ctx, p.Datastore)
+	if err != nil {
+		return nil, err
+	}
+	r, _, err := ds.Download(ctx, p.Path, &soap.DefaultDownload)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", dsPath, err)
+	}
+	defer r.Close()
+	t := &tail{max: int(max)}
+	if _, err := io.Copy(t, r); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", dsPath, err)
+	}
+	return t.buf, nil
+}
+
+// tail keeps the last max bytes written to it.
+type tail struct {
+	max int
+	buf []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	return len(p), nil
+}
