@@ -6,6 +6,7 @@
 #   make demo            set up this machine and walk through `docker vic` against vcsim
 #   make appliance       build bin/appliance.iso, the endpoint VM's boot image (cached; scripts/appliance.sh)
 #   make appliance-smoke boot it under qemu and reach its Docker API over TLS (appliance/smoke)
+#   make e2e-appliance   docker vic create a VCH that boots, on the testbed's appliance mode
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -22,9 +23,10 @@ GO_TEST_LOG := bin/go-test.log
 E2E_LOG := bin/e2e-vch.log
 E2E_ENDPOINT_LOG := bin/e2e-endpoint.log
 REL_LOG := bin/e2e-reliability.log
+APPLIANCE_LOG := bin/e2e-appliance.log
 CROSS_LOG := bin/cross.log
 
-.PHONY: all build install test unit cross e2e e2e-endpoint testbed-up testbed-down demo bench clean appliance appliance-smoke
+.PHONY: all build install test unit cross e2e e2e-endpoint testbed-up testbed-down demo bench clean appliance appliance-smoke e2e-appliance
 
 all: build
 
@@ -49,7 +51,7 @@ install: build
 test:
 	@bash scripts/setup.sh
 	@mkdir -p bin
-	@vet=0 cross=0 unit=0 e2e=0 endpoint=0 rel=0; \
+	@vet=0 cross=0 unit=0 e2e=0 endpoint=0 rel=0 appl=0; \
 	echo '== go vet $(PKGS)'; go vet $(PKGS) || vet=1; \
 	echo '== scripts/cross.sh'; \
 	bash scripts/cross.sh 2>&1 | tee $(CROSS_LOG) || cross=1; \
@@ -61,8 +63,11 @@ test:
 	bash scripts/e2e-endpoint.sh 2>&1 | tee $(E2E_ENDPOINT_LOG) || endpoint=1; \
 	echo '== scripts/e2e-reliability.sh'; \
 	bash scripts/e2e-reliability.sh 2>&1 | tee $(REL_LOG) || rel=1; \
+	echo '== scripts/e2e-appliance.sh'; \
+	{ VERSION=$(VERSION) bash scripts/appliance.sh bin/appliance.iso && bash scripts/e2e-appliance.sh; } 2>&1 \
+		| tee $(APPLIANCE_LOG) || appl=1; \
 	. scripts/lib.sh; test_summary $$vet $$unit $$e2e $(GO_TEST_LOG) $(E2E_LOG) \
-		$$cross $(CROSS_LOG) $$endpoint $(E2E_ENDPOINT_LOG) $$rel $(REL_LOG)
+		$$cross $(CROSS_LOG) $$endpoint $(E2E_ENDPOINT_LOG) $$rel $(REL_LOG) $$appl $(APPLIANCE_LOG)
 
 unit:
 	go test -race -count=1 $(PKGS)
@@ -101,6 +106,11 @@ bench:
 appliance:
 	@bash scripts/setup.sh
 	VERSION=$(VERSION) bash scripts/appliance.sh bin/appliance.iso
+
+# e2e-appliance boots the VCH that `docker vic create` makes from bin/appliance.iso (built
+# first, cached) under qemu on the testbed's appliance mode, and drives it as a user would.
+e2e-appliance: build appliance
+	bash scripts/e2e-appliance.sh
 
 appliance-smoke: appliance
 	VIC_APPLIANCE_ISO=bin/appliance.iso VIC_REQUIRE_PRIVILEGED=1 go test -count=1 -v -timeout 10m ./appliance/smoke

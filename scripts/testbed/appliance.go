@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -86,7 +87,8 @@ func (tb *testbed) upAppliance(ctx context.Context) (err error) {
 	if err := w.plugHost(vcenterLink, nil, mgmtPG, vcenterAddr); err != nil {
 		return err
 	}
-	vsph, err := tb.startVcsim(vcenterAddr.Addr())
+	// A password of its own, that the end-to-end run can look for where it must not be.
+	vsph, err := tb.startVcsim(vcenterAddr.Addr(), "--password", "vic-"+rand.Text())
 	if err != nil {
 		return err
 	}

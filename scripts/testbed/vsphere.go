@@ -34,7 +34,8 @@ func (vs vsphere) bare() string {
 
 // startVcsim starts bin/vcsim with the port groups on a free port of address ip and reads
 // where it serves from its first line. That line holds the password, so vcsim.out is root-only.
-func (tb *testbed) startVcsim(ip netip.Addr) (vsphere, error) {
+// Further flags, like --password, go to vcsim as they are.
+func (tb *testbed) startVcsim(ip netip.Addr, flags ...string) (vsphere, error) {
 	out, err := createPrivate(tb.path("vcsim.out"), false)
 	if err != nil {
 		return vsphere{}, err
@@ -45,7 +46,7 @@ func (tb *testbed) startVcsim(ip netip.Addr) (vsphere, error) {
 		return vsphere{}, err
 	}
 	defer logFile.Close()
-	args := []string{"--listen", netip.AddrPortFrom(ip, 0).String(), "--pidfile", tb.path("vcsim.pid")}
+	args := append([]string{"--listen", netip.AddrPortFrom(ip, 0).String(), "--pidfile", tb.path("vcsim.pid")}, flags...)
 	for _, pg := range portGroups {
 		args = append(args, "--portgroup", pg)
 	}

@@ -1,0 +1,106 @@
+// vic-vmconfig shows what vSphere keeps of a VM, for the end-to-end checks that grep it for
+// secrets. It reaches vSphere as `docker vic` does (VIC_TARGET, VIC_THUMBPRINT):
+//
+//	vic-vmconfig extraconfig VM   the VM's extraConfig, one KEY=VALUE a line (values as they are)
+//	vic-vmconfig files VM         the local directory of the VM's datastore folder (vcsim keeps
+//	                              its datastores in directories of this machine)
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/vmware/govmomi/find"
+	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/docker-vic/docker-vic/vsphere"
+)
+
+const usage = "usage: vic-vmconfig extraconfig VM | vic-vmconfig files VM"
+
+func main() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "vic-vmconfig:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	if len(args) != 2 || (args[0] != "extraconfig" && args[0] != "files") {
+		return errors.New(usage)
+	}
+	t, err := vsphere.Options{}.Resolve(os.Getenv)
+	if err != nil {
+		return err
+	}
+	s, err := vsphere.Connect(ctx, t)
+	if err != nil {
+		return err
+	}
+	defer s.Logout(context.WithoutCancel(ctx)) //nolint:errcheck // a read-only session
+	finder := find.NewFinder(s.Client)
+	dc, err := finder.DefaultDatacenter(ctx)
+	if err != nil {
+		return err
+	}
+	finder.SetDatacenter(dc)
+	vm, err := finder.VirtualMachine(ctx, args[1])
+	if err != nil {
+		return err
+	}
+	var m mo.VirtualMachine
+	if err := vm.Properties(ctx, vm.Reference(), []string{"config.extraConfig", "config.files"}, &m); err != nil {
+		return fmt.Errorf("reading VM %q: %w", args[1], err)
+	}
+	if m.Config == nil {
+		return fmt.Errorf("VM %q has no configuration", args[1])
+	}
+	if args[0] == "extraconfig" {
+		for _, o := range m.Config.ExtraConfig {
+			if v := o.GetOptionValue(); v != nil {
+				fmt.Printf("%s=%v\n", v.Key, v.Value)
+			}
+		}
+		return nil
+	}
+	dir, err := localFolder(ctx, finder, m.Config.Files)
+	if err != nil {
+		return err
+	}
+	fmt.Println(dir)
+	return nil
+}
+
+// localFolder is the local directory of the datastore folder that holds the VM's .vmx.
+func localFolder(ctx context.Context, finder *find.Finder, files types.VirtualMachineFileInfo) (string, error) {
+	var p object.DatastorePath
+	if !p.FromString(files.VmPathName) {
+		return "", fmt.Errorf("the VM's path %q is no datastore path", files.VmPathName)
+	}
+	ds, err := finder.Datastore(ctx, p.Datastore)
+	if err != nil {
+		return "", err
+	}
+	var m mo.Datastore
+	if err := ds.Properties(ctx, ds.Reference(), []string{"summary.url"}, &m); err != nil {
+		return "", fmt.Errorf("reading datastore %q: %w", p.Datastore, err)
+	}
+	root := m.Summary.Url
+	if u, err := url.Parse(root); err == nil && u.Scheme != "" {
+		root = u.Path
+	}
+	if !strings.HasPrefix(root, "/") {
+		return "", fmt.Errorf("datastore %q is not a local directory (%s)", p.Datastore, m.Summary.Url)
+	}
+	return filepath.Join(root, filepath.Dir(p.Path)), nil
+}
