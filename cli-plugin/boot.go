@@ -129,18 +129,26 @@ func applianceAPIAddr(cfg *config.Config, st guestinfo.Status) netip.Addr {
 	if cfg.Client.Static() {
 		return cfg.Client.IP.Addr()
 	}
-	if p, err := netip.ParsePrefix(st.Addresses[string(config.RoleClient)]); err == nil {
-		return p.Addr()
+	if a := statusAddr(st, config.RoleClient); a.IsValid() {
+		return a
 	}
 	if cfg.Client.PortGroup == cfg.Public.PortGroup {
 		if cfg.Public.Static() {
 			return cfg.Public.IP.Addr()
 		}
-		if p, err := netip.ParsePrefix(st.Addresses[string(config.RolePublic)]); err == nil {
-			return p.Addr()
-		}
+		return statusAddr(st, config.RolePublic)
 	}
 	return netip.Addr{}
+}
+
+// statusAddr is the address the guest reports for role, with or without its prefix length.
+func statusAddr(st guestinfo.Status, role config.Role) netip.Addr {
+	s := st.Addresses[string(role)]
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Addr()
+	}
+	a, _ := netip.ParseAddr(s)
+	return a
 }
 
 // report says what the guest last reported, and the serial log's last lines when the CLI can

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"time"
 
 	"github.com/docker-vic/docker-vic/api/guestinfo"
@@ -64,8 +63,8 @@ func createAppliance(ctx context.Context, d *deps, opts *createOptions, m *vch.M
 		return fmt.Errorf("VCH %q was created, but its server certificate was not saved: %w", cfg.Name, err)
 	}
 	published := cfg.Public.IP.Addr()
-	if p, err := netip.ParsePrefix(w.last.Addresses[string(config.RolePublic)]); err == nil && !cfg.Public.Static() {
-		published = p.Addr()
+	if !cfg.Public.Static() {
+		published = statusAddr(w.last, config.RolePublic)
 	}
 	return finishCreate(d, opts, v, tlsm, certDir, api, published)
 }

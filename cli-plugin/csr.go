@@ -38,8 +38,8 @@ func allowedNames(cfg *config.Config, st guestinfo.Status, api netip.Addr) serve
 		}
 	}
 	for _, role := range []config.Role{config.RolePublic, config.RoleClient, config.RoleManagement} {
-		if p, err := netip.ParsePrefix(st.Addresses[string(role)]); err == nil {
-			n.ips = append(n.ips, p.Addr())
+		if a := statusAddr(st, role); a.IsValid() {
+			n.ips = append(n.ips, a)
 		}
 	}
 	if api.IsValid() {
