@@ -97,7 +97,7 @@ appliance:
 	VERSION=$(VERSION) bash scripts/appliance.sh bin/appliance.iso
 
 appliance-smoke: appliance
-	VIC_APPLIANCE_ISO=bin/appliance.iso VIC_REQUIRE_PRIVILEGED=1 go test -count=1 -v -timeout 10m ./appliance/smoke
+	VIC_APPLIANCE_ISO=$(CURDIR)/bin/appliance.iso VIC_REQUIRE_PRIVILEGED=1 go test -count=1 -v -timeout 10m ./appliance/smoke
 
 clean:
 	rm -rf bin coverage.out coverage.html *.coverprofile
