@@ -113,7 +113,7 @@ e2e-appliance: build appliance
 	bash scripts/e2e-appliance.sh
 
 appliance-smoke: appliance
-	VIC_APPLIANCE_ISO=bin/appliance.iso VIC_REQUIRE_PRIVILEGED=1 go test -count=1 -v -timeout 10m ./appliance/smoke
+	VIC_APPLIANCE_ISO=$(CURDIR)/bin/appliance.iso VIC_REQUIRE_PRIVILEGED=1 go test -count=1 -v -timeout 10m ./appliance/smoke
 
 clean:
 	rm -rf bin coverage.out coverage.html *.coverprofile

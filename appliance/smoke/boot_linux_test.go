@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -32,6 +33,9 @@ func TestApplianceBootsAndServesDockerOverTLS(t *testing.T) {
 	iso := os.Getenv("VIC_APPLIANCE_ISO")
 	if iso == "" {
 		t.Skip("set VIC_APPLIANCE_ISO to the appliance ISO (make appliance-smoke)")
+	}
+	if _, err := os.Stat(iso); err != nil {
+		t.Fatalf("VIC_APPLIANCE_ISO: %v (a relative path starts in appliance/smoke)", err)
 	}
 	iso, _ = filepath.Abs(iso)
 	ns := testns.New(t, "vicsmk")
@@ -64,22 +68,27 @@ func TestApplianceBootsAndServesDockerOverTLS(t *testing.T) {
 	sock := filepath.Join(dir, "guestinfo.sock")
 	mon := filepath.Join(dir, "monitor.sock")
 	start := time.Now()
+	// The devices of a vSphere VM, as the testbed's harness (appliance/qemu) gives them: the CD
+	// on IDE, the disk on PVSCSI, a vmxnet3 card.
 	qemu := exec.Command("ip", "netns", "exec", ns.Name, "qemu-system-x86_64",
 		"-machine", "pc", "-accel", "tcg,tb-size=256", "-m", "1024", "-smp", "1",
-		"-display", "none", "-serial", "file:"+serial, "-monitor", "unix:"+mon+",server=on,wait=off",
-		"-cdrom", iso, "-boot", "d",
-		"-drive", "file="+disk+",if=virtio,format=raw",
+		"-nodefaults", "-no-user-config", "-display", "none", "-vga", "none",
+		"-serial", "file:"+serial, "-monitor", "unix:"+mon+",server=on,wait=off",
+		"-drive", "file="+iso+",media=cdrom,if=ide,index=1,readonly=on,format=raw", "-boot", "order=d",
+		"-device", "pvscsi,id=scsi0",
+		"-drive", "file="+disk+",if=none,id=disk0,format=raw", "-device", "scsi-hd,drive=disk0,bus=scsi0.0,scsi-id=0",
 		"-netdev", "tap,id=n0,ifname="+tapName+",script=no,downscript=no",
-		"-device", "virtio-net-pci,netdev=n0,mac="+guestMAC,
-		"-device", "virtio-serial-pci",
+		"-device", "vmxnet3,netdev=n0,mac="+guestMAC,
+		"-device", "virtio-serial-pci,id=vser0",
 		"-chardev", "socket,id=gi,path="+sock+",server=on,wait=off",
-		"-device", "virtserialport,chardev=gi,name="+guestinfo.Port,
+		"-device", "virtserialport,bus=vser0.0,chardev=gi,name="+guestinfo.Port,
 		"-fw_cfg", "name="+guestinfo.FwCfgPort+",string="+guestinfo.Port,
 	)
 	qemu.Stdout, qemu.Stderr = os.Stderr, os.Stderr
+	qemu.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // a killed test leaves no VM
 	assert.NilError(t, qemu.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- qemu.Wait() }()
+	exited := make(chan struct{}) // closed when qemu ends
+	go func() { qemu.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		qemu.Process.Kill()
 		<-exited
@@ -126,8 +135,8 @@ func TestApplianceBootsAndServesDockerOverTLS(t *testing.T) {
 	}
 
 	// qemu's system_powerdown presses the ACPI power button: a clean power-off.
-	assert.NilError(t, monitor(mon, "system_powerdown"))
 	pressed := time.Now()
+	assert.NilError(t, monitor(mon, "system_powerdown"))
 	select {
 	case <-exited:
 		t.Logf("powered off %.1fs after system_powerdown", time.Since(pressed).Seconds())
@@ -136,6 +145,20 @@ func TestApplianceBootsAndServesDockerOverTLS(t *testing.T) {
 	}
 	b, _ := os.ReadFile(serial)
 	assert.Assert(t, strings.Contains(string(b), "vic-init") && strings.Contains(string(b), "bye"), "no clean shutdown on the console")
+	t.Logf("vic-init's own lines on the console:\n%s", progress(string(b)))
+}
+
+// progress keeps vic-init's own lines of the console and the daemons' start-up milestones.
+func progress(console string) string {
+	var out []string
+	for _, l := range strings.Split(console, "\n") {
+		daemon := strings.Contains(l, "] containerd: ") || strings.Contains(l, "] dockerd: ") || strings.Contains(l, "] vic-endpoint: ")
+		milestone := strings.Contains(l, "successfully booted") || strings.Contains(l, "Loading containers") || strings.Contains(l, "API listen")
+		if strings.HasPrefix(l, "vic-init [") && (!daemon || milestone) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 func dialRetry(t *testing.T, ctx context.Context, sock string) net.Conn {

@@ -95,15 +95,19 @@ func (in *Init) run() {
 	in.retry(ctx, in.network)
 	in.log.Printf("network ready %.1fs after vic-init started", time.Since(start).Seconds())
 
+	svc := &services{in: in}
+	in.mu.Lock()
+	in.svc = svc
+	svc.startContainerd() // needs no certificate: it starts while the CLI signs
+	in.mu.Unlock()
 	var files TLSFiles
 	in.retry(ctx, func(ctx context.Context) (err error) {
 		files, err = Certify(ctx, in.ch, in.rep, filepath.Join(DataDir, "tls"), filepath.Join(RunDir, "tls"), in.cfg.Name, in.certIPs())
 		return err
 	})
-	in.rep.Phase(ctx, guestinfo.PhaseDocker, "starting containerd, dockerd and vic-endpoint")
-	svc := &services{in: in, files: files}
+	in.rep.Phase(ctx, guestinfo.PhaseDocker, "starting dockerd and vic-endpoint")
 	in.mu.Lock()
-	in.svc = svc
+	svc.files = files
 	svc.start()
 	in.mu.Unlock()
 	svc.watch(ctx, start)
@@ -123,13 +127,15 @@ func (in *Init) retry(ctx context.Context, step func(context.Context) error) {
 	}
 }
 
-// loadDrivers loads the drivers of the devices present, again while loading one shows more
-// devices (a PCI bus shows virtio devices), and the modules of preload.
+// loadDrivers loads the modules of preload and the drivers of the devices present, again
+// while loading some shows more devices (a PCI bus shows virtio devices, a SCSI host disks).
 func (in *Init) loadDrivers(ctx context.Context) {
-	for pass := 0; pass < 3; pass++ {
-		if err := coldplug(ctx, in.procs, preload); err != nil {
-			in.log.Printf("loading drivers: %v", err)
-		}
+	if err := in.procs.Run(ctx, "modprobe", append([]string{"-a", "-q"}, preload...)...); err != nil {
+		in.log.Printf("loading %v: %v", preload, err)
+	}
+	asked := map[string]bool{}
+	for pass := 0; pass < 4 && coldplug(ctx, in.procs, asked) > 0; pass++ {
+		time.Sleep(100 * time.Millisecond) // the devices a driver finds show up asynchronously
 	}
 }
 

@@ -30,7 +30,7 @@ func attachLoop(file string) (string, error) {
 	}
 	defer f.Close()
 	cfg := unix.LoopConfig{Fd: uint32(f.Fd())}
-	cfg.Info.Flags = unix.LO_FLAGS_READ_ONLY | unix.LO_FLAGS_AUTOCLEAR
+	cfg.Info.Flags = unix.LO_FLAGS_READ_ONLY // not autoclear: it would detach when this function closes the device
 	if err := unix.IoctlLoopConfigure(int(lo.Fd()), &cfg); err != nil {
 		// Kernels before 5.8 lack LOOP_CONFIGURE.
 		if err := unix.IoctlSetInt(int(lo.Fd()), unix.LOOP_SET_FD, int(f.Fd())); err != nil {

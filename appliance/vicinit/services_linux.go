@@ -38,11 +38,11 @@ type services struct {
 	endpoint         string // vic-endpoint's state for the status
 }
 
-func (s *services) start() {
+// startContainerd starts supervising containerd.
+func (s *services) startContainerd() {
 	in := s.in
-	upper, cancelUpper := context.WithCancel(context.Background())
 	lower, cancelLower := context.WithCancel(context.Background())
-	s.upper, s.lower = cancelUpper, cancelLower
+	s.lower = cancelLower
 	s.lowerWG.Add(1)
 	go func() {
 		defer s.lowerWG.Done()
@@ -50,6 +50,13 @@ func (s *services) start() {
 			return exec.Command("containerd", "--root", filepath.Join(DataDir, "containerd"), "--address", containerdSocket)
 		}, DefaultBackoff, stopGrace, nil)
 	}()
+}
+
+// start starts supervising vic-endpoint and dockerd, once containerd runs.
+func (s *services) start() {
+	in := s.in
+	upper, cancelUpper := context.WithCancel(context.Background())
+	s.upper = cancelUpper
 	s.upperWG.Add(2)
 	go func() {
 		defer s.upperWG.Done()
@@ -208,10 +215,14 @@ func dockerVersion(ctx context.Context) (string, error) {
 	return v.Version, nil
 }
 
-// stop stops dockerd and vic-endpoint, then containerd.
+// stop stops dockerd and vic-endpoint, then containerd: whichever started.
 func (s *services) stop() {
-	s.upper()
-	s.upperWG.Wait()
-	s.lower()
-	s.lowerWG.Wait()
+	if s.upper != nil {
+		s.upper()
+		s.upperWG.Wait()
+	}
+	if s.lower != nil {
+		s.lower()
+		s.lowerWG.Wait()
+	}
 }

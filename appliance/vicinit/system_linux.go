@@ -2,11 +2,9 @@ package vicinit
 
 import (
 	"context"
-	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -57,29 +55,26 @@ func mounted(path string) bool {
 }
 
 // coldplug loads the drivers of the devices present, as udev would at boot: modprobe for each
-// device's modalias, then the modules no device asks for.
-func coldplug(ctx context.Context, p *Procs, extra []string) error {
+// device's modalias not asked for yet, in one run. It returns how many it asked for: a loaded
+// driver can show new devices (a PCI bus its virtio devices), so callers run it again until
+// it asks for none. modprobe's failures are not errors: most aliases have no module.
+func coldplug(ctx context.Context, p *Procs, asked map[string]bool) int {
 	var aliases []string
 	filepath.WalkDir("/sys/devices", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || d.Name() != "modalias" {
 			return nil
 		}
 		if b, err := os.ReadFile(path); err == nil {
-			if a := strings.TrimSpace(string(b)); a != "" && !slices.Contains(aliases, a) {
+			if a := strings.TrimSpace(string(b)); a != "" && !asked[a] {
+				asked[a] = true
 				aliases = append(aliases, a)
 			}
 		}
 		return nil
 	})
-	var errs []error
 	if len(aliases) > 0 {
 		// -b honours blacklists, -q says nothing of aliases without a module.
-		if err := p.Run(ctx, "modprobe", append([]string{"-a", "-b", "-q"}, aliases...)...); err != nil {
-			errs = append(errs, err)
-		}
+		p.Run(ctx, "modprobe", append([]string{"-a", "-b", "-q"}, aliases...)...)
 	}
-	if err := p.Run(ctx, "modprobe", append([]string{"-a", "-q"}, extra...)...); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
+	return len(aliases)
 }
