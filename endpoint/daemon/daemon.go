@@ -29,7 +29,7 @@ import (
 const (
 	DefaultStateDir       = "/var/lib/vic"
 	DefaultWatchInterval  = 2 * time.Second
-	DefaultConfigInterval = time.Minute
+	DefaultConfigInterval = 5 * time.Minute
 )
 
 // Options are the daemon's settings, one per flag of vic-endpoint.
@@ -44,7 +44,8 @@ type Options struct {
 	Socket string
 	// WatchInterval is how often the iptables rules and nftables port maps are checked.
 	WatchInterval time.Duration
-	// ConfigInterval is how often the configuration is read again from vSphere.
+	// ConfigInterval is how often the configuration is read again from vSphere besides
+	// following its changes: a resync in case a change was missed.
 	ConfigInterval time.Duration
 	// Version is what the start-up line and the ports route report.
 	Version string
