@@ -23,6 +23,8 @@ import (
 	"github.com/docker-vic/docker-vic/endpoint/liveconfig"
 	"github.com/docker-vic/docker-vic/endpoint/statedb"
 	"github.com/docker-vic/docker-vic/endpoint/uplink"
+	"github.com/docker-vic/docker-vic/ipamdriver"
+	"github.com/docker-vic/docker-vic/netdriver"
 )
 
 // Defaults of the daemon's options.
@@ -102,7 +104,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		return err
 	}
 
-	st, err := statedb.Open(o.StateDir, log)
+	st, err := statedb.Open(o.StateDir, log, netdriver.CheckRecords, ipamdriver.CheckRecords)
 	if err != nil {
 		return err
 	}
