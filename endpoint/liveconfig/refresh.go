@@ -162,12 +162,13 @@ func (st *runState) refreshed(err error) {
 		"revision", r.Live.Revision(), "failing", time.Since(st.failing).Round(time.Second), "error", err)
 }
 
-// followBroke records that following broke off with err.
+// followBroke records that following broke off with err: said at warning level when the
+// configuration served was current until now, and then once every warnEvery.
 func (st *runState) followBroke(err error) {
 	r := st.r
-	first := st.followErr == nil
+	wasStale := st.stale
 	st.followErr, st.stale = err, true
-	if !first && !st.warn() {
+	if wasStale && !st.warn() {
 		r.Log.Debug("following the VCH configuration in vSphere failed again", "error", err)
 		return
 	}
