@@ -9,6 +9,9 @@ set -euo pipefail
 # nftables: the nft CLI, to inspect the published ports (table ip vic); jq and curl: the
 # end-to-end scripts read the engine's and the endpoint's JSON with them.
 packages=(docker.io iptables nftables busybox-static iproute2 jq curl)
+# qemu-system-x86, qemu-utils: the tests boot VMs (appliance/qemu, the testbed's appliance mode);
+# xorriso, isolinux, syslinux-common: appliance/harness's test boots an ISO it builds with them.
+packages+=(qemu-system-x86 qemu-utils xorriso isolinux syslinux-common)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
@@ -63,6 +66,28 @@ start_dockerd() {
 	die "dockerd did not answer within 60 s"
 }
 
+# VIC_TEST_KERNEL_DIR: Debian's cloud kernel package, unpacked, that appliance/qemu's test boots
+# with a tiny initramfs. Fetched once; apt-get download retries when the mirror does not answer.
+VIC_TEST_KERNEL_DIR=${VIC_TEST_KERNEL_DIR:-/var/cache/docker-vic/cloud-kernel}
+fetch_test_kernel() {
+	compgen -G "$VIC_TEST_KERNEL_DIR/boot/vmlinuz-*" >/dev/null && return 0
+	need_root "fetching the test kernel"
+	local tmp pkg
+	pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')
+	[ -n "$pkg" ] || die "no linux-image-cloud-amd64 in the package lists (apt-get update?)"
+	say "setup: fetching $pkg into $VIC_TEST_KERNEL_DIR"
+	tmp=$(mktemp -d)
+	for _ in 1 2 3 4 5; do
+		(cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root "$pkg") >/dev/null 2>&1 && break
+		sleep 10
+	done
+	compgen -G "$tmp/*.deb" >/dev/null || { rm -rf "$tmp"; die "downloading $pkg failed"; }
+	rm -rf "$VIC_TEST_KERNEL_DIR.new" && mkdir -p "$VIC_TEST_KERNEL_DIR.new"
+	dpkg-deb -x "$tmp"/*.deb "$VIC_TEST_KERNEL_DIR.new"
+	rm -rf "$tmp" "$VIC_TEST_KERNEL_DIR" && mv "$VIC_TEST_KERNEL_DIR.new" "$VIC_TEST_KERNEL_DIR"
+}
+
 command -v go >/dev/null || die "go is not installed (expected in /usr/local/go/bin)"
 install_packages
+fetch_test_kernel
 start_dockerd

@@ -5,6 +5,13 @@
 #
 #   eval "$(scripts/testbed.sh up)"     build, start vcsim, create VCH vch-testbed, wire it, start
 #                                       vic-endpoint; print the export lines below
+#   eval "$(scripts/testbed.sh up --appliance)"
+#                                       the appliance mode: vcsim as a vCenter on the management
+#                                       wire (203.0.113.97), the wires and machines below, and the
+#                                       harness that boots under qemu each vcsim VM powered on with an
+#                                       ISO on its CD-ROM (NICs on their wires, guestinfo from vcsim;
+#                                       log: harness.log); no VCH and no endpoint on the host:
+#                                       `docker vic create` makes a VCH that boots
 #   scripts/testbed.sh env              print the export lines of the running testbed again
 #   scripts/testbed.sh restart-endpoint kill -9 vic-endpoint and start it again (reliability tests)
 #   scripts/testbed.sh down [--force]   remove all of it; safe to run twice

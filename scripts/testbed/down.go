@@ -33,10 +33,11 @@ func (tb *testbed) downCommand(ctx context.Context, force bool) error {
 }
 
 // down removes everything the testbed made, of this run or an earlier one: the endpoint and
-// what it left, the DHCP servers, every vtb- namespace and link, vcsim and the directory.
+// what it left, the harness and its VMs, the DHCP servers, every vtb- namespace and link, vcsim and the directory.
 // Missing pieces are fine, so it can run twice.
 func (tb *testbed) down(ctx context.Context) error {
 	tb.stopEndpoint(ctx)
+	tb.stopHarness()
 	tb.stopDHCPServers()
 	var errs []error
 	namespaces, err := testns.Names(prefix)

@@ -25,6 +25,12 @@ func TestExportLinesKeepTheirContract(t *testing.T) {
 	golden.Assert(t, renderExports(tb.exports(testVsphere(t))), "exports.golden")
 }
 
+// The appliance mode's lines are what scripts/e2e-appliance.sh reads.
+func TestApplianceExportLinesKeepTheirContract(t *testing.T) {
+	tb := &testbed{dir: "/tmp/vic-testbed"}
+	golden.Assert(t, renderExports(tb.applianceExports(testVsphere(t))), "exports-appliance.golden")
+}
+
 func TestEnvIsRootOnlyAndReadsBack(t *testing.T) {
 	tb := &testbed{dir: t.TempDir()}
 	// A file left with a wider mode must not keep it.

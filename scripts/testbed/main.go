@@ -5,6 +5,9 @@
 //
 //	vic-testbed up                start vcsim, create VCH vch-testbed, wire it, start vic-endpoint,
 //	                              print the export lines
+//	vic-testbed up --appliance    start vcsim as a vCenter on the management wire, the wires and
+//	                              their machines, and the harness that boots VMs under qemu; no
+//	                              VCH: `docker vic create` makes one that boots (appliance.go)
 //	vic-testbed env               print the export lines of the running testbed again
 //	vic-testbed restart-endpoint  kill -9 vic-endpoint and start it again (reliability tests)
 //	vic-testbed down [--force]    remove all of it; safe to run twice
@@ -30,7 +33,7 @@ import (
 	"time"
 )
 
-const usage = "usage: scripts/testbed.sh up|down [--force]|env|restart-endpoint"
+const usage = "usage: scripts/testbed.sh up [--appliance]|down [--force]|env|restart-endpoint"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -112,6 +115,10 @@ func (tb *testbed) run(ctx context.Context, args []string) error {
 	switch cmd, rest := args[0], args[1:]; {
 	case cmd == "up" && len(rest) == 0:
 		return tb.up(ctx)
+	case cmd == "up" && len(rest) == 1 && rest[0] == "--appliance":
+		return tb.upAppliance(ctx)
+	case cmd == harnessCommand && len(rest) == 0:
+		return tb.runHarness(ctx)
 	case cmd == "down" && (len(rest) == 0 || len(rest) == 1 && rest[0] == "--force"):
 		return tb.downCommand(ctx, len(rest) == 1)
 	case cmd == "env" && len(rest) == 0:

@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"time"
 
@@ -52,14 +52,8 @@ func (tb *testbed) up(ctx context.Context) (err error) {
 	if err := tb.build(ctx); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(tb.dir, 0o700); err != nil {
-		return fmt.Errorf("making the testbed's directory %q: %w", tb.dir, err)
-	}
-	if err := os.Chmod(tb.dir, 0o700); err != nil {
-		return fmt.Errorf("making the testbed's directory %q root-only: %w", tb.dir, err)
-	}
-	if err := os.WriteFile(tb.path("owner"), []byte(strconv.Itoa(tb.owner)+"\n"), 0o644); err != nil {
-		return fmt.Errorf("recording the testbed's owner: %w", err)
+	if err := tb.makeDir(); err != nil {
+		return err
 	}
 	defer func() {
 		if err != nil {
@@ -67,7 +61,7 @@ func (tb *testbed) up(ctx context.Context) (err error) {
 		}
 	}()
 
-	vs, err := tb.startVcsim()
+	vs, err := tb.startVcsim(netip.MustParseAddr("127.0.0.1"))
 	if err != nil {
 		return err
 	}

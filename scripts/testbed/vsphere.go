@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -31,9 +32,9 @@ func (vs vsphere) bare() string {
 	return u.String()
 }
 
-// startVcsim starts bin/vcsim with the port groups on a free loopback port and reads where it
-// serves from its first line. That line holds the password, so vcsim.out is root-only.
-func (tb *testbed) startVcsim() (vsphere, error) {
+// startVcsim starts bin/vcsim with the port groups on a free port of address ip and reads
+// where it serves from its first line. That line holds the password, so vcsim.out is root-only.
+func (tb *testbed) startVcsim(ip netip.Addr) (vsphere, error) {
 	out, err := createPrivate(tb.path("vcsim.out"), false)
 	if err != nil {
 		return vsphere{}, err
@@ -44,7 +45,7 @@ func (tb *testbed) startVcsim() (vsphere, error) {
 		return vsphere{}, err
 	}
 	defer logFile.Close()
-	args := []string{"--listen", "127.0.0.1:0", "--pidfile", tb.path("vcsim.pid")}
+	args := []string{"--listen", netip.AddrPortFrom(ip, 0).String(), "--pidfile", tb.path("vcsim.pid")}
 	for _, pg := range portGroups {
 		args = append(args, "--portgroup", pg)
 	}
