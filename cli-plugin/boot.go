@@ -22,7 +22,7 @@ const defaultBootPoll = time.Second
 // the guest's certificate request and hands it the sealed credentials on the way.
 type bootWatch struct {
 	d     *deps
-	ep    *vch.Endpoint
+	ep    *vch.EndpointVM
 	cfg   *config.Config
 	tlsm  *tlsMaterial
 	creds guestinfo.Credentials

@@ -41,7 +41,7 @@ func createAppliance(ctx context.Context, d *deps, opts *createOptions, m *vch.M
 	if err := tlsm.write(certDir); err != nil {
 		return failCreate(ctx, d, m, opts, certDir, err)
 	}
-	ep, err := m.Endpoint(ctx, cfg.Name)
+	ep, err := m.EndpointVM(ctx, cfg.Name)
 	if err != nil {
 		return failCreate(ctx, d, m, opts, certDir, err)
 	}

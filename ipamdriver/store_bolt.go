@@ -50,6 +50,29 @@ func NewBoltStore(db *bbolt.DB) (*BoltStore, error) {
 	return &BoltStore{db: db}, nil
 }
 
+// CheckRecords decodes every pool and lease record in tx and returns an error naming the first
+// that does not decode: the state database is then damaged (see endpoint/statedb).
+func CheckRecords(tx *bbolt.Tx) error {
+	root := tx.Bucket([]byte(BoltBucket))
+	if root == nil || root.Bucket(poolsBucket) == nil {
+		return nil
+	}
+	t := &boltTx{root: root}
+	pools, err := t.Pools()
+	if err != nil {
+		return err
+	}
+	for _, p := range pools {
+		if root.Bucket(leasesBucket) == nil {
+			break
+		}
+		if _, err := t.Leases(p.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Update implements Store. While the database is busy with another writer, Update waits until
 // ctx ends; a transaction that has started runs to its end, so that what the caller is told is
 // what the disk holds.
@@ -115,7 +138,7 @@ func (t *boltTx) Pools() ([]Pool, error) {
 	err := t.root.Bucket(poolsBucket).ForEach(func(k, v []byte) error {
 		var p Pool
 		if err := json.Unmarshal(v, &p); err != nil {
-			return fmt.Errorf("reading pool %q from the state database: %w", k, err)
+			return fmt.Errorf("pool record %q does not decode: %w", k, err)
 		}
 		out = append(out, p)
 		return nil
@@ -175,7 +198,7 @@ func (t *boltTx) Leases(poolID string) ([]Lease, error) {
 	err := b.ForEach(func(k, v []byte) error {
 		var l Lease
 		if err := json.Unmarshal(v, &l); err != nil {
-			return fmt.Errorf("reading a lease of pool %q from the state database: %w", poolID, err)
+			return fmt.Errorf("a lease record of pool %q does not decode: %w", poolID, err)
 		}
 		out = append(out, l)
 		return nil

@@ -110,16 +110,34 @@ func (s *BoltStore) delete(bucket []byte, id string) error {
 func list[T any](s *BoltStore, bucket []byte) ([]*T, error) {
 	var out []*T
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
-			item := new(T)
-			if err := json.Unmarshal(v, item); err != nil {
-				return fmt.Errorf("decoding %s %s: %w", bucket, k, err)
-			}
-			out = append(out, item)
-			return nil
-		})
+		return decodeAll(tx, bucket, func(item *T) { out = append(out, item) })
 	})
 	return out, err
+}
+
+// decodeAll decodes every record of bucket, which may be missing, and hands each to keep.
+func decodeAll[T any](tx *bolt.Tx, bucket []byte, keep func(*T)) error {
+	b := tx.Bucket(bucket)
+	if b == nil {
+		return nil
+	}
+	return b.ForEach(func(k, v []byte) error {
+		item := new(T)
+		if err := json.Unmarshal(v, item); err != nil {
+			return fmt.Errorf("record %q of bucket %s does not decode: %w", k, bucket, err)
+		}
+		keep(item)
+		return nil
+	})
+}
+
+// CheckRecords decodes every network and endpoint record in tx and returns an error naming the
+// first that does not decode: the state database is then damaged (see endpoint/statedb).
+func CheckRecords(tx *bolt.Tx) error {
+	if err := decodeAll(tx, bucketNetworks, func(*Network) {}); err != nil {
+		return err
+	}
+	return decodeAll(tx, bucketEndpoints, func(*Endpoint) {})
 }
 
 // PutNetwork implements Store.

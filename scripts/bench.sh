@@ -361,6 +361,56 @@ EOF
 sed -n '/^## Results/,/^## How/p' "$OUT" | sed '$d'
 say "bench: wrote ${OUT#"$VIC_ROOT"/} in ${elapsed} s"
 
+# --- vSphere round trips per container change ---------------------------------------------------
+# Kept apart from the sections above (edited in parallel): it needs no testbed. The Go benchmark
+# BenchmarkReconcileRoundTrips (endpoint/cvm) counts the vSphere calls of the Reconcile after one
+# container change, against the in-process vCenter simulator, at 10 and at 200 containers; this
+# adds its row to the Results table of BENCHMARKS.md and says how it is taken.
+
+# vsphere_round_trips: print "TRIPS10 TRIPS200 BYTES10 BYTES200" (per container change).
+vsphere_round_trips() {
+	go test -run '^$' -bench '^BenchmarkReconcileRoundTrips$' -benchtime 1x ./endpoint/cvm/ | awk '
+		function metric(name) { for (i = 2; i < NF; i++) if ($(i + 1) == name) return $i; return "nan" }
+		/containers=10-/ {t10 = metric("roundtrips/op"); b10 = metric("bytes-read/op")}
+		/containers=200-/ {t200 = metric("roundtrips/op"); b200 = metric("bytes-read/op")}
+		END {if (t10 == "" || t200 == "") exit 1; print t10, t200, b10, b200}'
+}
+
+# add_vsphere_row FILE TRIPS10 TRIPS200 BYTES10 BYTES200: put the row at the end of FILE's
+# Results table (goal: constant, met while 200 containers cost less than one more round trip),
+# and its explanation at the end of FILE.
+add_vsphere_row() {
+	local file=$1 t10=$2 t200=$3 b10=$4 b200=$5 ok row
+	ok=$(awk -v a="$t10" -v b="$t200" 'BEGIN {print (b - a < 1) ? "yes" : "**no**"}')
+	row=$(printf '| vSphere round trips per container change at 10 / 200 containers (vcsim; KB read) | %s / %s (%.0f KB / %.0f KB) | — | | constant | %s |' \
+		"$t10" "$t200" "$(awk -v b="$b10" 'BEGIN {print b / 1024}')" "$(awk -v b="$b200" 'BEGIN {print b / 1024}')" "$ok")
+	awk -v row="$row" '
+		/^## Results/ {in_results = 1}
+		in_results && /^\|/ {last = NR}
+		{lines[NR] = $0}
+		END {for (i = 1; i <= NR; i++) {print lines[i]; if (i == last) print row}}' "$file" >"$file.tmp"
+	cat >>"$file.tmp" <<TEXT
+- **vSphere round trips per container change**: \`BenchmarkReconcileRoundTrips\` (endpoint/cvm)
+  places a VCH with 10, then 200 running containers in govmomi's in-process vCenter simulator
+  and counts the SOAP calls (\`vsphere.CountingRoundTripper\`) of the Reconcile that follows each
+  of four changes of one more container: started, stopped, started again, removed; the figure
+  is their mean. Each Reconcile reads the VCH's pool and folder and the datacenter's port groups
+  in one property retrieval; the rest are the tasks of the change and their waits. The KB read
+  grow with the VCH's own container VMs (every Reconcile reads them all), not with the other
+  VMs of the datacenter.
+TEXT
+	mv "$file.tmp" "$file"
+}
+
+header "vSphere round trips per container change at 10 and at 200 containers"
+if vs=$(vsphere_round_trips); then
+	# shellcheck disable=SC2086 # four numbers
+	add_vsphere_row "$OUT" $vs
+	say "vSphere round trips per container change: $vs (10, 200 containers; then bytes read)"
+else
+	say "vSphere round trips: the Go benchmark failed; BENCHMARKS.md has no row for them"
+fi
+
 # --- the appliance: a VCH that boots ---------------------------------------------------------------------
 # Power-on -> Docker API answering over TLS, and `docker vic create` end to end, for a VCH made with
 # bin/appliance.iso on the testbed's appliance mode (its endpoint VM boots under qemu; the

@@ -74,25 +74,40 @@ func ScanDatacenter(ctx context.Context, c *vim25.Client, dc *object.Datacenter)
 				Path: "view",
 			}},
 		}},
-		PropSet: []types.PropertySpec{
-			{Type: "VirtualMachine", PathSet: vmProperties},
-			{Type: "Network", PathSet: []string{"name"}},
-			{Type: "DistributedVirtualPortgroup", PathSet: []string{"config"}},
-			{Type: "OpaqueNetwork", PathSet: []string{"summary"}},
-			{Type: "DistributedVirtualSwitch", PathSet: []string{"name", "uuid"}},
-		},
+		PropSet: inventoryProperties,
 	}}}
-	res, err := property.DefaultCollector(c).RetrieveProperties(ctx, req)
-	if err != nil {
+	if err := s.retrieve(ctx, c, req); err != nil {
 		return nil, fmt.Errorf("listing the inventory of datacenter %q: %w", s.dcName, err)
 	}
+	return s, nil
+}
 
+// inventoryProperties are the properties of the VMs and networks an Inventory holds.
+var inventoryProperties = []types.PropertySpec{
+	{Type: "VirtualMachine", PathSet: vmProperties},
+	{Type: "Network", PathSet: []string{"name"}},
+	{Type: "DistributedVirtualPortgroup", PathSet: []string{"config"}},
+	{Type: "OpaqueNetwork", PathSet: []string{"summary"}},
+	{Type: "DistributedVirtualSwitch", PathSet: []string{"name", "uuid"}},
+}
+
+// retrieve runs one property retrieval of inventoryProperties and fills s with its answer.
+func (s *Inventory) retrieve(ctx context.Context, c *vim25.Client, req types.RetrieveProperties) error {
+	res, err := property.DefaultCollector(c).RetrieveProperties(ctx, req)
+	if err != nil {
+		return err
+	}
 	s.nets = newPortGroups()
+	seen := map[types.ManagedObjectReference]bool{}
 	for _, oc := range res.Returnval {
+		if seen[oc.Obj] {
+			continue // reached twice, through its pool and its folder
+		}
+		seen[oc.Obj] = true
 		oc.MissingSet = nil // a VM being created may lack some properties: keep what is there
 		obj, err := mo.ObjectContentToType(oc)
 		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", oc.Obj, err)
+			return fmt.Errorf("reading %s: %w", oc.Obj, err)
 		}
 		switch o := obj.(type) {
 		case mo.VirtualMachine:
@@ -110,7 +125,7 @@ func ScanDatacenter(ctx context.Context, c *vim25.Client, dc *object.Datacenter)
 		}
 	}
 	sort.Slice(s.vms, func(i, j int) bool { return s.vms[i].name < s.vms[j].name })
-	return s, nil
+	return nil
 }
 
 func newVMRecord(o mo.VirtualMachine) *VMRecord {

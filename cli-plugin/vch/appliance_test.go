@@ -72,7 +72,7 @@ func TestCreateApplianceUploadsAndRemoveCleans(t *testing.T) {
 		if vm.Config.Files.VmPathName != "[LocalDS_0] vch1/vch1.vmx" {
 			t.Errorf("VM files in %q, want the VCH's datastore folder", vm.Config.Files.VmPathName)
 		}
-		ep, err := m.Endpoint(ctx, "vch1")
+		ep, err := m.EndpointVM(ctx, "vch1")
 		if err != nil {
 			t.Fatal(err)
 		}

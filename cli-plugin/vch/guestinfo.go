@@ -15,16 +15,15 @@ import (
 	"github.com/docker-vic/docker-vic/vsphere"
 )
 
-// Endpoint is the endpoint VM of one VCH, seen through its guestinfo keys: what create
+// EndpointVM is the endpoint VM of one VCH, seen through its guestinfo keys: what create
 // exchanges with the appliance while it boots.
-type Endpoint struct {
-	m    *Manager
+type EndpointVM struct {
 	vm   *object.VirtualMachine
 	name string
 }
 
-// Endpoint finds the endpoint VM of VCH name.
-func (m *Manager) Endpoint(ctx context.Context, name string) (*Endpoint, error) {
+// EndpointVM finds the endpoint VM of VCH name.
+func (m *Manager) EndpointVM(ctx context.Context, name string) (*EndpointVM, error) {
 	snap, err := m.Scan(ctx)
 	if err != nil {
 		return nil, err
@@ -33,11 +32,11 @@ func (m *Manager) Endpoint(ctx context.Context, name string) (*Endpoint, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &Endpoint{m: m, vm: object.NewVirtualMachine(m.Client, v.Ref()), name: name}, nil
+	return &EndpointVM{vm: object.NewVirtualMachine(m.Client, v.Ref()), name: name}, nil
 }
 
 // Keys reads the VM's guestinfo keys of docker-vic (guestinfo.vic.*) and its power state.
-func (e *Endpoint) Keys(ctx context.Context) (map[string]string, types.VirtualMachinePowerState, error) {
+func (e *EndpointVM) Keys(ctx context.Context) (map[string]string, types.VirtualMachinePowerState, error) {
 	var vm mo.VirtualMachine
 	if err := e.vm.Properties(ctx, e.vm.Reference(), []string{"config.extraConfig", "runtime.powerState"}, &vm); err != nil {
 		return nil, "", fmt.Errorf("reading the guestinfo of endpoint VM %q: %w", e.name, err)
@@ -55,7 +54,7 @@ func (e *Endpoint) Keys(ctx context.Context) (map[string]string, types.VirtualMa
 }
 
 // SetKeys writes guestinfo keys of the VM.
-func (e *Endpoint) SetKeys(ctx context.Context, kv map[string]string) error {
+func (e *EndpointVM) SetKeys(ctx context.Context, kv map[string]string) error {
 	task, err := e.vm.Reconfigure(ctx, types.VirtualMachineConfigSpec{ExtraConfig: vsphere.OptionValues(kv)})
 	if err := vsphere.Wait(ctx, task, err); err != nil {
 		return fmt.Errorf("writing the guestinfo of endpoint VM %q: %w", e.name, err)

@@ -20,6 +20,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/vsphere"
 )
 
 // Keys of a container VM's extraConfig besides config.KeyContainerVCH and config.KeyContainerID.
@@ -103,10 +104,12 @@ type Options struct {
 	Progress func(step string)
 }
 
-// Reconciler converges the container VMs of one VCH to a desired list of containers. It keeps no
-// state between calls, but two Reconcile calls must not run at once: both would create the same
-// missing VM. Syncer serializes them.
+// Reconciler converges the container VMs of one VCH to a desired list of containers. It keeps
+// only where the VCH is between calls (see scan), and two calls must not run at once: both
+// would create the same missing VM. Syncer serializes them.
 type Reconciler struct {
 	client *vim25.Client
 	opts   Options
+	// scope is where the VCH's VMs are, once a scan found its endpoint VM.
+	scope *vsphere.Scope
 }

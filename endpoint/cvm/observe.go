@@ -2,6 +2,7 @@ package cvm
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/vmware/govmomi/object"
@@ -11,9 +12,27 @@ import (
 	"github.com/docker-vic/docker-vic/vsphere"
 )
 
-// scan reads every VM and network of the datacenter, as `docker vic` does.
+// scan reads the VMs of the VCH and the datacenter's networks. The first scan reads the whole
+// datacenter to find the endpoint VM; the next ones read only the VCH's pool (or vApp) and
+// folder (vsphere.ScanVCH), in one call however many VMs the datacenter and the VCH hold, until
+// the endpoint VM moves or goes. With Options.Pool or Folder set, the container VMs may live
+// elsewhere: every scan reads the datacenter.
 func (r *Reconciler) scan(ctx context.Context) (*vsphere.Inventory, error) {
-	return vsphere.ScanInventory(ctx, r.client, r.opts.Datacenter)
+	if r.scope != nil {
+		inv, err := vsphere.ScanVCH(ctx, r.client, r.scope)
+		if !errors.Is(err, vsphere.ErrScopeGone) {
+			return inv, err
+		}
+		r.scope = nil
+	}
+	inv, err := vsphere.ScanInventory(ctx, r.client, r.opts.Datacenter)
+	if err != nil {
+		return nil, err
+	}
+	if r.opts.Pool == nil && r.opts.Folder == nil {
+		r.scope, _ = inv.ScopeOf(r.opts.VCH) // none without an endpoint VM: placementOf says so
+	}
+	return inv, nil
 }
 
 // nicsOf describes the cards of v: port group and MAC from the hardware, network and address

@@ -98,17 +98,24 @@ func (s *Syncer) Status() Status {
 	return s.status
 }
 
+// login is the Syncer's session and the Reconciler working through it, kept between attempts
+// so that the Reconciler remembers where the VCH is.
+type login struct {
+	client *vim25.Client
+	logout func(context.Context) error
+	r      *Reconciler
+}
+
 // Run reconciles until ctx ends, then logs out.
 func (s *Syncer) Run(ctx context.Context) {
-	var client *vim25.Client
-	var logout func(context.Context) error
+	var sess login
 	drop := func() {
-		if logout != nil {
+		if sess.logout != nil {
 			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), logoutTimeout)
-			_ = logout(lctx) // the session may already be gone
+			_ = sess.logout(lctx) // the session may already be gone
 			cancel()
 		}
-		client, logout = nil, nil
+		sess = login{}
 	}
 	defer drop()
 
@@ -128,7 +135,7 @@ func (s *Syncer) Run(ctx context.Context) {
 			continue
 		}
 		start := time.Now()
-		slow, err := s.watchedAttempt(ctx, &client, &logout, want)
+		slow, err := s.watchedAttempt(ctx, &sess, want)
 		if ctx.Err() != nil {
 			return
 		}
@@ -161,7 +168,7 @@ func (s *Syncer) Run(ctx context.Context) {
 }
 
 // watchedAttempt is attempt, telling Slow when it waits SlowAfter, and reporting whether it did.
-func (s *Syncer) watchedAttempt(ctx context.Context, client **vim25.Client, logout *func(context.Context) error, want []Container) (slow bool, err error) {
+func (s *Syncer) watchedAttempt(ctx context.Context, sess *login, want []Container) (slow bool, err error) {
 	after := orDefault(s.SlowAfter, DefaultSlowAfter)
 	var waited atomic.Bool
 	t := time.AfterFunc(after, func() {
@@ -170,27 +177,30 @@ func (s *Syncer) watchedAttempt(ctx context.Context, client **vim25.Client, logo
 			s.Slow(after)
 		}
 	})
-	err = s.attempt(ctx, client, logout, want)
+	err = s.attempt(ctx, sess, want)
 	t.Stop()
 	return waited.Load(), err
 }
 
 // attempt logs in when needed and reconciles once.
-func (s *Syncer) attempt(ctx context.Context, client **vim25.Client, logout *func(context.Context) error, want []Container) error {
+func (s *Syncer) attempt(ctx context.Context, sess *login, want []Container) error {
 	ctx, cancel := context.WithTimeout(ctx, orDefault(s.Attempt, DefaultAttempt))
 	defer cancel()
-	if *client == nil {
+	if sess.client == nil {
 		c, l, err := s.connect(ctx)
 		if err != nil {
 			return err
 		}
-		*client, *logout = c, l
+		r, err := New(c, s.opts)
+		if err != nil {
+			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), logoutTimeout)
+			_ = l(lctx)
+			cancel()
+			return err
+		}
+		*sess = login{client: c, logout: l, r: r}
 	}
-	r, err := New(*client, s.opts)
-	if err != nil {
-		return err
-	}
-	return r.Reconcile(ctx, want)
+	return sess.r.Reconcile(ctx, want)
 }
 
 func (s *Syncer) desired() ([]Container, uint64, bool) {

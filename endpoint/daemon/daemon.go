@@ -23,13 +23,15 @@ import (
 	"github.com/docker-vic/docker-vic/endpoint/liveconfig"
 	"github.com/docker-vic/docker-vic/endpoint/statedb"
 	"github.com/docker-vic/docker-vic/endpoint/uplink"
+	"github.com/docker-vic/docker-vic/ipamdriver"
+	"github.com/docker-vic/docker-vic/netdriver"
 )
 
 // Defaults of the daemon's options.
 const (
 	DefaultStateDir       = "/var/lib/vic"
 	DefaultWatchInterval  = 2 * time.Second
-	DefaultConfigInterval = time.Minute
+	DefaultConfigInterval = 5 * time.Minute
 )
 
 // Options are the daemon's settings, one per flag of vic-endpoint.
@@ -44,7 +46,8 @@ type Options struct {
 	Socket string
 	// WatchInterval is how often the iptables rules and nftables port maps are checked.
 	WatchInterval time.Duration
-	// ConfigInterval is how often the configuration is read again from vSphere.
+	// ConfigInterval is how often the configuration is read again from vSphere besides
+	// following its changes: a resync in case a change was missed.
 	ConfigInterval time.Duration
 	// Version is what the start-up line and the ports route report.
 	Version string
@@ -101,7 +104,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		return err
 	}
 
-	st, err := statedb.Open(o.StateDir, log)
+	st, err := statedb.Open(o.StateDir, log, netdriver.CheckRecords, ipamdriver.CheckRecords)
 	if err != nil {
 		return err
 	}

@@ -1,11 +1,14 @@
 package daemon_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/docker-vic/docker-vic/api/portsapi"
 	"github.com/docker-vic/docker-vic/endpoint/link"
@@ -131,6 +134,77 @@ func TestDaemonStartsOnATruncatedState(t *testing.T) {
 	}
 	s.kernelKept(t, "after starting on a truncated state database")
 	s.rebuiltAsBefore(t, newClient(s.sock))
+}
+
+// TestDaemonStartsOnAnUndecodableRecord: a database that bbolt reads well but one of whose
+// records does not decode (written by a buggy or foreign program, or damaged inside a value)
+// is a damaged database: moved aside, named in one log line, and rebuilt; the daemon starts.
+func TestDaemonStartsOnAnUndecodableRecord(t *testing.T) {
+	for _, tt := range []struct{ name, bucket, sub string }{
+		{"Network", "netdriver.networks", ""},
+		{"Endpoint", "netdriver.endpoints", ""},
+		{"Pool", "vic-ipam", "pools"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := runThenStop(t)
+			garble(t, s.db, tt.bucket, tt.sub)
+
+			d := startDaemon(t, s.ns, s.cfgPath, s.stateDir, s.sock)
+			log := d.stderr.String()
+			kept, _ := filepath.Glob(s.db + ".damaged-*")
+			if len(kept) != 1 {
+				t.Fatalf("the database with an undecodable record was not kept aside: %q\n%s", kept, log)
+			}
+			line := logLine(log, "the state database is damaged")
+			if !strings.Contains(line, s.db) || !strings.Contains(line, "does not decode") || !strings.Contains(line, kept[0]) {
+				t.Fatalf("want one log line naming %s, the record and the copy kept %s:\n%s", s.db, kept[0], log)
+			}
+			if line := logLine(log, "rebuilt the state from docker and the kernel"); !strings.Contains(line, "networks=1 endpoints=1") {
+				t.Fatalf("want the rebuild logged with one network and one endpoint:\n%s", log)
+			}
+			s.kernelKept(t, "after starting on an undecodable record")
+			s.rebuiltAsBefore(t, newClient(s.sock))
+		})
+	}
+}
+
+// garble replaces the value of every record of bucket (of its bucket sub, when given) in the
+// database at path with bytes that are no JSON.
+func garble(t *testing.T, path, bucket, sub string) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucket))
+		if b != nil && sub != "" {
+			b = b.Bucket([]byte(sub))
+		}
+		if b == nil {
+			return fmt.Errorf("no bucket %s/%s", bucket, sub)
+		}
+		var keys [][]byte
+		_ = b.ForEach(func(k, v []byte) error {
+			if v != nil {
+				keys = append(keys, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		if len(keys) == 0 {
+			return fmt.Errorf("no record in bucket %s/%s", bucket, sub)
+		}
+		for _, k := range keys {
+			if err := b.Put(k, []byte("\x00garbled{")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestDaemonRebuildsALostState(t *testing.T) {

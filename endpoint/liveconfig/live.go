@@ -2,8 +2,9 @@
 // the file of `--config`, or vSphere with credentials from a root-only file), the last document
 // read from vSphere kept in the state directory (Stored), the reading at start that serves the
 // stored one while vSphere does not answer (Startup), the configuration and uplinks being
-// served (Live), and the Refresher, which reads the source again and applies what may change
-// while containers run: the container networks.
+// served (Live), and the Refresher, which follows the source (a property collector on the
+// endpoint VM, for vSphere: Follower), reads it again when it changed and at a slow interval,
+// and applies what may change while containers run: the container networks.
 package liveconfig
 
 import (

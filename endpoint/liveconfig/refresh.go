@@ -60,43 +60,130 @@ type Refresher struct {
 	Log       *slog.Logger
 }
 
-// Run refreshes every interval until ctx ends; after a failure, or when Behind, it reads again
-// within retryAfterFailure.
+// Run refreshes until ctx ends: every interval, after a failure or when Behind within
+// retryAfterFailure, and when the Source is a Follower, as soon as it tells of a change. While
+// following is broken off, it reads every retryAfterFailure instead of every interval.
 func (r *Refresher) Run(ctx context.Context, interval time.Duration) {
 	retry := min(interval, retryAfterFailure)
-	var failing time.Time // since when readings fail; zero while they succeed
-	var warned time.Time
-	wait := interval
-	if r.Behind {
-		wait = retry
+	changes := make(chan error, 1)
+	if f, ok := r.Source.(Follower); ok {
+		done := make(chan struct{})
+		defer func() { <-done }()
+		go func() {
+			defer close(done)
+			f.Follow(ctx, retry, func(err error) { tell(changes, err) })
+		}()
 	}
+	st := runState{r: r, stale: r.Behind, retry: retry}
+	next := time.Now().Add(interval) // the next reading, unless a change comes first
+	if r.Behind {
+		next = time.Now().Add(retry)
+	}
+	timer := time.NewTimer(time.Until(next))
+	defer timer.Stop()
 	for {
-		if !sleep(ctx, wait) {
+		select {
+		case <-ctx.Done():
 			return
+		case <-timer.C:
+		case err := <-changes:
+			if err != nil {
+				st.followBroke(err)
+				if soon := time.Now().Add(retry); soon.Before(next) {
+					next = soon
+					timer.Reset(retry)
+				}
+				continue
+			}
+			st.followErr = nil
 		}
 		err := r.Refresh(ctx)
 		if ctx.Err() != nil {
 			return
 		}
-		wait = interval
-		switch {
-		case err == nil && (r.Behind || !failing.IsZero()):
-			r.Log.Info("vSphere answers again: the configuration served is current", "revision", r.Live.Revision())
-			r.Behind, failing, warned = false, time.Time{}, time.Time{}
-		case err != nil:
+		st.refreshed(err)
+		wait := interval
+		if err != nil || st.followErr != nil {
 			wait = retry
-			if failing.IsZero() {
-				failing = time.Now()
-			}
-			if time.Since(warned) < warnEvery {
-				r.Log.Debug("re-reading the VCH configuration failed again", "error", err)
-				continue
-			}
-			warned = time.Now()
-			r.Log.Warn("re-reading the VCH configuration failed: still serving the configuration read earlier, which may be stale (container networks, firewall levels, container VMs on or off)",
-				"revision", r.Live.Revision(), "failing", time.Since(failing).Round(time.Second), "error", err)
+		}
+		next = time.Now().Add(wait)
+		timer.Reset(wait)
+	}
+}
+
+// tell passes err on, keeping only the newest when Run has not taken the previous one: a
+// failure after a change means a reading is due all the same.
+func tell(ch chan error, err error) {
+	for {
+		select {
+		case ch <- err:
+			return
+		default:
+		}
+		select {
+		case <-ch:
+		default:
 		}
 	}
+}
+
+// runState is what Run says about the configuration served: when readings or following fail
+// (at warning level, once every warnEvery), and when it is current again.
+type runState struct {
+	r *Refresher
+	// stale is set from a failure (or Behind) until a reading succeeds while following works.
+	stale     bool
+	failing   time.Time // since when readings fail; zero while they succeed
+	followErr error     // why following broke off; nil while it works
+	warned    time.Time
+	retry     time.Duration // how often Run reads while readings or following fail
+}
+
+// refreshed records the outcome of a reading.
+func (st *runState) refreshed(err error) {
+	r := st.r
+	if err == nil {
+		st.failing = time.Time{}
+		if st.stale && st.followErr == nil {
+			r.Log.Info("vSphere answers again: the configuration served is current", "revision", r.Live.Revision())
+			st.stale, st.warned, r.Behind = false, time.Time{}, false
+		}
+		return
+	}
+	st.stale = true
+	if st.failing.IsZero() {
+		st.failing = time.Now()
+	}
+	if !st.warn() {
+		r.Log.Debug("re-reading the VCH configuration failed again", "error", err)
+		return
+	}
+	r.Log.Warn("re-reading the VCH configuration failed: still serving the configuration read earlier, which may be stale (container networks, firewall levels, container VMs on or off)",
+		"revision", r.Live.Revision(), "failing", time.Since(st.failing).Round(time.Second), "error", err)
+}
+
+// followBroke records that following broke off with err: said at warning level when the
+// configuration served was current until now, and then once every warnEvery.
+func (st *runState) followBroke(err error) {
+	r := st.r
+	wasStale := st.stale
+	st.followErr, st.stale = err, true
+	if wasStale && !st.warn() {
+		r.Log.Debug("following the VCH configuration in vSphere failed again", "error", err)
+		return
+	}
+	st.warned = time.Now()
+	r.Log.Warn("following the VCH configuration in vSphere broke off: still serving the configuration read earlier, which may be stale (container networks, firewall levels, container VMs on or off); reading it again until following resumes",
+		"revision", r.Live.Revision(), "every", st.retry, "error", err)
+}
+
+// warn reports whether a failure is to be said at warning level now, and notes that it is.
+func (st *runState) warn() bool {
+	if time.Since(st.warned) < warnEvery {
+		return false
+	}
+	st.warned = time.Now()
+	return true
 }
 
 // Refresh reads the configuration once and serves its container networks when they changed.

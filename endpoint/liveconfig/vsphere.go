@@ -18,27 +18,28 @@ const logoutTimeout = 5 * time.Second
 var ErrNoConfiguration = errors.New("no configuration in vSphere")
 
 // VSphere reads the VCH from vSphere on one session, kept between readings (one login, not one
-// per reading) and dropped on error.
+// per reading) and dropped on error, and follows its endpoint VM on that session (Follow).
+// The first reading scans the datacenter for the endpoint VM; the next ones read only the VCH's
+// pool and folder (vsphere.ScanVCH).
 type VSphere struct {
 	Target *vsphere.Target
 	VCH    string
+	// MaxWait bounds each wait of Follow for a change; zero means DefaultMaxWait.
+	MaxWait time.Duration
 
-	mu   sync.Mutex
-	sess *vsphere.Session
+	mu    sync.Mutex
+	sess  *vsphere.Session
+	scope *vsphere.Scope // where the VCH is, once a reading found it
 }
 
 // Read implements Source, logging in when there is no session.
 func (s *VSphere) Read(ctx context.Context) (*vchdoc.VCH, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.sess == nil {
-		sess, err := vsphere.Connect(ctx, s.Target)
-		if err != nil {
-			return nil, err
-		}
-		s.sess = sess
+	if _, err := s.session(ctx); err != nil {
+		return nil, err
 	}
-	v, err := vsphere.ReadVCH(ctx, s.sess.Client, s.Target.Datacenter, s.VCH)
+	v, err := s.read(ctx)
 	if err == nil && v.Config == nil {
 		err = fmt.Errorf("VCH %q has %w", s.VCH, ErrNoConfiguration)
 	}
@@ -55,6 +56,51 @@ func (s *VSphere) Close(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.logout(ctx)
+}
+
+// session returns the session, logging in when there is none. s.mu is held.
+func (s *VSphere) session(ctx context.Context) (*vsphere.Session, error) {
+	if s.sess == nil {
+		sess, err := vsphere.Connect(ctx, s.Target)
+		if err != nil {
+			return nil, err
+		}
+		s.sess = sess
+	}
+	return s.sess, nil
+}
+
+// read describes the VCH from a scan of its scope, or of the datacenter when its scope is not
+// known or no longer holds it. s.mu is held, with a session.
+func (s *VSphere) read(ctx context.Context) (*vchdoc.VCH, error) {
+	if s.scope != nil {
+		inv, err := vsphere.ScanVCH(ctx, s.sess.Client, s.scope)
+		if err == nil {
+			return inv.VCH(s.VCH)
+		}
+		if !errors.Is(err, vsphere.ErrScopeGone) {
+			return nil, err
+		}
+		s.scope = nil
+	}
+	inv, err := vsphere.ScanInventory(ctx, s.sess.Client, s.Target.Datacenter)
+	if err != nil {
+		return nil, err
+	}
+	v, err := inv.VCH(s.VCH)
+	if err == nil {
+		s.scope, _ = inv.ScopeOf(s.VCH)
+	}
+	return v, err
+}
+
+// drop logs sess out when it is still the session kept: the next reading logs in again.
+func (s *VSphere) drop(ctx context.Context, sess *vsphere.Session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sess == sess {
+		_ = s.logout(ctx) // the session may be the cause of the failure: it goes either way
+	}
 }
 
 func (s *VSphere) logout(ctx context.Context) error {

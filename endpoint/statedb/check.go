@@ -58,16 +58,22 @@ func parseMeta(b []byte) (meta, error) {
 	return meta{pageSize: e.Uint32(m[8:]), root: e.Uint64(m[16:]), freelist: e.Uint64(m[32:]), pgid: e.Uint64(m[40:]), txid: e.Uint64(m[48:])}, nil
 }
 
+// RecordCheck decodes the records one component keeps in the database and returns an error
+// for the first that does not decode, naming it ("network record X does not decode: ...").
+// A component whose buckets are missing has nothing to check.
+type RecordCheck func(tx *bolt.Tx) error
+
 // Check reads the database at path without trusting it: its two meta pages, its size against
 // the pages they name (a truncated file is the usual damage, and bbolt panics on it, in
 // goroutines nobody can recover), then every bucket, key and value, with faults turned into
-// errors. It returns nil for a sound database, an error wrapping ErrLocked when a running
-// vic-endpoint holds it, and otherwise a short reason ("it is truncated: ...").
-func Check(path string) error {
+// errors, and last the records, decoded by records. It returns nil for a sound database, an
+// error wrapping ErrLocked when a running vic-endpoint holds it, and otherwise a short reason
+// ("it is truncated: ...").
+func Check(path string, records ...RecordCheck) error {
 	if err := checkMeta(path); err != nil {
 		return err
 	}
-	return walk(path)
+	return walk(path, records)
 }
 
 // checkMeta finds the meta page bbolt would use (the valid one with the higher transaction
@@ -124,7 +130,7 @@ const walkTimeout = 3 * time.Second
 // walk opens the database read-only (no free-page scan, which runs in a goroutine of its own)
 // and reads every bucket, key and value on this goroutine, where a fault or a panic of bbolt
 // becomes an error.
-func walk(path string) (err error) {
+func walk(path string, records []RecordCheck) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
@@ -140,7 +146,15 @@ func walk(path string) (err error) {
 	}
 	defer db.Close()
 	return db.View(func(tx *bolt.Tx) error {
-		return tx.ForEach(func(_ []byte, b *bolt.Bucket) error { return walkBucket(b) })
+		if err := tx.ForEach(func(_ []byte, b *bolt.Bucket) error { return walkBucket(b) }); err != nil {
+			return err
+		}
+		for _, check := range records {
+			if err := check(tx); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

@@ -1,6 +1,6 @@
 // Package statedb owns the file of the endpoint's state database, which both vic drivers share.
-// It opens the file without trusting it blindly: a truncated or damaged file is moved aside
-// (never a panic), and Lost says when the content cannot be trusted to remove anything from
+// It opens the file without trusting it blindly: a truncated or damaged file, or one with a
+// record its component cannot decode, is moved aside (never a panic), and Lost says when the content cannot be trusted to remove anything from
 // the kernel on its word: a missing, empty or damaged database, or a rebuild that did not
 // finish. The daemon then rebuilds the state from Docker and the kernel and calls Rebuilt.
 // Backup keeps the last good copy next to the database.
@@ -53,16 +53,17 @@ type DB struct {
 	backupTx int
 }
 
-// Open opens (creating) the state database in dir, root-only. A damaged file is moved aside
-// as state.db.damaged-TIME and an empty database takes its place. Lost then says why the
-// content cannot be trusted; an untrusted database is emptied and marked as being rebuilt.
-// An error is one sentence naming the file and what to do.
-func Open(dir string, log *slog.Logger) (*DB, error) {
+// Open opens (creating) the state database in dir, root-only. A damaged file, or one holding a
+// record that records cannot decode, is moved aside as state.db.damaged-TIME and an empty
+// database takes its place. Lost then says why the content cannot be trusted; an untrusted
+// database is emptied and marked as being rebuilt. An error is one sentence naming the file
+// and what to do.
+func Open(dir string, log *slog.Logger, records ...RecordCheck) (*DB, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the state directory %q: %w", dir, err)
 	}
 	path := filepath.Join(dir, FileName)
-	lost, err := inspect(path, log)
+	lost, err := inspect(path, log, records)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +84,7 @@ func Open(dir string, log *slog.Logger) (*DB, error) {
 
 // inspect says why the file at path cannot be trusted, "" when it looks sound, and moves a
 // damaged one aside.
-func inspect(path string, log *slog.Logger) (string, error) {
+func inspect(path string, log *slog.Logger, records []RecordCheck) (string, error) {
 	info, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -93,7 +94,7 @@ func inspect(path string, log *slog.Logger) (string, error) {
 	case info.Size() == 0:
 		return fmt.Sprintf("state database %q is empty", path), nil
 	}
-	checkErr := Check(path)
+	checkErr := Check(path, records...)
 	if errors.Is(checkErr, ErrLocked) {
 		return "", lockedError(path, filepath.Dir(path))
 	}

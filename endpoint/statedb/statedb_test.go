@@ -2,6 +2,7 @@ package statedb
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -178,6 +179,57 @@ func TestOpenDamagedMovesItAside(t *testing.T) {
 			t.Log(lost)
 			writeRecords(t, d, 10) // the new database works
 		})
+	}
+}
+
+// TestOpenUndecodableRecordMovesItAside: a database bbolt reads well but holding a record its
+// component cannot decode is damaged like a truncated one: moved aside and not trusted. The
+// checks see every record of a sound one and let it be.
+func TestOpenUndecodableRecordMovesItAside(t *testing.T) {
+	dir := t.TempDir()
+	path := goodDatabase(t, dir)
+	var seen int
+	countV := func(tx *bolt.Tx) error {
+		seen = 0
+		return tx.Bucket(bucketData).ForEach(func(k, v []byte) error {
+			seen++
+			if !bytes.Equal(v, bytes.Repeat([]byte{'v'}, 300)) {
+				return fmt.Errorf("network record %q does not decode: %q is no record", k, v[:8])
+			}
+			return nil
+		})
+	}
+	d, err := Open(dir, slog.New(slog.DiscardHandler), countV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Lost() != "" || seen != 2000 {
+		t.Fatalf("a sound database: Lost() = %q, %d records checked", d.Lost(), seen)
+	}
+	err = d.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketData).Put([]byte("kkkkkkkkzzz"), []byte("\x00garbled{"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+
+	var buf testlog.Buffer
+	d, err = Open(dir, logger(&buf), countV)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer d.Close()
+	lost := d.Lost()
+	want := `network record "kkkkkkkkzzz" does not decode`
+	if !strings.Contains(lost, "was damaged") || !strings.Contains(lost, want) || !strings.Contains(lost, path) {
+		t.Fatalf("Lost() = %q, want it to name %s and the record (%s)", lost, path, want)
+	}
+	if kept := damagedCopies(t, dir); len(kept) != 1 || !strings.Contains(lost, kept[0]) {
+		t.Fatalf("damaged copies %q, want one, named in %q", kept, lost)
+	}
+	if !strings.Contains(buf.String(), "the state database is damaged: moved aside") {
+		t.Errorf("the damage was not logged:\n%s", buf.String())
 	}
 }
 

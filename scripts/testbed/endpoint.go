@@ -25,7 +25,7 @@ const credentialsFile = "credentials"
 func (tb *testbed) endpointArgs(vs vsphere) []string {
 	return []string{"--vch", vchName, "--target", vs.bare(), "--thumbprint", vs.thumbprint,
 		"--credentials", tb.path(credentialsFile), "--state-dir", tb.path("state"),
-		"--log-level", "debug", "--config-interval", "2s"}
+		"--log-level", "debug"}
 }
 
 // startEndpoint starts vic-endpoint in the background and waits until its socket answers.

@@ -7,6 +7,8 @@ package sim
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/vmware/govmomi/find"
@@ -136,4 +138,18 @@ func InjectFault(s *simulator.Service, method string) {
 		Message:     "injected " + method + " failure",
 		Enabled:     true,
 	})
+}
+
+// Restart serves m again, listening on listen, after its server was closed: a vCenter whose
+// process was stopped and started again with its inventory and sessions. The simulator serves
+// each model from one server only, so its handlers go to a fresh mux.
+func Restart(m *simulator.Model, listen *url.URL) *simulator.Server {
+	s := m.Service
+	path := s.Context.Map.Path
+	mux := http.NewServeMux()
+	mux.HandleFunc(path, s.ServeSDK)
+	mux.HandleFunc(path+"/vimService", s.ServeSDK)
+	s.ServeMux = mux
+	s.Listen = listen
+	return s.NewServer()
 }

@@ -76,7 +76,7 @@ func parseOptions(args []string, stderr io.Writer) (daemon.Options, slog.Level, 
 	fs.StringVar(&o.Socket, "socket", driverapi.DefaultSocket, "plugin socket")
 	level := fs.String("log-level", "info", "debug, info or warn")
 	fs.DurationVar(&o.WatchInterval, "watch-interval", daemon.DefaultWatchInterval, "how often the iptables rules and the nftables port maps are checked and repaired")
-	fs.DurationVar(&o.ConfigInterval, "config-interval", daemon.DefaultConfigInterval, "how often the VCH's configuration is read again from vSphere (docker vic configure)")
+	fs.DurationVar(&o.ConfigInterval, "config-interval", daemon.DefaultConfigInterval, "how often the VCH's configuration is read again from vSphere besides following its changes (docker vic configure), as a resync")
 	err := parse(fs, args, "vic-endpoint takes flags only, or the teardown subcommand")
 	if err != nil {
 		return o, 0, err

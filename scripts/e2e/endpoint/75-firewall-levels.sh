@@ -3,7 +3,7 @@
 # (External-Consumer) through outbound, open and closed while a container runs, and a plain -p
 # on a closed network is refused at docker run, not silently left shut.
 
-# level LEVEL: set consumer's firewall level; the endpoint reads it within its config interval.
+# level LEVEL: set consumer's firewall level; the endpoint follows the change within a second or so.
 level() {
 	run docker vic configure "$VIC_VCH" --container-network-firewall External-Consumer:$1
 	expect_ok "docker vic configure $VIC_VCH --container-network-firewall External-Consumer:$1"

@@ -16,15 +16,15 @@ run docker vic configure "$VIC_VCH" --container-vms=false
 expect_ok "docker vic configure $VIC_VCH --container-vms=false"
 run docker vic inspect "$VIC_VCH"
 expect_out 'Container VMs: +off' "docker vic inspect says container VMs are off"
-run_until 30 sh -c "! docker vic containers $VIC_VCH | grep -E '^$vm '"
-expect_ok "vSphere: container VM $vm goes once the endpoint reads the new configuration"
+run_until 15 sh -c "! docker vic containers $VIC_VCH | grep -E '^$vm '"
+expect_ok "vSphere: container VM $vm goes within seconds: the endpoint follows the configuration (no polling: its resync is 5 min)"
 run_until 10 in_ns "$VIC_OUTSIDE_NS" busybox wget -qO- "http://$VIC_PUBLIC_IP:8090/"
 expect_out 'hello from vic-busybox' "${prefix}novm still serves at $VIC_PUBLIC_IP:8090 without its VM"
 
 run docker vic configure "$VIC_VCH" --container-vms
 expect_ok "docker vic configure $VIC_VCH --container-vms"
-run_until 30 sh -c "docker vic containers $VIC_VCH | grep -E '^$vm +[0-9a-f]{12} +poweredOn '"
-expect_ok "vSphere: container VM $vm is back"
+run_until 15 sh -c "docker vic containers $VIC_VCH | grep -E '^$vm +[0-9a-f]{12} +poweredOn '"
+expect_ok "vSphere: container VM $vm is back within seconds"
 
 header "clean up"
 run docker rm -f ${prefix}novm

@@ -81,7 +81,7 @@ done
 expect_value "$stopped" 5 "5 of them stop while vCenter is stopped" "5 stopped"
 run_until 45 logged_since "$log_lines" 'level=WARN msg="container VMs are behind: vSphere has not answered for 20s.*changes=[1-9]'
 expect_ok "the endpoint warns that vSphere does not answer and how many container changes wait"
-run logged_since "$log_lines" 'level=WARN msg="vSphere has not answered the reading of the VCH configuration yet: the configuration served may be stale".*revision=[0-9]+'
+run_until 30 logged_since "$log_lines" 'level=WARN msg="(vSphere has not answered the reading of the VCH configuration yet: the configuration served may be stale|following the VCH configuration in vSphere broke off: still serving the configuration read earlier, which may be stale).*revision=[0-9]+'
 expect_ok "the endpoint warns that the configuration it serves may be stale, and which revision it is"
 run kill -CONT "$vcsim_pid"
 expect_ok "kill -CONT vcsim: vCenter answers again"
