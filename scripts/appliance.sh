@@ -3,11 +3,12 @@
 #
 #   scripts/appliance.sh [OUT.iso]       (make appliance)
 #
-# Two layers, each cached under $VIC_APPLIANCE_CACHE (default /var/cache/docker-vic/appliance):
-#   root  Debian bookworm from appliance/packages.list (mmdebstrap, minbase), slimmed, as a zstd
-#         squashfs, with the kernel and the few modules the initramfs needs to find it. Keyed by
-#         the package list and the recipe below: built once, then offline. The .debs are kept
-#         too, so a rebuild downloads only what changed.
+# Three layers, each cached under $VIC_APPLIANCE_CACHE (default /var/cache/docker-vic/appliance):
+#   debian  Debian bookworm from appliance/packages.list (mmdebstrap, minbase) as a tarball,
+#           keyed by the list and its recipe: built once, then offline. The .debs are kept too,
+#           so a rebuild downloads only what changed.
+#   root    that root slimmed (SLIM) as a squashfs, with the kernel and the few modules the
+#           initramfs needs to find it; keyed by the debian layer and this recipe.
 #   iso   isolinux, the kernel, an initramfs holding vic-init (its stage 1 mounts the CD, the
 #         squashfs and an overlay on tmpfs, then switches root), and on the CD the squashfs with
 #         vic-init and vic-endpoint next to it. Keyed by the root and the two static binaries, so
@@ -22,6 +23,8 @@ CACHE=${VIC_APPLIANCE_CACHE:-/var/cache/docker-vic/appliance}
 LIST=$VIC_ROOT/appliance/packages.list
 SOURCES=${VIC_APPLIANCE_SOURCES:-/etc/apt/sources.list.d/debian.sources}
 VERSION=${VERSION:-0.1.0-dev}
+# COMP is the squashfs compressor: zstd is the smallest; lz4 reads fastest on a slow CPU.
+COMP=${VIC_APPLIANCE_COMP:-zstd}
 # The initramfs loads these (and what they depend on) to reach the squashfs on the CD. The cloud
 # kernel has no AHCI: the CD drive must be on the IDE controller (PIIX), as qemu's pc machine
 # and vSphere's default CD-ROM put it.
@@ -42,10 +45,11 @@ retry() {
 	done
 }
 
-# build_root DIR: the slimmed Debian root in DIR/root, then its squashfs, kernel and stage-1
-# modules in DIR. The .debs are synced with $CACHE/debs.
-build_root() {
-	local dir=$1 root=$1/root kver m
+# build_debian TAR: the Debian root from the package list as a tarball. The .debs are synced
+# with $CACHE/debs, so a rebuild downloads only what changed.
+build_debian() {
+	local tar=$1 root
+	root=$(mktemp -d "$CACHE/debian.XXXXXX")
 	mkdir -p "$CACHE/debs"
 	retry 5 mmdebstrap --variant=minbase --mode=root --include="$(packages)" \
 		--aptopt='Acquire::Retries "5"' --aptopt='Acquire::http::Timeout "30"' \
@@ -55,10 +59,32 @@ build_root() {
 		--setup-hook='mkdir -p "$1"/var/cache/apt/archives' \
 		--setup-hook="sync-in $CACHE/debs /var/cache/apt/archives/" \
 		--customize-hook="sync-out /var/cache/apt/archives $CACHE/debs" \
+		--customize-hook='rm -rf "$1"/var/cache/apt/archives/*.deb' \
 		--skip=cleanup/apt/cache \
 		bookworm "$root" "$SOURCES" || die "mmdebstrap failed 5 times: is the Debian mirror reachable?"
 	rm -f "$CACHE"/debs/lock && rm -rf "$CACHE"/debs/partial
+	tar --zstd -C "$root" -cf "$tar.tmp" . && mv "$tar.tmp" "$tar"
+	rm -rf "$root"
+}
 
+# Slimming: what the appliance never runs. tiny-initramfs pulls perl in (the root has no
+# initramfs of its own); docker.io ships libnetwork's test tools (dnet, ovrouter); dockerd
+# 20.10 uses containerd's runc v2 shim only; the docker CLI is used from the clients. Modules
+# for hardware and file systems no VM of a VCH has are left out.
+SLIM=(boot/* var/lib/apt/lists/* var/cache/apt/* var/cache/debconf/*-old var/log/* tmp/* etc/machine-id
+	usr/share/doc/* usr/share/man usr/share/locale/* usr/share/perl usr/share/perl5 usr/lib/x86_64-linux-gnu/perl
+	usr/lib/x86_64-linux-gnu/libperl.so* usr/bin/dnet usr/sbin/ovrouter usr/bin/ctr usr/bin/containerd-stress
+	usr/bin/containerd-shim usr/bin/containerd-shim-runc-v1 usr/bin/docker
+	"usr/lib/modules/*/kernel/drivers/"{infiniband,comedi,target,md,gpu,media,hid,usb,staging,isdn,bluetooth}
+	"usr/lib/modules/*/kernel/fs/"{xfs,btrfs,nfs,nfsd,smb,cifs,ceph,ocfs2,gfs2,f2fs,jfs,nilfs2,reiserfs,ubifs,afs,ntfs3,dlm}
+	"usr/lib/modules/*/kernel/net/"{sunrpc,ceph,bluetooth,wireless,mac80211,rds,tipc,sctp})
+
+# build_root TAR DIR: from the Debian tarball, the kernel, the stage-1 modules and the slimmed
+# root as a squashfs ($COMP) in DIR.
+build_root() {
+	local tar=$1 dir=$2 root=$2/root kver m p
+	mkdir -p "$root"
+	tar --zstd -C "$root" -xf "$tar"
 	kver=$(basename "$(ls -d "$root"/lib/modules/*)")
 	cp "$root/boot/vmlinuz-$kver" "$dir/vmlinuz"
 	# The modules of stage 1, in load order, paths relative to /lib/modules/KVER.
@@ -77,14 +103,14 @@ build_root() {
 	done
 	rm "$dir/deps"
 	chroot "$root" dpkg-query -W -f='${Package} ${Version}\n' >"$dir/manifest"
-
-	# Slim: no kernel or initrd in the root (they are on the CD), no apt lists, caches or logs.
-	rm -rf "$root"/boot/* "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/* "$root"/var/cache/debconf/*-old \
-		"$root"/var/log/* "$root"/usr/share/doc/* "$root"/usr/share/man "$root"/usr/share/locale/* \
-		"$root"/tmp/* "$root"/etc/machine-id
-	# busybox offers sh, vi and friends at /bin/busybox; ip comes from iproute2.
+	for p in "${SLIM[@]}"; do
+		# shellcheck disable=SC2086 # the patterns are globs
+		rm -rf "$root"/$p
+	done
+	chroot "$root" depmod -a "$kver"
 	echo vic >"$root/etc/hostname"
-	mksquashfs "$root" "$dir/root.squashfs" -comp zstd -noappend -quiet -e "$root/proc" -e "$root/sys" -e "$root/dev"
+	mksquashfs "$root" "$dir/root.squashfs" -comp "$COMP" -noappend -no-progress -quiet \
+		-e "$root/proc" -e "$root/sys" -e "$root/dev"
 	rm -rf "$root"
 }
 
@@ -124,18 +150,24 @@ start=$(date +%s)
 # One build at a time per cache; what a killed build left is removed.
 exec 9>"$CACHE/lock"
 flock 9
-rm -rf "$CACHE"/root-*.tmp "$CACHE"/iso.*
+rm -rf --one-file-system "$CACHE"/root-*.tmp "$CACHE"/iso.* "$CACHE"/debian.* "$CACHE"/debian-*.tmp
 
-# The root layer.
-root_key=$( (cat "$LIST"; declare -f build_root packages; echo "${STAGE1_MODULES[*]}") | sha256sum | cut -c1-16)
+# The Debian layer, then the root layer.
+debian_key=$( (cat "$LIST"; declare -f build_debian packages) | sha256sum | cut -c1-16)
+DEBIAN=$CACHE/debian-$debian_key.tar.zst
+if [ ! -f "$DEBIAN" ]; then
+	say "appliance: installing Debian $debian_key from appliance/packages.list (minutes)"
+	build_debian "$DEBIAN"
+	ls -t "$CACHE"/debian-*.tar.zst | tail -n +3 | xargs -r rm -f # keep the two newest
+fi
+root_key=$( (echo "$debian_key $COMP ${STAGE1_MODULES[*]} ${SLIM[*]}"; declare -f build_root) | sha256sum | cut -c1-16)
 ROOTDIR=$CACHE/root-$root_key
 if [ ! -f "$ROOTDIR/root.squashfs" ]; then
-	say "appliance: building the Debian root $root_key from appliance/packages.list (minutes)"
+	say "appliance: slimming and squashing the root $root_key ($COMP)"
 	rm -rf "$ROOTDIR.tmp" && mkdir -p "$ROOTDIR.tmp"
-	build_root "$ROOTDIR.tmp"
+	build_root "$DEBIAN" "$ROOTDIR.tmp"
 	mv "$ROOTDIR.tmp" "$ROOTDIR"
-	# Keep the two newest roots.
-	ls -dt "$CACHE"/root-* | tail -n +3 | xargs -r rm -rf
+	ls -dt "$CACHE"/root-* | tail -n +3 | xargs -r rm -rf # keep the two newest
 fi
 
 # The Go binaries, static. -trimpath makes them depend on the code only, so their hash says
