@@ -18,7 +18,8 @@
 #   BENCH_RUNS=5 scripts/bench.sh       fewer runs of docker run --rm (default 25 on each network)
 #   BENCH_ONLY=container,scale BENCH_SCALE=50 BENCH_SCALE_PORTS=30 scripts/bench.sh
 #                                       only sections 5 and 6, with 50 containers (30 with a port);
-#                                       BENCHMARKS.md then holds only their rows
+#                                       BENCHMARKS.md then holds only their rows (sections: run, range,
+#                                       tcp, nat, container, scale, vsphere, appliance)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -35,7 +36,7 @@ NAT_RUNS=${BENCH_NAT_RUNS:-25}
 TCP_SECONDS=${BENCH_TCP_SECONDS:-3}
 TCP_ROUNDS=${BENCH_TCP_ROUNDS:-7}
 OUT=${BENCH_OUT:-$VIC_ROOT/BENCHMARKS.md}
-SECTIONS="run range tcp nat container scale"
+SECTIONS="run range tcp nat container scale vsphere appliance"
 ONLY=${BENCH_ONLY:-}
 for s in ${ONLY//,/ }; do
 	case " $SECTIONS " in *" $s "*) ;; *) die "BENCH_ONLY names section '$s': the sections are ${SECTIONS// /, }" ;; esac
@@ -802,8 +803,9 @@ TEXT
 	mv "$file.tmp" "$file"
 }
 
-header "vSphere round trips per container change at 10 and at 200 containers"
-if vs=$(vsphere_round_trips); then
+if ! want vsphere; then
+	:
+elif header "vSphere round trips per container change at 10 and at 200 containers" && vs=$(vsphere_round_trips); then
 	# shellcheck disable=SC2086 # four numbers
 	add_vsphere_row "$OUT" $vs
 	say "vSphere round trips per container change: $vs (10, 200 containers; then bytes read)"
@@ -818,7 +820,7 @@ fi
 # times are read from create's own progress lines as they arrive (it polls the guest every second).
 # Appended to BENCHMARKS.md as a section of its own. BENCH_APPLIANCE=0 skips it; a missing ISO
 # (make appliance) skips it too; BENCH_APPLIANCE_RUNS sets the number of creates (default 1).
-if [ "${BENCH_APPLIANCE:-1}" != 0 ]; then
+if [ "${BENCH_APPLIANCE:-1}" != 0 ] && want appliance; then
 	header "the appliance: power-on -> Docker API over TLS, and docker vic create end to end"
 	iso=${VIC_APPLIANCE_ISO:-$VIC_ROOT/bin/appliance.iso}
 	if [ ! -f "$iso" ]; then
