@@ -26,12 +26,12 @@ type VSphere struct {
 	VCH    string
 	// MaxWait bounds each wait of Follow for a change; zero means DefaultMaxWait.
 	MaxWait time.Duration
-	mu    sync.Mutex
+	mu      sync.Mutex
 	// endpointID is the endpoint VM's managed object ID as the stored document names it
 	// ("vm-42"), if any: the first reading tries that VM before it scans the datacenter.
 	endpointID string
-	sess  *vsphere.Session
-	scope *vsphere.Scope // where the VCH is, once a reading found it
+	sess       *vsphere.Session
+	scope      *vsphere.Scope // where the VCH is, once a reading found it
 }
 
 // Read implements Source, logging in when there is no session.
