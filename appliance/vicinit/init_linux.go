@@ -182,7 +182,15 @@ func (in *Init) readConfig(ctx context.Context) error {
 }
 
 // network reads the cards, plans and applies the links, and writes resolv.conf.
-func (in *Init) network(ctx context.Context) error {
+func (in *Init) network(ctx context.Context) (err error) {
+	// The DHCP clients of an attempt renew their leases on actx: a failed attempt ends them
+	// before the next one takes its own.
+	actx, cancel := context.WithCancel(ctx)
+	defer func() {
+		if err != nil {
+			cancel()
+		}
+	}()
 	raw, err := waitKey(ctx, in.ch, guestinfo.KeyNICs, func() { in.log.Printf("waiting for %s", guestinfo.KeyNICs) })
 	if err != nil {
 		return err
@@ -198,7 +206,7 @@ func (in *Init) network(ctx context.Context) error {
 	for _, pg := range missing {
 		in.log.Printf("port group %q has no card: the networks on it do not work on this VCH", pg)
 	}
-	applied, err := applyNetwork(ctx, plans, in.log)
+	applied, err := applyNetwork(actx, plans, in.log)
 	if err != nil {
 		return err
 	}

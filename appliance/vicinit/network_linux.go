@@ -196,7 +196,11 @@ func applyLease(nl *netlink.Handle, l netlink.Link, p LinkPlan, ack *dhcpv4.DHCP
 	return out, nil
 }
 
-// renew renews the lease at half its time until ctx ends; a failed renewal asks again.
+// renewRetry is the wait before asking again after a renewal and a new request both failed.
+const renewRetry = time.Minute
+
+// renew renews the lease at half its time until ctx ends; a failed renewal asks again, and
+// when that fails too, again after renewRetry.
 func renew(ctx context.Context, c *nclient4.Client, l netlink.Link, p LinkPlan, cur *nclient4.Lease, log *Log) {
 	defer c.Close()
 	nl, err := netlink.NewHandle()
@@ -205,8 +209,8 @@ func renew(ctx context.Context, c *nclient4.Client, l netlink.Link, p LinkPlan, 
 		return
 	}
 	defer nl.Close()
+	wait := cur.ACK.IPAddressLeaseTime(time.Hour) / 2
 	for {
-		wait := cur.ACK.IPAddressLeaseTime(time.Hour) / 2
 		select {
 		case <-ctx.Done():
 			return
@@ -216,10 +220,13 @@ func renew(ctx context.Context, c *nclient4.Client, l netlink.Link, p LinkPlan, 
 		if err != nil {
 			log.Printf("renewing the DHCP lease on %s: %v", p.Name, err)
 			if next, err = c.Request(ctx); err != nil {
+				// Ask again soon: the address must not outlive its lease unrenewed.
 				log.Printf("asking for a new DHCP lease on %s: %v", p.Name, err)
+				wait = min(renewRetry, wait)
 				continue
 			}
 		}
+		wait = next.ACK.IPAddressLeaseTime(time.Hour) / 2
 		if _, err := applyLease(nl, l, p, next.ACK); err != nil {
 			log.Printf("%v", err)
 		}

@@ -62,9 +62,13 @@ func (s *services) start() {
 		defer s.upperWG.Done()
 		s.runEndpoint(upper)
 	}()
-	s.awaitEndpoint(upper)
 	go func() {
+		// Waits here, not in start: a power-off must not wait for vic-endpoint's head start.
 		defer s.upperWG.Done()
+		s.awaitEndpoint(upper)
+		if upper.Err() != nil {
+			return
+		}
 		in.procs.Supervise(upper, "dockerd", func() *exec.Cmd { return exec.Command("dockerd", s.dockerdArgs()...) }, DefaultBackoff, stopGrace, nil)
 	}()
 }
@@ -195,15 +199,18 @@ func (s *services) watch(ctx context.Context, start time.Time) {
 	}
 }
 
-// dockerVersion asks dockerd on its unix socket for its version.
+// dockerClient asks dockerd on its unix socket, on one connection kept for the life of vic-init.
+var dockerClient = &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{
+	DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", dockerSocket)
+	},
+	MaxIdleConns: 1,
+}}
+
+// dockerVersion asks dockerd for its version.
 func dockerVersion(ctx context.Context) (string, error) {
-	c := http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", dockerSocket)
-		},
-	}}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker/version", nil)
-	resp, err := c.Do(req)
+	resp, err := dockerClient.Do(req)
 	if err != nil {
 		return "", err
 	}
