@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/vmware/govmomi/vim25/types"
 
@@ -31,7 +34,9 @@ type bootWatch struct {
 	// last is what the guest last reported; signed is the request already answered.
 	last      guestinfo.Status
 	signed    string
+	signedKey []byte // the public key of the request signed: another key is refused
 	lastProbe error
+	lastRead  error // the last failed reading of the endpoint VM
 }
 
 // refusal is a failure the guest caused and waiting cannot mend: a request create refuses.
@@ -51,13 +56,20 @@ func (w *bootWatch) run(ctx context.Context) (netip.Addr, string, error) {
 	for {
 		keys, power, err := w.ep.Keys(ctx)
 		if err != nil {
-			return netip.Addr{}, "", err
+			// vSphere may fail a reading now and then during a boot of minutes: only the
+			// deadline ends the wait, with the last error.
+			w.lastRead = err
+			if !sleepCtx(ctx, poll) {
+				return netip.Addr{}, "", fmt.Errorf("%w (last reading of the endpoint VM: %v)", ctx.Err(), err)
+			}
+			continue
 		}
 		if power == types.VirtualMachinePowerStatePoweredOff {
 			return netip.Addr{}, "", errors.New("the endpoint VM is powered off")
 		}
 		if v := keys[guestinfo.KeyStatus]; !guestinfo.IsUnset(v) {
 			if st, err := guestinfo.DecodeStatus(v); err == nil {
+				st.Message = printable(st.Message) // the guest writes it; the admin's terminal shows it
 				w.last = st
 			}
 		}
@@ -88,11 +100,29 @@ func (w *bootWatch) run(ctx context.Context) (netip.Addr, string, error) {
 				w.lastProbe = err
 			}
 		}
-		select {
-		case <-ctx.Done():
+		if !sleepCtx(ctx, poll) {
 			return netip.Addr{}, "", ctx.Err()
-		case <-time.After(poll):
 		}
+	}
+}
+
+// printable replaces the control characters of s with spaces.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// sleepCtx waits d, or less when ctx ends first; it reports whether ctx is still live.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
 	}
 }
 
@@ -111,6 +141,15 @@ func (w *bootWatch) sign(ctx context.Context, csrPEM string, st guestinfo.Status
 	if err != nil {
 		return err
 	}
+	der, err := x509.MarshalPKIXPublicKey(key)
+	if err != nil {
+		return err
+	}
+	if w.signedKey != nil && !bytes.Equal(der, w.signedKey) {
+		// The credentials went to the first key: a second one is someone else's.
+		return &refusal{fmt.Errorf("refusing the certificate request of VCH %q: its key is not the key of the request signed before", w.cfg.Name)}
+	}
+	w.signedKey = der
 	sealed, err := guestinfo.SealCredentials(key, w.creds)
 	if err != nil {
 		return err
@@ -166,6 +205,9 @@ func (w *bootWatch) report(ctx context.Context, m *vch.Manager) string {
 	}
 	if w.lastProbe != nil {
 		fmt.Fprintf(&b, "the Docker API did not answer: %v\n", w.lastProbe)
+	}
+	if w.lastRead != nil {
+		fmt.Fprintf(&b, "the last reading of the endpoint VM failed: %v\n", w.lastRead)
 	}
 	log := vch.DatastoreFile(w.cfg, vch.SerialLogFile)
 	if tail, err := m.ReadFile(ctx, log, 4096); err == nil && len(strings.TrimSpace(string(tail))) > 0 {

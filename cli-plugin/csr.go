@@ -26,7 +26,7 @@ type serverNames struct {
 
 // allowedNames lists what the certificate of VCH cfg may name: the VCH name and localhost,
 // 127.0.0.1, the static public, client and management addresses, and the addresses the guest
-// reports for those roles (DHCP). api, when valid, must be named.
+// reports for the roles that have no static one (DHCP). api, when valid, must be named.
 func allowedNames(cfg *config.Config, st guestinfo.Status, api netip.Addr) serverNames {
 	n := serverNames{dns: []string{"localhost"}, ips: []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1})}}
 	if hostnameRE.MatchString(cfg.Name) {
@@ -37,8 +37,10 @@ func allowedNames(cfg *config.Config, st guestinfo.Status, api netip.Addr) serve
 			n.ips = append(n.ips, r.IP.Addr())
 		}
 	}
-	for _, role := range []config.Role{config.RolePublic, config.RoleClient, config.RoleManagement} {
-		if a := statusAddr(st, role); a.IsValid() {
+	// A reported address counts only for a role without a static one: the guest writes its
+	// status, and must not get a certificate for an address it merely claims.
+	for role, r := range map[config.Role]config.RoleNetwork{config.RolePublic: cfg.Public, config.RoleClient: cfg.Client, config.RoleManagement: cfg.Management} {
+		if a := statusAddr(st, role); a.IsValid() && !r.Static() {
 			n.ips = append(n.ips, a)
 		}
 	}
