@@ -45,6 +45,9 @@ retry() {
 	done
 }
 
+# The hooks and formats in single quotes are expanded by mmdebstrap and dpkg-query, not here.
+# shellcheck disable=SC2016
+
 # build_debian TAR: the Debian root from the package list as a tarball. The .debs are synced
 # with $CACHE/debs, so a rebuild downloads only what changed.
 build_debian() {
@@ -105,7 +108,7 @@ build_root() {
 	chroot "$root" dpkg-query -W -f='${Package} ${Version}\n' >"$dir/manifest"
 	for p in "${SLIM[@]}"; do
 		# shellcheck disable=SC2086 # the patterns are globs
-		rm -rf "$root"/$p
+		rm -rf "${root:?}"/$p
 	done
 	chroot "$root" depmod -a "$kver"
 	echo vic >"$root/etc/hostname"
@@ -142,8 +145,9 @@ build_iso() {
 		-isohybrid-mbr /usr/lib/ISOLINUX/isohdpfx.bin "$tree"
 }
 
-command -v mmdebstrap >/dev/null && command -v mksquashfs >/dev/null && command -v xorriso >/dev/null ||
-	die "mmdebstrap, squashfs-tools and xorriso are missing: run scripts/setup.sh"
+for tool in mmdebstrap mksquashfs xorriso; do
+	command -v "$tool" >/dev/null || die "$tool is missing: run scripts/setup.sh"
+done
 [ "$(id -u)" -eq 0 ] || die "building the appliance needs root (mmdebstrap --mode=root, chroot)"
 mkdir -p "$CACHE" "$(dirname "$OUT")"
 start=$(date +%s)

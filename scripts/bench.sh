@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
-# bench.sh: measure the vic driver against Docker's own bridge in the same run, on the local
-# testbed (scripts/testbed.sh), and write BENCHMARKS.md. The goals come from the issue:
+# bench.sh: measure the vic driver against Docker's own drivers in the same run, on the local
+# testbed (scripts/testbed.sh), and write BENCHMARKS.md. The goals come from the issues; each
+# measure is a section that BENCH_ONLY names (run, range, tcp, nat, container, scale):
 #   1. `docker run --rm` on a vic network / on a bridge network      median ratio <= 1.05
 #   2. `docker run -d -p 20000-20999:20000-20999` and its `docker rm -f`  vic >= 40x faster,
 #      no docker-proxy process and no memory per port
 #   3. TCP throughput loopback -> published port / straight to the container's address >= 0.9
 #   4. NAT programming time per container with 1000 mappings published / with 10    <= 1.2
-# Every byte of traffic goes to loopback or to containers on this machine. About 5-10 minutes.
+#   5. `docker run --rm` on the static container network / on Docker's macvlan on the same
+#      parent link   median ratio <= 1.05; on the DHCP container network, the lease included
+#   6. 500 containers on vic networks (300 publishing a port): vic-endpoint's restart until every
+#      link and rule is back < 1 s, and its memory per container
+# Every byte of traffic goes to loopback or to containers and namespaces on this machine. About
+# 15-20 minutes, most of it starting and removing the 500 containers.
 #
 #   scripts/bench.sh                    run everything, write BENCHMARKS.md
 #   BENCH_RUNS=5 scripts/bench.sh       fewer runs of docker run --rm (default 25 on each network)
+#   BENCH_ONLY=container,scale BENCH_SCALE=50 BENCH_SCALE_PORTS=30 scripts/bench.sh
+#                                       only sections 5 and 6, with 50 containers (30 with a port);
+#                                       BENCHMARKS.md then holds only their rows
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -26,6 +35,11 @@ NAT_RUNS=${BENCH_NAT_RUNS:-25}
 TCP_SECONDS=${BENCH_TCP_SECONDS:-3}
 TCP_ROUNDS=${BENCH_TCP_ROUNDS:-7}
 OUT=${BENCH_OUT:-$VIC_ROOT/BENCHMARKS.md}
+SECTIONS="run range tcp nat container scale"
+ONLY=${BENCH_ONLY:-}
+for s in ${ONLY//,/ }; do
+	case " $SECTIONS " in *" $s "*) ;; *) die "BENCH_ONLY names section '$s': the sections are ${SECTIONS// /, }" ;; esac
+done
 PREFIX=vic-bench-
 VICNET=${PREFIX}vic BRNET=${PREFIX}bridge
 
@@ -40,6 +54,9 @@ trap 'exit 130' INT TERM
 export VIC_TESTBED_OWNER=$$
 
 # --- tools ---------------------------------------------------------------------------------------------
+
+# want SECTION: whether BENCH_ONLY (default: all) selects SECTION.
+want() { [ -z "$ONLY" ] || case ",$ONLY," in *",$1,"*) true ;; *) false ;; esac; }
 
 # now_ns: nanoseconds since the epoch.
 now_ns() { date +%s%N; }
@@ -106,6 +123,7 @@ started=$SECONDS
 
 # --- 1. docker run --rm ------------------------------------------------------------------------------------
 
+if want run; then
 header "docker run --rm: $RUNS runs on each network, interleaved"
 docker run --rm --net "$VICNET" "$IMAGE" sh -c true >/dev/null
 docker run --rm --net "$BRNET" "$IMAGE" sh -c true >/dev/null
@@ -126,6 +144,7 @@ RM_VIC_Q=$(quartiles <"$work/rm.vic") RM_BR_Q=$(quartiles <"$work/rm.br")
 # Each vic run against the bridge run next to it: robust to the machine's load drifting.
 RM_PAIRED=$(paste "$work/rm.vic" "$work/rm.br" | awk '{print $1 / $2}' | median | awk '{printf "%.2f\n", $1}')
 say "median: vic $RM_VIC ms ($RM_VIC_Q), bridge $RM_BR ms ($RM_BR_Q), ratio $RM_RATIO, median of paired ratios $RM_PAIRED"
+fi
 
 # --- 2. 1000 published ports ----------------------------------------------------------------------------
 
@@ -141,6 +160,7 @@ range_run() {
 	timed_ms docker rm -f ${PREFIX}range >>"$o.rm"
 }
 
+if want range; then
 header "docker run -d -p 20000-20999:20000-20999 and docker rm -f"
 for f in vic br; do : >"$work/range.$f.run" && : >"$work/range.$f.rm" && : >"$work/range.$f.proxies" && : >"$work/range.$f.eprss"; done
 for i in $(seq 1 "$RANGE_RUNS"); do
@@ -158,9 +178,11 @@ RG_BOTH_X=$(ratio "$((${RG_BR_RUN%.*} + ${RG_BR_RM%.*}))" "$((${RG_VIC_RUN%.*} +
 read -r PX_VIC_N PX_VIC_MB < <(sort -n "$work/range.vic.proxies" | tail -n 1)
 read -r PX_BR_N PX_BR_MB < <(sort -n "$work/range.br.proxies" | tail -n 1)
 EP_RSS=$(sort -g "$work/range.vic.eprss" | tail -n 1)
+fi
 
 # --- 3. TCP throughput -----------------------------------------------------------------------------------------
 
+if want tcp; then
 header "TCP throughput from the host: loopback -> published port vs straight to the container"
 docker run -d --name ${PREFIX}sink-vic --net "$VICNET" -p 28310:5001 -v "$VIC_ROOT/bin/vic-peer:/vic-peer:ro" "$IMAGE" /vic-peer sink 5001 >/dev/null
 docker run -d --name ${PREFIX}sink-br --net "$BRNET" -p 28311:5001 -v "$VIC_ROOT/bin/vic-peer:/vic-peer:ro" "$IMAGE" /vic-peer sink 5001 >/dev/null
@@ -185,6 +207,7 @@ TCP_VIC_RANGE=$(paired "$work/tcp.vic.pub" "$work/tcp.vic.direct" | sort -g | aw
 TCP_BR_RANGE=$(paired "$work/tcp.br.pub" "$work/tcp.br.direct" | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.2f–%.2f\n", lo, hi}')
 say "published/direct, median of rounds: vic $TCP_VIC_R ($TCP_VIC_RANGE), bridge $TCP_BR_R ($TCP_BR_RANGE)"
 docker rm -f ${PREFIX}sink-vic ${PREFIX}sink-br >/dev/null
+fi
 
 # --- 4. NAT programming time at 10 and at 1000 mappings -------------------------------------------------------
 
@@ -253,6 +276,7 @@ element_floor() {
 	ip netns delete "$ns"
 }
 
+if want nat; then
 header "NAT programming time for one more container at 10 and at 1000 published mappings"
 docker run -d --name ${PREFIX}load10 --net "$VICNET" -p 21000-21009:21000-21009 "$IMAGE" sleep 3600 >/dev/null
 nat_level 10
@@ -276,6 +300,349 @@ FLOOR_R=$(ratio "$FLOOR2000" "$FLOOR20")
 say "nft add + delete of one map element: $FLOOR20 ms with 20 elements, $FLOOR2000 ms with 2000"
 say "docker run: $NAT10_RUN ms at 10, $NAT1000_RUN ms at 1000 ($DNAT_LINES map elements in table ip vic); ProgramExternalConnectivity: $NAT10_PEC ms, $NAT1000_PEC ms; its NAT change: $NAT10_NAT ms, $NAT1000_NAT ms"
 remove_ours
+fi
+# === 5. container networks: docker run --rm against Docker's macvlan ==========================
+# (issue 10) The testbed's two container networks, each against a Docker macvlan network on the
+# same parent link: the endpoint's link on that port group (VIC_NET_<ALIAS>_LINK).
+
+STATIC_NET=${BENCH_STATIC_NET:-consumer} DHCP_NET=${BENCH_DHCP_NET:-containers}
+MV_STATIC=${PREFIX}macvlan MV_DHCP=${PREFIX}macvlan-dhcp
+
+# testbed_var ALIAS WHAT: the testbed's export VIC_NET_<ALIAS>_<WHAT>, or a failure.
+testbed_var() {
+	local name
+	name=VIC_NET_$(printf '%s' "$1" | tr 'a-z-' 'A-Z_')_$2
+	[ -n "${!name:-}" ] || die "the testbed printed no $name"
+	printf '%s\n' "${!name}"
+}
+
+# spare_range CIDR: the /29 before the last /29 of the IPv4 subnet CIDR (a /28 or wider): room
+# for Docker's own IPAM, away from the testbed's ranges and DHCP pool at the start of its subnets.
+spare_range() {
+	awk -v cidr="$1" 'BEGIN {
+		split(cidr, a, "/"); split(a[1], o, "."); bits = a[2]
+		if (bits > 28) exit 1
+		size = 2 ^ (32 - bits); base = ((o[1] * 256 + o[2]) * 256 + o[3]) * 256 + o[4]; base -= base % size
+		n = base + size - 16
+		printf "%d.%d.%d.%d/29\n", int(n / 16777216), int(n / 65536) % 256, int(n / 256) % 256, n % 256
+	}' || die "subnet $1 is narrower than a /28: no room for a Docker macvlan range"
+}
+
+# subnet_of ADDR/BITS: the subnet of an address in CIDR notation.
+subnet_of() {
+	awk -v cidr="$1" 'BEGIN {
+		split(cidr, a, "/"); split(a[1], o, "."); size = 2 ^ (32 - a[2])
+		n = ((o[1] * 256 + o[2]) * 256 + o[3]) * 256 + o[4]; n -= n % size
+		printf "%d.%d.%d.%d/%d\n", int(n / 16777216), int(n / 65536) % 256, int(n / 256) % 256, n % 256, a[2]
+	}'
+}
+
+# make_macvlan NAME PARENT SUBNET GATEWAY: a Docker macvlan network on PARENT whose addresses
+# come from Docker's IPAM in the spare range of SUBNET.
+make_macvlan() {
+	docker network create -d macvlan -o parent="$2" --subnet "$3" --gateway "$4" --ip-range "$(spare_range "$3")" "$1" >/dev/null
+}
+
+# rm_run NET: one timed `docker run --rm` on NET.
+rm_run() { timed_ms docker run --rm --net "$1" "$IMAGE" sh -c true; }
+
+bench_container_networks() {
+	local static_link dhcp_link static_subnet static_gw dhcp_machine dhcp_subnet i k from order
+	header "docker run --rm on the container networks against Docker's macvlan: $RUNS runs each, interleaved"
+	static_link=$(testbed_var "$STATIC_NET" LINK) dhcp_link=$(testbed_var "$DHCP_NET" LINK)
+	read -r static_subnet static_gw < <(docker network inspect -f '{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}}' "$STATIC_NET")
+	[ -n "$static_gw" ] || die "container network $STATIC_NET has no gateway: it is not a static network"
+	# The DHCP server's machine is the router of the DHCP port group, at its own address.
+	dhcp_machine=$(ip -n "$(testbed_var "$DHCP_NET" NS)" -o -4 addr show dev eth0 | awk '{print $4; exit}')
+	[ -n "$dhcp_machine" ] || die "the DHCP server's machine of $DHCP_NET has no address"
+	dhcp_subnet=$(subnet_of "$dhcp_machine")
+	make_macvlan "$MV_STATIC" "$static_link" "$static_subnet" "$static_gw"
+	make_macvlan "$MV_DHCP" "$dhcp_link" "$dhcp_subnet" "${dhcp_machine%/*}"
+	CN_STATIC_DESC="$STATIC_NET on $static_link, subnet $static_subnet; macvlan range $(spare_range "$static_subnet")"
+	CN_DHCP_DESC="$DHCP_NET on $dhcp_link, subnet $dhcp_subnet; macvlan range $(spare_range "$dhcp_subnet")"
+	say "static: $CN_STATIC_DESC"
+	say "DHCP: $CN_DHCP_DESC"
+	for k in "$STATIC_NET" "$MV_STATIC" "$DHCP_NET" "$MV_DHCP"; do rm_run "$k" >/dev/null; done
+	for k in cn.vs cn.ms cn.vd cn.md cn.lease; do : >"$work/$k"; done
+	# Each round runs the four in another order, so that none always follows the same one.
+	for i in $(seq 1 "$RUNS"); do
+		order=(vs ms vd md vs ms vd)
+		for k in "${order[@]:$((i % 4)):4}"; do
+			case $k in
+			vs) rm_run "$STATIC_NET" >>"$work/cn.vs" ;;
+			ms) rm_run "$MV_STATIC" >>"$work/cn.ms" ;;
+			vd)
+				from=$(wc -l <"${LOG:-/dev/null}" 2>/dev/null || echo 0)
+				rm_run "$DHCP_NET" >>"$work/cn.vd"
+				logged_ms "$from" 'method=IpamDriver.RequestAddress ' >>"$work/cn.lease"
+				;;
+			md) rm_run "$MV_DHCP" >>"$work/cn.md" ;;
+			esac
+		done
+	done
+	docker network rm "$MV_STATIC" "$MV_DHCP" >/dev/null
+	CN_VS=$(median <"$work/cn.vs") CN_MS=$(median <"$work/cn.ms") CN_VD=$(median <"$work/cn.vd") CN_MD=$(median <"$work/cn.md")
+	CN_VS_Q=$(quartiles <"$work/cn.vs") CN_MS_Q=$(quartiles <"$work/cn.ms") CN_VD_Q=$(quartiles <"$work/cn.vd") CN_MD_Q=$(quartiles <"$work/cn.md")
+	CN_S_RATIO=$(ratio "$CN_VS" "$CN_MS") CN_D_RATIO=$(ratio "$CN_VD" "$CN_MD")
+	CN_S_PAIRED=$(paste "$work/cn.vs" "$work/cn.ms" | awk '{print $1 / $2}' | median | awk '{printf "%.2f\n", $1}')
+	CN_D_PAIRED=$(paste "$work/cn.vd" "$work/cn.md" | awk '{print $1 / $2}' | median | awk '{printf "%.2f\n", $1}')
+	if [ -s "$work/cn.lease" ]; then
+		CN_LEASE=$(median <"$work/cn.lease" | awk '{printf "%.0f\n", $1}')
+		# Each DHCP run without its own lease, against the macvlan run of its round.
+		CN_VD_NOLEASE=$(paste "$work/cn.vd" "$work/cn.lease" | awk '{print $1 - $2}' | median | awk '{printf "%.0f\n", $1}')
+		CN_D_NOLEASE_PAIRED=$(paste "$work/cn.vd" "$work/cn.lease" "$work/cn.md" | awk '{print ($1 - $2) / $3}' | median | awk '{printf "%.2f\n", $1}')
+	else
+		CN_LEASE=n/a CN_VD_NOLEASE=n/a CN_D_NOLEASE_PAIRED=n/a
+	fi
+	say "static: vic $CN_VS ms ($CN_VS_Q), macvlan $CN_MS ms ($CN_MS_Q), ratio $CN_S_RATIO, median of paired ratios $CN_S_PAIRED"
+	say "DHCP: vic $CN_VD ms ($CN_VD_Q; the lease $CN_LEASE ms), macvlan $CN_MD ms ($CN_MD_Q), ratio $CN_D_RATIO; without the lease $CN_VD_NOLEASE ms, paired ratio $CN_D_NOLEASE_PAIRED"
+}
+
+rows_container() {
+	cat <<ROWS
+| \`docker run --rm\` on the static container network against Docker's macvlan on the same parent link (median of $RUNS each, interleaved; P25–P75) | $CN_VS ms ($CN_VS_Q) | macvlan $CN_MS ms ($CN_MS_Q) | ratio vic/macvlan $CN_S_RATIO (median of paired ratios $CN_S_PAIRED) | ≤ 1.05 | $(met "$CN_S_RATIO" '<=' 1.05) |
+| \`docker run --rm\` on the DHCP container network, the lease included (median of $RUNS; P25–P75), against macvlan with a static address on the same parent link | $CN_VD ms ($CN_VD_Q), of which the lease $CN_LEASE ms | macvlan $CN_MD ms ($CN_MD_Q) | ratio vic/macvlan $CN_D_RATIO (median of paired ratios $CN_D_PAIRED) | (reference) | |
+| the same without the lease (each run less its own RequestAddress) | $CN_VD_NOLEASE ms | macvlan $CN_MD ms | median of paired ratios $CN_D_NOLEASE_PAIRED | | |
+ROWS
+}
+
+how_container() {
+	cat <<HOW
+- **docker run --rm on container networks**: \`docker run --rm --net NET $IMAGE sh -c true\`, wall
+  time, one warm-up run each, then $RUNS rounds of four runs, each round in another order: the
+  testbed's static container network (vic IPAM, firewall level as configured), a Docker macvlan
+  network on the same parent link, the testbed's DHCP container network and a Docker macvlan network
+  on the DHCP network's parent link. The parent links are the endpoint's own links on those port
+  groups (the testbed's \`VIC_NET_<ALIAS>_LINK\`); both macvlan networks are
+  \`docker network create -d macvlan -o parent=LINK --subnet S --gateway G --ip-range R\` with
+  Docker's IPAM handing out a /29 the vic ranges and the DHCP pool do not use (static:
+  $CN_STATIC_DESC; DHCP: $CN_DHCP_DESC). A DHCP run includes the lease: the endpoint's
+  RequestAddress asks the port group's DHCP server (busybox udhcpd on the testbed) and answers
+  when it has the address, and \`docker rm\` releases it. The lease time is that RequestAddress's
+  duration in the endpoint's debug log; busybox udhcpd probes a free address with ARP and waits up
+  to 2 s for an answer before it offers it, so nearly all of it is the server's. The last row takes
+  each DHCP run less its own lease.
+HOW
+}
+
+# === 6. scale: 500 containers, vic-endpoint's restart and memory ===============================
+# (issue 10) SCALE containers on vic networks, SCALE_PORTS of them publishing a port: the
+# endpoint's restart (kill -9, as a crash, then started with the same command line) until every
+# link and rule is back, plain and after its rules were flushed, and its memory per container.
+
+SCALE=${BENCH_SCALE:-500} SCALE_PORTS=${BENCH_SCALE_PORTS:-300}
+# The static container network holds few addresses on the testbed (.140-.160): a share of them.
+SCALE_STATIC=${BENCH_SCALE_STATIC:-16}
+RESTARTS=${BENCH_RESTARTS:-5}
+# A network of this run's own: a Docker engine that lost count of a network's endpoints (under
+# heavy load, when it kills containers) refuses to remove it, and would fail the next run.
+SCALE_NET=${PREFIX}scale-$$ SCALE_PORT0=30000
+
+# scale_one I: start container I of the scale test, retried twice; echo its failure otherwise.
+scale_one() {
+	local i=$1 name=${PREFIX}s$1 args
+	if [ "$i" -le "$SCALE_PORTS" ]; then
+		args=(--net "$SCALE_NET" -p "$((SCALE_PORT0 + i)):80")
+	elif [ "$i" -le $((SCALE_PORTS + SCALE_STATIC)) ]; then
+		args=(--net "$STATIC_NET")
+	else
+		args=(--net "$SCALE_NET")
+	fi
+	for _ in 1 2 3; do
+		docker run -d --name "$name" "${args[@]}" "$IMAGE" sleep 86400 >/dev/null 2>"$work/scale.$i.err" && return 0
+		docker rm -f "$name" >/dev/null 2>&1 || true
+	done
+	echo "container $name: $(head -n 1 "$work/scale.$i.err")" >&2
+	return 1
+}
+
+# owned_now: "ELEMENTS RULES LINKS" of what the endpoint owns in the kernel (scripts/vic-restart):
+# port map elements of table ip vic, rules of its iptables chains and jumps into them, bridges
+# and host ends of veths.
+owned_now() { bin/vic-restart --count; }
+
+# cpu_ticks PID: the process's user and system time in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# settle PID: wait (at most 180 s) until the process uses under 2 % of a CPU over 2 s, after
+# the background work of a start or of many containers (container VMs, leases) is done.
+settle() {
+	local a b
+	for _ in $(seq 1 90); do
+		a=$(cpu_ticks "$1")
+		sleep 2
+		b=$(cpu_ticks "$1")
+		[ $((b - a)) -le 4 ] && return 0
+	done
+	say "warning: vic-endpoint (pid $1) still busy after 180 s"
+}
+
+# restart_endpoint FLUSH: kill -9 vic-endpoint and start it again with the same command line,
+# its output appended to its log and its pid written to the testbed's pid file, as
+# scripts/testbed.sh restart-endpoint does; with FLUSH=1 the driver's nftables table and iptables
+# chains are emptied while it is down (as a reboot or a firewall reload would). scripts/vic-restart
+# does it and polls every 10 ms in its own process until the socket answers and the kernel holds
+# as much as before; it prints "BACK_MS SOCKET_MS KERNEL_MS POLLS".
+restart_endpoint() {
+	local flush=()
+	[ "$1" = 1 ] && flush=(--flush)
+	bin/vic-restart "${flush[@]}" --pid-file "$VIC_TESTBED_DIR/endpoint.pid" --log "${LOG:-/dev/null}" ||
+		die "vic-endpoint was not back after its restart"
+	EP=$(cat "$VIC_TESTBED_DIR/endpoint.pid")
+}
+
+# go_ms DURATION: a Go duration (1.5s, 310.2ms, 12µs, 1m2s) in milliseconds.
+go_ms() {
+	awk -v d="$1" 'BEGIN {
+		n = 0
+		while (match(d, /^[0-9.]+(ns|µs|us|ms|s|m|h)/)) {
+			t = substr(d, 1, RLENGTH); d = substr(d, RLENGTH + 1)
+			v = t + 0; u = t; sub(/^[0-9.]+/, "", u)
+			n += v * (u == "ns" ? 1e-6 : u == "µs" || u == "us" ? 1e-3 : u == "ms" ? 1 : u == "s" ? 1e3 : u == "m" ? 6e4 : 3.6e6)
+		}
+		printf "%.0f\n", n
+	}'
+}
+
+# start_phases: "CONFIG STATE DRIVERS RESTORE TOTAL" in ms, the steps of the endpoint's last start
+# as its line "vic-endpoint serving" says them (see endpoint/daemon/phases.go).
+start_phases() {
+	local line k out=()
+	line=$(grep 'msg="vic-endpoint serving"' "${LOG:-/dev/null}" 2>/dev/null | tail -n 1)
+	for k in config state drivers restore started_in; do
+		out+=("$(go_ms "$(printf '%s\n' "$line" | grep -o " $k=[^ ]*" | cut -d= -f2)")")
+	done
+	echo "${out[*]}"
+}
+
+# restarts NAME: RESTARTS restarts, plain and flushed alternating, into $work/restart.NAME.{plain,flush}
+# (BACK_MS SOCKET_MS POLLS a line), each after the endpoint settled.
+restarts() {
+	local i r
+	: >"$work/restart.$1.plain" && : >"$work/restart.$1.flush"
+	: >"$work/phases.$1.plain" && : >"$work/phases.$1.flush"
+	for i in $(seq 1 "$RESTARTS"); do
+		for r in plain flush; do
+			settle "$EP"
+			restart_endpoint "$([ $r = flush ] && echo 1 || echo 0)" >>"$work/restart.$1.$r"
+			start_phases >>"$work/phases.$1.$r"
+			say "$1, $r restart $i: back after $(tail -n 1 "$work/restart.$1.$r" | awk '{printf "%s ms (socket answered after %s ms, kernel complete after %s ms; %s polls)", $1, $2, $3, $4}')"
+		done
+	done
+}
+
+# steps FILE: the medians of a file of lines "BACK CONFIG STATE DRIVERS RESTORE TOTAL" (ms), in words.
+steps() {
+	local c=() i
+	for i in 1 2 3 4 5 6; do c+=("$(col "$i" "$1" | median)"); done
+	echo "reading the VCH's configuration from vSphere ${c[1]} ms, opening the state database ${c[2]} ms, building the drivers ${c[3]} ms, restoring the kernel ${c[4]} ms (${c[5]} ms from Run to serving; the rest of ${c[0]} ms is the process's start and the poll)"
+}
+
+# col N FILE: column N of FILE.
+col() { awk -v n="$1" '{print $n}' "$2"; }
+
+bench_scale() {
+	local t0 failed ids
+	header "scale: $SCALE containers on vic networks, $SCALE_PORTS with a published port"
+	go build -o bin/vic-restart ./scripts/vic-restart || die "building bin/vic-restart failed"
+	[ "$SCALE_PORTS" -le "$SCALE" ] || die "BENCH_SCALE_PORTS=$SCALE_PORTS is more than BENCH_SCALE=$SCALE"
+	[ $((SCALE_PORTS + SCALE_STATIC)) -le "$SCALE" ] || SCALE_STATIC=$((SCALE - SCALE_PORTS))
+	docker network create -d vic --ipam-driver vic "$SCALE_NET" >/dev/null
+	# The reference: the restart and memory of an endpoint with no container.
+	restarts none
+	settle "$EP"
+	SC_RSS0=$(rss_mb "$EP")
+	read -r SC_BASE_E _ SC_BASE_L < <(owned_now)
+	say "with no container: endpoint RSS $SC_RSS0 MB, $SC_BASE_E map elements, $SC_BASE_L links"
+
+	t0=$SECONDS
+	export -f scale_one
+	export PREFIX IMAGE SCALE_PORTS SCALE_STATIC SCALE_NET STATIC_NET SCALE_PORT0 work
+	failed=0
+	seq 1 "$SCALE" | xargs -P 4 -I{} bash -c 'scale_one {}' || failed=1
+	SC_CREATE_S=$((SECONDS - t0))
+	[ "$failed" -eq 0 ] || die "not every container of the scale test started"
+	SC_RUNNING=$(docker ps -q --filter "name=^/${PREFIX}s[0-9]" | wc -l)
+	read -r SC_E SC_R SC_L < <(owned_now)
+	say "started $SC_RUNNING containers in $SC_CREATE_S s: $SC_E map elements, $SC_L links, $SC_R rules"
+	[ "$SC_RUNNING" -eq "$SCALE" ] || die "$SC_RUNNING of $SCALE containers of the scale test run"
+	[ "$SC_E" -eq $((SC_BASE_E + 2 * SCALE_PORTS)) ] || die "table ip vic holds $SC_E elements, not $((SC_BASE_E + 2 * SCALE_PORTS))"
+	settle "$EP"
+	SC_RSS_LIVE=$(rss_mb "$EP")
+
+	restarts "$SCALE"
+	settle "$EP"
+	SC_RSS=$(rss_mb "$EP")
+	SC_KB=$(awk -v a="$SC_RSS0" -v b="$SC_RSS" -v n="$SCALE" 'BEGIN {printf "%.1f\n", (b - a) * 1024 / n}')
+	SC_KB_LIVE=$(awk -v a="$SC_RSS0" -v b="$SC_RSS_LIVE" -v n="$SCALE" 'BEGIN {printf "%.1f\n", (b - a) * 1024 / n}')
+	SC_PLAIN=$(col 1 "$work/restart.$SCALE.plain" | median) SC_FLUSH=$(col 1 "$work/restart.$SCALE.flush" | median)
+	SC_PLAIN_MAX=$(col 1 "$work/restart.$SCALE.plain" | sort -g | tail -n 1)
+	SC_FLUSH_MAX=$(col 1 "$work/restart.$SCALE.flush" | sort -g | tail -n 1)
+	SC_PLAIN_SOCK=$(col 2 "$work/restart.$SCALE.plain" | median) SC_FLUSH_SOCK=$(col 2 "$work/restart.$SCALE.flush" | median)
+	SC0_PLAIN=$(col 1 "$work/restart.none.plain" | median) SC0_FLUSH=$(col 1 "$work/restart.none.flush" | median)
+	# Where the time goes: the medians of the steps the endpoint logged, per kind of restart.
+	for r in plain flush; do
+		for f in "$SCALE" none; do
+			paste -d' ' <(col 1 "$work/restart.$f.$r") "$work/phases.$f.$r" >"$work/steps.$f.$r"
+		done
+	done
+	SC_STEPS_PLAIN=$(steps "$work/steps.$SCALE.plain") SC_STEPS_FLUSH=$(steps "$work/steps.$SCALE.flush")
+	SC0_STEPS_PLAIN=$(steps "$work/steps.none.plain")
+	say "restart with $SCALE containers: back after $SC_PLAIN ms (max $SC_PLAIN_MAX), after a flush $SC_FLUSH ms (max $SC_FLUSH_MAX); with none $SC0_PLAIN ms, $SC0_FLUSH ms"
+	say "where a plain restart's time goes with $SCALE: $SC_STEPS_PLAIN"
+	say "after a flush: $SC_STEPS_FLUSH"
+	say "with none: $SC0_STEPS_PLAIN"
+	say "endpoint RSS: $SC_RSS0 MB with none, $SC_RSS MB with $SCALE after a restart ($SC_KB KB per container), $SC_RSS_LIVE MB before it ($SC_KB_LIVE KB per container)"
+
+	t0=$SECONDS
+	ids=$(docker ps -aq --filter "name=^/${PREFIX}s[0-9]")
+	# shellcheck disable=SC2086
+	[ -z "$ids" ] || printf '%s\n' $ids | xargs -P 4 -n 10 docker rm -f >/dev/null
+	SC_RM_S=$((SECONDS - t0))
+	for _ in $(seq 1 30); do docker network rm "$SCALE_NET" >/dev/null 2>&1 && break; sleep 1; done
+	docker network inspect "$SCALE_NET" >/dev/null 2>&1 && say "warning: docker does not remove network $SCALE_NET: $(docker network rm "$SCALE_NET" 2>&1)"
+	say "removed them in $SC_RM_S s"
+}
+
+rows_scale() {
+	cat <<ROWS
+| vic-endpoint's restart with $SCALE containers ($SCALE_PORTS publishing a port) until every link and rule is back (median of $RESTARTS; max) | $SC_PLAIN ms (max $SC_PLAIN_MAX); the socket answered after $SC_PLAIN_SOCK ms | — | with no container: $SC0_PLAIN ms | < 1000 ms | $(met "$SC_PLAIN" '<=' 999.999) |
+| the same after its nftables table and iptables chains were flushed | $SC_FLUSH ms (max $SC_FLUSH_MAX); the socket answered after $SC_FLUSH_SOCK ms | — | with no container: $SC0_FLUSH ms | < 1000 ms | $(met "$SC_FLUSH" '<=' 999.999) |
+| where a plain restart's time goes with $SCALE (medians, from the endpoint's log) | $SC_STEPS_PLAIN | — | with no container: $SC0_STEPS_PLAIN | | |
+| the same after a flush | $SC_STEPS_FLUSH | — | | | |
+| vic-endpoint's memory (RSS) per container | $SC_KB KB ($SC_RSS0 MB with none, $SC_RSS MB with $SCALE, both after a restart; $SC_RSS_LIVE MB before the restarts: $SC_KB_LIVE KB per container) | — | | | |
+ROWS
+}
+
+how_scale() {
+	cat <<HOW
+- **Scale**: $SCALE containers (\`docker run -d $IMAGE sleep 86400\`, 4 at a time, $SC_CREATE_S s to
+  start, $SC_RM_S s to remove): $SCALE_PORTS on a vic bridge network each publishing one port
+  (\`-p $((SCALE_PORT0 + 1))-$((SCALE_PORT0 + SCALE_PORTS)):80\`, one each: $SC_E map elements in
+  table ip vic, one per port and host address), $SCALE_STATIC on the static container network (its
+  range is small on the testbed) and the rest on the bridge network without a port; $SC_L links
+  (bridges \`vb-\` and host ends of veths \`ve-\`) and $SC_R rules in the driver's iptables chains.
+  Container VMs follow in vcsim. **Restart**: \`kill -9\` of vic-endpoint, as a crash, then the same
+  command line started again (as \`scripts/testbed.sh restart-endpoint\` does, without its build
+  step), by scripts/vic-restart, which times it in its own process: from the start of the new
+  process until the end of the first poll that finds the socket answering \`Plugin.Activate\` and
+  the kernel holding as many map elements, rules and links as before the kill (read through netlink,
+  a poll every 10 ms, each a few ms). The plain restart finds the kernel as the killed process left
+  it; the flushed one first deletes table ip vic and empties the chains VIC-POST, VIC-FWD, VIC-ISO
+  and VIC-ISO2, so the new process writes them all again. $RESTARTS of each, alternating, each after
+  the endpoint settled (under 2 % of a CPU over 2 s); the same with no container is the reference.
+  The goal is judged on the median. The steps come from the endpoint's line \`vic-endpoint
+  serving\`, which says how long its start spent reading the VCH's configuration (a scan of the
+  datacenter's VMs in vSphere), opening the state database (checked whole, as it may be damaged),
+  building the drivers and restoring the kernel (bridges, held ports, links, rules, the container
+  firewalls). **Memory**: the endpoint's RSS (VmRSS) after it settled following its last restart
+  with $SCALE containers, less its RSS after it settled following its last restart with none,
+  divided by $SCALE; the RSS of the process that served all the starts is shown beside it.
+HOW
+}
+
+if want container; then bench_container_networks; fi
+if want scale; then bench_scale; fi
 elapsed=$((SECONDS - started))
 
 # --- BENCHMARKS.md ---------------------------------------------------------------------------------------------
@@ -287,11 +654,11 @@ dver=$(docker version --format '{{.Server.Version}}')
 proxy_on=$(docker info --format '{{json .}}' | grep -q '"userland-proxy":false' && echo off || echo on)
 {
 	cat <<EOF
-# Benchmarks: the vic driver against Docker's own bridge
+# Benchmarks: the vic driver against Docker's own drivers
 
 Written by \`make bench\` (scripts/bench.sh): every number below was measured in one run on
-the local testbed (vcsim VCH, vic-endpoint on this machine), with Docker's bridge measured in
-the same run, interleaved where it matters. Rerun to refresh.
+the local testbed (vcsim VCH, vic-endpoint on this machine), with Docker's own drivers (bridge,
+macvlan) measured in the same run, interleaved where it matters. Rerun to refresh.
 
 | | |
 |---|---|
@@ -300,37 +667,63 @@ the same run, interleaved where it matters. Rerun to refresh.
 | kernel | $(uname -r) |
 | docker | Engine $dver, userland proxy $proxy_on |
 | bench time | ${elapsed} s |
+| sections | ${ONLY:-all} |
 
 ## Results
 
-| measure | vic | Docker bridge | result | goal | met |
+| measure | vic | Docker | result | goal | met |
 |---|---|---|---|---|---|
+EOF
+	if want run; then cat <<EOF
 | \`docker run --rm\` (median of $RUNS each, interleaved; P25–P75) | $RM_VIC ms ($RM_VIC_Q) | $RM_BR ms ($RM_BR_Q) | ratio vic/bridge $RM_RATIO (median of paired ratios $RM_PAIRED) | ≤ 1.05 | $(met "$RM_RATIO" '<=' 1.05) |
+EOF
+	fi
+	if want range; then cat <<EOF
 | \`docker run -d -p 20000-20999:20000-20999\` (median of $RANGE_RUNS vic, $RANGE_RUNS_BRIDGE bridge) | $RG_VIC_RUN ms | $RG_BR_RUN ms | vic ${RG_RUN_X}× faster | ≥ 40× | $(met "$RG_RUN_X" '>=' 40) |
 | its \`docker rm -f\` | $RG_VIC_RM ms | $RG_BR_RM ms | vic ${RG_RM_X}× faster | ≥ 40× | $(met "$RG_RM_X" '>=' 40) |
 | run + rm together | $((${RG_VIC_RUN%.*} + ${RG_VIC_RM%.*})) ms | $((${RG_BR_RUN%.*} + ${RG_BR_RM%.*})) ms | vic ${RG_BOTH_X}× faster | ≥ 40× | $(met "$RG_BOTH_X" '>=' 40) |
 | extra processes for 1000 ports (docker-proxy) | $PX_VIC_N | $PX_BR_N | | 0 | $([ "$PX_VIC_N" -eq 0 ] && echo yes || echo '**no**') |
 | their memory (RSS) | $PX_VIC_MB MB; the endpoint's own RSS grew by at most $EP_RSS MB | $PX_BR_MB MB | | no memory per port (≤ 10 MB for 1000) | $(met "$EP_RSS" '<=' 10) |
+EOF
+	fi
+	if want tcp; then cat <<EOF
 | TCP throughput, loopback → published port | $TCP_VIC_P MB/s | $TCP_BR_P MB/s | | | |
 | TCP throughput, host → container address | $TCP_VIC_D MB/s | $TCP_BR_D MB/s | | | |
 | published / direct (median of the $TCP_ROUNDS rounds' ratios; range) | $TCP_VIC_R ($TCP_VIC_RANGE) | $TCP_BR_R ($TCP_BR_RANGE) | vic $TCP_VIC_R | ≥ 0.9 | $(met "$TCP_VIC_R" '>=' 0.9) |
+EOF
+	fi
+	if want nat; then cat <<EOF
 | NAT programming time for one more container at 10 / 1000 mappings (median of $NAT_RUNS) | $NAT10_NAT ms / $NAT1000_NAT ms | — | ratio $NAT_NAT_R | ≤ 1.2 | $(met "$NAT_NAT_R" '<=' 1.2) |
 | its whole ProgramExternalConnectivity (ports held, NAT, state saved with fsync) | $NAT10_PEC ms / $NAT1000_PEC ms | — | ratio $NAT_PEC_R | | |
 | \`docker run -d -p H:80\` at 10 / 1000 mappings (median of $NAT_RUNS) | $NAT10_RUN ms / $NAT1000_RUN ms | — | ratio $NAT_RUN_R | ≤ 1.2 | $(met "$NAT_RUN_R" '<=' 1.2) |
 | reference: one \`nft add element\` / \`nft delete element\` with 20 / 2000 elements in the map | $FLOOR20 ms / $FLOOR2000 ms | — | ratio $FLOOR_R | (floor of the nft CLI) | |
+EOF
+	fi
+	# The rows of sections 5 and 6.
+	if want container; then rows_container; fi
+	if want scale; then rows_scale; fi
+	cat <<EOF
 
 ## How each number is taken
 
+EOF
+	if want run; then cat <<EOF
 - **docker run --rm**: \`docker run --rm --net NET $IMAGE sh -c true\`, wall time, one warm-up run
   each, then $RUNS runs on each network alternating which goes first. The vic network is
   \`docker network create -d vic --ipam-driver vic\`; the bridge network is a user-defined
   \`docker network create\` (Docker's bridge driver).
+EOF
+	fi
+	if want range; then cat <<EOF
 - **1000 published ports**: \`docker run -d -p 20000-20999:20000-20999 $IMAGE sleep 3600\` then
   \`docker rm -f\`, wall time. While the container runs, docker-proxy processes are counted
   (\`ps -C docker-proxy\`) with their summed RSS, and the endpoint's RSS is compared with its RSS
   before the run. The vic endpoint holds one socket per published port (so that no other process
   takes the port) inside its one process: its RSS growth is that cost. The bridge run is done
   $RANGE_RUNS_BRIDGE time(s) because it is slow.
+EOF
+	fi
+	if want tcp; then cat <<EOF
 - **TCP throughput**: \`vic-peer sink\` (scripts/vic-peer, static, bind-mounted into the
   container) counts the bytes of each connection and answers with the count; \`vic-peer send\` on the
   host writes for ${TCP_SECONDS} s, half-closes and waits for that count, so every byte counted was
@@ -339,6 +732,9 @@ the same run, interleaved where it matters. Rerun to refresh.
   loopback); throughputs are medians over the rounds, the ratio is the median of each round's
   published/direct ratio. One stream on a shared $(nproc)-CPU machine is noisy: single rounds
   vary by ±20 %, so read the range.
+EOF
+	fi
+	if want nat; then cat <<EOF
 - **NAT programming time**: instead of 1000 containers (too heavy for $(nproc) CPUs), the mappings are
   pre-loaded by publishing ports on two containers: \`-p 21000-21009:21000-21009\` (10
   mappings), then \`-p 21010-21999:21010-21999\` (1000 in all, $DNAT_LINES map elements in table ip vic:
@@ -357,6 +753,10 @@ the same run, interleaved where it matters. Rerun to refresh.
   the map (ratio $FLOOR_R here). The endpoint makes the same change through netlink from its own
   process, without the CLI's start-up, so its own figure above can be lower.
 EOF
+	fi
+	# The paragraphs of sections 5 and 6.
+	if want container; then how_container; fi
+	if want scale; then how_scale; fi
 } >"$OUT"
 sed -n '/^## Results/,/^## How/p' "$OUT" | sed '$d'
 say "bench: wrote ${OUT#"$VIC_ROOT"/} in ${elapsed} s"

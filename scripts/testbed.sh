@@ -41,7 +41,7 @@
 #
 # Progress goes to stderr; stdout carries only the export lines:
 #   VIC_TARGET VIC_THUMBPRINT VIC_VCH VIC_PUBLIC_IP VIC_CLIENT_IP VIC_MANAGEMENT_IP VIC_OUTSIDE_NS
-#   VIC_OUTSIDE_IP VIC_CLIENTSIDE_NS VIC_NET_<ALIAS>_NS VIC_TESTBED_DIR VIC_ENDPOINT_LOG
+#   VIC_OUTSIDE_IP VIC_CLIENTSIDE_NS VIC_NET_<ALIAS>_NS VIC_NET_<ALIAS>_LINK VIC_TESTBED_DIR VIC_ENDPOINT_LOG
 #   VIC_DOCKER_CONFIG (where the docker-vic plugin is installed: DOCKER_CONFIG=... docker vic port)
 # VIC_TESTBED_DIR (default /tmp/vic-testbed) may be set before `up` and must then be set for `down`.
 #

@@ -64,53 +64,9 @@ func TestApplianceBootsAndServesDockerOverTLS(t *testing.T) {
 	assert.NilError(t, os.WriteFile(disk, nil, 0o600))
 	assert.NilError(t, os.Truncate(disk, 2<<30))
 
-	serial := filepath.Join(dir, "serial.log")
-	sock := filepath.Join(dir, "guestinfo.sock")
-	mon := filepath.Join(dir, "monitor.sock")
-	start := time.Now()
-	// The devices of a vSphere VM, as the testbed's harness (appliance/qemu) gives them: the CD
-	// on IDE, the disk on PVSCSI, a vmxnet3 card.
-	qemu := exec.Command("ip", "netns", "exec", ns.Name, "qemu-system-x86_64",
-		"-machine", "pc", "-accel", "tcg,tb-size=256", "-m", "1024", "-smp", "1",
-		"-nodefaults", "-no-user-config", "-display", "none", "-vga", "none",
-		"-serial", "file:"+serial, "-monitor", "unix:"+mon+",server=on,wait=off",
-		"-drive", "file="+iso+",media=cdrom,if=ide,index=1,readonly=on,format=raw", "-boot", "order=d",
-		"-device", "pvscsi,id=scsi0",
-		"-drive", "file="+disk+",if=none,id=disk0,format=raw", "-device", "scsi-hd,drive=disk0,bus=scsi0.0,scsi-id=0",
-		"-netdev", "tap,id=n0,ifname="+tapName+",script=no,downscript=no",
-		"-device", "vmxnet3,netdev=n0,mac="+guestMAC,
-		"-device", "virtio-serial-pci,id=vser0",
-		"-chardev", "socket,id=gi,path="+sock+",server=on,wait=off",
-		"-device", "virtserialport,bus=vser0.0,chardev=gi,name="+guestinfo.Port,
-		"-fw_cfg", "name="+guestinfo.FwCfgPort+",string="+guestinfo.Port,
-	)
-	qemu.Stdout, qemu.Stderr = os.Stderr, os.Stderr
-	qemu.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // a killed test leaves no VM
-	assert.NilError(t, qemu.Start())
-	exited := make(chan struct{}) // closed when qemu ends
-	go func() { qemu.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		qemu.Process.Kill()
-		<-exited
-		if t.Failed() {
-			b, _ := os.ReadFile(serial)
-			t.Logf("serial console:\n%s", b)
-		}
-	})
-
-	// The wire: connect before the guest opens its port.
-	conn := dialRetry(t, ctx, sock)
-	go guestinfo.ServeWire(ctx, conn, host) //nolint:errcheck // ends with qemu
-	waitLink(t, ns, tapName)
-	ns.LinkUp(t, tapName, hostAddr)
-
-	initAt := waitSerial(t, ctx, serial, "stage 1: vic-init", start)
-	t.Logf("power-on to vic-init: %.1fs", initAt.Seconds())
-	st, err := host.WaitStatus(ctx, func(s guestinfo.Status) bool { return s.Phase == guestinfo.PhaseReady })
-	assert.NilError(t, err, "the appliance never reported ready")
-	readyAt := time.Since(start)
-	t.Logf("power-on to ready: %.1fs (Docker %s, endpoint %q)", readyAt.Seconds(), st.Docker, st.Endpoint)
-	assert.Equal(t, st.Boot, 1)
+	// First boot: the disk is formatted, the key made, the request signed.
+	vm := bootVM(t, ctx, ns, iso, disk, dir, host, 1)
+	st := vm.waitReady(t, ctx, host, 1)
 	assert.Equal(t, st.Addresses["client"], guestAddr)
 
 	// What a user observes, from the client network: docker info over TLS with the CA's client
@@ -119,7 +75,7 @@ func TestApplianceBootsAndServesDockerOverTLS(t *testing.T) {
 	out, err := dockerInNS(ctx, ns, certs, "info", "--format", "{{.ServerVersion}} {{.Name}}")
 	assert.NilError(t, err, out)
 	assert.Equal(t, strings.TrimSpace(out), st.Docker+" vch-smoke")
-	t.Logf("power-on to docker info over TLS: %.1fs", time.Since(start).Seconds())
+	t.Logf("power-on to docker info over TLS: %.1fs", time.Since(vm.start).Seconds())
 
 	other, err := fakehost.NewCA("another CA")
 	assert.NilError(t, err)
@@ -133,18 +89,90 @@ func TestApplianceBootsAndServesDockerOverTLS(t *testing.T) {
 	for k, v := range host.Keys() {
 		assert.Assert(t, !strings.Contains(v, "PRIVATE KEY") && !strings.Contains(v, creds.Password), "guestinfo key %s holds a secret", k)
 	}
+	csr := host.Keys()[guestinfo.KeyCSR]
+	vm.powerOff(t)
 
-	// qemu's system_powerdown presses the ACPI power button: a clean power-off.
+	// Second boot from the same disk: the key and its certificate are kept, Docker answers again.
+	vm = bootVM(t, ctx, ns, iso, disk, dir, host, 2)
+	vm.waitReady(t, ctx, host, 2)
+	assert.Equal(t, host.Keys()[guestinfo.KeyCSR], csr, "the second boot made a new request")
+	out, err = dockerInNS(ctx, ns, certs, "info", "--format", "{{.Name}}")
+	assert.NilError(t, err, out)
+	vm.powerOff(t)
+}
+
+// vm is one boot of the appliance under qemu.
+type vm struct {
+	serial, monitor string
+	start           time.Time
+	exited          chan struct{} // closed when qemu ends
+}
+
+// bootVM powers the appliance on with the devices of a vSphere VM, as the testbed's harness
+// (appliance/qemu) gives them: the CD on IDE, the disk on PVSCSI, a vmxnet3 card on a tap in
+// ns; its guestinfo port is served from host.
+func bootVM(t *testing.T, ctx context.Context, ns *testns.NS, iso, disk, dir string, host *fakehost.Host, n int) *vm {
+	v := &vm{serial: filepath.Join(dir, fmt.Sprintf("serial-%d.log", n)), monitor: filepath.Join(dir, fmt.Sprintf("mon-%d.sock", n)),
+		exited: make(chan struct{})}
+	sock := filepath.Join(dir, fmt.Sprintf("gi-%d.sock", n))
+	v.start = time.Now()
+	qemu := exec.Command("ip", "netns", "exec", ns.Name, "qemu-system-x86_64",
+		"-machine", "pc", "-accel", "tcg,tb-size=256", "-m", "1024", "-smp", "1",
+		"-nodefaults", "-no-user-config", "-display", "none", "-vga", "none",
+		"-serial", "file:"+v.serial, "-monitor", "unix:"+v.monitor+",server=on,wait=off",
+		"-drive", "file="+iso+",media=cdrom,if=ide,index=1,readonly=on,format=raw", "-boot", "order=d",
+		"-device", "pvscsi,id=scsi0",
+		"-drive", "file="+disk+",if=none,id=disk0,format=raw", "-device", "scsi-hd,drive=disk0,bus=scsi0.0,scsi-id=0",
+		"-netdev", "tap,id=n0,ifname="+tapName+",script=no,downscript=no",
+		"-device", "vmxnet3,netdev=n0,mac="+guestMAC,
+		"-device", "virtio-serial-pci,id=vser0",
+		"-chardev", "socket,id=gi,path="+sock+",server=on,wait=off",
+		"-device", "virtserialport,bus=vser0.0,chardev=gi,name="+guestinfo.Port,
+		"-fw_cfg", "name="+guestinfo.FwCfgPort+",string="+guestinfo.Port,
+	)
+	qemu.Stdout, qemu.Stderr = os.Stderr, os.Stderr
+	qemu.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // a killed test leaves no VM
+	assert.NilError(t, qemu.Start())
+	go func() { qemu.Wait(); close(v.exited) }()
+	t.Cleanup(func() {
+		qemu.Process.Kill()
+		<-v.exited
+		if t.Failed() {
+			b, _ := os.ReadFile(v.serial)
+			t.Logf("serial console of boot %d:\n%s", n, b)
+		}
+	})
+	// The wire: connect before the guest opens its port.
+	conn := dialRetry(t, ctx, sock)
+	go guestinfo.ServeWire(ctx, conn, host) //nolint:errcheck // ends with qemu
+	waitLink(t, ns, tapName)
+	ns.LinkUp(t, tapName, hostAddr)
+	return v
+}
+
+// waitReady waits for boot number n to report ready, and logs how long it took.
+func (v *vm) waitReady(t *testing.T, ctx context.Context, host *fakehost.Host, n int) guestinfo.Status {
+	initAt := waitSerial(t, ctx, v.serial, "stage 1: vic-init", v.start)
+	st, err := host.WaitStatus(ctx, func(s guestinfo.Status) bool { return s.Phase == guestinfo.PhaseReady && s.Boot == n })
+	assert.NilError(t, err, "boot %d never reported ready", n)
+	t.Logf("boot %d: power-on to vic-init %.1fs, to ready %.1fs (Docker %s, endpoint %q)",
+		n, initAt.Seconds(), time.Since(v.start).Seconds(), st.Docker, st.Endpoint)
+	return st
+}
+
+// powerOff presses the ACPI power button with qemu's system_powerdown and waits for a clean
+// power-off.
+func (v *vm) powerOff(t *testing.T) {
 	pressed := time.Now()
-	assert.NilError(t, monitor(mon, "system_powerdown"))
+	assert.NilError(t, monitor(v.monitor, "system_powerdown"))
 	select {
-	case <-exited:
+	case <-v.exited:
 		t.Logf("powered off %.1fs after system_powerdown", time.Since(pressed).Seconds())
 	case <-time.After(90 * time.Second):
-		t.Error("the appliance did not power off within 90 s of system_powerdown")
+		t.Fatal("the appliance did not power off within 90 s of system_powerdown")
 	}
-	b, _ := os.ReadFile(serial)
-	assert.Assert(t, strings.Contains(string(b), "vic-init") && strings.Contains(string(b), "bye"), "no clean shutdown on the console")
+	b, _ := os.ReadFile(v.serial)
+	assert.Assert(t, strings.Contains(string(b), "] bye"), "no clean shutdown on the console")
 	t.Logf("vic-init's own lines on the console:\n%s", progress(string(b)))
 }
 

@@ -68,12 +68,14 @@ func (o Options) Validate() error {
 // does not answer the configuration stored at the last reading), the state database, the
 // IPAM and network drivers, the kernel restored from the state (or the state rebuilt from
 // Docker and the kernel when the database cannot be trusted: rebuild.go), the background
-// tasks, then the socket, served until ctx ends. Then it stops serving, waits for the tasks and closes the
+// tasks, then the socket, served until ctx ends; the line saying it serves says how long each of
+// these steps took. Then it stops serving, waits for the tasks and closes the
 // database, leaving rules and links in place so that containers keep working while it restarts.
 func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
+	ph := newPhases(time.Now())
 	src, target, err := liveconfig.Open(o.Source)
 	if err != nil {
 		return err
@@ -90,6 +92,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		}
 		return err
 	}
+	ph.done("config", time.Now())
 	nl, err := netlink.NewHandle()
 	if err != nil {
 		return fmt.Errorf("opening a netlink handle: %w", err)
@@ -109,6 +112,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
+	ph.done("state", time.Now())
 	live := liveconfig.New(v.Config, up)
 	leases, err := newLeases(live, log)
 	if err != nil {
@@ -124,12 +128,14 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if api != nil {
 		defer api.Close()
 	}
+	ph.done("drivers", time.Now())
 	g := newGate(st.Lost())
 	rb := &rebuilder{st: st, d: d, public: up.Address, gate: g, log: log}
 	if api != nil {
 		rb.api = api
 	}
 	startState(ctx, st, d, rb, log)
+	ph.done("restore", time.Now())
 
 	l, err := driverapi.Listen(o.Socket)
 	if err != nil {
@@ -148,8 +154,8 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err := notifyReady(); err != nil {
 		log.Warn("telling systemd the endpoint is ready failed", "error", err)
 	}
-	log.Info("vic-endpoint serving", "version", o.Version, "vch", v.Name, "revision", v.Config.Revision,
-		"public", up.Address, "uplinks", up.String(), "socket", o.Socket, "state", st.Path())
+	log.Info("vic-endpoint serving", append([]any{"version", o.Version, "vch", v.Name, "revision", v.Config.Revision,
+		"public", up.Address, "uplinks", up.String(), "socket", o.Socket, "state", st.Path()}, ph.attrs(time.Now())...)...)
 	err = srv.Serve(ctx, l)
 	log.Info("vic-endpoint stopped: rules and links stay in place", "vch", v.Name)
 	return err

@@ -33,6 +33,11 @@ func (tb *testbed) exports(vs vsphere) []export {
 	for _, c := range containerNets {
 		ex = append(ex, export{"VIC_NET_" + envName(c.Alias) + "_NS", netNS(c.Alias)})
 	}
+	// The endpoint's own link on each container network's port group: the parent of its
+	// containers' macvlans, and of a Docker macvlan network that `make bench` compares them with.
+	for _, c := range containerNets {
+		ex = append(ex, export{"VIC_NET_" + envName(c.Alias) + "_LINK", hostLink(nil, []string{c.Alias})})
+	}
 	return append(ex,
 		export{"VIC_TESTBED_DIR", tb.dir},
 		export{"VIC_ENDPOINT_LOG", tb.path("endpoint.log")},

@@ -4,11 +4,7 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/docker-vic/docker-vic/endpoint/driverapi"
 )
 
 // pidOf is the pid in the testbed's file NAME.pid when that process still runs comm; 0 if not.
@@ -78,24 +76,8 @@ func startDetached(cmd *exec.Cmd) (<-chan struct{}, error) {
 	return exited, nil
 }
 
-// socketAnswers tells whether a plugin serves socket: Plugin.Activate answers with Implements.
-func socketAnswers(socket string) bool {
-	client := &http.Client{
-		Timeout: 2 * time.Second,
-		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
-		}},
-	}
-	defer client.CloseIdleConnections()
-	resp, err := client.Post("http://vic/Plugin.Activate", "application/json", nil)
-	if err != nil {
-		return false
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	return resp.StatusCode == http.StatusOK && bytes.Contains(body, []byte("Implements"))
-}
+// socketAnswers tells whether a plugin serves socket.
+func socketAnswers(socket string) bool { return driverapi.Answers(socket, 2*time.Second) }
 
 // tail is the last n lines of a file, indented, for messages.
 func tail(path string, n int) string {

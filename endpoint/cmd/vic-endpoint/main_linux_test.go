@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker-vic/docker-vic/endpoint/daemon"
 	"gotest.tools/v3/assert"
 )
 
@@ -38,7 +39,7 @@ func TestParseOptions(t *testing.T) {
 			assert.Equal(t, o.Socket, "/run/docker/plugins/vic.sock")
 			assert.Equal(t, len(o.Uplinks), 2)
 			assert.Equal(t, o.WatchInterval, 2*time.Second)
-			assert.Equal(t, o.ConfigInterval, time.Minute)
+			assert.Equal(t, o.ConfigInterval, daemon.DefaultConfigInterval)
 			assert.Equal(t, o.Version, version)
 			assert.Equal(t, level, slog.LevelInfo)
 		})
