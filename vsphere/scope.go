@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/vmware/govmomi/fault"
+	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/types"
@@ -105,4 +107,40 @@ func scopeObjects(scope *Scope) []types.ObjectSpec {
 		out = append(out, types.ObjectSpec{Obj: scope.Folder, Skip: types.NewBool(true), SelectSet: []types.BaseSelectionSpec{folderTree}})
 	}
 	return out
+}
+
+// EndpointScope is the scope of the endpoint VM whose managed object ID is id ("vm-42") in
+// datacenter (a name or path; empty means the only one), as a document stored earlier names
+// it. Only Datacenter and Endpoint are set: enough for ScanEndpoint, which reads no pool.
+func EndpointScope(ctx context.Context, c *vim25.Client, datacenter, id string) (*Scope, error) {
+	dc, err := find.NewFinder(c, false).DatacenterOrDefault(ctx, datacenter)
+	if err != nil {
+		return nil, fmt.Errorf("finding datacenter %q: %w", datacenter, err)
+	}
+	return &Scope{
+		Datacenter: dc.Reference(), DatacenterPath: dc.InventoryPath,
+		Endpoint: types.ManagedObjectReference{Type: "VirtualMachine", Value: id},
+	}, nil
+}
+
+// ScanEndpoint reads, in one property retrieval, only the endpoint VM of scope and the networks
+// of its datacenter: what the endpoint needs to describe its own VCH (VCH answers with no
+// container counts), at a cost that does not grow with the VCH's containers. A gone endpoint
+// VM gives an error wrapping ErrScopeGone.
+func ScanEndpoint(ctx context.Context, c *vim25.Client, scope *Scope) (*Inventory, error) {
+	dc := object.NewDatacenter(c, scope.Datacenter)
+	dc.InventoryPath = scope.DatacenterPath
+	s := &Inventory{dc: dc, dcName: dc.Name()}
+	objects := scopeObjects(scope)
+	objects = slices.DeleteFunc(objects, func(o types.ObjectSpec) bool {
+		return o.Obj != scope.Endpoint && o.Obj != scope.Datacenter
+	})
+	req := types.RetrieveProperties{SpecSet: []types.PropertyFilterSpec{{ObjectSet: objects, PropSet: inventoryProperties}}}
+	if err := s.retrieve(ctx, c, req); err != nil {
+		if fault.Is(err, &types.ManagedObjectNotFound{}) {
+			return nil, fmt.Errorf("reading endpoint VM %s: %w: %w", scope.Endpoint.Value, ErrScopeGone, err)
+		}
+		return nil, fmt.Errorf("reading endpoint VM %s in datacenter %q: %w", scope.Endpoint.Value, s.dcName, err)
+	}
+	return s, nil
 }

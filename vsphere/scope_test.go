@@ -116,3 +116,28 @@ func TestScanVCHNoticesAMovedOrGoneEndpoint(t *testing.T) {
 		assert.Check(t, is.ErrorContains(err, scope.Endpoint.Value))
 	})
 }
+
+// TestScanEndpointReadsOnlyTheEndpointVM: a reading of the endpoint VM alone describes its VCH as
+// a scan of the datacenter does (NICs on their port groups), with no container VM read; a scope
+// naming a VM that is gone says ErrScopeGone.
+func TestScanEndpointReadsOnlyTheEndpointVM(t *testing.T) {
+	withTwoVCHs(t, false, 3, 5, func(ctx context.Context, c *vim25.Client, all *vsphere.Inventory, scope *vsphere.Scope) {
+		want, err := all.VCH("vch1")
+		assert.NilError(t, err)
+		hinted, err := vsphere.EndpointScope(ctx, c, "", want.ID)
+		assert.NilError(t, err)
+		inv, err := vsphere.ScanEndpoint(ctx, c, hinted)
+		assert.NilError(t, err)
+		assert.Equal(t, len(inv.VMs()), 1, "VMs read besides the endpoint VM")
+		got, err := inv.VCH("vch1")
+		assert.NilError(t, err)
+		assert.Assert(t, reflect.DeepEqual(got.NICs, want.NICs), "NICs = %+v, want %+v", got.NICs, want.NICs)
+		assert.Equal(t, got.Config.Revision, want.Config.Revision)
+		assert.Equal(t, got.Containers, 0)
+
+		gone, err := vsphere.EndpointScope(ctx, c, "", "vm-999999")
+		assert.NilError(t, err)
+		_, err = vsphere.ScanEndpoint(ctx, c, gone)
+		assert.Assert(t, errors.Is(err, vsphere.ErrScopeGone), "err = %v", err)
+	})
+}

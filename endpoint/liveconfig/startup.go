@@ -54,6 +54,9 @@ func (s Startup) Read(ctx context.Context) (v *vchdoc.VCH, stale bool, err error
 		v, err := s.wait(ctx)
 		return v, false, err
 	}
+	if vs, ok := s.Source.(*VSphere); ok && stored.ID != "" {
+		vs.hintEndpoint(stored.ID)
+	}
 	rctx, cancel := context.WithTimeout(ctx, orDefault(s.StoredWait, DefaultStoredWait))
 	v, err = s.Source.Read(rctx)
 	cancel()

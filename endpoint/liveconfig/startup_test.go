@@ -213,3 +213,34 @@ func TestStartupEndsWithItsContext(t *testing.T) {
 	_, _, err := st.Read(ctx)
 	assert.Assert(t, errors.Is(err, context.DeadlineExceeded), "got %v", err)
 }
+
+// TestStartupReadsTheStoredEndpointVMFirst: a start with a stored document reads the endpoint VM
+// it names, not the datacenter (a restart's cost does not grow with container VMs); a stored
+// ID that no longer names the VCH's endpoint VM falls back to a scan of the datacenter.
+func TestStartupReadsTheStoredEndpointVMFirst(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	b := startSim(t, testConfig(), "", "vch1")
+	first, _ := startupOf(t, b.opts, dir)
+	want, _, err := first.Read(ctx)
+	assert.NilError(t, err)
+
+	for _, id := range []string{want.ID, "vm-999999"} {
+		again, _ := startupOf(t, b.opts, dir)
+		if id != want.ID {
+			stale := *want
+			stale.ID = id
+			_, err := again.Stored.Save(&stale)
+			assert.NilError(t, err)
+		}
+		got, isStale, err := again.Read(ctx)
+		assert.NilError(t, err, "stored ID %s", id)
+		assert.Assert(t, !isStale)
+		assert.Equal(t, got.ID, want.ID)
+		assert.Assert(t, reflect.DeepEqual(got.NICs, want.NICs), "NICs %+v, want %+v", got.NICs, want.NICs)
+		vs := again.Source.(*VSphere)
+		assert.Assert(t, vs.scope != nil && vs.scope.Endpoint.Value == want.ID, "scope %+v after stored ID %s", vs.scope, id)
+		// Only a scan of the datacenter learns the pool: the stored ID spared it, the stale one not.
+		assert.Equal(t, vs.scope.Pool.Value == "", id == want.ID, "pool %q after stored ID %s", vs.scope.Pool.Value, id)
+	}
+}

@@ -19,17 +19,19 @@ var ErrNoConfiguration = errors.New("no configuration in vSphere")
 
 // VSphere reads the VCH from vSphere on one session, kept between readings (one login, not one
 // per reading) and dropped on error, and follows its endpoint VM on that session (Follow).
-// The first reading scans the datacenter for the endpoint VM; the next ones read only the VCH's
-// pool and folder (vsphere.ScanVCH).
+// The first reading scans the datacenter for the endpoint VM, unless a stored document named it;
+// the next ones read only that VM and the datacenter's networks (vsphere.ScanEndpoint).
 type VSphere struct {
 	Target *vsphere.Target
 	VCH    string
 	// MaxWait bounds each wait of Follow for a change; zero means DefaultMaxWait.
 	MaxWait time.Duration
-
-	mu    sync.Mutex
-	sess  *vsphere.Session
-	scope *vsphere.Scope // where the VCH is, once a reading found it
+	mu      sync.Mutex
+	// endpointID is the endpoint VM's managed object ID as the stored document names it
+	// ("vm-42"), if any: the first reading tries that VM before it scans the datacenter.
+	endpointID string
+	sess       *vsphere.Session
+	scope      *vsphere.Scope // where the VCH is, once a reading found it
 }
 
 // Read implements Source, logging in when there is no session.
@@ -51,6 +53,13 @@ func (s *VSphere) Read(ctx context.Context) (*vchdoc.VCH, error) {
 	return v, nil
 }
 
+// hintEndpoint names the endpoint VM for the first reading, from a stored document.
+func (s *VSphere) hintEndpoint(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.endpointID = id
+}
+
 // Close implements Source: it logs out.
 func (s *VSphere) Close(ctx context.Context) error {
 	s.mu.Lock()
@@ -70,18 +79,28 @@ func (s *VSphere) session(ctx context.Context) (*vsphere.Session, error) {
 	return s.sess, nil
 }
 
-// read describes the VCH from a scan of its scope, or of the datacenter when its scope is not
-// known or no longer holds it. s.mu is held, with a session.
+// read describes the VCH from a reading of its endpoint VM alone (vsphere.ScanEndpoint: the
+// endpoint needs no container counts, and its cost does not grow with the containers), or from
+// a scan of the datacenter when the endpoint VM is not known yet or no longer is the VCH's.
+// s.mu is held, with a session.
 func (s *VSphere) read(ctx context.Context) (*vchdoc.VCH, error) {
+	if s.scope == nil && s.endpointID != "" {
+		// The stored document names the endpoint VM: try it once, before any datacenter scan.
+		s.scope, _ = vsphere.EndpointScope(ctx, s.sess.Client, s.Target.Datacenter, s.endpointID)
+		s.endpointID = ""
+	}
 	if s.scope != nil {
-		inv, err := vsphere.ScanVCH(ctx, s.sess.Client, s.scope)
-		if err == nil {
-			return inv.VCH(s.VCH)
-		}
-		if !errors.Is(err, vsphere.ErrScopeGone) {
+		inv, err := vsphere.ScanEndpoint(ctx, s.sess.Client, s.scope)
+		if err != nil && !errors.Is(err, vsphere.ErrScopeGone) {
 			return nil, err
 		}
-		s.scope = nil
+		if err == nil {
+			v, err := inv.VCH(s.VCH)
+			if !errors.Is(err, vsphere.ErrNotFound) {
+				return v, err
+			}
+		}
+		s.scope = nil // gone, or no longer this VCH's endpoint VM: scan the datacenter
 	}
 	inv, err := vsphere.ScanInventory(ctx, s.sess.Client, s.Target.Datacenter)
 	if err != nil {
