@@ -818,8 +818,9 @@ fi
 # bin/appliance.iso on the testbed's appliance mode (its endpoint VM boots under qemu; the
 # accelerator is written with the figures). The host-mode testbed above goes down first. The
 # times are read from create's own progress lines as they arrive (it polls the guest every second).
-# Appended to BENCHMARKS.md as a section of its own. BENCH_APPLIANCE=0 skips it; a missing ISO
-# (make appliance) skips it too; BENCH_APPLIANCE_RUNS sets the number of creates (default 1).
+# Appended to BENCHMARKS.md as a section of its own (BENCH_ONLY names it appliance).
+# BENCH_APPLIANCE=0 skips it; a missing ISO (make appliance) skips it too; BENCH_APPLIANCE_RUNS
+# sets the number of creates (default 1).
 if [ "${BENCH_APPLIANCE:-1}" != 0 ] && want appliance; then
 	header "the appliance: power-on -> Docker API over TLS, and docker vic create end to end"
 	iso=${VIC_APPLIANCE_ISO:-$VIC_ROOT/bin/appliance.iso}

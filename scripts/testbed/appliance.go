@@ -115,11 +115,12 @@ func (tb *testbed) upAppliance(ctx context.Context) (err error) {
 }
 
 // applianceExports are the export lines of the appliance mode: the host mode's, without the
-// host's endpoint, with the addresses `docker vic create` gives the endpoint VM.
+// host's endpoint and its container-network links (the endpoint VM has those NICs), with the
+// addresses `docker vic create` gives the endpoint VM.
 func (tb *testbed) applianceExports(vsph vsphere) []export {
 	var ex []export
 	for _, e := range tb.exports(vsph) {
-		if e.Name != "VIC_ENDPOINT_LOG" {
+		if e.Name != "VIC_ENDPOINT_LOG" && !strings.HasSuffix(e.Name, "_LINK") {
 			ex = append(ex, e)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -29,13 +30,13 @@ const usage = "usage: vic-vmconfig extraconfig VM | vic-vmconfig files VM"
 func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := run(ctx, os.Args[1:]); err != nil {
+	if err := run(ctx, os.Stdout, os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "vic-vmconfig:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, args []string) error {
+func run(ctx context.Context, w io.Writer, args []string) error {
 	if len(args) != 2 || (args[0] != "extraconfig" && args[0] != "files") {
 		return errors.New(usage)
 	}
@@ -68,7 +69,7 @@ func run(ctx context.Context, args []string) error {
 	if args[0] == "extraconfig" {
 		for _, o := range m.Config.ExtraConfig {
 			if v := o.GetOptionValue(); v != nil {
-				fmt.Printf("%s=%v\n", v.Key, v.Value)
+				fmt.Fprintf(w, "%s=%v\n", v.Key, v.Value)
 			}
 		}
 		return nil
@@ -77,8 +78,8 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Println(dir)
-	return nil
+	_, err = fmt.Fprintln(w, dir)
+	return err
 }
 
 // localFolder is the local directory of the datastore folder that holds the VM's .vmx.
