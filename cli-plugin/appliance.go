@@ -70,6 +70,10 @@ type opsFlags struct {
 	user, password, file string
 }
 
+// envOpsPassword gives --ops-user's password when --ops-password does not, so that the password
+// need not be on a command line.
+const envOpsPassword = "VIC_OPS_PASSWORD"
+
 func (o opsFlags) given() bool { return o.user != "" || o.password != "" || o.file != "" }
 
 // refuseWithoutAppliance says that the endpoint's credentials have no use without the appliance,
@@ -88,6 +92,9 @@ func (o opsFlags) refuseWithoutAppliance() error {
 // credentials returns the endpoint's vSphere credentials: from the flags, else from the file,
 // else the creator's own (t).
 func (o opsFlags) credentials(t *vsphere.Target) (guestinfo.Credentials, error) {
+	if o.user != "" && o.password == "" {
+		o.password = os.Getenv(envOpsPassword)
+	}
 	switch {
 	case o.file != "" && (o.user != "" || o.password != ""):
 		return guestinfo.Credentials{}, &config.Error{Flag: "--ops-credentials-file", Value: o.file, Rule: "give either the file or --ops-user and --ops-password, not both"}

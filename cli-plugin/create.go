@@ -99,7 +99,7 @@ func (o *createOptions) register(flags *pflag.FlagSet) {
 	flags.StringVar(&o.tlsCertDir, "tls-cert-dir", "", "`DIR` for the Docker API certificates (default ${DOCKER_CONFIG:-~/.docker}/vic/NAME)")
 	flags.BoolVar(&o.noContext, "no-context", false, "Do not create a Docker context for the VCH")
 	flags.StringVar(&o.ops.user, "ops-user", "", "vSphere `USER` the endpoint works with (default: yours)")
-	flags.StringVar(&o.ops.password, "ops-password", "", "Password of --ops-user")
+	flags.StringVar(&o.ops.password, "ops-password", "", "Password of --ops-user (or $"+envOpsPassword+", which ps and shell history do not show)")
 	flags.StringVar(&o.ops.file, "ops-credentials-file", "", "Private `FILE` of VIC_USER= and VIC_PASSWORD= lines for the endpoint")
 	flags.BoolVar(&o.keepOnFailure, "keep-on-failure", false, "Keep the VCH when its appliance does not come up, to look into it")
 }

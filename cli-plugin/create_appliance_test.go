@@ -26,6 +26,7 @@ import (
 
 	"github.com/docker-vic/docker-vic/api/guestinfo"
 	"github.com/docker-vic/docker-vic/config"
+	"github.com/docker-vic/docker-vic/vsphere"
 )
 
 // spaces are the runs of blanks a table aligns with.
@@ -233,6 +234,22 @@ func TestReadOpsCredentials(t *testing.T) {
 	c, err := readOpsCredentials(path)
 	assert.NilError(t, err)
 	assert.Equal(t, c, guestinfo.Credentials{User: "ops", Password: "p w"})
+}
+
+// TestOpsPasswordFromTheEnvironment: --ops-user takes its password from VIC_OPS_PASSWORD when
+// --ops-password is not given, and the variable alone, without --ops-user, changes nothing.
+func TestOpsPasswordFromTheEnvironment(t *testing.T) {
+	t.Setenv(envOpsPassword, "from env")
+	mine := &vsphere.Target{User: "admin", Password: "mine"}
+	c, err := opsFlags{user: "ops"}.credentials(mine)
+	assert.NilError(t, err)
+	assert.Equal(t, c, guestinfo.Credentials{User: "ops", Password: "from env"})
+	c, err = opsFlags{user: "ops", password: "flag"}.credentials(mine)
+	assert.NilError(t, err)
+	assert.Equal(t, c.Password, "flag")
+	c, err = opsFlags{}.credentials(mine)
+	assert.NilError(t, err)
+	assert.Equal(t, c, guestinfo.Credentials{User: "admin", Password: "mine"})
 }
 
 // assertNothingLeft checks that VCH name left no VM, pool, folder, datastore folder or TLS

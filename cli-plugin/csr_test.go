@@ -38,7 +38,9 @@ func TestCheckRequest(t *testing.T) {
 	cfg := config.New("vch1")
 	cfg.Public.IP = netip.MustParsePrefix("198.51.100.10/24")
 	cfg.ApplyDefaults()
-	st := guestinfo.Status{Addresses: map[string]string{"management": "203.0.113.98/27"}}
+	// The guest reports the public address it has, and claims another: a static role's address
+	// is the configured one, whatever the guest reports.
+	st := guestinfo.Status{Addresses: map[string]string{"management": "203.0.113.98/27", "public": "198.51.100.99/24"}}
 	allowed := allowedNames(cfg, st, mustAddr("198.51.100.10"))
 
 	good := makeCSR(t, key, "vch1", []string{"vch1"}, "198.51.100.10", "203.0.113.98")
@@ -55,6 +57,7 @@ func TestCheckRequest(t *testing.T) {
 		{"OtherName", makeCSR(t, key, "vch2", nil, "198.51.100.10"), `its common name is "vch2", not the VCH's name`},
 		{"ForeignDNS", makeCSR(t, key, "vch1", []string{"vcenter.example.com"}, "198.51.100.10"), `it names "vcenter.example.com", which is not the VCH's name or localhost`},
 		{"ForeignIP", makeCSR(t, key, "vch1", nil, "198.51.100.10", "192.0.2.1"), "it names 192.0.2.1, which is not an address of the VCH"},
+		{"ClaimedStaticRole", makeCSR(t, key, "vch1", nil, "198.51.100.10", "198.51.100.99"), "it names 198.51.100.99, which is not an address of the VCH"},
 		{"NoAPIAddress", makeCSR(t, key, "vch1", []string{"vch1"}), "it does not name 198.51.100.10, where the Docker API is reached"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -204,8 +204,8 @@ run sh -c "ls -1 '$folder'"
 data_disk=$(grep -E -- '-data(-flat)?\.vmdk$' "$out" | grep -- '-flat' || grep -E -- '-data\.vmdk$' "$out" || true)
 run sh -c "cd '$folder' && grep -lrF -e '$key_part' --exclude='${data_disk:-none}' . ; true"
 expect_value "$(cat "$out")" "" "the private key is in no file of [datastore] $vch/ but the data disk ${data_disk:-?}" "no file"
-run sh -c "cd '$folder' && grep -lrF -e '$password' --exclude='${data_disk:-none}' . ; true"
-expect_value "$(cat "$out")" "" "the vSphere password is in no file of [datastore] $vch/ but the data disk" "no file"
+run sh -c "cd '$folder' && grep -lrF -e '$password' . ; true"
+expect_value "$(cat "$out")" "" "the vSphere password is in no file of [datastore] $vch/, the data disk included" "no file"
 
 header "docker vic rm"
 pid=$(qemu_pid)

@@ -44,12 +44,15 @@ type options struct {
 	portgroups                          []string
 }
 
+// envPassword gives the password without showing it to every user in ps.
+const envPassword = "VCSIM_PASSWORD"
+
 func parseFlags(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("vcsim", flag.ContinueOnError)
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "address to serve on; port 0 picks a free port")
 	fs.StringVar(&o.username, "username", "user", "user name the simulator accepts")
-	fs.StringVar(&o.password, "password", "pass", "password the simulator accepts")
+	fs.StringVar(&o.password, "password", "pass", "password the simulator accepts (or $"+envPassword+", kept off the command line)")
 	fs.StringVar(&o.pidfile, "pidfile", "", "file to write the process ID to while serving")
 	fs.Func("portgroup", "distributed port group to create on "+sim.Switch+" (repeatable)", func(name string) error {
 		if strings.TrimSpace(name) == "" {
@@ -68,6 +71,11 @@ func parseFlags(args []string) (options, error) {
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "password" })
+	if p, ok := os.LookupEnv(envPassword); ok && !given {
+		o.password = p
 	}
 	if o.username == "" || o.password == "" {
 		return o, errors.New("--username and --password must not be empty")

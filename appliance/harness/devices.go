@@ -61,7 +61,12 @@ func readMachine(ctx context.Context, c *vim25.Client, devices []types.BaseVirtu
 		if !ok {
 			return "", fmt.Errorf("datastore %q of %q has no local directory", p.Datastore, dsPath)
 		}
-		return filepath.Join(dir, filepath.FromSlash(p.Path)), nil
+		rel := filepath.FromSlash(p.Path)
+		if !filepath.IsLocal(rel) {
+			// The harness runs as root: a file outside the datastore must never become a disk.
+			return "", fmt.Errorf("%q leaves its datastore's directory", dsPath)
+		}
+		return filepath.Join(dir, rel), nil
 	}
 	inv, err := vsphere.ScanInventory(ctx, c, "")
 	if err != nil {

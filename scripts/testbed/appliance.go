@@ -88,7 +88,7 @@ func (tb *testbed) upAppliance(ctx context.Context) (err error) {
 		return err
 	}
 	// A password of its own, that the end-to-end run can look for where it must not be.
-	vsph, err := tb.startVcsim(vcenterAddr.Addr(), "--password", "vic-"+rand.Text())
+	vsph, err := tb.startVcsim(vcenterAddr.Addr(), "vic-"+rand.Text())
 	if err != nil {
 		return err
 	}

@@ -61,7 +61,7 @@ func (tb *testbed) up(ctx context.Context) (err error) {
 		}
 	}()
 
-	vs, err := tb.startVcsim(netip.MustParseAddr("127.0.0.1"))
+	vs, err := tb.startVcsim(netip.MustParseAddr("127.0.0.1"), "")
 	if err != nil {
 		return err
 	}

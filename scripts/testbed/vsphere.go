@@ -34,8 +34,8 @@ func (vs vsphere) bare() string {
 
 // startVcsim starts bin/vcsim with the port groups on a free port of address ip and reads
 // where it serves from its first line. That line holds the password, so vcsim.out is root-only.
-// Further flags, like --password, go to vcsim as they are.
-func (tb *testbed) startVcsim(ip netip.Addr, flags ...string) (vsphere, error) {
+// A password, when given, reaches vcsim in its environment; "" keeps vcsim's default.
+func (tb *testbed) startVcsim(ip netip.Addr, password string) (vsphere, error) {
 	out, err := createPrivate(tb.path("vcsim.out"), false)
 	if err != nil {
 		return vsphere{}, err
@@ -46,11 +46,14 @@ func (tb *testbed) startVcsim(ip netip.Addr, flags ...string) (vsphere, error) {
 		return vsphere{}, err
 	}
 	defer logFile.Close()
-	args := append([]string{"--listen", netip.AddrPortFrom(ip, 0).String(), "--pidfile", tb.path("vcsim.pid")}, flags...)
+	args := []string{"--listen", netip.AddrPortFrom(ip, 0).String(), "--pidfile", tb.path("vcsim.pid")}
 	for _, pg := range portGroups {
 		args = append(args, "--portgroup", pg)
 	}
 	cmd := exec.Command(filepath.Join(tb.bin, "vcsim"), args...)
+	if password != "" {
+		cmd.Env = append(os.Environ(), "VCSIM_PASSWORD="+password) // not in ps, as --password would be
+	}
 	cmd.Stdout, cmd.Stderr = out, logFile
 	exited, err := startDetached(cmd)
 	if err != nil {
