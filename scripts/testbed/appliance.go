@@ -53,30 +53,11 @@ func (tb *testbed) upAppliance(ctx context.Context) (err error) {
 		return err
 	}
 	defer tb.unlock()
-	if err := tb.waitForOwner(ctx); err != nil {
-		return err
-	}
-	tb.logf("clearing what an earlier run left")
-	if err := tb.down(ctx); err != nil {
-		return err
-	}
-	host, err := netlink.NewHandle()
+	host, err := tb.prepare(ctx, []netip.Prefix{vcenterAddr.Masked()})
 	if err != nil {
-		return fmt.Errorf("opening a netlink handle: %w", err)
+		return err
 	}
 	defer host.Close()
-	if err := checkHostRanges(host); err != nil {
-		return err
-	}
-	if err := checkPackageSources(ctx, []netip.Prefix{vcenterAddr.Masked()}); err != nil {
-		return err
-	}
-	if err := tb.build(ctx); err != nil {
-		return err
-	}
-	if err := tb.makeDir(); err != nil {
-		return err
-	}
 	defer func() {
 		if err != nil {
 			tb.upFailed()

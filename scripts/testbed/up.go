@@ -18,6 +18,39 @@ import (
 	"github.com/docker-vic/docker-vic/api/vchdoc"
 )
 
+// prepare readies an `up` of either mode, with the lock held: it waits for an earlier owner,
+// clears what an earlier run left, checks that the host's ranges and package sources leave
+// room for the testbed's subnets, builds the binaries and makes the testbed's directory. It
+// returns a netlink handle of the host's namespace.
+func (tb *testbed) prepare(ctx context.Context, subnets []netip.Prefix) (*netlink.Handle, error) {
+	if err := tb.waitForOwner(ctx); err != nil {
+		return nil, err
+	}
+	tb.logf("clearing what an earlier run left")
+	if err := tb.down(ctx); err != nil {
+		return nil, err
+	}
+	host, err := netlink.NewHandle()
+	if err != nil {
+		return nil, fmt.Errorf("opening a netlink handle: %w", err)
+	}
+	err = checkHostRanges(host)
+	if err == nil {
+		err = checkPackageSources(ctx, subnets)
+	}
+	if err == nil {
+		err = tb.build(ctx)
+	}
+	if err == nil {
+		err = tb.makeDir()
+	}
+	if err != nil {
+		host.Close()
+		return nil, err
+	}
+	return host, nil
+}
+
 // up brings the testbed up step by step and prints the export lines. A failed `up` leaves
 // nothing behind (unless VIC_TESTBED_KEEP is set) but says what happened.
 func (tb *testbed) up(ctx context.Context) (err error) {
@@ -28,33 +61,14 @@ func (tb *testbed) up(ctx context.Context) (err error) {
 		return err
 	}
 	defer tb.unlock()
-	if err := tb.waitForOwner(ctx); err != nil {
-		return err
-	}
 	if err := checkDocker(ctx); err != nil {
 		return err
 	}
-	tb.logf("clearing what an earlier run left")
-	if err := tb.down(ctx); err != nil {
-		return err
-	}
-	host, err := netlink.NewHandle()
+	host, err := tb.prepare(ctx, hostSubnets())
 	if err != nil {
-		return fmt.Errorf("opening a netlink handle: %w", err)
+		return err
 	}
 	defer host.Close()
-	if err := checkHostRanges(host); err != nil {
-		return err
-	}
-	if err := checkPackageSources(ctx, hostSubnets()); err != nil {
-		return err
-	}
-	if err := tb.build(ctx); err != nil {
-		return err
-	}
-	if err := tb.makeDir(); err != nil {
-		return err
-	}
 	defer func() {
 		if err != nil {
 			tb.upFailed()
