@@ -633,8 +633,8 @@ how_scale() {
   and VIC-ISO2, so the new process writes them all again. $RESTARTS of each, alternating, each after
   the endpoint settled (under 2 % of a CPU over 2 s); the same with no container is the reference.
   The goal is judged on the median. The steps come from the endpoint's line \`vic-endpoint
-  serving\`, which says how long its start spent reading the VCH's configuration (a scan of the
-  datacenter's VMs in vSphere), opening the state database (checked whole, as it may be damaged),
+  serving\`, which says how long its start spent reading the VCH's configuration (the endpoint VM
+  its stored document names, read alone), opening the state database (checked whole, as it may be damaged),
   building the drivers and restoring the kernel (bridges, held ports, links, rules, the container
   firewalls). **Memory**: the endpoint's RSS (VmRSS) after it settled following its last restart
   with $SCALE containers, less its RSS after it settled following its last restart with none,
