@@ -7,35 +7,18 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vmware/govmomi"
 	"gotest.tools/v3/assert"
 
-	"github.com/docker-vic/docker-vic/config"
 	"github.com/docker-vic/docker-vic/endpoint/cvm"
-	"github.com/docker-vic/docker-vic/vsphere/sim"
+	"github.com/docker-vic/docker-vic/vsphere/sim/simtest"
 )
 
 // TestDriftIsReconciled: each drift vic-drift makes shows in vSphere, and the endpoint's
 // reconciliation puts every one of them right.
 func TestDriftIsReconciled(t *testing.T) {
 	ctx := context.Background()
-	m := sim.Model()
-	assert.NilError(t, m.Create())
-	defer m.Remove()
-	s := m.Service.NewServer()
-	defer s.Close()
-	t.Setenv("VIC_TARGET", s.URL.String())
-	t.Setenv("VIC_THUMBPRINT", "")
-
-	gc, err := govmomi.NewClient(ctx, s.URL, true)
-	assert.NilError(t, err)
-	c := gc.Client
+	c := simtest.ServeVCH(t, "vch1")
 	{
-		assert.NilError(t, sim.AddPortGroups(ctx, c, sim.MACLearning(), "vch1"))
-		cfg := config.New("vch1")
-		cfg.ApplyDefaults()
-		_, err := sim.AddVCH(ctx, c, cfg)
-		assert.NilError(t, err)
 		r, err := cvm.New(c, cvm.Options{VCH: "vch1"})
 		assert.NilError(t, err)
 		want := []cvm.Container{
@@ -58,7 +41,7 @@ func TestDriftIsReconciled(t *testing.T) {
 		assert.DeepEqual(t, observed(t, r), before)
 	}
 
-	err = run(ctx, []string{"remove", "nothere"})
+	err := run(ctx, []string{"remove", "nothere"})
 	assert.Error(t, err, `no container VM named "nothere"`)
 	assert.ErrorContains(t, run(ctx, []string{"mac", "web-aaaaaaaaaaaa"}), "usage")
 }

@@ -6,31 +6,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vmware/govmomi"
 	"gotest.tools/v3/assert"
 
 	"github.com/docker-vic/docker-vic/config"
-	"github.com/docker-vic/docker-vic/vsphere/sim"
+	"github.com/docker-vic/docker-vic/vsphere/sim/simtest"
 )
 
 // TestShowsExtraConfigAndFolder: vic-vmconfig prints an endpoint VM's extraConfig keys and the
 // local directory of its datastore folder, and refuses a VM that does not exist.
 func TestShowsExtraConfigAndFolder(t *testing.T) {
 	ctx := context.Background()
-	m := sim.Model()
-	assert.NilError(t, m.Create())
-	defer m.Remove()
-	s := m.Service.NewServer()
-	defer s.Close()
-	t.Setenv("VIC_TARGET", s.URL.String())
-	t.Setenv("VIC_THUMBPRINT", "")
-	gc, err := govmomi.NewClient(ctx, s.URL, true)
-	assert.NilError(t, err)
-	assert.NilError(t, sim.AddPortGroups(ctx, gc.Client, sim.MACLearning(), "vch1"))
-	cfg := config.New("vch1")
-	cfg.ApplyDefaults()
-	_, err = sim.AddVCH(ctx, gc.Client, cfg)
-	assert.NilError(t, err)
+	simtest.ServeVCH(t, "vch1")
 
 	var out strings.Builder
 	assert.NilError(t, run(ctx, &out, []string{"extraconfig", "vch1"}))
