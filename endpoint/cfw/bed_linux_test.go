@@ -51,7 +51,28 @@ func newBed(t *testing.T) *bed {
 	}
 	b.serveUDP(b.ctr, 53, "53")
 	b.serveTCP(b.peer, 9000, "peer")
+	b.settle()
 	return b
+}
+
+// settle waits until every machine reaches the others over the wire. A veth's carrier reaches
+// the bridge port a moment after the link comes up, and an ARP request lost before that is
+// only sent again after a second, as long as a probe waits: without this, the first
+// observation may find addresses unreachable that no rule drops.
+func (b *bed) settle() {
+	b.t.Helper()
+	paths := []struct {
+		from *testns.NS
+		to   netip.Addr
+	}{{b.out, ctrAddr}, {b.out, ctrOther}, {b.peer, ctrAddr}, {b.ctr, peerAddr}}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, p := range paths {
+		for ping(p.from, p.to) == "" {
+			if time.Now().After(deadline) {
+				b.t.Fatalf("the test wire does not carry a ping to %s after 10 s", p.to)
+			}
+		}
+	}
 }
 
 func (b *bed) must(err error) {
