@@ -21,8 +21,9 @@ import (
 // defaultBootPoll is how often create reads the appliance's guestinfo while it boots.
 const defaultBootPoll = time.Second
 
-// bootWatch follows an appliance from power-on to a Docker API answering over TLS: it signs
-// the guest's certificate request and hands it the sealed credentials on the way.
+// bootWatch follows an appliance from power-on to a Docker API answering over TLS and the vic
+// drivers serving: it signs the guest's certificate request and hands it the sealed
+// credentials on the way.
 type bootWatch struct {
 	d     *deps
 	ep    *vch.EndpointVM
@@ -37,6 +38,9 @@ type bootWatch struct {
 	signedKey []byte // the public key of the request signed: another key is refused
 	lastProbe error
 	lastRead  error // the last failed reading of the endpoint VM
+	// api is where the Docker API answered, once it did; version is the engine's.
+	api     netip.Addr
+	version string
 }
 
 // refusal is a failure the guest caused and waiting cannot mend: a request create refuses.
@@ -45,7 +49,9 @@ type refusal struct{ err error }
 func (r *refusal) Error() string { return r.err.Error() }
 func (r *refusal) Unwrap() error { return r.err }
 
-// run waits until the Docker API answers, and returns its address and the engine's version.
+// run waits until the Docker API answers and vic-endpoint serves the vic drivers, and returns
+// the API's address and the engine's version. At the first boot vic-endpoint starts once the
+// Docker API answers: until it serves, `docker network create -d vic` would wait for it.
 func (w *bootWatch) run(ctx context.Context) (netip.Addr, string, error) {
 	poll := w.d.bootPoll
 	if poll <= 0 {
@@ -89,21 +95,33 @@ func (w *bootWatch) run(ctx context.Context) (netip.Addr, string, error) {
 			}
 			w.signed = csr
 		}
-		if st.Phase == guestinfo.PhaseReady && w.signed != "" {
+		if st.Phase == guestinfo.PhaseReady && w.signed != "" && !w.api.IsValid() {
 			api := applianceAPIAddr(w.cfg, st)
 			if api.IsValid() {
 				version, err := probeDocker(ctx, w.d.dialDocker, api, w.tlsm)
 				if err == nil {
 					w.say(fmt.Sprintf("Docker API answering over TLS at %s (Docker %s)", dockerHost(api), version))
-					return api, version, nil
+					w.api, w.version = api, version
 				}
 				w.lastProbe = err
 			}
+		}
+		if w.api.IsValid() && st.Endpoint == guestinfo.EndpointServing {
+			w.say("vic drivers serving (vic-endpoint)")
+			return w.api, w.version, nil
 		}
 		if !sleepCtx(ctx, poll) {
 			return netip.Addr{}, "", ctx.Err()
 		}
 	}
+}
+
+// orNothing is s, or "nothing reported" when s is empty.
+func orNothing(s string) string {
+	if s == "" {
+		return "nothing reported"
+	}
+	return s
 }
 
 // printable replaces the control characters of s with spaces.
@@ -205,6 +223,9 @@ func (w *bootWatch) report(ctx context.Context, m *vch.Manager) string {
 	}
 	if w.lastProbe != nil {
 		fmt.Fprintf(&b, "the Docker API did not answer: %v\n", w.lastProbe)
+	}
+	if w.api.IsValid() && w.last.Endpoint != guestinfo.EndpointServing {
+		fmt.Fprintf(&b, "the Docker API answered, vic-endpoint did not serve: %s\n", orNothing(printable(w.last.Endpoint)))
 	}
 	if w.lastRead != nil {
 		fmt.Fprintf(&b, "the last reading of the endpoint VM failed: %v\n", w.lastRead)

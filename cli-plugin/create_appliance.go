@@ -53,6 +53,9 @@ func createAppliance(ctx context.Context, d *deps, opts *createOptions, m *vch.M
 		var r *refusal
 		if !errors.As(err, &r) && ctx.Err() != nil {
 			err = fmt.Errorf("the appliance's Docker API did not answer within %s", opts.timeout)
+			if w.api.IsValid() {
+				err = fmt.Errorf("the appliance's vic drivers did not serve within %s", opts.timeout)
+			}
 		}
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
 		defer cancel()

@@ -208,6 +208,21 @@ func TestCreateApplianceTimeout(t *testing.T) {
 	}
 }
 
+func TestCreateApplianceEndpointNotServing(t *testing.T) {
+	e := newTestEnv(t)
+	e.installISO()
+	g := &fakeGuest{name: "vch1", endpoint: "restarting: vSphere refuses the credentials of user ops"}
+	e.startGuest(g)
+
+	r := e.run(append(slices.Clone(applianceArgs), "--timeout", "10s")...)
+	assert.NilError(t, <-g.done)
+	assert.Assert(t, is.Contains(r.out, "Docker API answering over TLS"))
+	assert.Assert(t, !strings.Contains(r.out, "vic drivers serving"))
+	assert.Assert(t, is.Contains(r.err, "the Docker API answered, vic-endpoint did not serve: restarting: vSphere refuses the credentials of user ops\n"))
+	assert.Error(t, r.status, `VCH "vch1" did not come up: the appliance's vic drivers did not serve within 10s; it was removed`)
+	e.assertNothingLeft("vch1")
+}
+
 func TestCreateApplianceBadFlags(t *testing.T) {
 	e := newTestEnv(t)
 	creds := filepath.Join(t.TempDir(), "creds")

@@ -44,6 +44,8 @@ type fakeGuest struct {
 	serial string
 	// addrs are the addresses the guest reports by role; nil reports the static public one.
 	addrs map[string]string
+	// endpoint is vic-endpoint's state once the Docker API answers; "" is serving.
+	endpoint string
 
 	ln net.Listener
 	// key is the guest's private key; creds what it opened; done says how the guest ended.
@@ -146,7 +148,11 @@ func (g *fakeGuest) run(ctx context.Context) error {
 	if err := g.serve(certPEM, clientCA); err != nil {
 		return err
 	}
-	ready := guestinfo.Status{Phase: guestinfo.PhaseReady, Boot: 1, Time: time.Now(), Addresses: addrs, Docker: "26.1.5", Endpoint: "serving"}
+	ep := g.endpoint
+	if ep == "" {
+		ep = guestinfo.EndpointServing
+	}
+	ready := guestinfo.Status{Phase: guestinfo.PhaseReady, Boot: 1, Time: time.Now(), Addresses: addrs, Docker: "26.1.5", Endpoint: ep}
 	return g.set(ctx, vm, guestinfo.KeyStatus, ready.Encode())
 }
 

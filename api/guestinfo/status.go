@@ -32,9 +32,12 @@ type Status struct {
 	Addresses map[string]string `json:"addresses,omitempty"`
 	// Docker is the version of the Docker engine, once it answers.
 	Docker string `json:"docker,omitempty"`
-	// Endpoint is vic-endpoint's state: "serving", or what keeps it from it.
+	// Endpoint is vic-endpoint's state: EndpointServing, or what keeps it from it.
 	Endpoint string `json:"endpoint,omitempty"`
 }
+
+// EndpointServing is Status.Endpoint once vic-endpoint serves the vic drivers to dockerd.
+const EndpointServing = "serving"
 
 // Encode returns the status as KeyStatus's value.
 func (s Status) Encode() string {

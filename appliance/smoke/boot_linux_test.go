@@ -117,7 +117,7 @@ func bootVM(t *testing.T, ctx context.Context, ns *testns.NS, iso, disk, dir str
 	sock := filepath.Join(dir, fmt.Sprintf("gi-%d.sock", n))
 	v.start = time.Now()
 	qemu := exec.Command("ip", "netns", "exec", ns.Name, "qemu-system-x86_64",
-		"-machine", "pc", "-accel", "tcg,tb-size=256", "-m", "1024", "-smp", "1",
+		"-machine", "pc", "-accel", "tcg,tb-size=256", "-cpu", "qemu64,+rdrand", "-m", "1024", "-smp", "1",
 		"-nodefaults", "-no-user-config", "-display", "none", "-vga", "none",
 		"-serial", "file:"+v.serial, "-monitor", "unix:"+v.monitor+",server=on,wait=off",
 		"-drive", "file="+iso+",media=cdrom,if=ide,index=1,readonly=on,format=raw", "-boot", "order=d",

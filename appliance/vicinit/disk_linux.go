@@ -34,7 +34,7 @@ func mountData(ctx context.Context, p *Procs, log *Log) (disk string, err error)
 			return "", fmt.Errorf("data disk %s holds a file system or partitions that are not ext4: not formatting it", disk)
 		}
 		log.Printf("formatting the data disk %s (ext4, first boot)", disk)
-		if err := p.Run(ctx, "mkfs.ext4", "-q", "-F", "-L", dataLabel, "-E", "lazy_itable_init=1,lazy_journal_init=1", disk); err != nil {
+		if err := p.Run(ctx, "mkfs.ext4", "-q", "-F", "-L", dataLabel, "-E", "nodiscard,lazy_itable_init=1,lazy_journal_init=1", disk); err != nil {
 			return "", fmt.Errorf("formatting the data disk %s: %w", disk, err)
 		}
 	}

@@ -52,20 +52,27 @@ func (s *services) startContainerd() {
 	}()
 }
 
-// start starts supervising vic-endpoint and dockerd, once containerd runs.
+// start starts supervising vic-endpoint and dockerd, once containerd runs, one after the other
+// (see restoring).
 func (s *services) start() {
 	in := s.in
 	upper, cancelUpper := context.WithCancel(context.Background())
 	s.upper = cancelUpper
+	restoring := s.restoring()
 	s.upperWG.Add(2)
 	go func() {
 		defer s.upperWG.Done()
+		if !restoring {
+			s.await(upper, "the Docker API", dockerWait, func() bool { _, err := dockerVersion(upper); return err == nil })
+		}
 		s.runEndpoint(upper)
 	}()
 	go func() {
-		// Waits here, not in start: a power-off must not wait for vic-endpoint's head start.
+		// Waits here, not in start: a power-off must not wait for the other's head start.
 		defer s.upperWG.Done()
-		s.awaitEndpoint(upper)
+		if restoring {
+			s.await(upper, "vic-endpoint's socket", endpointWait, func() bool { _, err := os.Stat(driverapi.DefaultSocket); return err == nil })
+		}
 		if upper.Err() != nil {
 			return
 		}
@@ -73,27 +80,37 @@ func (s *services) start() {
 	}()
 }
 
-// endpointWait bounds how long dockerd waits for vic-endpoint's socket at a later boot.
-const endpointWait = 45 * time.Second
+// How long one daemon waits for the other before it starts anyway.
+const (
+	endpointWait = 45 * time.Second
+	dockerWait   = 60 * time.Second
+)
 
-// awaitEndpoint gives vic-endpoint a head start when it served before (its state directory
-// holds the VCH's configuration): Docker restores the containers of vic networks only when
-// the plugin answers, as vic-endpoint's systemd unit orders it before docker.service. At the
-// first boot there is nothing to restore, and vic-endpoint may wait for vSphere: dockerd
-// starts at once.
-func (s *services) awaitEndpoint(ctx context.Context) {
+// restoring reports whether vic-endpoint served before: its state directory holds the VCH's
+// configuration. Then vic-endpoint starts first and dockerd when its socket appears: Docker
+// restores the containers of vic networks only when the plugin answers, as vic-endpoint's
+// systemd unit orders it before docker.service. At the first boot there is nothing to restore:
+// dockerd starts first and vic-endpoint once the Docker API answers, so that the two large
+// daemons do not share the boot's CPU (the Docker API answers seconds sooner under
+// emulation), and a request for the vic drivers waits for them in dockerd meanwhile.
+func (s *services) restoring() bool {
 	// vch.json is liveconfig.StoredFile; vic-init does not import vic-endpoint's vSphere code.
-	if _, err := os.Stat(filepath.Join(DataDir, "vic", "vch.json")); err != nil {
-		return
-	}
-	deadline := time.Now().Add(endpointWait)
+	_, err := os.Stat(filepath.Join(DataDir, "vic", "vch.json"))
+	return err == nil
+}
+
+// await polls ready until it holds, ctx ends or wait passes, saying so then.
+func (s *services) await(ctx context.Context, what string, wait time.Duration, ready func() bool) {
+	deadline := time.Now().Add(wait)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if _, err := os.Stat(driverapi.DefaultSocket); err == nil {
+		if ready() {
 			return
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	s.in.log.Printf("vic-endpoint does not serve after %s: starting dockerd without it", endpointWait)
+	if ctx.Err() == nil {
+		s.in.log.Printf("%s does not answer after %s: starting without it", what, wait)
+	}
 }
 
 // dockerdArgs serve the Docker API on the unix socket and, with TLS and client certificates,
@@ -165,7 +182,7 @@ func (s *services) endpointState() string {
 	s.mu.Unlock()
 	if s.in.procs.Running("vic-endpoint") {
 		if _, err := os.Stat(driverapi.DefaultSocket); err == nil {
-			return "serving"
+			return guestinfo.EndpointServing
 		}
 		return "starting: waiting for vSphere or for its socket"
 	}
@@ -191,8 +208,9 @@ func (s *services) watch(ctx context.Context, start time.Time) {
 		default:
 			in.rep.Set(ctx, func(st *guestinfo.Status) { st.Endpoint = ep })
 		}
+		// Each second while create waits for the Docker API and then the vic drivers.
 		every := time.Second
-		if ready {
+		if ready && ep == guestinfo.EndpointServing {
 			every = 5 * time.Second
 		}
 		sleepCtx(ctx, every)
