@@ -72,6 +72,10 @@ func writeDescription(out io.Writer, v *vchdoc.VCH) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
+	if v.GuestCopyRewritten {
+		fmt.Fprintf(out, "Warning: the guest's copy of the configuration (%s) differs from the VCH's: something inside the endpoint VM rewrote it; "+
+			"the VCH's is shown and used, and the next `docker vic configure %s` writes the copy again\n", config.KeyConfig, v.Name)
+	}
 
 	fmt.Fprintln(out, "Placement:")
 	w = tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)

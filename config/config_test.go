@@ -137,8 +137,8 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	for k := range kv {
-		if !strings.HasPrefix(k, "guestinfo.vic.") {
-			t.Fatalf("key %q is outside guestinfo.vic.", k)
+		if !strings.HasPrefix(k, KeyPrefix) && !strings.HasPrefix(k, HiddenPrefix) {
+			t.Fatalf("key %q is outside %s and %s", k, KeyPrefix, HiddenPrefix)
 		}
 	}
 	got, err := DecodeVCH("vch1", kv)
@@ -154,9 +154,48 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	if _, err := Decode(map[string]string{"guestinfo.other": "x"}); err != ErrNotVCH {
 		t.Fatalf("no configuration is ErrNotVCH, got %v", err)
 	}
-	kv[KeyVersion] = "2"
+	kv[HiddenKeyVersion] = "2"
 	if _, err := Decode(kv); err == nil || !strings.Contains(err.Error(), "upgrade docker-vic") {
 		t.Fatalf("a newer schema must be refused, got %v", err)
+	}
+}
+
+// The guest may rewrite its copy (on vSphere any guest process can set a guestinfo key): the
+// hidden copy stays the configuration, and the difference shows. A VCH made before the hidden
+// copy existed is read from the guest's.
+func TestDecodeTrustsTheHiddenCopy(t *testing.T) {
+	c := full()
+	kv, err := c.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if GuestCopyDiffers(kv) {
+		t.Fatal("a fresh encoding has a differing guest copy")
+	}
+	forged := *c
+	forged.Server.URL = "https://attacker.example/sdk"
+	forgedKV, err := forged.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv[KeyConfig] = forgedKV[KeyConfig]
+	got, err := DecodeVCH("vch1", kv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Server.URL != c.Server.URL {
+		t.Fatalf("the guest's rewritten copy was read: target %q", got.Server.URL)
+	}
+	if !GuestCopyDiffers(kv) {
+		t.Fatal("the rewritten guest copy does not show")
+	}
+
+	old := map[string]string{KeyConfig: kv[HiddenKeyConfig], KeyVersion: kv[HiddenKeyVersion]}
+	if !Stored(old) || GuestCopyDiffers(old) {
+		t.Fatal("a VCH with the guest's copy only is a VCH, with nothing to compare")
+	}
+	if got, err := DecodeVCH("vch1", old); err != nil || got.Server.URL != c.Server.URL {
+		t.Fatalf("a VCH with the guest's copy only: %v", err)
 	}
 }
 

@@ -7,12 +7,21 @@ import (
 	"strconv"
 )
 
-// Keys of the VCH configuration in the endpoint VM's extraConfig. The guestinfo. prefix makes
-// them readable from inside the endpoint; nothing secret is ever written under them.
+// Keys of the VCH configuration in the endpoint VM's extraConfig. The configuration is kept
+// twice. The guestinfo. keys are the guest's copy: vic-init boots from it, and nothing secret
+// is ever written under them. But on vSphere any process of the guest may also set a guestinfo
+// key through the backdoor, so nothing outside the guest's boot trusts them: the hidden keys,
+// which the guest can neither read nor write, are the VCH's configuration for the CLI and for
+// vic-endpoint (which reads it through the vSphere API). Decode reads the hidden copy, and the
+// guest's only for VCHs made before there was a hidden one.
 const (
 	KeyPrefix  = "guestinfo.vic."
 	KeyVersion = KeyPrefix + "version"
 	KeyConfig  = KeyPrefix + "config"
+
+	HiddenPrefix     = "vic."
+	HiddenKeyVersion = HiddenPrefix + "version"
+	HiddenKeyConfig  = HiddenPrefix + "config"
 
 	// KeyContainerVCH marks a container VM and names the VCH it belongs to.
 	KeyContainerVCH = KeyPrefix + "container.vch"
@@ -23,35 +32,65 @@ const (
 // ErrNotVCH says that a VM's extraConfig holds no VCH configuration.
 var ErrNotVCH = errors.New("no VCH configuration")
 
-// Encode returns the extraConfig entries that store c.
+// Encode returns the extraConfig entries that store c: the hidden copy and the guest's.
 func (c *Config) Encode() (map[string]string, error) {
 	b, err := json.Marshal(c)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the configuration of VCH %q: %w", c.Name, err)
 	}
+	version := strconv.Itoa(c.Version)
 	return map[string]string{
-		KeyVersion: strconv.Itoa(c.Version),
-		KeyConfig:  string(b),
+		HiddenKeyVersion: version,
+		HiddenKeyConfig:  string(b),
+		KeyVersion:       version,
+		KeyConfig:        string(b),
 	}, nil
 }
 
-// Decode reads a configuration back from extraConfig entries. It returns ErrNotVCH when the
-// entries hold none.
+// storedKeys returns the keys of the copy that Decode reads from extraConfig: the hidden one
+// when there is one, else the guest's; ok is false when there is neither.
+func storedKeys(extraConfig map[string]string) (configKey, versionKey string, ok bool) {
+	if _, ok := extraConfig[HiddenKeyConfig]; ok {
+		return HiddenKeyConfig, HiddenKeyVersion, true
+	}
+	if _, ok := extraConfig[KeyConfig]; ok {
+		return KeyConfig, KeyVersion, true
+	}
+	return "", "", false
+}
+
+// Stored reports whether extraConfig holds a VCH configuration, in either copy.
+func Stored(extraConfig map[string]string) bool {
+	_, _, ok := storedKeys(extraConfig)
+	return ok
+}
+
+// GuestCopyDiffers reports whether the guest's copy of the configuration differs from the
+// hidden one: something inside the endpoint VM rewrote it (the next write of the
+// configuration puts it back).
+func GuestCopyDiffers(extraConfig map[string]string) bool {
+	hidden, ok := extraConfig[HiddenKeyConfig]
+	return ok && (extraConfig[KeyConfig] != hidden || extraConfig[KeyVersion] != extraConfig[HiddenKeyVersion])
+}
+
+// Decode reads a configuration back from extraConfig entries (see the keys for which copy).
+// It returns ErrNotVCH when the entries hold none.
 func Decode(extraConfig map[string]string) (*Config, error) {
-	raw, ok := extraConfig[KeyConfig]
+	configKey, versionKey, ok := storedKeys(extraConfig)
 	if !ok {
 		return nil, ErrNotVCH
 	}
-	version, err := strconv.Atoi(extraConfig[KeyVersion])
+	raw := extraConfig[configKey]
+	version, err := strconv.Atoi(extraConfig[versionKey])
 	if err != nil {
-		return nil, fmt.Errorf("%s %q is not a number", KeyVersion, extraConfig[KeyVersion])
+		return nil, fmt.Errorf("%s %q is not a number", versionKey, extraConfig[versionKey])
 	}
 	if version > SchemaVersion {
 		return nil, fmt.Errorf("the configuration has schema version %d, this docker-vic reads up to %d: upgrade docker-vic", version, SchemaVersion)
 	}
 	var c Config
 	if err := json.Unmarshal([]byte(raw), &c); err != nil {
-		return nil, fmt.Errorf("decoding %s: %w", KeyConfig, err)
+		return nil, fmt.Errorf("decoding %s: %w", configKey, err)
 	}
 	return &c, nil
 }

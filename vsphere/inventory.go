@@ -153,7 +153,7 @@ func newVMRecord(o mo.VirtualMachine) *VMRecord {
 	if o.Guest != nil {
 		v.guestNet = o.Guest.Net
 	}
-	if _, ok := v.extra[config.KeyConfig]; ok {
+	if config.Stored(v.extra) {
 		cfg, err := config.DecodeVCH(v.name, v.extra)
 		switch {
 		case err == nil:
@@ -196,7 +196,7 @@ func (s *Inventory) EndpointVM(name string) (*VMRecord, error) {
 func (s *Inventory) ContainerVMs(name string) []*VMRecord {
 	var out []*VMRecord
 	for _, v := range s.vms {
-		if _, isVCH := v.extra[config.KeyConfig]; !isVCH && v.ContainerOf() == name {
+		if !config.Stored(v.extra) && v.ContainerOf() == name {
 			out = append(out, v)
 		}
 	}

@@ -91,6 +91,7 @@ func (s *Inventory) describe(v *VMRecord) *vchdoc.VCH {
 		NICs:       s.endpointNICs(v),
 	}
 	h.PublicAddress = publicAddress(cfg, h.NICs)
+	h.GuestCopyRewritten = config.GuestCopyDiffers(v.extra)
 	if raw, ok := v.extra[guestinfo.KeyStatus]; ok {
 		st, err := guestinfo.DecodeStatus(raw)
 		if guestinfo.IsUnset(raw) || err != nil {

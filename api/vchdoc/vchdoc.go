@@ -35,6 +35,9 @@ type VCH struct {
 	Running    int
 	// Appliance is what the endpoint appliance last reported of itself, when it boots one.
 	Appliance *guestinfo.Status `json:",omitempty"`
+	// GuestCopyRewritten says that the guest's copy of the configuration differs from the
+	// VCH's (config.GuestCopyDiffers): something inside the endpoint VM rewrote it.
+	GuestCopyRewritten bool `json:",omitempty"`
 }
 
 // NIC is one network card of the endpoint VM.
