@@ -18,8 +18,9 @@ import (
 	"github.com/docker-vic/docker-vic/config"
 )
 
-// defaultBootPoll is how often create reads the appliance's guestinfo while it boots.
-const defaultBootPoll = time.Second
+// defaultBootPoll is how often create reads the appliance's guestinfo while it boots: one
+// property read of the endpoint VM each time, for the half minute of the boot.
+const defaultBootPoll = 250 * time.Millisecond
 
 // bootWatch follows an appliance from power-on to a Docker API answering over TLS and the vic
 // drivers serving: it signs the guest's certificate request and hands it the sealed

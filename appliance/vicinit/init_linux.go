@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,9 +23,14 @@ import (
 const RunDir = "/run/vic"
 
 // preload are modules vic-init loads although no device asks for them: the guestinfo
-// transports, dockerd's storage and networking, the power button's events.
-var preload = []string{"qemu_fw_cfg", "virtio_console", "overlay", "br_netfilter", "bridge", "veth", "ext4",
-	"nf_tables", "ip_tables", "iptable_nat", "iptable_filter", "xt_MASQUERADE", "xt_conntrack", "xt_addrtype", "evdev"}
+// transports, the data disk's file system, the power button's events.
+var preload = []string{"qemu_fw_cfg", "virtio_console", "ext4", "evdev"}
+
+// daemonModules are the modules of the daemons' storage and networking. They load in the
+// background while vic-init reads its configuration, sets up the network and has its
+// certificate signed, and before containerd starts.
+var daemonModules = []string{"overlay", "br_netfilter", "bridge", "veth", "nf_tables", "ip_tables", "iptable_nat",
+	"iptable_filter", "xt_MASQUERADE", "xt_conntrack", "xt_addrtype"}
 
 // Main runs vic-init: stage 1 when it is the initramfs's /init, else stage 2. It never returns.
 func Main(version string) {
@@ -78,6 +84,13 @@ func (in *Init) run() {
 	in.watchShutdown()
 	in.rep.Phase(ctx, guestinfo.PhaseBooting, fmt.Sprintf("vic-init %s: loading the drivers", in.version))
 	in.loadDrivers(ctx)
+	daemonsReady := make(chan struct{})
+	go func() {
+		defer close(daemonsReady)
+		if err := in.procs.Run(ctx, "modprobe", append([]string{"-a", "-q"}, daemonModules...)...); err != nil {
+			in.log.Printf("loading %v: %v", daemonModules, err)
+		}
+	}()
 	unix.Sethostname([]byte("vic"))
 	in.openChannel(ctx)
 	in.rep.Phase(ctx, guestinfo.PhaseBooting, fmt.Sprintf("vic-init %s: reading the configuration", in.version))
@@ -95,6 +108,7 @@ func (in *Init) run() {
 	in.retry(ctx, in.network)
 	in.log.Printf("network ready %.1fs after vic-init started", time.Since(start).Seconds())
 
+	<-daemonsReady
 	svc := &services{in: in}
 	in.mu.Lock()
 	in.svc = svc
@@ -130,6 +144,7 @@ func (in *Init) retry(ctx context.Context, step func(context.Context) error) {
 // loadDrivers loads the modules of preload and the drivers of the devices present, again
 // while loading some shows more devices (a PCI bus shows virtio devices, a SCSI host disks).
 func (in *Init) loadDrivers(ctx context.Context) {
+	start, before := time.Now(), loadedModules()
 	if err := in.procs.Run(ctx, "modprobe", append([]string{"-a", "-q"}, preload...)...); err != nil {
 		in.log.Printf("loading %v: %v", preload, err)
 	}
@@ -137,6 +152,27 @@ func (in *Init) loadDrivers(ctx context.Context) {
 	for pass := 0; pass < 4 && coldplug(ctx, in.procs, asked) > 0; pass++ {
 		time.Sleep(100 * time.Millisecond) // the devices a driver finds show up asynchronously
 	}
+	var loaded []string
+	for m := range loadedModules() {
+		if !before[m] {
+			loaded = append(loaded, m)
+		}
+	}
+	slices.Sort(loaded)
+	in.log.Printf("drivers: %d modules for %d device aliases in %.1fs: %s", len(loaded), len(asked),
+		time.Since(start).Seconds(), strings.Join(loaded, " "))
+}
+
+// loadedModules returns the names of the modules loaded, from /proc/modules.
+func loadedModules() map[string]bool {
+	b, _ := os.ReadFile("/proc/modules")
+	names := map[string]bool{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if name, _, ok := strings.Cut(l, " "); ok {
+			names[name] = true
+		}
+	}
+	return names
 }
 
 // openChannel opens the guestinfo channel, waiting for it: its port may show up late.

@@ -8,8 +8,9 @@ import (
 	"github.com/docker-vic/docker-vic/api/guestinfo"
 )
 
-// PollInterval is how often vic-init reads a guestinfo key it waits for.
-var PollInterval = time.Second
+// PollInterval is how often vic-init reads a guestinfo key it waits for, and asks dockerd and
+// vic-endpoint whether they serve until both do: each is a local call, and `create` waits.
+var PollInterval = 250 * time.Millisecond
 
 // waitKey reads key until it has a value, ctx ends, or the channel fails otherwise. said, when
 // set, is called once when the key is found unset, to report the wait.
