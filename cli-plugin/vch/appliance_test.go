@@ -10,9 +10,11 @@ import (
 	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/docker-vic/docker-vic/api/guestinfo"
+	"github.com/docker-vic/docker-vic/vsphere"
 )
 
 // localISO writes a stand-in boot image.
@@ -135,6 +137,32 @@ func TestCreateApplianceRollback(t *testing.T) {
 		}
 		if !strings.Contains(progress.text(), "removing datastore folder [LocalDS_0] vch1") {
 			t.Errorf("progress lacks the folder's removal: %s", progress.text())
+		}
+	})
+}
+
+// A serial log grows for the life of the VM: ReadFile downloads its tail, not the whole file.
+func TestReadFileDownloadsTheTailOnly(t *testing.T) {
+	vcenter(t, func(ctx context.Context, c *vim25.Client) {
+		ds, err := find.NewFinder(c).Datastore(ctx, "LocalDS_0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		log := strings.Repeat("vic-init [  1.0s] dockerd: a line of the console\n", 20000) + "the last line\n"
+		if err := ds.Upload(ctx, strings.NewReader(log), "vch1/serial.log", &soap.DefaultUpload); err != nil {
+			t.Fatal(err)
+		}
+		counter := vsphere.CountRoundTrips(c)
+		m, _ := newManager(c)
+		tail, err := m.ReadFile(ctx, "[LocalDS_0] vch1/serial.log", 4096)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(tail) != log[len(log)-4096:] {
+			t.Fatalf("the tail is not the log's last 4096 bytes: %q", tail[len(tail)-40:])
+		}
+		if n := counter.Bytes(); n > 16<<10 {
+			t.Fatalf("reading the last 4 KB of a %d KB log downloaded %d KB", len(log)>>10, n>>10)
 		}
 	})
 }

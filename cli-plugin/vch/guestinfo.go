@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 
 	"github.com/vmware/govmomi/object"
@@ -72,11 +73,23 @@ func (m *Manager) ReadFile(ctx context.Context, dsPath string, max int64) ([]byt
 	if err != nil {
 		return nil, err
 	}
-	r, _, err := ds.Download(ctx, p.Path, &soap.DefaultDownload)
+	// A suffix range asks for the last max bytes only: a serial log grows for the VM's life.
+	// A server that ignores it sends the whole file (200), which tail trims.
+	u, ticket, err := ds.ServiceTicket(ctx, p.Path, http.MethodGet)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", dsPath, err)
 	}
+	dl := soap.Download{Method: http.MethodGet, Ticket: ticket, Close: ticket != nil,
+		Headers: map[string]string{"Range": fmt.Sprintf("bytes=-%d", max)}}
+	res, err := ds.Client().DownloadRequest(ctx, u, &dl)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", dsPath, err)
+	}
+	r := res.Body
 	defer r.Close()
+	if res.StatusCode != http.StatusOK && res.StatusCode != http.StatusPartialContent {
+		return nil, fmt.Errorf("reading %s: %s", dsPath, res.Status)
+	}
 	t := &tail{max: int(max)}
 	if _, err := io.Copy(t, r); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", dsPath, err)
