@@ -1,11 +1,14 @@
 package guestinfo
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -117,5 +120,38 @@ func TestNICsRoundTripAndRefuseBadCards(t *testing.T) {
 		if _, err := DecodeNICs(v); err == nil || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("DecodeNICs(%s) error = %v, want %q", v, err, want)
 		}
+	}
+}
+
+// A request whose context ends before the host answers returns at once; its late answer is not
+// taken for the next request's.
+func TestWireGivesUpWithTheContextAndKeepsTurns(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	host, guest := net.Pipe()
+	ch := NewWireChannel(guest)
+	defer ch.Close()
+	hostR := bufio.NewReader(host)
+	slow := make(chan struct{})
+	go func() {
+		for _, v := range []string{"stale", "fresh"} {
+			if _, err := hostR.ReadString('\n'); err != nil {
+				return
+			}
+			if v == "stale" {
+				<-slow // the guest gives up meanwhile
+			}
+			io.WriteString(host, "ok "+base64.StdEncoding.EncodeToString([]byte(v))+"\n")
+		}
+	}()
+
+	short, cancelShort := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancelShort()
+	if _, err := ch.Get(short, KeyConfig); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Get with an ended context = %v, want its deadline", err)
+	}
+	close(slow)
+	if got, err := ch.Get(ctx, KeyNICs); err != nil || got != "fresh" {
+		t.Fatalf("the next Get = %q, %v, want its own answer", got, err)
 	}
 }

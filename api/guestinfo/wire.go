@@ -113,7 +113,7 @@ func NewWireChannel(rw io.ReadWriteCloser) *WireChannel {
 
 // Get implements Channel.
 func (c *WireChannel) Get(ctx context.Context, key string) (string, error) {
-	a, err := c.ask("get " + key)
+	a, err := c.ask(ctx, "get "+key)
 	if err != nil {
 		return "", err
 	}
@@ -129,25 +129,47 @@ func (c *WireChannel) Set(ctx context.Context, key, value string) error {
 	if !GuestWritable(key) {
 		return fmt.Errorf("setting %s: %w", key, ErrReadOnly)
 	}
-	_, err := c.ask("set " + key + " " + base64.StdEncoding.EncodeToString([]byte(value)))
+	_, err := c.ask(ctx, "set "+key+" "+base64.StdEncoding.EncodeToString([]byte(value)))
 	return err
 }
 
 // Close implements Channel.
 func (c *WireChannel) Close() error { return c.rw.Close() }
 
-// ask sends one request and reads its answer; the port is a stream, so requests take turns.
-func (c *WireChannel) ask(req string) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, err := io.WriteString(c.rw, req+"\n"); err != nil {
-		return "", fmt.Errorf("guestinfo port: %w", err)
+// ask sends one request and returns its answer, or ctx's error when ctx ends first. The port
+// is a stream, so requests take turns: an exchange that ctx gave up on still runs to its end
+// in the background, and the next request waits for it, so that no answer is taken for
+// another's.
+func (c *WireChannel) ask(ctx context.Context, req string) (string, error) {
+	type answer struct {
+		line string
+		err  error
 	}
-	line, err := c.r.ReadString('\n')
-	if err != nil {
-		return "", fmt.Errorf("guestinfo port: %w", err)
+	done := make(chan answer, 1)
+	go func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if err := ctx.Err(); err != nil {
+			done <- answer{err: err} // gave up before its turn: nothing was sent
+			return
+		}
+		if _, err := io.WriteString(c.rw, req+"\n"); err != nil {
+			done <- answer{err: err}
+			return
+		}
+		line, err := c.r.ReadString('\n')
+		done <- answer{line, err}
+	}()
+	var a answer
+	select {
+	case a = <-done:
+	case <-ctx.Done():
+		a.err = ctx.Err()
 	}
-	line = strings.TrimSuffix(line, "\n")
+	if a.err != nil {
+		return "", fmt.Errorf("guestinfo port: %w", a.err)
+	}
+	line := strings.TrimSuffix(a.line, "\n")
 	if v, ok := strings.CutPrefix(line, "ok"); ok {
 		return strings.TrimPrefix(v, " "), nil
 	}
