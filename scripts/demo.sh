@@ -4,10 +4,13 @@
 # aliases, then configure and rm. Then, on the testbed (scripts/testbed.sh: a VCH wired on this
 # machine with vic-endpoint serving the local Docker engine), the VIC documents' four use cases
 # live: a container with a published port, a simple bridge network, bridged containers with an
-# exposed port. Leaves nothing behind: containers, networks, testbed, vcsim and temporary files go.
+# exposed port. Last, a VCH that boots: on the testbed's appliance mode, `docker vic create` boots
+# bin/appliance.iso under qemu, then `docker --context` info and use case 1 on it. Leaves nothing
+# behind: containers, networks, VMs, testbed, vcsim and temporary files go.
 #
-#   make demo                 build, set the machine up, run this
-#   DEMO_PAUSE=3 make demo    wait 3 s after each narration, to follow along live
+#   make demo                    build, set the machine up, run this
+#   DEMO_PAUSE=3 make demo       wait 3 s after each narration, to follow along live
+#   DEMO_APPLIANCE=0 make demo   without the appliance part (it builds the ISO the first time)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -205,12 +208,74 @@ endpoint_part() {
 	testbed_up=0
 }
 
+# appliance_part: a VCH that boots, on the testbed's appliance mode.
+appliance_part() {
+	local vch=vch-demo iso=bin/appliance.iso
+	narrate "a VCH that boots: the appliance" \
+		"On vSphere a VCH's endpoint VM boots bin/appliance.iso: Debian's kernel, dockerd and" \
+		"vic-endpoint under vic-init, its PID 1. make appliance builds it (cached after the first time)."
+	show_cmd make --no-print-directory appliance
+	narrate "vSphere VMs that really boot" \
+		"scripts/testbed.sh up --appliance puts vcsim on the management port group (203.0.113.97), as a" \
+		"vCenter would be, and a harness that boots each VM with an ISO under qemu: one NIC per vSphere" \
+		"NIC, same MAC, on its port group's wire. We play an admin on the client network."
+	say "\$ eval \"\$(scripts/testbed.sh up --appliance)\""
+	bash scripts/testbed.sh up --appliance >"$work/appliance.env"
+	testbed_up=1
+	# shellcheck disable=SC1091
+	. "$work/appliance.env"
+	export DOCKER_CONFIG=$VIC_DOCKER_CONFIG
+	unset DOCKER_HOST DOCKER_CONTEXT
+	# at_client CMD...: show CMD, then run it on the client machine (the client network's namespace).
+	at_client() {
+		printf '%s(client)$%s' "$vic_dim" "$vic_off"
+		printf ' %q' "$@"
+		printf '\n'
+		timeout 330 ip netns exec "$VIC_CLIENTSIDE_NS" "$@"
+	}
+
+	narrate "docker vic create, then docker info" \
+		"create uploads the ISO, makes the VM and powers it on. The guest makes its own TLS key and asks" \
+		"for a certificate; create signs it with the VCH's CA and hands over the vSphere credentials" \
+		"sealed to that key: nothing secret goes through vSphere in clear. Under qemu without KVM the" \
+		"boot takes about half a minute."
+	at_client docker vic create --name "$vch" --compute-resource /DC0/host/DC0_C0 --appliance-iso "$iso" \
+		--public-network Docker-Public --public-network-ip "$VIC_PUBLIC_CIDR" --public-network-gateway "$VIC_PUBLIC_GATEWAY" \
+		--bridge-network VIC-Bridge \
+		--client-network VIC-Client --client-network-ip "$VIC_CLIENT_CIDR" \
+		--management-network VIC-Management --management-network-ip "$VIC_MANAGEMENT_CIDR"
+	at_client docker --context "$vch" info --format 'Name: {{.Name}}  Docker: {{.ServerVersion}}  OS: {{.OperatingSystem}}'
+	at_client docker vic inspect "$vch"
+
+	narrate "use case 1 on the appliance" \
+		"The image comes with docker load (no registry here); the container's port 80 is published on" \
+		"the VCH's public address, where the outside machine reaches it."
+	bash scripts/image.sh
+	say "\$ docker save vic-busybox:test | docker --context $vch load"
+	docker save vic-busybox:test | timeout 120 ip netns exec "$VIC_CLIENTSIDE_NS" docker --context "$vch" load
+	at_client docker --context "$vch" network create -d vic --ipam-driver vic vic-demo-web
+	at_client docker --context "$vch" run -d -p 8080:80 --net vic-demo-web --name vic-demo-web vic-busybox:test httpd -f -p 80 -h /www
+	wait_for ip netns exec "$VIC_OUTSIDE_NS" busybox wget -qO- "http://$VIC_PUBLIC_IP:8080/"
+	show_cmd timeout 5 ip netns exec "$VIC_OUTSIDE_NS" busybox wget -qO- "http://$VIC_PUBLIC_IP:8080/"
+
+	narrate "remove it" "rm powers the VM off (qemu ends) and removes it, its disks and the ISO from the datastore."
+	at_client docker vic rm --force "$vch"
+	say "\$ scripts/testbed.sh down"
+	bash scripts/testbed.sh down
+	testbed_up=0
+}
+
 if [ "$(id -u)" -ne 0 ]; then
 	narrate "the endpoint part is skipped" "It makes network namespaces and links: run the demo as root."
 elif [ ! -x bin/vic-endpoint ]; then
 	narrate "the endpoint part is skipped" "bin/vic-endpoint was not built (endpoint/cmd/vic-endpoint is missing)."
 else
 	endpoint_part
+	if [ "${DEMO_APPLIANCE:-1}" = 0 ]; then
+		narrate "the appliance part is skipped" "DEMO_APPLIANCE=0 says so."
+	else
+		appliance_part
+	fi
 fi
 
 narrate "done" "Nothing is left behind: vcsim stops and the temporary files go now."
