@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -44,6 +45,11 @@ type Options struct {
 	StateDir string
 	// Socket is where the drivers are served.
 	Socket string
+	// DriverName is the name Docker knows the drivers by: driverapi.Name ("vic") for the legacy
+	// plugin, the managed plugin's name (e.g. vic:latest) when the drivers run as one. The
+	// daemon finds its networks by it and makes the container networks' networks with it.
+	// Empty means driverapi.Name.
+	DriverName string
 	// WatchInterval is how often the iptables rules and nftables port maps are checked.
 	WatchInterval time.Duration
 	// ConfigInterval is how often the configuration is read again from vSphere besides
@@ -60,6 +66,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("--watch-interval %s must be positive", o.WatchInterval)
 	case o.ConfigInterval <= 0:
 		return fmt.Errorf("--config-interval %s must be positive", o.ConfigInterval)
+	case strings.ContainsAny(o.DriverName, " \t\n"):
+		return fmt.Errorf("--driver-name %q must be the name Docker knows the drivers by, such as vic or vic:latest", o.DriverName)
 	}
 	return o.Source.Validate()
 }
@@ -74,6 +82,9 @@ func (o Options) Validate() error {
 func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err := o.Validate(); err != nil {
 		return err
+	}
+	if o.DriverName == "" {
+		o.DriverName = driverapi.Name
 	}
 	ph := newPhases(time.Now())
 	src, target, err := liveconfig.Open(o.Source)
@@ -130,7 +141,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	}
 	ph.done("drivers", time.Now())
 	g := newGate(st.Lost())
-	rb := &rebuilder{st: st, d: d, public: up.Address, gate: g, log: log}
+	rb := &rebuilder{st: st, d: d, driver: o.DriverName, public: up.Address, gate: g, log: log}
 	if api != nil {
 		rb.api = api
 	}

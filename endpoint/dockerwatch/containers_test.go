@@ -73,7 +73,7 @@ func TestContainersOnVicNetworks(t *testing.T) {
 		},
 	}
 	endpoints := fakeSnapshot{{ID: "e1", Ports: []netdriver.Port{{Proto: hostports.TCP, HostPort: 8080, ContainerPort: 80}}}}
-	names, got, err := Containers(context.Background(), docker, endpoints, "VIC-Bridge")
+	names, got, err := Containers(context.Background(), docker, endpoints, "vic", "VIC-Bridge")
 	if err != nil {
 		t.Fatal(err)
 	}
