@@ -7,6 +7,7 @@
 #   make appliance       build bin/appliance.iso, the endpoint VM's boot image (cached; scripts/appliance.sh)
 #   make appliance-smoke boot it under qemu and reach its Docker API over TLS (appliance/smoke)
 #   make e2e-appliance   docker vic create a VCH that boots, on the testbed's appliance mode
+#   make plugin          build the drivers as a Docker managed plugin in bin/plugin (scripts/plugin.sh)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -26,7 +27,7 @@ REL_LOG := bin/e2e-reliability.log
 APPLIANCE_LOG := bin/e2e-appliance.log
 CROSS_LOG := bin/cross.log
 
-.PHONY: all build install test unit cross e2e e2e-endpoint testbed-up testbed-down demo bench clean appliance appliance-smoke e2e-appliance
+.PHONY: all build install test unit cross e2e e2e-endpoint testbed-up testbed-down demo bench clean appliance appliance-smoke e2e-appliance plugin e2e-plugin
 
 all: build
 
@@ -111,6 +112,14 @@ appliance:
 # first, cached) under qemu on the testbed's appliance mode, and drives it as a user would.
 e2e-appliance: build appliance
 	bash scripts/e2e-appliance.sh
+
+# plugin assembles bin/plugin (config.json and rootfs/) for `docker plugin create`.
+plugin:
+	VERSION=$(VERSION) bash scripts/plugin.sh bin/plugin
+
+# e2e-plugin runs the managed plugin on a private Docker engine (scripts/e2e-plugin.sh).
+e2e-plugin: build plugin
+	bash scripts/e2e-plugin.sh
 
 appliance-smoke: appliance
 	VIC_APPLIANCE_ISO=$(CURDIR)/bin/appliance.iso VIC_REQUIRE_PRIVILEGED=1 go test -count=1 -v -timeout 10m ./appliance/smoke
