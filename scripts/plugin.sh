@@ -13,8 +13,9 @@
 #   - the network and IPAM driver interfaces on vic.sock, host networking, the capabilities the
 #     daemon uses (links, nftables and iptables, entering containers' namespaces, DHCP's raw
 #     sockets);
-#   - mounts: Docker's socket and its namespaces directory (/run/docker/netns: the sandbox keys
-#     Docker sends), the state directory (host /var/lib/docker-vic, settable `state.source`) so
+#   - mounts: Docker's socket and its exec root /run/docker (its netns/, made at the first
+#     container, holds the sandbox keys Docker sends; Docker's own mount of the plugin's socket
+#     directory covers /run/docker/plugins), the state directory (host /var/lib/docker-vic, settable `state.source`) so
 #     that the state outlives plugin upgrades and engine restarts, and a read-only configuration
 #     directory (host /etc/docker-vic, settable `config.source`) for the credentials file or a
 #     VCH document;
@@ -81,7 +82,7 @@ rm -f "$root/.done"
 ln -s usr/sbin "$root/sbin"
 ln -s usr/lib "$root/lib"
 ln -s usr/lib64 "$root/lib64"
-mkdir -p "$root"/{run/docker/plugins,run/docker/netns,proc,sys,dev,tmp,etc/docker-vic,var/lib/vic}
+mkdir -p "$root"/{run/docker/plugins,proc,sys,dev,tmp,etc/docker-vic,var/lib/vic}
 ln -s ../run "$root/var/run"
 chmod 1777 "$root/tmp"
 install -m 0755 bin/vic-endpoint-static "$root/vic-endpoint"
@@ -108,8 +109,8 @@ cat >"$OUT/config.json" <<EOF
   "mounts": [
     {"name": "docker", "description": "the Docker engine's API socket",
      "source": "/run/docker.sock", "destination": "/run/docker.sock", "type": "bind", "options": ["bind"]},
-    {"name": "netns", "description": "the containers' network namespaces, the sandbox keys Docker sends",
-     "source": "/run/docker/netns", "destination": "/run/docker/netns", "type": "bind", "options": ["rbind", "rslave"]},
+    {"name": "exec-root", "description": "the engine's exec root: its netns/ holds the sandbox keys Docker sends (made at the first container)",
+     "source": "/run/docker", "destination": "/run/docker", "type": "bind", "options": ["rbind", "rslave"]},
     {"name": "state", "description": "the drivers' state, kept on the host across upgrades and restarts",
      "settable": ["source"],
      "source": "/var/lib/docker-vic", "destination": "/var/lib/vic", "type": "bind", "options": ["rbind", "rw"]},

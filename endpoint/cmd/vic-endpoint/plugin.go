@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/docker-vic/docker-vic/endpoint/driverapi"
 )
 
@@ -30,8 +32,26 @@ func runPlugin(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := writableProcSys(); err != nil {
+		return err
+	}
 	fmt.Fprintf(stderr, "vic-endpoint: plugin mode: vic-endpoint %s\n", strings.Join(flags, " "))
 	return serve(ctx, flags, stderr)
+}
+
+// writableProcSys removes the read-only mount Docker puts over /proc/sys in a plugin, as in
+// every container: the daemon sets sysctls of the links it makes (route_localnet of a bridge).
+// The mount is the plugin's own (its mount namespace); CAP_SYS_ADMIN allows it. None there (a
+// plugin runtime that leaves /proc/sys writable) is fine.
+func writableProcSys() error {
+	err := unix.Unmount("/proc/sys", unix.MNT_DETACH)
+	if err != nil && err != unix.EINVAL {
+		return fmt.Errorf("making /proc/sys writable for the links' sysctls: %w (the plugin needs CAP_SYS_ADMIN)", err)
+	}
+	if err := unix.Access("/proc/sys/net/ipv4/conf/all/forwarding", unix.W_OK); err != nil {
+		return fmt.Errorf("/proc/sys stays read-only for the links' sysctls: %w", err)
+	}
+	return nil
 }
 
 // pluginArgs maps the settings of the managed plugin (`docker plugin set NAME KEY=VALUE`),
