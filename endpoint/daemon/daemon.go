@@ -50,6 +50,10 @@ type Options struct {
 	// daemon finds its networks by it and makes the container networks' networks with it.
 	// Empty means driverapi.Name.
 	DriverName string
+	// TeardownWhenIdle removes the rules and links the daemon owns when it stops serving no
+	// network, address pool or endpoint (the managed plugin: disabled and removed, it leaves
+	// nothing behind). Otherwise they stay, for the next start.
+	TeardownWhenIdle bool
 	// WatchInterval is how often the iptables rules and nftables port maps are checked.
 	WatchInterval time.Duration
 	// ConfigInterval is how often the configuration is read again from vSphere besides
@@ -79,10 +83,17 @@ func (o Options) Validate() error {
 // tasks, then the socket, served until ctx ends; the line saying it serves says how long each of
 // these steps took. Then it stops serving, waits for the tasks and closes the
 // database, leaving rules and links in place so that containers keep working while it restarts.
-func Run(ctx context.Context, o Options, log *slog.Logger) error {
+func Run(ctx context.Context, o Options, log *slog.Logger) (err error) {
 	if err := o.Validate(); err != nil {
 		return err
 	}
+	// Set when the daemon stops idle; the teardown runs last, once the database is closed.
+	idle := false
+	defer func() {
+		if idle && err == nil {
+			err = teardownIdle(ctx, o.StateDir, log)
+		}
+	}()
 	if o.DriverName == "" {
 		o.DriverName = driverapi.Name
 	}
@@ -168,6 +179,11 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	log.Info("vic-endpoint serving", append([]any{"version", o.Version, "vch", v.Name, "revision", v.Config.Revision,
 		"public", up.Address, "uplinks", up.String(), "socket", o.Socket, "state", st.Path()}, ph.attrs(time.Now())...)...)
 	err = srv.Serve(ctx, l)
+	if o.TeardownWhenIdle && err == nil && d.idle(ctx) {
+		idle = true
+		log.Info("vic-endpoint stopped serving no network: its rules and links are removed", "vch", v.Name)
+		return nil
+	}
 	log.Info("vic-endpoint stopped: rules and links stay in place", "vch", v.Name)
 	return err
 }

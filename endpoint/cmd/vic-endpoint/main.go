@@ -83,6 +83,7 @@ func parseOptions(args []string, stderr io.Writer) (daemon.Options, slog.Level, 
 	overrides := fs.StringArray("uplink", nil, "map a port group to a local interface, `PG=IFACE` (repeatable), overriding MAC matching")
 	fs.StringVar(&o.StateDir, "state-dir", daemon.DefaultStateDir, "directory of the state database")
 	fs.StringVar(&o.Socket, "socket", driverapi.DefaultSocket, "plugin socket")
+	fs.BoolVar(&o.TeardownWhenIdle, "teardown-when-idle", false, "on stopping with no network, pool or endpoint left, remove the rules and links as teardown does")
 	fs.StringVar(&o.DriverName, "driver-name", driverapi.Name, "the `NAME` Docker knows the drivers by: vic for this socket, the plugin's name (vic:latest) as a managed plugin")
 	level := fs.String("log-level", "info", "debug, info or warn")
 	fs.DurationVar(&o.WatchInterval, "watch-interval", daemon.DefaultWatchInterval, "how often the iptables rules and the nftables port maps are checked and repaired")

@@ -55,7 +55,8 @@ func writableProcSys() error {
 }
 
 // pluginArgs maps the settings of the managed plugin (`docker plugin set NAME KEY=VALUE`),
-// read with getenv, to vic-endpoint's flags:
+// read with getenv, to vic-endpoint's flags. A plugin stopping with no network left removes its
+// rules and links (--teardown-when-idle), so that `docker plugin rm` leaves nothing behind.
 //
 //	VIC_CONFIG       a VCH document in a mounted directory, instead of vSphere (--config)
 //	VIC_VCH          the VCH to serve (--vch), with VIC_TARGET (--target)
@@ -69,7 +70,7 @@ func writableProcSys() error {
 // A wrong setting is one sentence naming it.
 func pluginArgs(getenv func(string) string) ([]string, error) {
 	get := func(key string) string { return strings.TrimSpace(getenv(key)) }
-	args := []string{"--socket", pluginSocket, "--state-dir", pluginStateDir}
+	args := []string{"--socket", pluginSocket, "--state-dir", pluginStateDir, "--teardown-when-idle"}
 	driver := get("VIC_DRIVER_NAME")
 	if driver == "" {
 		driver = driverapi.Name + ":latest"

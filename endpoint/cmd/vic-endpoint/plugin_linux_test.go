@@ -9,7 +9,7 @@ import (
 
 // TestPluginArgs: the managed plugin's settings become the daemon's flags, which it accepts.
 func TestPluginArgs(t *testing.T) {
-	base := "--socket /run/docker/plugins/vic.sock --state-dir /var/lib/vic"
+	base := "--socket /run/docker/plugins/vic.sock --state-dir /var/lib/vic --teardown-when-idle"
 	tests := []struct {
 		env     map[string]string
 		want    string
