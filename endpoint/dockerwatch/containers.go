@@ -25,7 +25,9 @@ const readTimeout = 10 * time.Second
 func Containers(ctx context.Context, api ContainerLister, nd Snapshotter, driver, bridgePG string) (map[string]string, []cvm.Container, error) {
 	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
-	nets, err := api.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add("driver", driver)})
+	// Every network: Docker's driver filter is exact, and a network may name the plugin with or
+	// without its tag.
+	nets, err := api.NetworkList(ctx, client.NetworkListOptions{})
 	if err != nil {
 		return nil, nil, err
 	}

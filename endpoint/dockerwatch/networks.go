@@ -193,7 +193,13 @@ func (e *Ensurer) readPools(ctx context.Context) ([]ipamdriver.Pool, bool) {
 func (e *Ensurer) list(ctx context.Context, key, value string) ([]network.Summary, error) {
 	ctx, cancel := context.WithTimeout(ctx, dockerCallTimeout)
 	defer cancel()
-	res, err := e.api.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add(key, value)})
+	// Docker's driver filter is exact, and a network may name the plugin without its tag: the
+	// driver is matched below.
+	opts := client.NetworkListOptions{}
+	if key == "name" {
+		opts.Filters = make(client.Filters).Add(key, value)
+	}
+	res, err := e.api.NetworkList(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("listing the docker networks with %s %q: %w", key, value, err)
 	}
