@@ -3,8 +3,9 @@
 # Docker engine (scripts/nodes.sh) and never on the machine's own, driven as a user would:
 # docker plugin create, set and enable; a bridge network of the plugin, two containers reaching
 # each other by name and a published port answering outside the engine's namespace; the same
-# after docker plugin disable/enable and after a restart of the engine (the state lives on the
-# host); then docker plugin rm leaves no link and no rule behind.
+# after docker plugin disable/enable, a restart of the engine and an upgrade (the plugin removed
+# and created again: the state lives on the host); then docker plugin rm leaves no link and no
+# rule behind.
 #
 # The engine's namespace vic-node-1 gets the endpoint's NICs: a veth vic-pl-pub carrying the
 # public NIC's MAC and 198.51.100.2/24, whose peer is in the namespace vic-pl-outside
@@ -142,6 +143,8 @@ expect_ok "docker run -d -p 8080:80 $web (httpd)"
 run docker run -d --restart unless-stopped --name "$client" --network "$net" "$image" sleep 100000
 expect_ok "docker run -d $client"
 check_network "enabled"
+run docker network create -d vic vic-e2e-pluntagged
+expect_err 'could not resolve driver vic' "docker network create -d vic is refused: networks name the plugin with its tag"
 
 header "docker plugin disable and enable"
 run docker plugin disable "$plugin"
@@ -166,6 +169,21 @@ expect_ok "both containers run again (restart policy)"
 check_network "after the engine's restart"
 run ls "$state"
 expect_out '^state\.db$' "the state lives on the host, in $state"
+
+header "an upgrade: the plugin removed and created again"
+run docker plugin disable -f "$plugin"
+expect_ok "docker plugin disable -f $plugin"
+run docker plugin rm -f "$plugin"
+expect_ok "docker plugin rm -f $plugin while $net uses it"
+run docker plugin create "$plugin" bin/plugin
+expect_ok "docker plugin create $plugin bin/plugin again"
+run docker plugin set "$plugin" VIC_CONFIG=/etc/docker-vic/vch.json VIC_CREDENTIALS= "config.source=$conf" "state.source=$state"
+expect_ok "docker plugin set: the same settings and host directories"
+run docker plugin enable "$plugin"
+expect_ok "docker plugin enable $plugin"
+check_network "after the upgrade"
+run docker run --rm --network "$net" "$image" timeout 5 wget -qO- "http://$web/"
+expect_out 'hello from vic-busybox' "after the upgrade: a new container joins $net and reaches $web"
 
 header "removal leaves nothing"
 run docker rm -f "$web" "$client"

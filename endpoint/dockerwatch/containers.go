@@ -25,8 +25,8 @@ const readTimeout = 10 * time.Second
 func Containers(ctx context.Context, api ContainerLister, nd Snapshotter, driver, bridgePG string) (map[string]string, []cvm.Container, error) {
 	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
-	// Every network: Docker's driver filter is exact, and a network may name the plugin with or
-	// without its tag.
+	// Every network: Docker's driver filter is exact, and the names are compared as
+	// driverapi.SameName does (a registry or tag Docker added or left out).
 	nets, err := api.NetworkList(ctx, client.NetworkListOptions{})
 	if err != nil {
 		return nil, nil, err

@@ -193,8 +193,7 @@ func (e *Ensurer) readPools(ctx context.Context) ([]ipamdriver.Pool, bool) {
 func (e *Ensurer) list(ctx context.Context, key, value string) ([]network.Summary, error) {
 	ctx, cancel := context.WithTimeout(ctx, dockerCallTimeout)
 	defer cancel()
-	// Docker's driver filter is exact, and a network may name the plugin without its tag: the
-	// driver is matched below.
+	// Docker's driver filter is exact: the driver is matched below, as driverapi.SameName does.
 	opts := client.NetworkListOptions{}
 	if key == "name" {
 		opts.Filters = make(client.Filters).Add(key, value)

@@ -4,8 +4,9 @@ import "strings"
 
 // SameName reports whether got, a driver name Docker shows (a network's Driver or IPAM
 // Driver), names the drivers served as want: `-d vic` for the legacy plugin, or the name of the
-// managed plugin, which Docker may show with or without its tag and registry (`vic`,
-// `vic:latest`, `docker.io/library/vic:latest`).
+// managed plugin, compared with Docker's defaults made explicit (`vic:latest` is
+// `docker.io/library/vic:latest`; a name without a tag has the tag latest). Docker 20.10
+// resolves a network's driver to a managed plugin only when it names the tag.
 func SameName(want, got string) bool {
 	return normalName(want) == normalName(got)
 }
