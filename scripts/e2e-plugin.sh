@@ -7,11 +7,12 @@
 # and created again: the state lives on the host); then docker plugin rm leaves no link and no
 # rule behind.
 #
-# The engine's namespace vic-node-1 gets the endpoint's NICs: a veth vic-pl-pub carrying the
-# public NIC's MAC and 198.51.100.2/24, whose peer is in the namespace vic-pl-outside
-# (198.51.100.10/24, the outside machine), and a veth vic-pl-bridge for the bridge port group.
-# The plugin reads the VCH from a document (VIC_CONFIG) describing those NICs: no vSphere, no
-# testbed (and no wait for its lock).
+# vSphere is vcsim, serving on 127.0.0.1 inside the engine's namespace vic-node-1 (the plugin
+# shares that namespace); `docker vic create` makes VCH vch-plugin there, and the namespace gets
+# its endpoint VM's NICs: a veth vic-pl-pub carrying the public NIC's MAC and 198.51.100.2/24,
+# whose peer is in the namespace vic-pl-outside (198.51.100.10/24, the outside machine), and a
+# veth vic-pl-bridge carrying the bridge NIC's. The plugin is set as on a real endpoint: VIC_VCH,
+# VIC_TARGET, VIC_THUMBPRINT and the credentials file. No testbed (and no wait for its lock).
 #
 #   scripts/e2e-plugin.sh              run every check
 #   E2E_STOP=1 scripts/e2e-plugin.sh   stop at the first failed check
@@ -39,6 +40,9 @@ outside_ip=198.51.100.10
 net=vic-e2e-plnet web=vic-e2e-plweb client=vic-e2e-plclient
 image=vic-busybox:test
 conf=$VIC_NODES_DIR/conf state=$VIC_NODES_DIR/state
+vch='vch-plugin'
+# The port groups of the VCH; vcsim serves them.
+portgroups=(Docker-Public VIC-Bridge)
 
 cleanup() {
 	if [ -n "${E2E_KEEP:-}" ]; then
@@ -95,28 +99,58 @@ export DOCKER_HOST=$VIC_NODE_1_HOST
 unset DOCKER_CONTEXT
 run docker info --format '{{.Name}}'
 expect_out '^vic-node-1$' "the private engine answers as host vic-node-1, not the machine's engine"
+run go build -o bin/vcsim ./vcsim
+expect_ok "go build bin/vcsim"
+run go build -o bin/docker-vic ./cli-plugin
+expect_ok "go build bin/docker-vic"
+mkdir -p "$conf" "$state" "$VIC_NODES_DIR/docker-config/cli-plugins"
+install -m 0755 bin/docker-vic "$VIC_NODES_DIR/docker-config/cli-plugins/docker-vic"
+pg_args=()
+for pg in "${portgroups[@]}"; do pg_args+=(--portgroup "$pg"); done
+# vcsim's first line holds the password: root-only. nodes.sh down stops it with the namespace.
+(
+	umask 077
+	ip netns exec vic-node-1 bin/vcsim --listen 127.0.0.1:0 "${pg_args[@]}" >"$VIC_NODES_DIR/vcsim.out" 2>"$VIC_NODES_DIR/vcsim.log" &
+)
+for _ in $(seq 1 100); do
+	grep -q '^export VIC_TARGET=' "$VIC_NODES_DIR/vcsim.out" 2>/dev/null && break
+	sleep 0.1
+done
+eval "$(head -n 1 "$VIC_NODES_DIR/vcsim.out")"
+[ -n "${VIC_TARGET:-}" ] || die "vcsim printed no target within 10 s (log: $VIC_NODES_DIR/vcsim.log)"
+# web_vm_on: docker vic containers shows the container VM of $web powered on, its NIC on the
+# bridge port group.
+# shellcheck disable=SC2317 # run_until calls it
+web_vm_on() { docker_vic containers "$vch" | grep -E "^$web-[0-9a-f]{12} .*poweredOn .*VIC-Bridge="; }
+# docker_vic ARGS...: the CLI plugin against vcsim, inside the engine's namespace.
+docker_vic() {
+	ip netns exec vic-node-1 env DOCKER_CONFIG="$VIC_NODES_DIR/docker-config" VIC_TARGET="$VIC_TARGET" \
+		VIC_THUMBPRINT="$VIC_THUMBPRINT" docker vic "$@"
+}
+run docker_vic create --name "$vch" --compute-resource /DC0/host/DC0_C0 --public-network Docker-Public \
+	--public-network-ip "$public_ip/24" --public-network-gateway 198.51.100.1 --bridge-network VIC-Bridge \
+	--no-context --appliance-iso none --timeout 2m
+expect_ok "docker vic create $vch on vcsim"
+nics=$(docker_vic inspect "$vch" --format json | jq -r '.NICs[] | "\(.PortGroup) \(.MAC)"')
+public_mac=$(awk '$1 == "Docker-Public" {print $2}' <<<"$nics")
+bridge_mac=$(awk '$1 == "VIC-Bridge" {print $2}' <<<"$nics")
+if [ -z "$public_mac" ] || [ -z "$bridge_mac" ]; then die "docker vic inspect $vch shows no public or bridge NIC"; fi
 ip netns add "$outside"
 ip -n "$outside" link set lo up
-ip link add vic-pl-pub netns vic-node-1 address 00:50:56:9c:00:01 type veth peer name vic-pl-out netns "$outside"
+ip link add vic-pl-pub netns vic-node-1 address "$public_mac" type veth peer name vic-pl-out netns "$outside"
 ip -n vic-node-1 addr add "$public_ip/24" dev vic-pl-pub
 ip -n vic-node-1 link set vic-pl-pub up
 ip -n "$outside" addr add "$outside_ip/24" dev vic-pl-out
 ip -n "$outside" link set vic-pl-out up
-ip link add vic-pl-bridge netns vic-node-1 address 00:50:56:9c:00:02 type veth peer name vic-pl-bridge-p netns vic-node-1
+ip link add vic-pl-bridge netns vic-node-1 address "$bridge_mac" type veth peer name vic-pl-bridge-p netns vic-node-1
 ip -n vic-node-1 link set vic-pl-bridge up
-mkdir -p "$conf" "$state"
+# The login goes to the root-only credentials file; the plugin's target has none.
+login=${VIC_TARGET#*://}
+login=${login%%@*}
+target=${VIC_TARGET%%://*}://${VIC_TARGET#*@}
 (
 	umask 077
-	cat >"$conf/vch.json" <<'EOF'
-{"ID": "vm-e2e", "Name": "vch-plugin", "PowerState": "poweredOn",
- "Config": {"version": 1, "revision": 1, "name": "vch-plugin", "target": {"url": ""},
-  "placement": {"datacenter": "", "computeResource": "", "imageStore": ""},
-  "public": {"portGroup": "Docker-Public"}, "client": {"portGroup": "Docker-Public"},
-  "management": {"portGroup": "Docker-Public"},
-  "bridge": {"portGroup": "VIC-Bridge", "range": "172.16.0.0/12", "width": 16}, "tls": {}},
- "NICs": [{"PortGroup": "Docker-Public", "MAC": "00:50:56:9c:00:01", "Roles": ["public", "client", "management"]},
-          {"PortGroup": "VIC-Bridge", "MAC": "00:50:56:9c:00:02", "Roles": ["bridge"]}]}
-EOF
+	printf 'VIC_USER=%s\nVIC_PASSWORD=%s\n' "${login%%:*}" "${login#*:}" >"$conf/credentials"
 )
 run bash scripts/image.sh
 expect_ok "scripts/image.sh imports $image into the private engine"
@@ -126,8 +160,8 @@ run bash scripts/plugin.sh
 expect_out 'docker plugin create' "scripts/plugin.sh assembles bin/plugin"
 run docker plugin create "$plugin" bin/plugin
 expect_ok "docker plugin create $plugin bin/plugin"
-run docker plugin set "$plugin" VIC_CONFIG=/etc/docker-vic/vch.json VIC_CREDENTIALS= "config.source=$conf" "state.source=$state"
-expect_ok "docker plugin set: the VCH document and the host directories of configuration and state"
+run docker plugin set "$plugin" "VIC_VCH=$vch" "VIC_TARGET=$target" "VIC_THUMBPRINT=$VIC_THUMBPRINT" "config.source=$conf" "state.source=$state"
+expect_ok "docker plugin set: the VCH, vSphere and the host directories of configuration (credentials) and state"
 run docker plugin enable "$plugin"
 expect_ok "docker plugin enable $plugin"
 run docker plugin inspect -f '{{.Enabled}}' "$plugin"
@@ -143,6 +177,8 @@ expect_ok "docker run -d -p 8080:80 $web (httpd)"
 run docker run -d --restart unless-stopped --name "$client" --network "$net" "$image" sleep 100000
 expect_ok "docker run -d $client"
 check_network "enabled"
+run_until 30 web_vm_on
+expect_ok "docker vic containers $vch shows $web's container VM, on, with its NIC on VIC-Bridge"
 run docker network create -d vic vic-e2e-pluntagged
 expect_err 'could not resolve driver vic' "docker network create -d vic is refused: networks name the plugin with its tag"
 
@@ -177,7 +213,7 @@ run docker plugin rm -f "$plugin"
 expect_ok "docker plugin rm -f $plugin while $net uses it"
 run docker plugin create "$plugin" bin/plugin
 expect_ok "docker plugin create $plugin bin/plugin again"
-run docker plugin set "$plugin" VIC_CONFIG=/etc/docker-vic/vch.json VIC_CREDENTIALS= "config.source=$conf" "state.source=$state"
+run docker plugin set "$plugin" "VIC_VCH=$vch" "VIC_TARGET=$target" "VIC_THUMBPRINT=$VIC_THUMBPRINT" "config.source=$conf" "state.source=$state"
 expect_ok "docker plugin set: the same settings and host directories"
 run docker plugin enable "$plugin"
 expect_ok "docker plugin enable $plugin"
