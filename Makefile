@@ -7,6 +7,8 @@
 #   make appliance       build bin/appliance.iso, the endpoint VM's boot image (cached; scripts/appliance.sh)
 #   make appliance-smoke boot it under qemu and reach its Docker API over TLS (appliance/smoke)
 #   make e2e-appliance   docker vic create a VCH that boots, on the testbed's appliance mode
+#   make plugin          build the drivers as a Docker managed plugin in bin/plugin (scripts/plugin.sh)
+#   make e2e-plugin      run that plugin on a private Docker engine (scripts/e2e-plugin.sh, scripts/nodes.sh)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -25,8 +27,9 @@ E2E_ENDPOINT_LOG := bin/e2e-endpoint.log
 REL_LOG := bin/e2e-reliability.log
 APPLIANCE_LOG := bin/e2e-appliance.log
 CROSS_LOG := bin/cross.log
+PLUGIN_LOG := bin/e2e-plugin.log
 
-.PHONY: all build install test unit cross e2e e2e-endpoint testbed-up testbed-down demo bench clean appliance appliance-smoke e2e-appliance
+.PHONY: all build install test unit cross e2e e2e-endpoint testbed-up testbed-down demo bench clean appliance appliance-smoke e2e-appliance plugin e2e-plugin
 
 all: build
 
@@ -51,7 +54,7 @@ install: build
 test:
 	@bash scripts/setup.sh
 	@mkdir -p bin
-	@vet=0 cross=0 unit=0 e2e=0 endpoint=0 rel=0 appl=0; \
+	@vet=0 cross=0 unit=0 e2e=0 endpoint=0 rel=0 appl=0 plg=0; \
 	echo '== go vet $(PKGS)'; go vet $(PKGS) || vet=1; \
 	echo '== scripts/cross.sh'; \
 	bash scripts/cross.sh 2>&1 | tee $(CROSS_LOG) || cross=1; \
@@ -66,8 +69,10 @@ test:
 	echo '== scripts/e2e-appliance.sh'; \
 	{ VERSION=$(VERSION) bash scripts/appliance.sh bin/appliance.iso && bash scripts/e2e-appliance.sh; } 2>&1 \
 		| tee $(APPLIANCE_LOG) || appl=1; \
+	echo '== scripts/e2e-plugin.sh'; \
+	bash scripts/e2e-plugin.sh 2>&1 | tee $(PLUGIN_LOG) || plg=1; \
 	. scripts/lib.sh; test_summary $$vet $$unit $$e2e $(GO_TEST_LOG) $(E2E_LOG) \
-		$$cross $(CROSS_LOG) $$endpoint $(E2E_ENDPOINT_LOG) $$rel $(REL_LOG) $$appl $(APPLIANCE_LOG)
+		$$cross $(CROSS_LOG) $$endpoint $(E2E_ENDPOINT_LOG) $$rel $(REL_LOG) $$appl $(APPLIANCE_LOG) $$plg $(PLUGIN_LOG)
 
 unit:
 	go test -race -count=1 $(PKGS)
@@ -111,6 +116,16 @@ appliance:
 # first, cached) under qemu on the testbed's appliance mode, and drives it as a user would.
 e2e-appliance: build appliance
 	bash scripts/e2e-appliance.sh
+
+# plugin assembles bin/plugin (config.json and rootfs/) for `docker plugin create`.
+plugin:
+	VERSION=$(VERSION) bash scripts/plugin.sh bin/plugin
+
+# e2e-plugin runs the managed plugin on a private Docker engine (scripts/e2e-plugin.sh, which
+# builds bin/plugin itself).
+e2e-plugin:
+	@bash scripts/setup.sh
+	bash scripts/e2e-plugin.sh
 
 appliance-smoke: appliance
 	VIC_APPLIANCE_ISO=$(CURDIR)/bin/appliance.iso VIC_REQUIRE_PRIVILEGED=1 go test -count=1 -v -timeout 10m ./appliance/smoke

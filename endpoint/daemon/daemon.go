@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -44,6 +45,15 @@ type Options struct {
 	StateDir string
 	// Socket is where the drivers are served.
 	Socket string
+	// DriverName is the name Docker knows the drivers by: driverapi.Name ("vic") for the legacy
+	// plugin, the managed plugin's name (e.g. vic:latest) when the drivers run as one. The
+	// daemon finds its networks by it and makes the container networks' networks with it.
+	// Empty means driverapi.Name.
+	DriverName string
+	// TeardownWhenIdle removes the rules and links the daemon owns when it stops serving no
+	// network, address pool or endpoint (the managed plugin: disabled and removed, it leaves
+	// nothing behind). Otherwise they stay, for the next start.
+	TeardownWhenIdle bool
 	// WatchInterval is how often the iptables rules and nftables port maps are checked.
 	WatchInterval time.Duration
 	// ConfigInterval is how often the configuration is read again from vSphere besides
@@ -60,6 +70,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("--watch-interval %s must be positive", o.WatchInterval)
 	case o.ConfigInterval <= 0:
 		return fmt.Errorf("--config-interval %s must be positive", o.ConfigInterval)
+	case strings.ContainsAny(o.DriverName, " \t\n"):
+		return fmt.Errorf("--driver-name %q must be the name Docker knows the drivers by, such as vic or vic:latest", o.DriverName)
 	}
 	return o.Source.Validate()
 }
@@ -71,9 +83,19 @@ func (o Options) Validate() error {
 // tasks, then the socket, served until ctx ends; the line saying it serves says how long each of
 // these steps took. Then it stops serving, waits for the tasks and closes the
 // database, leaving rules and links in place so that containers keep working while it restarts.
-func Run(ctx context.Context, o Options, log *slog.Logger) error {
+func Run(ctx context.Context, o Options, log *slog.Logger) (err error) {
 	if err := o.Validate(); err != nil {
 		return err
+	}
+	// Set when the daemon stops idle; the teardown runs last, once the database is closed.
+	idle := false
+	defer func() {
+		if idle && err == nil {
+			err = teardownIdle(ctx, o.StateDir, log)
+		}
+	}()
+	if o.DriverName == "" {
+		o.DriverName = driverapi.Name
 	}
 	ph := newPhases(time.Now())
 	src, target, err := liveconfig.Open(o.Source)
@@ -130,7 +152,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	}
 	ph.done("drivers", time.Now())
 	g := newGate(st.Lost())
-	rb := &rebuilder{st: st, d: d, public: up.Address, gate: g, log: log}
+	rb := &rebuilder{st: st, d: d, driver: o.DriverName, public: up.Address, gate: g, log: log}
 	if api != nil {
 		rb.api = api
 	}
@@ -157,6 +179,11 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	log.Info("vic-endpoint serving", append([]any{"version", o.Version, "vch", v.Name, "revision", v.Config.Revision,
 		"public", up.Address, "uplinks", up.String(), "socket", o.Socket, "state", st.Path()}, ph.attrs(time.Now())...)...)
 	err = srv.Serve(ctx, l)
+	if o.TeardownWhenIdle && err == nil && d.idle(ctx) {
+		idle = true
+		log.Info("vic-endpoint stopped serving no network: its rules and links are removed", "vch", v.Name)
+		return nil
+	}
 	log.Info("vic-endpoint stopped: rules and links stay in place", "vch", v.Name)
 	return err
 }

@@ -41,6 +41,7 @@ type rebuilder struct {
 	st     *statedb.DB
 	d      *drivers
 	api    dockerAPI // nil: no Docker client, no rebuild
+	driver string    // the name Docker knows the drivers by
 	public netip.Addr
 	gate   *gate
 	log    *slog.Logger
@@ -90,7 +91,7 @@ func (r *rebuilder) rebuild(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	found, err := dockerwatch.ReadState(ctx, r.api, published, r.public)
+	found, err := dockerwatch.ReadState(ctx, r.api, r.driver, published, r.public)
 	if err != nil {
 		return err
 	}

@@ -114,6 +114,8 @@ func startTasks(bg *background, t tasks) {
 		log.Info("no vSphere target (--config): containers get no VMs in vSphere")
 	}
 	if t.api != nil {
-		bg.run(afterRebuild(t.gate, func(ctx context.Context) { watchDocker(ctx, t.api, t.d, vms, t.v.Config.Bridge.PortGroup, t.live, log) }))
+		bg.run(afterRebuild(t.gate, func(ctx context.Context) {
+			watchDocker(ctx, t.api, t.d, t.o.DriverName, vms, t.v.Config.Bridge.PortGroup, t.live, log)
+		}))
 	}
 }

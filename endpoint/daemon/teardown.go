@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
+	"time"
 
 	"github.com/vishvananda/netlink"
 
@@ -53,4 +55,30 @@ func Teardown(ctx context.Context, stateDir string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// teardownTimeout bounds the teardown of a daemon stopping idle: its context has ended.
+const teardownTimeout = 30 * time.Second
+
+// teardownIdle tears down what a daemon that stopped idle owned (Options.TeardownWhenIdle).
+func teardownIdle(ctx context.Context, stateDir string, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), teardownTimeout)
+	defer cancel()
+	if err := Teardown(ctx, stateDir); err != nil {
+		return fmt.Errorf("removing the rules and links of the idle daemon: %w", err)
+	}
+	log.Info("removed the rules and links: nothing of vic-endpoint is left in the kernel")
+	return nil
+}
+
+// idle reports whether the drivers hold no network, endpoint or address pool. A failed reading
+// is not idle: the rules and links stay.
+func (d *drivers) idle(ctx context.Context) bool {
+	ctx = context.WithoutCancel(ctx)
+	nets, eps, err := d.nd.Snapshot(ctx)
+	if err != nil || len(nets) > 0 || len(eps) > 0 {
+		return false
+	}
+	pools, err := d.ipd.Pools(ctx)
+	return err == nil && len(pools) == 0
 }

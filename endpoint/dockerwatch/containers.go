@@ -20,18 +20,21 @@ const readTimeout = 10 * time.Second
 // Containers returns the container name of each endpoint of the vic networks, and every
 // container with a vic network, running or not, with one NIC per vic network (on bridgePG for
 // bridge networks, on its own port group for a container network) and its published ports. The
-// list is never nil, so that an empty one removes every container VM.
-func Containers(ctx context.Context, api ContainerLister, nd Snapshotter, bridgePG string) (map[string]string, []cvm.Container, error) {
+// list is never nil, so that an empty one removes every container VM. driver is the name Docker
+// knows the vic drivers by (driverapi.Name, or the managed plugin's name).
+func Containers(ctx context.Context, api ContainerLister, nd Snapshotter, driver, bridgePG string) (map[string]string, []cvm.Container, error) {
 	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
-	nets, err := api.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add("driver", driverapi.Name)})
+	// Every network: Docker's driver filter is exact, and the names are compared as
+	// driverapi.SameName does (a registry or tag Docker added or left out).
+	nets, err := api.NetworkList(ctx, client.NetworkListOptions{})
 	if err != nil {
 		return nil, nil, err
 	}
 	portGroups := map[string]string{} // network ID -> port group
 	netNames := map[string]string{}   // network ID -> name
 	for _, n := range nets.Items {
-		if n.Driver != driverapi.Name {
+		if !driverapi.SameName(driver, n.Driver) {
 			continue
 		}
 		pg := n.Options[netdriver.OptionPortGroup]

@@ -73,7 +73,7 @@ func TestContainersOnVicNetworks(t *testing.T) {
 		},
 	}
 	endpoints := fakeSnapshot{{ID: "e1", Ports: []netdriver.Port{{Proto: hostports.TCP, HostPort: 8080, ContainerPort: 80}}}}
-	names, got, err := Containers(context.Background(), docker, endpoints, "VIC-Bridge")
+	names, got, err := Containers(context.Background(), docker, endpoints, "vic", "VIC-Bridge")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,5 +89,30 @@ func TestContainersOnVicNetworks(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("containers\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// The drivers served as a managed plugin are known by its name, which networks give with or
+// without the tag: both are the plugin's, another plugin's are not.
+func TestContainersOfThePluginName(t *testing.T) {
+	net := func(id, driver string) network.Summary {
+		var s network.Summary
+		s.ID, s.Name, s.Driver = id, id, driver
+		return s
+	}
+	running := func(id, netID, endpoint string) container.Summary {
+		return container.Summary{ID: id, Names: []string{"/" + id}, State: "running", NetworkSettings: &container.NetworkSettingsSummary{
+			Networks: map[string]*network.EndpointSettings{netID: {NetworkID: netID, EndpointID: endpoint}}}}
+	}
+	docker := fakeLister{
+		nets:       []network.Summary{net("tagged", "vic:latest"), net("untagged", "vic"), net("other", "other/vic:latest")},
+		containers: []container.Summary{running("a", "tagged", "e1"), running("b", "untagged", "e2"), running("c", "other", "e3")},
+	}
+	names, _, err := Containers(context.Background(), docker, fakeSnapshot{}, "vic:latest", "VIC-Bridge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"e1": "a", "e2": "b"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("names %v, want %v", names, want)
 	}
 }

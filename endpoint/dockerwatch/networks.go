@@ -63,12 +63,13 @@ type Ensurer struct {
 
 // NewEnsurer returns an Ensurer of the vic networks of the container networks that networks
 // returns, read again at each round: the configuration may change. pools is the vic IPAM
-// driver, whose pools the networks must have.
-func NewEnsurer(api NetworkAPI, networks func() []config.ContainerNetwork, pools PoolLister, log *slog.Logger) *Ensurer {
+// driver, whose pools the networks must have. driver is the name Docker knows the vic drivers by
+// (driverapi.Name, or the managed plugin's name): the networks are made with it.
+func NewEnsurer(api NetworkAPI, driver string, networks func() []config.ContainerNetwork, pools PoolLister, log *slog.Logger) *Ensurer {
 	return &Ensurer{
 		api:        api,
-		driver:     driverapi.Name,
-		ipamDriver: driverapi.Name,
+		driver:     driver,
+		ipamDriver: driver,
 		pools:      pools,
 		networks:   networks,
 		cfg:        networks(),
@@ -166,7 +167,7 @@ func (e *Ensurer) ensure(ctx context.Context) error {
 		switch {
 		case !ok:
 			e.createMissing(ctx, cn)
-		case e.check(n, cn) && checkPools && n.IPAM.Driver == e.ipamDriver && !hasPool(pools, n, cn):
+		case e.check(n, cn) && checkPools && driverapi.SameName(e.ipamDriver, n.IPAM.Driver) && !hasPool(pools, n, cn):
 			e.recreate(ctx, n, cn)
 		}
 	}
@@ -187,18 +188,23 @@ func (e *Ensurer) readPools(ctx context.Context) ([]ipamdriver.Pool, bool) {
 	return pools, true
 }
 
-// list returns the networks whose key (driver or name) is exactly value: Docker's filters match
-// more loosely.
+// list returns the networks whose key (driver or name) is value, the driver's name in any of
+// the forms Docker shows (driverapi.SameName): Docker's filters match more loosely.
 func (e *Ensurer) list(ctx context.Context, key, value string) ([]network.Summary, error) {
 	ctx, cancel := context.WithTimeout(ctx, dockerCallTimeout)
 	defer cancel()
-	res, err := e.api.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add(key, value)})
+	// Docker's driver filter is exact: the driver is matched below, as driverapi.SameName does.
+	opts := client.NetworkListOptions{}
+	if key == "name" {
+		opts.Filters = make(client.Filters).Add(key, value)
+	}
+	res, err := e.api.NetworkList(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("listing the docker networks with %s %q: %w", key, value, err)
 	}
 	var out []network.Summary
 	for _, n := range res.Items {
-		if (key == "driver" && n.Driver == value) || (key == "name" && n.Name == value) {
+		if (key == "driver" && driverapi.SameName(value, n.Driver)) || (key == "name" && n.Name == value) {
 			out = append(out, n)
 		}
 	}

@@ -51,7 +51,7 @@ func testEnsurer(api NetworkAPI, cfg ...config.ContainerNetwork) (*Ensurer, *tes
 
 func testEnsurerOf(api NetworkAPI, c *configured) (*Ensurer, *testlog.Buffer) {
 	log, logs := testlog.New()
-	e := NewEnsurer(api, c.get, nil, log)
+	e := NewEnsurer(api, "vic", c.get, nil, log)
 	e.driver, e.ipamDriver = "bridge", "default"
 	return e, logs
 }
@@ -99,7 +99,7 @@ func TestContainerNetworkCreateOptions(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := NewEnsurer(nil, func() []config.ContainerNetwork { return nil }, nil, slog.New(slog.DiscardHandler))
+			e := NewEnsurer(nil, "vic", func() []config.ContainerNetwork { return nil }, nil, slog.New(slog.DiscardHandler))
 			got := e.createOptions(tc.cn)
 			if got.Driver != "vic" || got.IPAM.Driver != "vic" {
 				t.Errorf("drivers = %q, IPAM %q; want vic, vic", got.Driver, got.IPAM.Driver)

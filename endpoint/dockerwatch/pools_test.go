@@ -37,7 +37,7 @@ func newIPAM(t *testing.T, cns ...config.ContainerNetwork) *ipamdriver.Driver {
 func vicEnsurer(api *fakeDocker, ipd *ipamdriver.Driver, cns ...config.ContainerNetwork) (*Ensurer, *testlog.Buffer) {
 	log, logs := testlog.New()
 	api.ipam = ipd
-	return NewEnsurer(api, func() []config.ContainerNetwork { return cns }, ipd, log), logs
+	return NewEnsurer(api, "vic", func() []config.ContainerNetwork { return cns }, ipd, log), logs
 }
 
 // loseState gives api and e a new vic IPAM driver that knows no pool, as after the endpoint's

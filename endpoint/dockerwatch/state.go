@@ -64,8 +64,9 @@ type FoundEndpoint struct {
 // containers on them: addresses, MACs and sandboxes, and the ports each container publishes
 // through the network that gives it its gateway (Docker's rule). A host port Docker's
 // configuration leaves open (host port 0, or a range) is the one of published, the port map
-// elements the kernel holds, that leads to the container's address and port.
-func ReadState(ctx context.Context, api StateReader, published []nat.Element, public netip.Addr) (*State, error) {
+// elements the kernel holds, that leads to the container's address and port. driver is the name
+// Docker knows the vic drivers by (driverapi.Name, or the managed plugin's name).
+func ReadState(ctx context.Context, api StateReader, driver string, published []nat.Element, public netip.Addr) (*State, error) {
 	ctx, cancel := context.WithTimeout(ctx, stateTimeout)
 	defer cancel()
 	nets, err := api.NetworkList(ctx, client.NetworkListOptions{})
@@ -74,7 +75,7 @@ func ReadState(ctx context.Context, api StateReader, published []nat.Element, pu
 	}
 	st, vic := &State{}, map[string]FoundNetwork{}
 	for _, n := range nets.Items {
-		if f, ok := foundNetwork(n.Network); ok {
+		if f, ok := foundNetwork(n.Network, driver); ok {
 			st.Networks = append(st.Networks, f)
 			vic[n.ID] = f
 		}
@@ -99,8 +100,8 @@ func ReadState(ctx context.Context, api StateReader, published []nat.Element, pu
 	return st, nil
 }
 
-// foundNetwork is network n as the vic drivers know it, if either made it.
-func foundNetwork(n network.Network) (FoundNetwork, bool) {
+// foundNetwork is network n as the vic drivers know it, if either made it: driver names them.
+func foundNetwork(n network.Network, driver string) (FoundNetwork, bool) {
 	f := FoundNetwork{ID: n.ID}
 	var subnets []netdriver.FoundSubnet
 	var first network.IPAMConfig
@@ -112,10 +113,10 @@ func foundNetwork(n network.Network) (FoundNetwork, bool) {
 			}
 		}
 	}
-	if n.Driver == driverapi.Name {
+	if driverapi.SameName(driver, n.Driver) {
 		f.Driver = &netdriver.FoundNetwork{ID: n.ID, Options: n.Options, Internal: n.Internal, IPv6: n.EnableIPv6, Subnets: subnets}
 	}
-	if n.IPAM.Driver == driverapi.Name {
+	if driverapi.SameName(driver, n.IPAM.Driver) {
 		f.Pool = &ipamdriver.FoundNetwork{Name: n.Name, Subnet: first.Subnet, SubPool: first.IPRange, Gateway: first.Gateway,
 			PortGroup: n.IPAM.Options[ipamdriver.OptionPortGroup]}
 	}

@@ -148,7 +148,7 @@ func TestReadStateFindsWhatTheDriversHad(t *testing.T) {
 		element(nat.TCP, "198.51.100.2:49154", "172.16.0.3:80"), element(nat.TCP, "127.0.0.1:49154", "172.16.0.3:80"),
 		element(nat.TCP, "198.51.100.2:9003", "172.17.0.2:80"), element(nat.TCP, "127.0.0.1:9003", "172.17.0.2:80"),
 	}
-	st, err := ReadState(context.Background(), api, published, publicAddr)
+	st, err := ReadState(context.Background(), api, "vic", published, publicAddr)
 	if err != nil {
 		t.Fatal(err)
 	}

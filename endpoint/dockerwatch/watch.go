@@ -9,6 +9,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/docker-vic/docker-vic/endpoint/cvm"
+	"github.com/docker-vic/docker-vic/endpoint/driverapi"
 	"github.com/docker-vic/docker-vic/netdriver"
 )
 
@@ -52,6 +53,8 @@ type Watcher struct {
 	Names *Names
 	// VMs, when set, receives the containers whenever they change.
 	VMs VMs
+	// DriverName is the name Docker knows the vic drivers by; empty means driverapi.Name.
+	DriverName string
 	// BridgePortGroup carries the container VMs' NICs of bridge networks.
 	BridgePortGroup string
 	// Events, when set, wakes a reading at each container or network event, so that even a
@@ -81,7 +84,7 @@ func (w *Watcher) Run(ctx context.Context) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		byEndpoint, want, err := Containers(ctx, w.API, w.Driver, w.BridgePortGroup)
+		byEndpoint, want, err := Containers(ctx, w.API, w.Driver, w.driverName(), w.BridgePortGroup)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			w.Log.Debug("reading the containers on vic networks from docker failed", "error", err)
@@ -141,4 +144,12 @@ func (w *Watcher) follow(ctx context.Context, wake chan<- struct{}) {
 		case <-time.After(resubscribeDelay):
 		}
 	}
+}
+
+// driverName is DriverName or its default.
+func (w *Watcher) driverName() string {
+	if w.DriverName == "" {
+		return driverapi.Name
+	}
+	return w.DriverName
 }

@@ -2,7 +2,8 @@
 
 // Command vic-endpoint is the daemon of a VCH's endpoint VM: it serves the vic network and IPAM
 // drivers to Docker on one socket (package endpoint/daemon does the work). `vic-endpoint
-// teardown` removes the rules and links it owns (uninstall, tests).
+// teardown` removes the rules and links it owns (uninstall, tests); `vic-endpoint plugin` is the
+// entrypoint of the managed Docker plugin, taking its settings from the environment (plugin.go).
 package main
 
 import (
@@ -36,18 +37,17 @@ func main() {
 // 0, or 1 with the error as one sentence on stderr.
 func run(ctx context.Context, args []string, stderr io.Writer) int {
 	var err error
-	if len(args) > 0 && args[0] == "teardown" {
+	switch {
+	case len(args) > 0 && args[0] == "plugin":
+		err = runPlugin(ctx, args[1:], stderr)
+	case len(args) > 0 && args[0] == "teardown":
 		fs := newFlagSet("vic-endpoint teardown", stderr)
 		stateDir := fs.String("state-dir", daemon.DefaultStateDir, "state directory of the daemon to tear down")
 		if err = parse(fs, args[1:], "teardown takes --state-dir only"); err == nil {
 			err = daemon.Teardown(ctx, *stateDir)
 		}
-	} else {
-		var o daemon.Options
-		var level slog.Level
-		if o, level, err = parseOptions(args, stderr); err == nil {
-			err = daemon.Run(ctx, o, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})))
-		}
+	default:
+		err = serve(ctx, args, stderr)
 	}
 	switch {
 	case errors.Is(err, pflag.ErrHelp):
@@ -57,6 +57,15 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// serve runs the daemon with the flags args until ctx ends.
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	o, level, err := parseOptions(args, stderr)
+	if err != nil {
+		return err
+	}
+	return daemon.Run(ctx, o, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})))
 }
 
 // parseOptions reads the daemon's flags and its log level. Usage goes to stderr on --help.
@@ -74,6 +83,8 @@ func parseOptions(args []string, stderr io.Writer) (daemon.Options, slog.Level, 
 	overrides := fs.StringArray("uplink", nil, "map a port group to a local interface, `PG=IFACE` (repeatable), overriding MAC matching")
 	fs.StringVar(&o.StateDir, "state-dir", daemon.DefaultStateDir, "directory of the state database")
 	fs.StringVar(&o.Socket, "socket", driverapi.DefaultSocket, "plugin socket")
+	fs.BoolVar(&o.TeardownWhenIdle, "teardown-when-idle", false, "on stopping with no network, pool or endpoint left, remove the rules and links as teardown does")
+	fs.StringVar(&o.DriverName, "driver-name", driverapi.Name, "the `NAME` Docker knows the drivers by: vic for this socket, the plugin's name (vic:latest) as a managed plugin")
 	level := fs.String("log-level", "info", "debug, info or warn")
 	fs.DurationVar(&o.WatchInterval, "watch-interval", daemon.DefaultWatchInterval, "how often the iptables rules and the nftables port maps are checked and repaired")
 	fs.DurationVar(&o.ConfigInterval, "config-interval", daemon.DefaultConfigInterval, "how often the VCH's configuration is read again from vSphere besides following its changes (docker vic configure), as a resync")

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# nodes.sh: private Docker engines on this machine, one per network namespace, for the tests of
+# the managed plugin (and later a swarm of them). The machine's own engine is never touched.
+#
+#   eval "$(scripts/nodes.sh up N)"   clear stale nodes, start engines 1..N, print export lines
+#   scripts/nodes.sh restart I        stop engine I and start it again (its state is kept)
+#   scripts/nodes.sh env              print the export lines again
+#   scripts/nodes.sh down             stop every engine and remove all of it; safe to run twice
+#
+# Node I is network namespace vic-node-I with hostname vic-node-I, and dockerd running there in
+# a mount namespace of its own (`ip netns exec` would hide the cgroup mounts):
+#   - a tmpfs over /run, so that the node has its own /run/docker/plugins and no
+#     /run/containerd: dockerd starts its own containerd, and plugins and containers run there;
+#   - its exec root $DIR/node-I/exec bound at /run/docker, the default place, so that the
+#     sandbox keys Docker hands plugins are /run/docker/netns/... as on any host, and its API at
+#     /run/docker.sock there (for plugins) and at $DIR/node-I/docker.sock (for this machine);
+#   - its data root, pid file, log and an empty daemon.json (the machine's is not read) in
+#     $DIR/node-I; no default bridge (--bridge none).
+# The namespace has only lo: tests wire it. DIR is $VIC_NODES_DIR, default /tmp/vic-nodes.
+# Export lines: VIC_NODES_DIR, VIC_NODES (the count), and per node VIC_NODE_I_NS and
+# VIC_NODE_I_HOST (unix://... for DOCKER_HOST or docker -H).
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+DIR=${VIC_NODES_DIR:-/tmp/vic-nodes}
+# How long an engine may take to answer, and to stop.
+START_WAIT=60 STOP_WAIT=30
+
+[ "$(id -u)" -eq 0 ] || die "nodes.sh needs root (namespaces, dockerd)"
+command -v dockerd >/dev/null || die "dockerd is missing: install docker.io (scripts/setup.sh does)"
+
+# ns I: the namespace of node I.
+ns() { printf 'vic-node-%s' "$1"; }
+
+# start I: start node I's dockerd in its namespaces and wait until it answers.
+start() {
+	local i=$1 d=$DIR/node-$1 pid
+	mkdir -p "$d/data" "$d/exec"
+	[ -f "$d/daemon.json" ] || printf '{}\n' >"$d/daemon.json"
+	ip netns list | grep -qx "$(ns "$i")\( (id: [0-9]*)\)\?" || ip netns add "$(ns "$i")"
+	ip -n "$(ns "$i")" link set lo up
+	# The mount namespace's mounts stay slaves of the machine's (nothing goes back) but are
+	# shared within, so that the sandboxes dockerd mounts reach the plugin's rslave mount.
+	setsid nsenter --net="/run/netns/$(ns "$i")" unshare --mount --uts --propagation slave -- \
+		/bin/sh -ec '
+			mount --make-rshared /
+			hostname "$1"
+			mount -t tmpfs -o mode=0755 vic-node-run /run
+			mkdir -p /run/docker
+			mount --bind "$2/exec" /run/docker
+			exec dockerd --data-root "$2/data" --exec-root /run/docker --pidfile "$2/docker.pid" \
+				--config-file "$2/daemon.json" -H unix:///run/docker.sock -H "unix://$2/docker.sock" \
+				--bridge none
+		' vic-node "$(ns "$i")" "$d" >>"$d/dockerd.log" 2>&1 </dev/null &
+	pid=$!
+	for _ in $(seq 1 $((START_WAIT * 5))); do
+		if docker -H "unix://$d/docker.sock" version >/dev/null 2>&1; then
+			say "nodes: node $i answers (dockerd pid $pid, hostname $(ns "$i"), log $d/dockerd.log)" >&2
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || { tail -n 20 "$d/dockerd.log" >&2; die "dockerd of node $i stopped before it answered"; }
+		sleep 0.2
+	done
+	tail -n 20 "$d/dockerd.log" >&2
+	die "dockerd of node $i did not answer within $START_WAIT s"
+}
+
+# stop I: stop node I's dockerd, then every process left in its namespace (containerd, shims,
+# plugins), by pid. The namespace stays.
+stop() {
+	local i=$1 d=$DIR/node-$1 pid pids
+	pid=$(cat "$d/docker.pid" 2>/dev/null || true)
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		kill "$pid"
+		for _ in $(seq 1 $((STOP_WAIT * 5))); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.2
+		done
+	fi
+	ip netns list | grep -q "^$(ns "$i")\b" || return 0
+	for _ in 1 2 3; do
+		pids=$(ip netns pids "$(ns "$i")" 2>/dev/null || true)
+		[ -n "$pids" ] || return 0
+		# shellcheck disable=SC2086 # one pid a word
+		kill -9 $pids 2>/dev/null || true
+		sleep 0.5
+	done
+}
+
+# nodes: the numbers of the nodes in DIR.
+nodes() {
+	local d
+	for d in "$DIR"/node-*; do
+		[ -d "$d" ] && printf '%s\n' "${d##*/node-}"
+	done | sort -n
+}
+
+print_env() {
+	local i n=0
+	printf 'export VIC_NODES_DIR=%q\n' "$DIR"
+	for i in $(nodes); do
+		printf 'export VIC_NODE_%s_NS=%q VIC_NODE_%s_HOST=%q\n' "$i" "$(ns "$i")" "$i" "unix://$DIR/node-$i/docker.sock"
+		n=$((n + 1))
+	done
+	printf 'export VIC_NODES=%s\n' "$n"
+}
+
+down() {
+	local i
+	for i in $(nodes); do
+		stop "$i"
+		ip netns del "$(ns "$i")" 2>/dev/null || true
+	done
+	# A node's namespace left without its directory.
+	for i in $(ip netns list | awk '$1 ~ /^vic-node-[0-9]+$/ {sub("vic-node-", "", $1); print $1}'); do
+		mkdir -p "$DIR/node-$i" && stop "$i"
+		ip netns del "$(ns "$i")" 2>/dev/null || true
+	done
+	rm -rf "$DIR"
+}
+
+case ${1:-} in
+up)
+	n=${2:-1}
+	[[ $n =~ ^[1-9][0-9]*$ ]] || die "up takes the number of nodes, a positive integer, not '$n'"
+	down
+	mkdir -p "$DIR"
+	for i in $(seq 1 "$n"); do start "$i"; done
+	print_env
+	;;
+restart)
+	i=${2:-}
+	[ -n "$i" ] && [ -d "$DIR/node-$i" ] || die "restart takes the number of a running node, not '$i'"
+	stop "$i"
+	start "$i"
+	;;
+env) print_env ;;
+down) down ;;
+*) die "usage: scripts/nodes.sh up N|restart I|env|down" ;;
+esac
