@@ -885,7 +885,7 @@ if [ "${BENCH_APPLIANCE:-1}" != 0 ] && want appliance; then
 mode: the endpoint VM boots under qemu-system-x86_64 \`-accel ${accel}\`, \`-smp 1\`, on a $(nproc)-CPU
 machine shared with other work. *Power-on -> Docker API* runs from create's "powering on" line to
 its "Docker API answering over TLS" line (boot, first-boot key and certificate request, signing,
-dockerd started, /info answered over TLS; create polls every second). *-> vic drivers* runs to
+dockerd started, /info answered over TLS; create polls each quarter second). *-> vic drivers* runs to
 the "vic drivers serving" line: at the first boot vic-endpoint starts once the Docker API
 answers, then logs in to vSphere. *create* is the whole command: validation, the ISO's upload
 to vcsim's datastore, the VM, both waits. Goal: under 30 s to the Docker API under TCG.
