@@ -22,6 +22,10 @@ type Applied struct {
 	DNS []netip.Addr
 }
 
+// cardTypes are the netlink types of the links that may be the VM's cards: a NIC's driver
+// gives its link no kind of its own. The tests add veth.
+var cardTypes = map[string]bool{"device": true}
+
 // waitLinks waits until a link carries each plan's MAC, saying every 10 s which it waits for.
 // It returns the links by plan index.
 func waitLinks(ctx context.Context, nl *netlink.Handle, plans []LinkPlan, log *Log) ([]netlink.Link, error) {
@@ -35,7 +39,7 @@ func waitLinks(ctx context.Context, nl *netlink.Handle, plans []LinkPlan, log *L
 		var missing []string
 		for i, p := range plans {
 			for _, l := range all {
-				if l.Attrs().HardwareAddr.String() == p.MAC.String() && l.Type() == "device" {
+				if l.Attrs().HardwareAddr.String() == p.MAC.String() && cardTypes[l.Type()] {
 					found[i] = l
 				}
 			}
