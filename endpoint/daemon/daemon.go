@@ -179,9 +179,8 @@ func Run(ctx context.Context, o Options, log *slog.Logger) (err error) {
 	log.Info("vic-endpoint serving", append([]any{"version", o.Version, "vch", v.Name, "revision", v.Config.Revision,
 		"public", up.Address, "uplinks", up.String(), "socket", o.Socket, "state", st.Path()}, ph.attrs(time.Now())...)...)
 	err = srv.Serve(ctx, l)
-	if o.TeardownWhenIdle && err == nil && d.idle(ctx) {
-		idle = true
-		log.Info("vic-endpoint stopped serving no network: its rules and links are removed", "vch", v.Name)
+	if o.TeardownWhenIdle && err == nil && d.idle(ctx, g) {
+		idle = true // the teardown runs, and says so, once the database is closed
 		return nil
 	}
 	log.Info("vic-endpoint stopped: rules and links stay in place", "vch", v.Name)

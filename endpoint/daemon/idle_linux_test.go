@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,7 +27,7 @@ func TestDaemonTearsDownWhenIdle(t *testing.T) {
 	if out, err := nft(ns, "list", "table", "ip", "vic"); err == nil {
 		t.Fatalf("stopping idle left table ip vic:\n%s", out)
 	}
-	if !strings.Contains(d.stderr.String(), "nothing of vic-endpoint is left in the kernel") {
+	if !strings.Contains(d.stderr.String(), "nothing of it is left in the kernel") {
 		t.Errorf("the teardown was not logged:\n%s", d.stderr)
 	}
 
@@ -39,5 +40,25 @@ func TestDaemonTearsDownWhenIdle(t *testing.T) {
 	}
 	if _, err := ns.Link.LinkByName(link.BridgeName(testNet)); err != nil {
 		t.Fatalf("stopping with a container's network removed its bridge: %v", err)
+	}
+}
+
+// A plugin stopped while it rebuilds a lost state keeps the running containers' links and
+// rules: its drivers hold nothing only because the rebuild (waiting here for a Docker that
+// never answers) has not filled them yet.
+func TestDaemonStoppedDuringARebuildKeepsTheKernel(t *testing.T) {
+	s := runThenStop(t)
+	if err := os.Remove(s.db); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemonWith(t, s.ns, s.sock, []string{"DOCKER_HOST=unix:///nonexistent/vic-daemon-test/docker.sock"},
+		"--config", s.cfgPath, "--state-dir", s.stateDir, "--teardown-when-idle")
+	d.stop(t)
+	s.kernelKept(t, "after a stop during the rebuild")
+	if rules := natRules(t, s.ns); !strings.Contains(rules, ":VIC") {
+		t.Fatalf("a stop during the rebuild removed the vic chains:\n%s", rules)
+	}
+	if strings.Contains(d.stderr.String(), "nothing of it is left in the kernel") {
+		t.Fatalf("a stop during the rebuild tore the kernel state down:\n%s", d.stderr)
 	}
 }

@@ -67,13 +67,20 @@ func teardownIdle(ctx context.Context, stateDir string, log *slog.Logger) error 
 	if err := Teardown(ctx, stateDir); err != nil {
 		return fmt.Errorf("removing the rules and links of the idle daemon: %w", err)
 	}
-	log.Info("removed the rules and links: nothing of vic-endpoint is left in the kernel")
+	log.Info("vic-endpoint stopped serving no network: removed its rules and links, nothing of it is left in the kernel")
 	return nil
 }
 
 // idle reports whether the drivers hold no network, endpoint or address pool. A failed reading
-// is not idle: the rules and links stay.
-func (d *drivers) idle(ctx context.Context) bool {
+// is not idle: the rules and links stay. Neither is a state still being rebuilt (the gate not
+// open yet): its drivers hold nothing only because the rebuild has not filled them, while the
+// kernel carries the running containers.
+func (d *drivers) idle(ctx context.Context, g *gate) bool {
+	select {
+	case <-g.Opened():
+	default:
+		return false
+	}
 	ctx = context.WithoutCancel(ctx)
 	nets, eps, err := d.nd.Snapshot(ctx)
 	if err != nil || len(nets) > 0 || len(eps) > 0 {
