@@ -41,14 +41,26 @@ net=vic-e2e-plnet web=vic-e2e-plweb client=vic-e2e-plclient
 image=vic-busybox:test
 conf=$VIC_NODES_DIR/conf state=$VIC_NODES_DIR/state
 vch='vch-plugin'
+# vcsim's namespace, its address and the engine's on their link.
+vcenter=vic-pl-vcenter vcenter_ip=203.0.113.97 vcenter_client_ip=203.0.113.98
+vcenter_pid=$work/vcsim.pid
 # The port groups of the VCH; vcsim serves them.
 portgroups=(Docker-Public VIC-Bridge)
+
+# stop_vcenter: vcsim and its namespace go.
+stop_vcenter() {
+	local pid
+	pid=$(cat "$vcenter_pid" 2>/dev/null || true)
+	[ -z "$pid" ] || kill "$pid" 2>/dev/null || true
+	ip netns del "$vcenter" 2>/dev/null || true
+}
 
 cleanup() {
 	if [ -n "${E2E_KEEP:-}" ]; then
 		say "E2E_KEEP is set: the engine stays up (eval \"\$(scripts/nodes.sh env)\" with VIC_NODES_DIR=$VIC_NODES_DIR; scripts/nodes.sh down removes it)"
 	else
 		bash scripts/nodes.sh down 2>&1 | sed 's/^/    /' || true
+		stop_vcenter
 		ip netns del "$outside" 2>/dev/null || true
 	fi
 	rm -rf "$work"
@@ -107,10 +119,21 @@ mkdir -p "$conf" "$state" "$VIC_NODES_DIR/docker-config/cli-plugins"
 install -m 0755 bin/docker-vic "$VIC_NODES_DIR/docker-config/cli-plugins/docker-vic"
 pg_args=()
 for pg in "${portgroups[@]}"; do pg_args+=(--portgroup "$pg"); done
-# vcsim's first line holds the password: root-only. nodes.sh down stops it with the namespace.
+# vcsim is a vCenter of its own, in namespace $vcenter on a link to the engine's namespace:
+# the engine's restarts (nodes.sh stops every process of its namespace) leave it running.
+stop_vcenter
+ip netns add "$vcenter"
+ip link add vic-pl-vc netns vic-node-1 type veth peer name vic-pl-vc-p netns "$vcenter"
+ip -n vic-node-1 addr add "$vcenter_client_ip/30" dev vic-pl-vc
+ip -n vic-node-1 link set vic-pl-vc up
+ip -n "$vcenter" addr add "$vcenter_ip/30" dev vic-pl-vc-p
+ip -n "$vcenter" link set vic-pl-vc-p up
+ip -n "$vcenter" link set lo up
+# vcsim's first line holds the password: root-only.
 (
 	umask 077
-	ip netns exec vic-node-1 bin/vcsim --listen 127.0.0.1:0 "${pg_args[@]}" >"$VIC_NODES_DIR/vcsim.out" 2>"$VIC_NODES_DIR/vcsim.log" &
+	ip netns exec "$vcenter" bin/vcsim --listen "$vcenter_ip:0" "${pg_args[@]}" >"$VIC_NODES_DIR/vcsim.out" 2>"$VIC_NODES_DIR/vcsim.log" &
+	echo $! >"$vcenter_pid"
 )
 for _ in $(seq 1 100); do
 	grep -q '^export VIC_TARGET=' "$VIC_NODES_DIR/vcsim.out" 2>/dev/null && break
@@ -122,10 +145,11 @@ eval "$(head -n 1 "$VIC_NODES_DIR/vcsim.out")"
 # bridge port group.
 # shellcheck disable=SC2317 # run_until calls it
 web_vm_on() { docker_vic containers "$vch" | grep -E "^$web-[0-9a-f]{12} .*poweredOn .*VIC-Bridge="; }
-# docker_vic ARGS...: the CLI plugin against vcsim, inside the engine's namespace.
+# docker_vic ARGS...: the CLI plugin against vcsim, from the engine's namespace.
 docker_vic() {
-	ip netns exec vic-node-1 env DOCKER_CONFIG="$VIC_NODES_DIR/docker-config" VIC_TARGET="$VIC_TARGET" \
-		VIC_THUMBPRINT="$VIC_THUMBPRINT" docker vic "$@"
+	# In the environment, not on a command line: VIC_TARGET holds vcsim's password.
+	DOCKER_CONFIG="$VIC_NODES_DIR/docker-config" VIC_TARGET="$VIC_TARGET" VIC_THUMBPRINT="$VIC_THUMBPRINT" \
+		ip netns exec vic-node-1 docker vic "$@"
 }
 run docker_vic create --name "$vch" --compute-resource /DC0/host/DC0_C0 --public-network Docker-Public \
 	--public-network-ip "$public_ip/24" --public-network-gateway 198.51.100.1 --bridge-network VIC-Bridge \
@@ -203,6 +227,8 @@ expect_out '^true$' "the plugin is enabled again with the engine"
 run_until 60 sh -c "docker inspect -f '{{.State.Running}}' $web $client | grep -c true | grep -qx 2"
 expect_ok "both containers run again (restart policy)"
 check_network "after the engine's restart"
+run_until 30 web_vm_on
+expect_ok "after the engine's restart: $web's container VM is on in vSphere (vcsim ran through it)"
 run ls "$state"
 expect_out '^state\.db$' "the state lives on the host, in $state"
 
@@ -218,6 +244,8 @@ expect_ok "docker plugin set: the same settings and host directories"
 run docker plugin enable "$plugin"
 expect_ok "docker plugin enable $plugin"
 check_network "after the upgrade"
+run_until 30 web_vm_on
+expect_ok "after the upgrade: $web's container VM is on in vSphere"
 run docker run --rm --network "$net" "$image" timeout 5 wget -qO- "http://$web/"
 expect_out 'hello from vic-busybox' "after the upgrade: a new container joins $net and reaches $web"
 

@@ -59,10 +59,16 @@ start() {
 			say "nodes: node $i answers (dockerd pid $pid, hostname $(ns "$i"), log $d/dockerd.log)" >&2
 			return 0
 		fi
-		kill -0 "$pid" 2>/dev/null || { tail -n 20 "$d/dockerd.log" >&2; die "dockerd of node $i stopped before it answered"; }
+		if ! kill -0 "$pid" 2>/dev/null; then
+			tail -n 20 "$d/dockerd.log" >&2
+			stop "$i"
+			die "dockerd of node $i stopped before it answered"
+		fi
 		sleep 0.2
 	done
 	tail -n 20 "$d/dockerd.log" >&2
+	kill "$pid" 2>/dev/null || true # no pidfile yet, maybe: stop finds it by its namespace
+	stop "$i"
 	die "dockerd of node $i did not answer within $START_WAIT s"
 }
 

@@ -26,7 +26,7 @@ func Containers(ctx context.Context, api ContainerLister, nd Snapshotter, driver
 	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
 	// Every network: Docker's driver filter is exact, and the names are compared as
-	// driverapi.SameName does (a registry or tag Docker added or left out).
+	// driverapi.SameName does (without the default registry and library/ path).
 	nets, err := api.NetworkList(ctx, client.NetworkListOptions{})
 	if err != nil {
 		return nil, nil, err

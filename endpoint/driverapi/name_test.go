@@ -8,11 +8,12 @@ func TestSameName(t *testing.T) {
 		same      bool
 	}{
 		{"vic", "vic", true},
-		{"vic", "vic:latest", true},
-		{"vic:latest", "vic", true},
+		{"vic", "vic:latest", false},
+		{"vic:latest", "vic", false},
 		{"vic:latest", "docker.io/library/vic:latest", true},
-		{"docker-vic/vic:latest", "docker-vic/vic", true},
-		{"localhost:5000/vic", "localhost:5000/vic:latest", true},
+		{"docker-vic/vic:latest", "docker.io/docker-vic/vic:latest", true},
+		{"docker-vic/vic:latest", "docker-vic/vic", false},
+		{"localhost:5000/vic:latest", "localhost:5000/vic:latest", true},
 		{"vic", "vic:1.0", false},
 		{"vic", "bridge", false},
 		{"docker-vic/vic:latest", "vic:latest", false},
