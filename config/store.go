@@ -48,20 +48,21 @@ func (c *Config) Encode() (map[string]string, error) {
 }
 
 // storedKeys returns the keys of the copy that Decode reads from extraConfig: the hidden one
-// when there is one, else the guest's; ok is false when there is neither.
+// when there is one, else the guest's; ok is false when extraConfig holds no configuration.
 func storedKeys(extraConfig map[string]string) (configKey, versionKey string, ok bool) {
+	if !Stored(extraConfig) {
+		return "", "", false
+	}
 	if _, ok := extraConfig[HiddenKeyConfig]; ok {
 		return HiddenKeyConfig, HiddenKeyVersion, true
 	}
-	if _, ok := extraConfig[KeyConfig]; ok {
-		return KeyConfig, KeyVersion, true
-	}
-	return "", "", false
+	return KeyConfig, KeyVersion, true
 }
 
-// Stored reports whether extraConfig holds a VCH configuration, in either copy.
+// Stored reports whether extraConfig holds a VCH configuration: the guest's copy, under the
+// guestinfo.vic. keys that name a VCH (the hidden copy is only ever written beside it).
 func Stored(extraConfig map[string]string) bool {
-	_, _, ok := storedKeys(extraConfig)
+	_, ok := extraConfig[KeyConfig]
 	return ok
 }
 

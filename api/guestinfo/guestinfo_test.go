@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/docker-vic/docker-vic/config"
 )
 
 func TestSealOpensOnlyWithTheKeyAndLabel(t *testing.T) {
@@ -95,6 +97,11 @@ func TestWireCarriesValuesAndKeepsCLIKeysReadOnly(t *testing.T) {
 	// A guest that skips WireChannel's own check still cannot set a CLI key.
 	if a := answer(ctx, "set "+KeyCert+" QUJD", store); !strings.HasPrefix(a, "err readonly") {
 		t.Errorf("host answered %q to a set of a CLI key", a)
+	}
+	// The VCH's hidden copy of its configuration is not the guest's to read, as on vSphere.
+	store.m[config.HiddenKeyConfig] = `{"name":"vch1"}`
+	if _, err := ch.Get(ctx, config.HiddenKeyConfig); !errors.Is(err, ErrNoValue) {
+		t.Errorf("Get(%s) error = %v, want ErrNoValue", config.HiddenKeyConfig, err)
 	}
 	if err := ch.Set(ctx, KeyConfig, "{}"); !errors.Is(err, ErrReadOnly) {
 		t.Errorf("Set(config) error = %v, want ErrReadOnly", err)

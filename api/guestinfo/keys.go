@@ -46,6 +46,10 @@ var (
 // GuestWritable reports whether the guest may set key.
 func GuestWritable(key string) bool { return slices.Contains(GuestKeys, key) }
 
+// GuestPrefix starts every key the guest sees: on vSphere the backdoor shows it no other key
+// of the VM's extraConfig (config.HiddenKeyConfig is one it cannot see).
+const GuestPrefix = "guestinfo."
+
 // ErrNoValue says that a key is unset or empty.
 var ErrNoValue = errors.New("no value")
 

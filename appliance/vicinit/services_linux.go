@@ -204,6 +204,10 @@ func (s *services) endpointState() string {
 	return state
 }
 
+// fastWatch is how long after vic-init's start watch polls each PollInterval at most: create
+// waits 5 minutes by default.
+const fastWatch = 10 * time.Minute
+
 // watch reports ready once the Docker API answers, then keeps the status current.
 func (s *services) watch(ctx context.Context, start time.Time) {
 	in := s.in
@@ -223,9 +227,10 @@ func (s *services) watch(ctx context.Context, start time.Time) {
 		default:
 			in.rep.Set(ctx, func(st *guestinfo.Status) { st.Endpoint = ep })
 		}
-		// Often while create waits for the Docker API and then the vic drivers.
+		// Often while create may wait for the Docker API and then the vic drivers; then every
+		// 5 s, even when vic-endpoint never serves (its state tells why).
 		every := PollInterval
-		if ready && ep == guestinfo.EndpointServing {
+		if (ready && ep == guestinfo.EndpointServing) || time.Since(start) > fastWatch {
 			every = 5 * time.Second
 		}
 		sleepCtx(ctx, every)

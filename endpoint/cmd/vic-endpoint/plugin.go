@@ -79,6 +79,8 @@ func pluginArgs(getenv func(string) string) ([]string, error) {
 	switch cfg, vch, target := get("VIC_CONFIG"), get("VIC_VCH"), get("VIC_TARGET"); {
 	case cfg != "" && target != "":
 		return nil, fmt.Errorf("plugin settings VIC_CONFIG and VIC_TARGET exclude each other: set one of them to the empty string")
+	case cfg != "" && get("VIC_DATACENTER") != "":
+		return nil, fmt.Errorf("plugin setting VIC_DATACENTER goes with VIC_TARGET, not VIC_CONFIG: set it to the empty string")
 	case cfg != "":
 		args = append(args, "--config", cfg)
 		if vch != "" {

@@ -23,6 +23,7 @@ func TestPluginArgs(t *testing.T) {
 		{env: map[string]string{}, wantErr: "the plugin has no VCH to serve: docker plugin set it VIC_VCH=NAME VIC_TARGET=URL VIC_CREDENTIALS=FILE, or VIC_CONFIG=FILE"},
 		{env: map[string]string{"VIC_VCH": "vch1", "VIC_TARGET": "vc"}, wantErr: "plugin setting VIC_CREDENTIALS is empty: it must name the root-only file of the vSphere login in the plugin's config mount"},
 		{env: map[string]string{"VIC_CONFIG": "f", "VIC_TARGET": "vc"}, wantErr: "plugin settings VIC_CONFIG and VIC_TARGET exclude each other: set one of them to the empty string"},
+		{env: map[string]string{"VIC_CONFIG": "f", "VIC_DATACENTER": "DC0"}, wantErr: "plugin setting VIC_DATACENTER goes with VIC_TARGET, not VIC_CONFIG: set it to the empty string"},
 		{env: map[string]string{"VIC_CONFIG": "f", "VIC_INSECURE": "maybe"}, wantErr: `plugin setting VIC_INSECURE "maybe" must be true or false`},
 	}
 	for _, tt := range tests {
