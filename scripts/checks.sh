@@ -20,6 +20,17 @@ fail() {
 
 skip() { skipped=$((skipped + 1)); say "  skip $1"; }
 
+# summarize NAME: the counts of the checks (the Makefile's summary reads the last line) and the
+# script's exit: 0 when none failed.
+summarize() {
+	say ""
+	[ "${skipped:-0}" -eq 0 ] || say "$1: $skipped skipped (see the 'skip' lines)"
+	say "$1: took $SECONDS s"
+	say "$1: $passed passed, $failed failed"
+	[ "$failed" -eq 0 ] && exit 0
+	exit 1
+}
+
 # bounded SECONDS CMD...: CMD under a time limit; shell functions bound themselves.
 bounded() {
 	local secs=$1

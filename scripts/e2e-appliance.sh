@@ -63,12 +63,7 @@ trap 'exit 130' INT TERM
 finish() {
 	trap - EXIT
 	cleanup
-	say ""
-	[ "$skipped" -eq 0 ] || say "e2e-appliance: $skipped skipped (see the 'skip' lines)"
-	say "e2e-appliance: took $SECONDS s"
-	say "e2e-appliance: $passed passed, $failed failed"
-	[ "$failed" -eq 0 ] && exit 0
-	exit 1
+	summarize e2e-appliance
 }
 
 # client CMD...: CMD on the client machine (the clientside namespace: the client and the

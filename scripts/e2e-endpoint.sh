@@ -73,11 +73,7 @@ trap 'exit 130' INT TERM
 finish() {
 	trap - EXIT
 	cleanup
-	say ""
-	[ "$skipped" -eq 0 ] || say "e2e-endpoint: $skipped skipped (see the 'skip' lines)"
-	say "e2e-endpoint: $passed passed, $failed failed"
-	[ "$failed" -eq 0 ] && exit 0
-	exit 1
+	summarize e2e-endpoint
 }
 
 header "testbed up"

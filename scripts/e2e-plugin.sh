@@ -71,10 +71,7 @@ trap 'exit 130' INT TERM
 finish() {
 	trap - EXIT
 	cleanup
-	say ""
-	say "e2e-plugin: $passed passed, $failed failed"
-	[ "$failed" -eq 0 ] && exit 0
-	exit 1
+	summarize e2e-plugin
 }
 
 # expect_none REGEX WHAT: the command succeeded and no line of stdout matches REGEX.

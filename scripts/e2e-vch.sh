@@ -74,10 +74,7 @@ expect_path() {
 finish() {
 	trap - EXIT
 	cleanup
-	say ""
-	say "e2e-vch: $passed passed, $failed failed"
-	[ "$failed" -eq 0 ] && exit 0
-	exit 1
+	summarize e2e-vch
 }
 
 # build_jsonhas: a tiny JSON checker, because a fresh Debian machine has Go but no jq or python.
