@@ -96,10 +96,12 @@ test_summary() {
 	grep -E '^(--- FAIL|FAIL[[:space:]])' "$golog" | sed 's/^/          /' || true
 	line=$(grep -E '^e2e-vch: [0-9]+ passed' "$e2elog" | tail -n 1 || true)
 	say "e2e:      ${line:-e2e-vch did not finish (see $e2elog)}"
-	[ "$vet" -eq 0 ] && [ "$unit" -eq 0 ] && [ "$e2e" -eq 0 ] || all=1
+	[ "$vet" -eq 0 ] && [ "$unit" -eq 0 ] && [ "$e2e" -eq 0 ] && [ -n "$line" ] || all=1
 	while [ $# -ge 2 ]; do
 		[ "$1" -eq 0 ] || all=1
 		line=$(grep -E '^[a-z0-9-]+: [0-9]+ passed' "$2" | tail -n 1 || true)
+		# A stage that ends without its counts did not run to the end: that fails too.
+		[ -n "$line" ] || all=1
 		say "          ${line:-$(basename "$2" .log) did not finish (see $2)}"
 		grep -E '^  (FAIL|skip) ' "$2" | sed 's/^  /            /' || true
 		shift 2
