@@ -25,7 +25,7 @@ const sealPrefix = "p256-hkdf-aesgcm.v1."
 func Seal(to *ecdsa.PublicKey, label string, plaintext []byte) (string, error) {
 	recipient, err := to.ECDH()
 	if err != nil {
-		return "", fmt.Errorf("sealing to the key: %w", err)
+		return "", fmt.Errorf("sealing %s: the recipient's key is not a P-256 key: %w", label, err)
 	}
 	eph, err := ecdh.P256().GenerateKey(rand.Reader)
 	if err != nil {

@@ -16,6 +16,11 @@ import (
 	"github.com/docker-vic/docker-vic/config"
 )
 
+// StoredFile is the name of the VCH document vic-endpoint keeps in its state directory, the
+// last configuration it read from vSphere: the appliance's vic-init looks for it to tell a
+// later boot from the first.
+const StoredFile = "vch.json"
+
 // VCH is a Virtual Container Host as found in vSphere.
 type VCH struct {
 	// ID is the endpoint VM's managed object ID ("vm-42").

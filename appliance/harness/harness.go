@@ -177,7 +177,7 @@ func (h *Harness) boot(ctx context.Context, ref types.ManagedObjectReference, st
 	}
 	dir := filepath.Join(h.opts.Dir, ref.Value)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("making the run directory of VM %q: %w", st.name, err)
 	}
 	spec := qemu.Spec{
 		Name: st.name, ISO: m.iso, Disks: m.disks, MemoryMB: int(st.memoryMB),

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/docker-vic/docker-vic/api/guestinfo"
+	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/config"
 	"github.com/docker-vic/docker-vic/endpoint/driverapi"
 )
@@ -109,8 +110,7 @@ const (
 // daemons do not share the boot's CPU (the Docker API answers seconds sooner under
 // emulation), and a request for the vic drivers waits for them in dockerd meanwhile.
 func (s *services) restoring() bool {
-	// vch.json is liveconfig.StoredFile; vic-init does not import vic-endpoint's vSphere code.
-	_, err := os.Stat(filepath.Join(DataDir, "vic", "vch.json"))
+	_, err := os.Stat(filepath.Join(DataDir, "vic", vchdoc.StoredFile))
 	return err == nil
 }
 

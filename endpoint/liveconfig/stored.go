@@ -12,7 +12,7 @@ import (
 )
 
 // StoredFile is the name of the stored VCH document in the state directory.
-const StoredFile = "vch.json"
+const StoredFile = vchdoc.StoredFile
 
 // ErrNothingStored says that no VCH document has been stored yet: the daemon never read its
 // VCH from vSphere with this state directory.
