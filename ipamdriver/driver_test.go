@@ -463,3 +463,33 @@ func TestRequestPoolKeepsOffTheHostsSubnets(t *testing.T) {
 	}
 	requestPool(t, d, ipam.RequestPoolRequest{Options: map[string]string{OptionPortGroup: "cn-static"}})
 }
+
+// In a swarm, the manager's allocation (the global space) and the node's own request for the
+// same subnet (the local space) both reach the plugin of a manager that runs tasks: each
+// space refuses overlaps within itself only.
+func TestRequestPoolKeepsTheSwarmsSpaceApart(t *testing.T) {
+	d := newDriver(t, testConfig(), nil, nil)
+	swarm := requestPool(t, d, ipam.RequestPoolRequest{AddressSpace: GlobalAddressSpace})
+	if swarm.Pool != "172.16.0.0/16" {
+		t.Fatalf("the swarm's first pool = %s, want 172.16.0.0/16", swarm.Pool)
+	}
+	node := requestPool(t, d, ipam.RequestPoolRequest{AddressSpace: LocalAddressSpace, Pool: swarm.Pool})
+	if node.PoolID == swarm.PoolID {
+		t.Fatalf("the node's pool has the swarm's ID %s: releasing one would release the other", node.PoolID)
+	}
+	gw := requestAddress(t, d, swarm.PoolID, "", map[string]string{OptionRequestAddressType: RequestAddressTypeGateway})
+	task := requestAddress(t, d, swarm.PoolID, "", map[string]string{"com.docker.network.ipam.serial": "true"})
+	if got := requestAddress(t, d, node.PoolID, strings.TrimSuffix(task, "/16"), map[string]string{OptionMACAddress: "02:42:ac:10:00:02"}); got != task {
+		t.Fatalf("the node's RequestAddress of the manager's %s = %s", task, got)
+	}
+	if gw == task {
+		t.Fatalf("the swarm handed %s twice", task)
+	}
+	_, err := d.RequestPool(context.Background(), &ipam.RequestPoolRequest{AddressSpace: GlobalAddressSpace, Pool: "172.16.0.0/24"})
+	if err == nil || !strings.Contains(err.Error(), "overlaps") {
+		t.Fatalf("a second swarm network on 172.16.0.0/24 = %v, want an overlap refused", err)
+	}
+	if next := requestPool(t, d, ipam.RequestPoolRequest{AddressSpace: GlobalAddressSpace}); next.Pool != "172.17.0.0/16" {
+		t.Fatalf("the swarm's second pool = %s, want 172.17.0.0/16", next.Pool)
+	}
+}

@@ -10,7 +10,9 @@ const (
 	// DriverName is the name of the driver in `--ipam-driver vic`.
 	DriverName = "vic"
 	// LocalAddressSpace and GlobalAddressSpace are the default address spaces the driver
-	// reports; the driver keeps one set of pools whichever Docker names.
+	// reports. The engine's own networks take their pools from the first; a swarm manager
+	// allocates the swarm's networks from the second, and each node then asks for the same
+	// subnets in the first: the two keep separate pools (Pool.Swarm).
 	LocalAddressSpace  = "vic-local"
 	GlobalAddressSpace = "vic-global"
 )

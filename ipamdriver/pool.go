@@ -31,6 +31,7 @@ func (d *Driver) RequestPool(ctx context.Context, req *ipam.RequestPoolRequest) 
 	if err != nil {
 		return nil, err
 	}
+	plan.pool.Swarm = req.AddressSpace == GlobalAddressSpace
 	var host []hostnets.Subnet
 	if plan.pool.PortGroup == "" {
 		host = d.readHostSubnets()
@@ -47,7 +48,7 @@ func (d *Driver) RequestPool(ctx context.Context, req *ipam.RequestPoolRequest) 
 		if err != nil {
 			return err
 		}
-		if pool, err = placePool(cfg, plan, pools, host); err != nil {
+		if pool, err = placePool(cfg, plan, sameSpace(pools, plan.pool.Swarm), host); err != nil {
 			return err
 		}
 		return tx.PutPool(pool)
@@ -185,6 +186,17 @@ func planContainerPool(cfg *config.Config, pg string, req *ipam.RequestPoolReque
 	}}, nil
 }
 
+// sameSpace keeps the pools of one address space: the swarm's, or the engine's own.
+func sameSpace(pools []Pool, swarm bool) []Pool {
+	var out []Pool
+	for _, p := range pools {
+		if p.Swarm == swarm {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // placePool completes a plan against the pools already allocated and the endpoint VM's own
 // subnets: it picks the subnet of a default pool, refuses overlaps, and names the pool.
 func placePool(cfg *config.Config, plan poolPlan, pools []Pool, host []hostnets.Subnet) (Pool, error) {
@@ -230,7 +242,12 @@ func placePool(cfg *config.Config, plan poolPlan, pools []Pool, host []hostnets.
 			}
 		}
 	}
-	p.ID = PoolRef{Subnet: p.Subnet, SubPool: plan.subPool, PortGroup: p.PortGroup, Nonce: newNonce()}.String()
+	nonce := newNonce()
+	if p.Swarm {
+		// The node asks for the same subnet in its own space: the IDs must differ.
+		nonce = "swarm" + nonce
+	}
+	p.ID = PoolRef{Subnet: p.Subnet, SubPool: plan.subPool, PortGroup: p.PortGroup, Nonce: nonce}.String()
 	return p, nil
 }
 

@@ -26,6 +26,10 @@ type Pool struct {
 	// Last is the address handed out last: the next search starts after it, so that a freed
 	// address is not reused at once.
 	Last netip.Addr `json:"last,omitzero"`
+	// Swarm marks a pool of the swarm's address space (GlobalAddressSpace): the allocation a
+	// swarm manager makes for the whole swarm. Every node, this one included, then asks for
+	// the same subnet in its own space. The two spaces do not see each other's pools.
+	Swarm bool `json:"swarm,omitempty"`
 	// Rebuilt marks a pool rebuilt from Docker after the state was lost (see Rebuild): its ID
 	// is not the one Docker holds, which the first request naming it gives back to the pool.
 	Rebuilt bool `json:"rebuilt,omitempty"`
