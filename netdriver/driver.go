@@ -73,6 +73,7 @@ type Driver struct {
 	containerNets ContainerNetworks
 	sandboxes     SandboxFirewall
 	dhcpRouter    DHCPRouter
+	swarm         bool
 
 	// lock serializes handlers; a channel so that waiting honours each request's deadline.
 	lock      chan struct{}
@@ -100,6 +101,9 @@ type Options struct {
 	Sandboxes         SandboxFirewall
 	// DHCPRouter, when set, gives DHCP container networks' containers their lease's router.
 	DHCPRouter DHCPRouter
+	// Swarm makes the networks of swarm scope: the swarm's managers allocate their addresses
+	// through the vic IPAM driver and AllocateNetwork, and every node creates them.
+	Swarm bool
 }
 
 // New loads the persisted state and returns the driver. Call Restore before serving.
@@ -108,6 +112,7 @@ func New(o Options) (*Driver, error) {
 		store: o.Store, links: o.Links, firewall: o.Firewall, holder: o.Holder,
 		public: o.Public, hostSubnets: o.HostSubnets, names: o.Names, log: o.Log,
 		containerNets: o.ContainerNetworks, sandboxes: o.Sandboxes, dhcpRouter: o.DHCPRouter,
+		swarm: o.Swarm,
 		lock:      make(chan struct{}, 1),
 		networks:  map[string]*Network{},
 		endpoints: map[string]*Endpoint{},
@@ -150,8 +155,12 @@ func (d *Driver) acquire(ctx context.Context) error {
 
 func (d *Driver) release() { <-d.lock }
 
-// GetCapabilities implements driverapi.NetworkDriver: networks exist on this endpoint only.
+// GetCapabilities implements driverapi.NetworkDriver: networks exist on this endpoint only,
+// or in a swarm on every node that runs one of their tasks.
 func (d *Driver) GetCapabilities(context.Context) (*network.CapabilitiesResponse, error) {
+	if d.swarm {
+		return &network.CapabilitiesResponse{Scope: network.GlobalScope, ConnectivityScope: network.GlobalScope}, nil
+	}
 	return &network.CapabilitiesResponse{Scope: network.LocalScope, ConnectivityScope: network.LocalScope}, nil
 }
 

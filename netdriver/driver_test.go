@@ -524,3 +524,23 @@ func TestDriverRestartChecksRecords(t *testing.T) {
 		t.Fatalf("Docker deleted the held-back network, but its record stayed: %v %v", stored, err)
 	}
 }
+
+// Docker reads the scope once, when the plugin starts: local for one engine, global in a
+// swarm, where only a global driver's networks may be created (and named across nodes).
+func TestCapabilitiesFollowTheSwarmSetting(t *testing.T) {
+	r := newRig(t)
+	for _, swarm := range []bool{false, true} {
+		d, err := New(Options{Store: r.store, Links: r.links, Firewall: r.firewall, Holder: r.holder, Public: public, Swarm: swarm})
+		if err != nil {
+			t.Fatal(err)
+		}
+		caps, err := d.GetCapabilities(context.Background())
+		want := network.LocalScope
+		if swarm {
+			want = network.GlobalScope
+		}
+		if err != nil || caps.Scope != want || caps.ConnectivityScope != want {
+			t.Fatalf("swarm %v: GetCapabilities = %+v, %v; want scope and connectivity scope %s", swarm, caps, err, want)
+		}
+	}
+}

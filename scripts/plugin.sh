@@ -20,7 +20,8 @@
 #     directory (host /etc/docker-vic, settable `config.source`) for the credentials file or a
 #     VCH document;
 #   - the settings, as environment: VIC_VCH, VIC_TARGET, VIC_DATACENTER, VIC_THUMBPRINT,
-#     VIC_INSECURE, VIC_CREDENTIALS, VIC_CONFIG, VIC_UPLINKS, VIC_LOG_LEVEL, VIC_DRIVER_NAME.
+#     VIC_INSECURE, VIC_CREDENTIALS, VIC_CONFIG, VIC_UPLINKS, VIC_LOG_LEVEL, VIC_DRIVER_NAME,
+#     VIC_SWARM.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -128,7 +129,8 @@ cat >"$OUT/config.json" <<EOF
     {"name": "VIC_CONFIG", "description": "instead of vSphere: a VCH document (docker vic inspect --format json) in the config mount", "settable": ["value"], "value": ""},
     {"name": "VIC_UPLINKS", "description": "PORTGROUP=INTERFACE pairs, comma-separated, overriding MAC matching", "settable": ["value"], "value": ""},
     {"name": "VIC_LOG_LEVEL", "description": "debug, info or warn", "settable": ["value"], "value": "info"},
-    {"name": "VIC_DRIVER_NAME", "description": "the name this plugin is installed as, with its tag", "settable": ["value"], "value": "vic:latest"}
+    {"name": "VIC_DRIVER_NAME", "description": "the name this plugin is installed as, with its tag", "settable": ["value"], "value": "vic:latest"},
+    {"name": "VIC_SWARM", "description": "true: this engine is a swarm node and vic networks have swarm scope", "settable": ["value"], "value": "false"}
   ]
 }
 EOF

@@ -50,6 +50,10 @@ type Options struct {
 	// daemon finds its networks by it and makes the container networks' networks with it.
 	// Empty means driverapi.Name.
 	DriverName string
+	// Swarm makes the drivers' networks of swarm scope (--swarm): the engine is a node of a
+	// Docker swarm whose endpoints share the VCH's port groups. Without it they are local to
+	// this engine, which cannot then create a network of the drivers while in a swarm.
+	Swarm bool
 	// TeardownWhenIdle removes the rules and links the daemon owns when it stops serving no
 	// network, address pool or endpoint (the managed plugin: disabled and removed, it leaves
 	// nothing behind). Otherwise they stay, for the next start.
@@ -141,7 +145,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) (err error) {
 		return err
 	}
 	defer leases.Close() // stops renewing; the leases stay, and the next start adopts them
-	d, err := buildDrivers(st.DB, live, nl, leases, log)
+	d, err := buildDrivers(st.DB, live, nl, leases, o.Swarm, log)
 	if err != nil {
 		return err
 	}

@@ -51,7 +51,7 @@ type drivers struct {
 // buildDrivers builds both drivers over db, the network driver with its kernel layers: links
 // through nl, rules through iptables and nftables in this namespace, ports held by this
 // process, container firewalls inside the containers' namespaces.
-func buildDrivers(db *bolt.DB, live *liveconfig.Live, nl *netlink.Handle, leases *dhcp.Client, log *slog.Logger) (*drivers, error) {
+func buildDrivers(db *bolt.DB, live *liveconfig.Live, nl *netlink.Handle, leases *dhcp.Client, swarm bool, log *slog.Logger) (*drivers, error) {
 	cfg, up := live.Get()
 	ipamStore, err := ipamdriver.NewBoltStore(db)
 	if err != nil {
@@ -81,6 +81,7 @@ func buildDrivers(db *bolt.DB, live *liveconfig.Live, nl *netlink.Handle, leases
 		HostSubnets: hostSubnets,
 		Names:       d.names,
 		Log:         log,
+		Swarm:       swarm,
 
 		ContainerNetworks: containerNetworks(live),
 		Sandboxes:         d.sandboxes,

@@ -143,7 +143,7 @@ func route[Req, Res any](s *Server, method string, fn func(context.Context, *Req
 			writeError(w, err)
 			return
 		}
-		s.log.Debug("request", "method", method, "duration", time.Since(start))
+		s.log.Debug("request", "method", method, "duration", time.Since(start), "request", req, "answer", res)
 		writeJSON(w, http.StatusOK, res)
 	})
 }

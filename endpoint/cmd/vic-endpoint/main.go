@@ -85,6 +85,7 @@ func parseOptions(args []string, stderr io.Writer) (daemon.Options, slog.Level, 
 	fs.StringVar(&o.Socket, "socket", driverapi.DefaultSocket, "plugin socket")
 	fs.BoolVar(&o.TeardownWhenIdle, "teardown-when-idle", false, "on stopping with no network, pool or endpoint left, remove the rules and links as teardown does")
 	fs.StringVar(&o.DriverName, "driver-name", driverapi.Name, "the `NAME` Docker knows the drivers by: vic for this socket, the plugin's name (vic:latest) as a managed plugin")
+	fs.BoolVar(&o.Swarm, "swarm", false, "serve networks of swarm scope: the engine is a node of a Docker swarm whose endpoints share the VCH's port groups")
 	level := fs.String("log-level", "info", "debug, info or warn")
 	fs.DurationVar(&o.WatchInterval, "watch-interval", daemon.DefaultWatchInterval, "how often the iptables rules and the nftables port maps are checked and repaired")
 	fs.DurationVar(&o.ConfigInterval, "config-interval", daemon.DefaultConfigInterval, "how often the VCH's configuration is read again from vSphere besides following its changes (docker vic configure), as a resync")

@@ -66,6 +66,7 @@ func writableProcSys() error {
 //	VIC_UPLINKS      PG=IFACE pairs separated by commas or spaces (--uplink each)
 //	VIC_LOG_LEVEL    debug, info or warn (--log-level)
 //	VIC_DRIVER_NAME  the name Docker knows the plugin by, default vic:latest (--driver-name)
+//	VIC_SWARM        true: the engine is a swarm node, networks have swarm scope (--swarm)
 //
 // A wrong setting is one sentence naming it.
 func pluginArgs(getenv func(string) string) ([]string, error) {
@@ -101,12 +102,14 @@ func pluginArgs(getenv func(string) string) ([]string, error) {
 	if tp := get("VIC_THUMBPRINT"); tp != "" {
 		args = append(args, "--thumbprint", tp)
 	}
-	switch insecure := strings.ToLower(get("VIC_INSECURE")); insecure {
-	case "", "false", "0", "no":
-	case "true", "1", "yes":
-		args = append(args, "--insecure")
-	default:
-		return nil, fmt.Errorf("plugin setting VIC_INSECURE %q must be true or false", getenv("VIC_INSECURE"))
+	for _, b := range []struct{ key, flag string }{{"VIC_INSECURE", "--insecure"}, {"VIC_SWARM", "--swarm"}} {
+		switch strings.ToLower(get(b.key)) {
+		case "", "false", "0", "no":
+		case "true", "1", "yes":
+			args = append(args, b.flag)
+		default:
+			return nil, fmt.Errorf("plugin setting %s %q must be true or false", b.key, getenv(b.key))
+		}
 	}
 	for _, u := range strings.FieldsFunc(get("VIC_UPLINKS"), func(r rune) bool { return r == ',' || r == ' ' }) {
 		args = append(args, "--uplink", u)

@@ -25,6 +25,9 @@ func TestPluginArgs(t *testing.T) {
 		{env: map[string]string{"VIC_CONFIG": "f", "VIC_TARGET": "vc"}, wantErr: "plugin settings VIC_CONFIG and VIC_TARGET exclude each other: set one of them to the empty string"},
 		{env: map[string]string{"VIC_CONFIG": "f", "VIC_DATACENTER": "DC0"}, wantErr: "plugin setting VIC_DATACENTER goes with VIC_TARGET, not VIC_CONFIG: set it to the empty string"},
 		{env: map[string]string{"VIC_CONFIG": "f", "VIC_INSECURE": "maybe"}, wantErr: `plugin setting VIC_INSECURE "maybe" must be true or false`},
+		{env: map[string]string{"VIC_CONFIG": "/etc/docker-vic/vch.json", "VIC_SWARM": "true"},
+			want: base + " --driver-name vic:latest --config /etc/docker-vic/vch.json --swarm"},
+		{env: map[string]string{"VIC_CONFIG": "f", "VIC_SWARM": "sometimes"}, wantErr: `plugin setting VIC_SWARM "sometimes" must be true or false`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want+tt.wantErr, func(t *testing.T) {
@@ -39,7 +42,8 @@ func TestPluginArgs(t *testing.T) {
 				o, _, err := parseOptions(args, &strings.Builder{})
 				assert.NilError(t, err)
 				assert.Equal(t, o.DriverName, "vic:latest")
-				assert.Equal(t, len(o.Uplinks), 2)
+				assert.Equal(t, len(o.Uplinks), strings.Count(tt.want, "--uplink"))
+				assert.Equal(t, o.Swarm, tt.env["VIC_SWARM"] == "true")
 			}
 		})
 	}
