@@ -9,6 +9,7 @@
 #   make e2e-appliance   docker vic create a VCH that boots, on the testbed's appliance mode
 #   make plugin          build the drivers as a Docker managed plugin in bin/plugin (scripts/plugin.sh)
 #   make e2e-plugin      run that plugin on a private Docker engine (scripts/e2e-plugin.sh, scripts/nodes.sh)
+#   make e2e-swarm       three private engines in one swarm, the plugin on each (scripts/e2e-swarm.sh)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -28,8 +29,9 @@ REL_LOG := bin/e2e-reliability.log
 APPLIANCE_LOG := bin/e2e-appliance.log
 CROSS_LOG := bin/cross.log
 PLUGIN_LOG := bin/e2e-plugin.log
+SWARM_LOG := bin/e2e-swarm.log
 
-.PHONY: all build install test unit cross e2e e2e-endpoint testbed-up testbed-down demo bench clean appliance appliance-smoke e2e-appliance plugin e2e-plugin
+.PHONY: all build install test unit cross e2e e2e-endpoint testbed-up testbed-down demo bench clean appliance appliance-smoke e2e-appliance plugin e2e-plugin e2e-swarm
 
 all: build
 
@@ -54,7 +56,7 @@ install: build
 test:
 	@bash scripts/setup.sh
 	@mkdir -p bin
-	@vet=0 cross=0 unit=0 e2e=0 endpoint=0 rel=0 appl=0 plg=0; \
+	@vet=0 cross=0 unit=0 e2e=0 endpoint=0 rel=0 appl=0 plg=0 swm=0; \
 	echo '== go vet $(PKGS)'; go vet $(PKGS) || vet=1; \
 	echo '== scripts/cross.sh'; \
 	bash scripts/cross.sh 2>&1 | tee $(CROSS_LOG) || cross=1; \
@@ -71,8 +73,11 @@ test:
 		| tee $(APPLIANCE_LOG) || appl=1; \
 	echo '== scripts/e2e-plugin.sh'; \
 	bash scripts/e2e-plugin.sh 2>&1 | tee $(PLUGIN_LOG) || plg=1; \
+	echo '== scripts/e2e-swarm.sh'; \
+	bash scripts/e2e-swarm.sh 2>&1 | tee $(SWARM_LOG) || swm=1; \
 	. scripts/lib.sh; test_summary $$vet $$unit $$e2e $(GO_TEST_LOG) $(E2E_LOG) \
-		$$cross $(CROSS_LOG) $$endpoint $(E2E_ENDPOINT_LOG) $$rel $(REL_LOG) $$appl $(APPLIANCE_LOG) $$plg $(PLUGIN_LOG)
+		$$cross $(CROSS_LOG) $$endpoint $(E2E_ENDPOINT_LOG) $$rel $(REL_LOG) $$appl $(APPLIANCE_LOG) $$plg $(PLUGIN_LOG) \
+		$$swm $(SWARM_LOG)
 
 unit:
 	go test -race -count=1 $(PKGS)
@@ -126,6 +131,11 @@ plugin:
 e2e-plugin:
 	@bash scripts/setup.sh
 	bash scripts/e2e-plugin.sh
+
+# e2e-swarm runs three private engines in one swarm with the plugin on each (scripts/e2e-swarm.sh).
+e2e-swarm:
+	@bash scripts/setup.sh
+	bash scripts/e2e-swarm.sh
 
 appliance-smoke: appliance
 	VIC_APPLIANCE_ISO=$(CURDIR)/bin/appliance.iso VIC_REQUIRE_PRIVILEGED=1 go test -count=1 -v -timeout 10m ./appliance/smoke

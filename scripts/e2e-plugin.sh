@@ -25,6 +25,8 @@ set -euo pipefail
 # run_until, expect_ok and expect_out (the rest of it is the testbed's, unused here).
 # shellcheck source=scripts/e2e/endpoint/expect.sh
 . "$(dirname "$0")/e2e/endpoint/expect.sh"
+# shellcheck source=scripts/e2e/vcsim.sh
+. "$(dirname "$0")/e2e/vcsim.sh"
 cd "$VIC_ROOT"
 
 [ "$(id -u)" -eq 0 ] || die "e2e-plugin.sh needs root (namespaces, a private dockerd)"
@@ -43,15 +45,12 @@ conf=$VIC_NODES_DIR/conf state=$VIC_NODES_DIR/state
 vch='vch-plugin'
 # vcsim's namespace, its address and the engine's on their link.
 vcenter=vic-pl-vcenter vcenter_ip=203.0.113.97 vcenter_client_ip=203.0.113.98
-vcenter_pid=$work/vcsim.pid
 # The port groups of the VCH; vcsim serves them.
 portgroups=(Docker-Public VIC-Bridge)
 
 # stop_vcenter: vcsim and its namespace go.
 stop_vcenter() {
-	local pid
-	pid=$(cat "$vcenter_pid" 2>/dev/null || true)
-	[ -z "$pid" ] || kill "$pid" 2>/dev/null || true
+	stop_vcsim "$work"
 	ip netns del "$vcenter" 2>/dev/null || true
 }
 
@@ -114,8 +113,6 @@ run go build -o bin/docker-vic ./cli-plugin
 expect_ok "go build bin/docker-vic"
 mkdir -p "$conf" "$state" "$VIC_NODES_DIR/docker-config/cli-plugins"
 install -m 0755 bin/docker-vic "$VIC_NODES_DIR/docker-config/cli-plugins/docker-vic"
-pg_args=()
-for pg in "${portgroups[@]}"; do pg_args+=(--portgroup "$pg"); done
 # vcsim is a vCenter of its own, in namespace $vcenter on a link to the engine's namespace:
 # the engine's restarts (nodes.sh stops every process of its namespace) leave it running.
 stop_vcenter
@@ -126,18 +123,7 @@ ip -n vic-node-1 link set vic-pl-vc up
 ip -n "$vcenter" addr add "$vcenter_ip/30" dev vic-pl-vc-p
 ip -n "$vcenter" link set vic-pl-vc-p up
 ip -n "$vcenter" link set lo up
-# vcsim's first line holds the password: root-only.
-(
-	umask 077
-	ip netns exec "$vcenter" bin/vcsim --listen "$vcenter_ip:0" "${pg_args[@]}" >"$VIC_NODES_DIR/vcsim.out" 2>"$VIC_NODES_DIR/vcsim.log" &
-	echo $! >"$vcenter_pid"
-)
-for _ in $(seq 1 100); do
-	grep -q '^export VIC_TARGET=' "$VIC_NODES_DIR/vcsim.out" 2>/dev/null && break
-	sleep 0.1
-done
-eval "$(head -n 1 "$VIC_NODES_DIR/vcsim.out")"
-[ -n "${VIC_TARGET:-}" ] || die "vcsim printed no target within 10 s (log: $VIC_NODES_DIR/vcsim.log)"
+start_vcsim "$vcenter" "$vcenter_ip" "$work" "${portgroups[@]}"
 # web_vm_on: docker vic containers shows the container VM of $web powered on, its NIC on the
 # bridge port group.
 # shellcheck disable=SC2317 # run_until calls it
@@ -166,13 +152,7 @@ ip -n "$outside" link set vic-pl-out up
 ip link add vic-pl-bridge netns vic-node-1 address "$bridge_mac" type veth peer name vic-pl-bridge-p netns vic-node-1
 ip -n vic-node-1 link set vic-pl-bridge up
 # The login goes to the root-only credentials file; the plugin's target has none.
-login=${VIC_TARGET#*://}
-login=${login%%@*}
-target=${VIC_TARGET%%://*}://${VIC_TARGET#*@}
-(
-	umask 077
-	printf 'VIC_USER=%s\nVIC_PASSWORD=%s\n' "${login%%:*}" "${login#*:}" >"$conf/credentials"
-)
+target=$(vcsim_credentials "$conf/credentials")
 run bash scripts/image.sh
 expect_ok "scripts/image.sh imports $image into the private engine"
 

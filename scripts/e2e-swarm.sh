@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# e2e-swarm.sh: a VCH of three endpoints under Docker Swarm mode, driven as a user would. Three
+# private Docker engines (scripts/nodes.sh) form one swarm, the vic drivers installed on each as
+# the managed plugin with VIC_SWARM=true, so that vic networks have swarm scope:
+#   - a service of 6 replicas on a vic bridge network spreads over the three nodes; the
+#     manager allocates every task's address through the plugin (no address twice), the
+#     service's name (tasks.NAME) names all 6, and tasks on one node reach each other;
+#   - a global service's published port (mode=host) answers at each endpoint's public address
+#     from outside;
+#   - removing the services and the network leaves no task behind.
+# Traffic between tasks on different endpoints (over the bridge port group) is not built yet:
+# README's "Several endpoints under Docker Swarm" says where it stands.
+#
+# The wires are in namespace vic-sw-outside, the machine outside the endpoints: a bridge
+# vic-sw-pub for the public port group (198.51.100.10/24; vcsim serves there too) and a bridge
+# vic-sw-bpg for the bridge port group. Node I (namespace vic-node-I) has a veth `public` on the
+# first (198.51.100.(1+I)/24) and a veth `bridge` on the second. The plugin of each node maps
+# the VCH's port groups to them with VIC_UPLINKS. No testbed (and no wait for its lock).
+#
+#   scripts/e2e-swarm.sh              run every check
+#   E2E_STOP=1 scripts/e2e-swarm.sh   stop at the first failed check
+#   E2E_KEEP=1 scripts/e2e-swarm.sh   leave the swarm, its plugins and services up at the end
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=scripts/checks.sh
+. "$(dirname "$0")/checks.sh"
+# run_until, expect_ok and expect_out (the rest of it is the testbed's, unused here).
+# shellcheck source=scripts/e2e/endpoint/expect.sh
+. "$(dirname "$0")/e2e/endpoint/expect.sh"
+# shellcheck source=scripts/e2e/vcsim.sh
+. "$(dirname "$0")/e2e/vcsim.sh"
+cd "$VIC_ROOT"
+
+[ "$(id -u)" -eq 0 ] || die "e2e-swarm.sh needs root (namespaces, private dockerd)"
+
+passed=0 failed=0 skipped=0
+work=$(mktemp -d "${TMPDIR:-/tmp}/vic-e2e-swarm.XXXXXX")
+out=$work/out err=$work/err
+export VIC_NODES_DIR=/tmp/vic-e2e-swarm-nodes
+nodes=3
+plugin=vic:latest
+outside=vic-sw-outside outside_ip=198.51.100.10
+image=vic-busybox:test
+net=vic-e2e-swnet web=vic-e2e-swweb edge=vic-e2e-swedge
+vch=vch-swarm
+portgroups=(Docker-Public VIC-Bridge)
+
+# public_ip I: node I's address on the public port group.
+public_ip() { printf '198.51.100.%s' $((1 + $1)); }
+
+cleanup() {
+	if [ -n "${E2E_KEEP:-}" ]; then
+		say "E2E_KEEP is set: the swarm stays up (VIC_NODES_DIR=$VIC_NODES_DIR scripts/nodes.sh env; scripts/nodes.sh down and ip netns del $outside remove it)"
+	else
+		stop_vcsim "$work"
+		bash scripts/nodes.sh down 2>&1 | sed 's/^/    /' || true
+		ip netns del "$outside" 2>/dev/null || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+finish() {
+	trap - EXIT
+	cleanup
+	summarize e2e-swarm
+}
+
+# on I CMD...: CMD with the docker CLI talking to node I's engine.
+on() {
+	local i=$1
+	shift
+	DOCKER_HOST=$(eval printf '%s' "\$VIC_NODE_${i}_HOST") "$@"
+}
+
+# docker_vic ARGS...: the CLI plugin against vcsim, from the outside namespace.
+docker_vic() {
+	# In the environment, not on a command line: VIC_TARGET holds vcsim's password.
+	DOCKER_CONFIG="$VIC_NODES_DIR/docker-config" VIC_TARGET="$VIC_TARGET" VIC_THUMBPRINT="$VIC_THUMBPRINT" \
+		ip netns exec "$outside" docker vic "$@"
+}
+
+header "three engines wired as endpoints"
+ip netns del "$outside" 2>/dev/null || true
+run bash scripts/nodes.sh up "$nodes"
+expect_ok "scripts/nodes.sh up $nodes: private engines in namespaces vic-node-1..$nodes"
+[ "$status" -eq 0 ] || finish
+eval "$(grep '^export ' "$out")"
+unset DOCKER_CONTEXT DOCKER_HOST
+ip netns add "$outside"
+ip -n "$outside" link set lo up
+ip -n "$outside" link add vic-sw-pub type bridge
+ip -n "$outside" addr add "$outside_ip/24" dev vic-sw-pub
+ip -n "$outside" link set vic-sw-pub up
+# The bridge port group's wire: no traffic crosses it yet.
+ip -n "$outside" link add vic-sw-bpg type bridge
+ip -n "$outside" link set vic-sw-bpg up
+for i in $(seq 1 "$nodes"); do
+	ns=vic-node-$i
+	ip link add public netns "$ns" type veth peer name "vic-sw-pub$i" netns "$outside"
+	ip link add bridge netns "$ns" type veth peer name "vic-sw-bpg$i" netns "$outside"
+	ip -n "$outside" link set "vic-sw-pub$i" master vic-sw-pub up
+	ip -n "$outside" link set "vic-sw-bpg$i" master vic-sw-bpg up
+	ip -n "$ns" addr add "$(public_ip "$i")/24" dev public
+	ip -n "$ns" link set public up
+	ip -n "$ns" link set bridge up
+done
+run go build -o bin/vcsim ./vcsim
+expect_ok "go build bin/vcsim"
+run go build -o bin/docker-vic ./cli-plugin
+expect_ok "go build bin/docker-vic"
+mkdir -p "$VIC_NODES_DIR/docker-config/cli-plugins"
+install -m 0755 bin/docker-vic "$VIC_NODES_DIR/docker-config/cli-plugins/docker-vic"
+start_vcsim "$outside" "$outside_ip" "$work" "${portgroups[@]}"
+run docker_vic create --name "$vch" --compute-resource /DC0/host/DC0_C0 --public-network Docker-Public \
+	--bridge-network VIC-Bridge --no-context --appliance-iso none --timeout 2m
+expect_ok "docker vic create $vch on vcsim"
+run bash scripts/plugin.sh
+expect_out 'docker plugin create' "scripts/plugin.sh assembles bin/plugin"
+for i in $(seq 1 "$nodes"); do
+	d=$VIC_NODES_DIR/node-$i
+	mkdir -p "$d/conf" "$d/state"
+	target=$(vcsim_credentials "$d/conf/credentials")
+	run on "$i" bash scripts/image.sh
+	expect_ok "node $i: scripts/image.sh imports $image"
+	run on "$i" docker plugin create "$plugin" bin/plugin
+	expect_ok "node $i: docker plugin create $plugin"
+	run on "$i" docker plugin set "$plugin" "VIC_VCH=$vch" "VIC_TARGET=$target" "VIC_THUMBPRINT=$VIC_THUMBPRINT" \
+		VIC_SWARM=true VIC_UPLINKS=Docker-Public=public,VIC-Bridge=bridge VIC_LOG_LEVEL=debug \
+		"config.source=$d/conf" "state.source=$d/state"
+	expect_ok "node $i: docker plugin set: the VCH, VIC_SWARM=true, the uplinks"
+	run on "$i" docker plugin enable "$plugin"
+	expect_ok "node $i: docker plugin enable $plugin"
+done
+
+header "one swarm"
+run on 1 docker swarm init --advertise-addr "$(public_ip 1)"
+expect_ok "node 1: docker swarm init --advertise-addr $(public_ip 1)"
+token=$(on 1 docker swarm join-token -q worker)
+for i in $(seq 2 "$nodes"); do
+	run on "$i" docker swarm join --token "$token" "$(public_ip 1):2377"
+	expect_ok "node $i: docker swarm join"
+done
+run on 1 docker node ls --format '{{.Hostname}} {{.Status}}'
+expect_out "vic-node-$nodes Ready" "docker node ls: $nodes nodes ready"
+
+header "a vic network of swarm scope and a service of 6 replicas"
+run on 1 docker network create -d "$plugin" --ipam-driver "$plugin" --attachable "$net"
+expect_ok "node 1: docker network create -d $plugin --attachable $net"
+run on 1 docker network inspect -f '{{.Scope}} {{.Driver}} {{range .IPAM.Config}}{{.Subnet}}{{end}}' "$net"
+expect_out "^swarm $plugin 172\\." "$net has swarm scope, the plugin's driver and a subnet of the bridge range"
+run on 1 docker service create -d --name "$web" --replicas 6 --network "$net" --endpoint-mode dnsrr \
+	--restart-condition any "$image" httpd -f -p 80 -h /www
+expect_ok "docker service create --replicas 6 --network $net --endpoint-mode dnsrr $web"
+run_until 90 sh -c "DOCKER_HOST=$VIC_NODE_1_HOST docker service ps -f desired-state=running --format '{{.CurrentState}}' $web | grep -c '^Running' | grep -qx 6"
+expect_ok "the 6 tasks of $web run"
+run on 1 docker service ps -f desired-state=running --format '{{.Node}}' "$web"
+expect_out "vic-node-3" "docker service ps: tasks on every node, node 3 among them"
+# addresses: every task's address on $net, as each node's engine sees its containers.
+# shellcheck disable=SC2317 # run calls it
+addresses() {
+	local i
+	for i in $(seq 1 "$nodes"); do
+		on "$i" docker ps -q -f "label=com.docker.swarm.service.name=$web" |
+			xargs -r env DOCKER_HOST="$(eval printf '%s' "\$VIC_NODE_${i}_HOST")" docker inspect \
+				-f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}"
+	done
+}
+run addresses
+if [ "$status" -eq 0 ] && [ "$(sort -u "$out" | grep -c .)" -eq 6 ]; then
+	pass "the 6 tasks have 6 different addresses across the nodes"
+else
+	fail "the 6 tasks have 6 different addresses across the nodes" "6 distinct addresses"
+fi
+task=$(on 1 docker ps -q -f "label=com.docker.swarm.service.name=$web" | head -n 1)
+run on 1 docker exec "$task" nslookup "tasks.$web"
+if [ "$status" -eq 0 ] && [ "$(grep -cE '^Address( [0-9]+)?: 172\.' "$out")" -eq 6 ]; then
+	pass "tasks.$web names the 6 tasks, from a task on node 1"
+else
+	fail "tasks.$web names the 6 tasks, from a task on node 1" "6 addresses in the answer"
+fi
+peer=$(on 1 docker ps -q -f "label=com.docker.swarm.service.name=$web" | sed -n 2p)
+peer_ip=$(on 1 docker inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}" "$peer")
+run on 1 docker exec "$task" timeout 5 wget -qO- "http://$peer_ip/"
+expect_out 'hello from vic-busybox' "a task reaches another task on its node at $peer_ip"
+
+header "published ports of a global service (mode=host)"
+run on 1 docker service create -d --name "$edge" --mode global --network "$net" --endpoint-mode dnsrr \
+	--publish mode=host,target=80,published=8080 "$image" httpd -f -p 80 -h /www
+expect_ok "docker service create --mode global --publish mode=host,published=8080 $edge"
+for i in $(seq 1 "$nodes"); do
+	run_until 60 ip netns exec "$outside" curl -sS --max-time 5 "http://$(public_ip "$i"):8080/"
+	expect_out 'hello from vic-busybox' "port 8080 answers at node $i's public address $(public_ip "$i") from outside"
+done
+
+header "removal"
+run on 1 docker service rm "$web" "$edge"
+expect_ok "docker service rm $web $edge"
+run_until 60 sh -c "! DOCKER_HOST=$VIC_NODE_2_HOST docker ps -q | grep -q ."
+expect_ok "the tasks are gone from node 2"
+run_until 30 on 1 docker network rm "$net"
+expect_ok "docker network rm $net"
+
+finish
