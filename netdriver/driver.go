@@ -112,7 +112,7 @@ func New(o Options) (*Driver, error) {
 		store: o.Store, links: o.Links, firewall: o.Firewall, holder: o.Holder,
 		public: o.Public, hostSubnets: o.HostSubnets, names: o.Names, log: o.Log,
 		containerNets: o.ContainerNetworks, sandboxes: o.Sandboxes, dhcpRouter: o.DHCPRouter,
-		swarm: o.Swarm,
+		swarm:     o.Swarm,
 		lock:      make(chan struct{}, 1),
 		networks:  map[string]*Network{},
 		endpoints: map[string]*Endpoint{},
