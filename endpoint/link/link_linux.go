@@ -26,6 +26,10 @@ type Bridge struct {
 	// Gateway is the endpoint's address on the network, with the network's prefix length.
 	Gateway netip.Prefix
 	MTU     int
+	// MAC, when set, is the bridge's own address: the gateway's MAC. A network spanning the
+	// swarm's endpoints has the same one on each, so that a container that moves keeps a
+	// gateway it knows.
+	MAC net.HardwareAddr
 }
 
 // EnsureBridge creates the bridge if it is missing, gives it the gateway address (and no
@@ -47,6 +51,11 @@ func (l *Links) EnsureBridge(b Bridge) error {
 		}
 	} else if _, ok := link.(*netlink.Bridge); !ok {
 		return fmt.Errorf("link %q exists and is a %s, not a bridge", b.Name, link.Type())
+	}
+	if len(b.MAC) > 0 && link.Attrs().HardwareAddr.String() != b.MAC.String() {
+		if err := l.nl.LinkSetHardwareAddr(link, b.MAC); err != nil {
+			return fmt.Errorf("setting MAC %s on bridge %q: %w", b.MAC, b.Name, err)
+		}
 	}
 	if b.Gateway.IsValid() {
 		if err := l.ensureOnlyAddress(link, b.Gateway); err != nil {
@@ -202,7 +211,7 @@ func (l *Links) Owned() ([]string, error) {
 	var names []string
 	for _, link := range links {
 		name := link.Attrs().Name
-		for _, p := range []string{BridgePrefix, HostVethPrefix, PeerPrefix, MacvlanPrefix} {
+		for _, p := range []string{BridgePrefix, HostVethPrefix, PeerPrefix, MacvlanPrefix, SpanPortPrefix, WirePrefix, TrunkName} {
 			if strings.HasPrefix(name, p) {
 				names = append(names, name)
 				break

@@ -1,0 +1,140 @@
+package span
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// Filter programs the table in one network namespace.
+type Filter struct {
+	netns string // "" for the calling process's
+}
+
+// New returns the filter of the named network namespace ("" for the daemon's own).
+func New(namespace string) *Filter { return &Filter{netns: namespace} }
+
+var (
+	table  = &nftables.Table{Name: TableName, Family: nftables.TableFamilyBridge}
+	chains = []struct {
+		name string
+		hook *nftables.ChainHook
+	}{
+		{ChainOutput, nftables.ChainHookOutput},
+		{ChainForward, nftables.ChainHookForward},
+	}
+)
+
+// Where an Ethernet ARP packet for IPv4 holds the sender's and the target's address, and an
+// IPv4 header its source.
+const (
+	arpSenderIP  = 14
+	arpTargetIP  = 24
+	ipv4SourceIP = 12
+)
+
+// Apply replaces the table with the rules of nets, in one transaction; no nets removes it.
+func (f *Filter) Apply(nets []Net) error {
+	rules, err := Rules(nets)
+	if err != nil {
+		return err
+	}
+	return f.do(func(c *nftables.Conn) {
+		// add, delete: gone whether or not it existed; then made again if needed.
+		c.AddTable(table)
+		c.DelTable(table)
+		if len(rules) == 0 {
+			return
+		}
+		c.AddTable(table)
+		made := map[string]*nftables.Chain{}
+		for _, ch := range chains {
+			made[ch.name] = c.AddChain(&nftables.Chain{Name: ch.name, Table: table, Type: nftables.ChainTypeFilter,
+				Hooknum: ch.hook, Priority: nftables.ChainPriorityFilter})
+		}
+		for _, r := range rules {
+			c.AddRule(&nftables.Rule{Table: table, Chain: made[r.Chain], Exprs: exprs(r)})
+		}
+	})
+}
+
+// Teardown removes the table.
+func (f *Filter) Teardown() error { return f.Apply(nil) }
+
+func (f *Filter) do(fill func(c *nftables.Conn)) error {
+	var opts []nftables.ConnOption
+	if f.netns != "" {
+		h, err := netns.GetFromName(f.netns)
+		if err != nil {
+			return fmt.Errorf("opening network namespace %q: %w", f.netns, err)
+		}
+		defer h.Close()
+		opts = append(opts, nftables.WithNetNSFd(int(h)))
+	}
+	c, err := nftables.New(opts...)
+	if err != nil {
+		return fmt.Errorf("connecting to nf_tables: %w", err)
+	}
+	fill(c)
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("programming nftables table bridge %s: %w", TableName, err)
+	}
+	return nil
+}
+
+// exprs is r in nf_tables' expressions, all in register 1: the port's name (with its final
+// NUL, or a prefix alone), then the match, then drop.
+func exprs(r Rule) []expr.Any {
+	key := expr.MetaKeyIIFNAME
+	if r.Out {
+		key = expr.MetaKeyOIFNAME
+	}
+	name, prefix := strings.CutSuffix(r.Link, "*")
+	data := []byte(name)
+	if !prefix {
+		data = append(data, 0)
+	}
+	out := []expr.Any{&expr.Meta{Key: key, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: data}}
+	switch r.Match {
+	case NotIPv4OrARP:
+		out = append(out, loadProtocol(),
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: etherType(unix.ETH_P_IP)},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: etherType(unix.ETH_P_ARP)})
+	case IPv4SourceOutside:
+		out = append(out, outside(unix.ETH_P_IP, ipv4SourceIP, r)...)
+	case ARPSenderOutside:
+		out = append(out, outside(unix.ETH_P_ARP, arpSenderIP, r)...)
+	case ARPForGateway:
+		gw := r.Gateway.As4()
+		out = append(out, loadProtocol(),
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: etherType(unix.ETH_P_ARP)},
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: arpTargetIP, Len: 4},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: gw[:]})
+	}
+	return append(out, &expr.Verdict{Kind: expr.VerdictDrop})
+}
+
+// outside matches a frame of ether type et whose address at offset of the network header lies
+// outside r.Subnet.
+func outside(et uint16, offset uint32, r Rule) []expr.Any {
+	mask := net.CIDRMask(r.Subnet.Bits(), 32)
+	network := r.Subnet.Masked().Addr().As4()
+	return []expr.Any{
+		loadProtocol(),
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: etherType(et)},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: 4},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask, Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: network[:]},
+	}
+}
+
+// loadProtocol loads the frame's ether type (`meta protocol`).
+func loadProtocol() expr.Any { return &expr.Meta{Key: expr.MetaKeyPROTOCOL, Register: 1} }
+
+func etherType(et uint16) []byte { return binary.BigEndian.AppendUint16(nil, et) }
