@@ -34,6 +34,11 @@ type Links interface {
 	Delete(name string) error
 	// SetRouteLocalnet lets 127.0.0.1 reach published ports of containers on bridge.
 	SetRouteLocalnet(bridge string) error
+	// The trunk and the spans of bridge networks in a swarm (span.go).
+	EnsureTrunk(uplink string) error
+	DeleteTrunk() error
+	EnsureSpan(s link.Span) error
+	DeleteSpan(s link.Span) error
 }
 
 // Firewall programs the rules of the whole state in one batch, or of a change of published
@@ -74,6 +79,8 @@ type Driver struct {
 	sandboxes     SandboxFirewall
 	dhcpRouter    DHCPRouter
 	swarm         bool
+	uplink        string
+	spans         SpanFilter
 
 	// lock serializes handlers; a channel so that waiting honours each request's deadline.
 	lock      chan struct{}
@@ -102,8 +109,12 @@ type Options struct {
 	// DHCPRouter, when set, gives DHCP container networks' containers their lease's router.
 	DHCPRouter DHCPRouter
 	// Swarm makes the networks of swarm scope: the swarm's managers allocate their addresses
-	// through the vic IPAM driver and AllocateNetwork, and every node creates them.
-	Swarm bool
+	// through the vic IPAM driver, and every node that runs a task creates them. Its bridge
+	// networks span the endpoints over the bridge port group, through Uplink (the endpoint's
+	// interface on it), kept apart there by Spans (span.go).
+	Swarm  bool
+	Uplink string
+	Spans  SpanFilter
 }
 
 // New loads the persisted state and returns the driver. Call Restore before serving.
@@ -112,7 +123,7 @@ func New(o Options) (*Driver, error) {
 		store: o.Store, links: o.Links, firewall: o.Firewall, holder: o.Holder,
 		public: o.Public, hostSubnets: o.HostSubnets, names: o.Names, log: o.Log,
 		containerNets: o.ContainerNetworks, sandboxes: o.Sandboxes, dhcpRouter: o.DHCPRouter,
-		swarm:     o.Swarm,
+		swarm: o.Swarm, uplink: o.Uplink, spans: o.Spans,
 		lock:      make(chan struct{}, 1),
 		networks:  map[string]*Network{},
 		endpoints: map[string]*Endpoint{},
@@ -169,7 +180,11 @@ func (d *Driver) natState() nat.State {
 	var s nat.State
 	for _, n := range d.networks {
 		if n.Bridge != "" { // container networks have no NAT
-			s.Networks = append(s.Networks, nat.BridgeNetwork{Bridge: n.Bridge, Subnet: n.Subnet.Masked(), Internal: n.Internal})
+			bn := nat.BridgeNetwork{Bridge: n.Bridge, Subnet: n.Subnet.Masked(), Internal: n.Internal}
+			if n.Span {
+				bn.Trunk = link.TrunkName
+			}
+			s.Networks = append(s.Networks, bn)
 		}
 	}
 	for _, e := range d.endpoints {
@@ -221,9 +236,15 @@ func (d *Driver) restore(ctx context.Context, prune bool) error {
 			continue
 		}
 		known[n.Bridge] = true
+		if n.Span {
+			known[link.SpanPortName(n.ID)], known[link.WireName(n.ID)], known[link.TrunkName] = true, true, true
+		}
 		if err := d.ensureBridge(n); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := d.applySpans(nil, ""); err != nil {
+		errs = append(errs, err)
 	}
 	for _, e := range d.endpoints {
 		// Both ends: the peer is still here when Docker has not moved it into the container yet.

@@ -55,6 +55,21 @@ func (f *fakeLinks) EnsureMacvlan(m link.Macvlan) error {
 func (f *fakeLinks) DeleteMacvlan(name string) error      { delete(f.links, name); return nil }
 func (f *fakeLinks) Delete(name string) error             { delete(f.links, name); return nil }
 func (f *fakeLinks) SetRouteLocalnet(bridge string) error { return nil }
+func (f *fakeLinks) EnsureTrunk(uplink string) error {
+	f.links[link.TrunkName] = "trunk " + uplink
+	return nil
+}
+func (f *fakeLinks) DeleteTrunk() error { delete(f.links, link.TrunkName); return nil }
+func (f *fakeLinks) EnsureSpan(s link.Span) error {
+	f.links[s.Port] = "span " + s.Bridge
+	f.links[s.Wire] = "wire " + link.TrunkName
+	return nil
+}
+func (f *fakeLinks) DeleteSpan(s link.Span) error {
+	delete(f.links, s.Port)
+	delete(f.links, s.Wire)
+	return nil
+}
 
 type fakeFirewall struct {
 	state nat.State

@@ -2,6 +2,7 @@ package netdriver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -65,13 +66,19 @@ func (d *Driver) CreateNetwork(ctx context.Context, r *network.CreateNetworkRequ
 	}
 
 	success := false
-	if err := d.ensureBridge(n); err != nil {
+	undo := func() {
 		_ = d.links.DeleteBridge(n.Bridge)
+		if n.Span {
+			_ = d.deleteSpan(n.ID)
+		}
+	}
+	if err := d.ensureBridge(n); err != nil {
+		undo()
 		return err
 	}
 	defer func() {
 		if !success {
-			_ = d.links.DeleteBridge(n.Bridge)
+			undo()
 		}
 	}()
 	d.networks[n.ID] = n
@@ -134,6 +141,7 @@ func (d *Driver) parseNetwork(r *network.CreateNetworkRequest) (*Network, error)
 		Gateway: netip.PrefixFrom(gateway.Addr(), subnet.Bits()),
 	}
 	n.Internal, _ = r.Options[optInternal].(bool)
+	n.Span = d.swarm
 	generic, _ := r.Options[optGeneric].(map[string]any)
 	keys := make([]string, 0, len(generic))
 	for k := range generic {
@@ -149,6 +157,7 @@ func (d *Driver) parseNetwork(r *network.CreateNetworkRequest) (*Network, error)
 			}
 			n.PortGroup = v
 			n.Bridge = ""
+			n.Span = false
 		case OptionMTU:
 			mtu, err := strconv.Atoi(v)
 			if err != nil || mtu < 576 || mtu > 9000 {
@@ -240,11 +249,18 @@ func (d *Driver) ensureBridge(n *Network) error {
 	if n.Bridge == "" {
 		return nil // a container network has no bridge
 	}
-	if err := d.links.EnsureBridge(link.Bridge{Name: n.Bridge, Gateway: n.Gateway, MTU: n.MTU}); err != nil {
+	b := link.Bridge{Name: n.Bridge, Gateway: n.Gateway, MTU: n.MTU}
+	if n.Span {
+		b.MAC = GatewayMAC(n.ID)
+	}
+	if err := d.links.EnsureBridge(b); err != nil {
 		return fmt.Errorf("network %s: %w", link.ShortID(n.ID), err)
 	}
 	if err := d.links.SetRouteLocalnet(n.Bridge); err != nil {
 		return fmt.Errorf("network %s: %w", link.ShortID(n.ID), err)
+	}
+	if n.Span {
+		return d.ensureSpan(n)
 	}
 	return nil
 }
@@ -261,7 +277,7 @@ func (d *Driver) DeleteNetwork(ctx context.Context, r *network.DeleteNetworkRequ
 	n, ok := d.networks[r.NetworkID]
 	if !ok {
 		d.forgetHeld(r.NetworkID)
-		return d.links.DeleteBridge(link.BridgeName(r.NetworkID))
+		return errors.Join(d.links.DeleteBridge(link.BridgeName(r.NetworkID)), d.links.DeleteSpan(link.SpanOf(r.NetworkID, "", 0)))
 	}
 	if err := d.checkNoLiveEndpoints(n); err != nil {
 		return err
@@ -281,6 +297,11 @@ func (d *Driver) DeleteNetwork(ctx context.Context, r *network.DeleteNetworkRequ
 	}
 	if err := d.links.DeleteBridge(n.Bridge); err != nil {
 		return err
+	}
+	if n.Span {
+		if err := d.deleteSpan(n.ID); err != nil {
+			return fmt.Errorf("network %s: %w", link.ShortID(n.ID), err)
+		}
 	}
 	if err := d.store.DeleteNetwork(n.ID); err != nil {
 		return fmt.Errorf("forgetting network %s: %w", link.ShortID(n.ID), err)

@@ -22,6 +22,8 @@ type Network struct {
 	// Internal networks reach nothing but themselves and publish no port.
 	Internal bool `json:"internal,omitempty"`
 	MTU      int  `json:"mtu,omitempty"`
+	// Span marks a bridge network of a swarm, which spans its endpoints (span.go).
+	Span bool `json:"span,omitempty"`
 }
 
 // Endpoint is one container's attachment to a vic network.

@@ -43,6 +43,7 @@ plugin=vic:latest
 outside=vic-sw-outside outside_ip=198.51.100.10
 image=vic-busybox:test
 net=vic-e2e-swnet web=vic-e2e-swweb edge=vic-e2e-swedge
+net2=vic-e2e-swnet2 other=vic-e2e-swother
 vch=vch-swarm
 portgroups=(Docker-Public VIC-Bridge)
 
@@ -186,6 +187,56 @@ peer_ip=$(on 1 docker inspect -f "{{(index .NetworkSettings.Networks \"$net\").I
 run on 1 docker exec "$task" timeout 5 wget -qO- "http://$peer_ip/"
 expect_out 'hello from vic-busybox' "a task reaches another task on its node at $peer_ip"
 
+header "across endpoints, over the bridge port group"
+# task_on I: a task of $web on node I; ip_of I CONTAINER: its address on $net.
+task_on() { on "$1" docker ps -q -f "label=com.docker.swarm.service.name=$web" | head -n 1; }
+ip_of() { on "$1" docker inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}" "$2"; }
+for i in 2 3; do
+	far=$(task_on "$i")
+	far_ip=$(ip_of "$i" "$far")
+	run_until 20 on 1 docker exec "$task" timeout 5 wget -qO- "http://$far_ip/"
+	expect_out 'hello from vic-busybox' "a task on node 1 reaches a task on node $i at $far_ip, its own address"
+done
+run on 1 docker exec "$task" sh -c "for a in \$(nslookup tasks.$web | sed -n 's/^Address[ 0-9]*: \(172\.[0-9.]*\).*/\1/p'); do timeout 5 wget -qO- http://\$a/ >/dev/null && echo \$a; done"
+if [ "$status" -eq 0 ] && [ "$(sort -u "$out" | grep -c .)" -eq 6 ]; then
+	pass "from node 1, every address tasks.$web names answers: the 6 tasks on 3 nodes"
+else
+	fail "from node 1, every address tasks.$web names answers: the 6 tasks on 3 nodes" "6 addresses answering"
+fi
+ip netns exec "$outside" bin/vic-peer serve tcp 7000 outside >/dev/null 2>&1 &
+peer_pid=$!
+far=$(task_on 2)
+run_until 20 on 2 docker exec "$far" vic-peer ask tcp "$outside_ip:7000"
+expect_out "^outside $(public_ip 2)\$" "a task on node 2 reaches the outside through its own endpoint, masqueraded to $(public_ip 2)"
+kill "$peer_pid" 2>/dev/null || true
+net_id=$(on 1 docker network inspect -f '{{.Id}}' "$net")
+gw_mac=$(ip -n vic-node-2 -br link show "vb-${net_id:0:12}" | awk '{print $3}')
+run bridge -n "$outside" fdb show br vic-sw-bpg
+if [ -n "$gw_mac" ] && [ "$status" -eq 0 ] && ! grep -qi "^$gw_mac " "$out" && [ "$(ip -n vic-node-3 -br link show "vb-${net_id:0:12}" | awk '{print $3}')" = "$gw_mac" ]; then
+	pass "the gateway has one MAC ($gw_mac) on every endpoint, and the bridge port group never learned it"
+else
+	fail "the gateway has one MAC ($gw_mac) on every endpoint, and the bridge port group never learned it" "no fdb entry of $gw_mac"
+fi
+
+header "two vic networks stay apart across endpoints"
+run on 1 docker network create -d "$plugin" --ipam-driver "$plugin" --attachable "$net2"
+expect_ok "node 1: docker network create $net2"
+run on 1 docker service create -d --name "$other" --mode global --network "$net2" --endpoint-mode dnsrr "$image" httpd -f -p 80 -h /www
+expect_ok "docker service create --mode global --network $net2 $other"
+run_until 60 sh -c "DOCKER_HOST=$VIC_NODE_1_HOST docker ps -q -f label=com.docker.swarm.service.name=$other | grep -q ."
+stranger=$(on 1 docker ps -q -f "label=com.docker.swarm.service.name=$other" | head -n 1)
+run_until 60 sh -c "DOCKER_HOST=$VIC_NODE_2_HOST docker ps -q -f label=com.docker.swarm.service.name=$other | grep -q ."
+kin=$(on 2 docker ps -q -f "label=com.docker.swarm.service.name=$other" | head -n 1)
+kin_ip=$(on 2 docker inspect -f "{{(index .NetworkSettings.Networks \"$net2\").IPAddress}}" "$kin")
+run_until 20 on 1 docker exec "$stranger" timeout 5 wget -qO- "http://$kin_ip/"
+expect_out 'hello from vic-busybox' "a task of $net2 on node 1 reaches its peer of $net2 on node 2 at $kin_ip"
+far=$(task_on 2)
+far_ip=$(ip_of 2 "$far")
+run on 1 docker exec "$stranger" timeout 5 wget -qO- "http://$far_ip/"
+expect_fail "a task of $net2 on node 1 does not reach the task of $net at $far_ip on node 2"
+run on 1 docker exec "$stranger" timeout 5 wget -qO- "http://$(ip_of 1 "$task")/"
+expect_fail "nor the task of $net on its own node"
+
 header "published ports of a global service (mode=host)"
 run on 1 docker service create -d --name "$edge" --mode global --network "$net" --endpoint-mode dnsrr \
 	--publish mode=host,target=80,published=8080 "$image" httpd -f -p 80 -h /www
@@ -196,11 +247,23 @@ for i in $(seq 1 "$nodes"); do
 done
 
 header "removal"
-run on 1 docker service rm "$web" "$edge"
-expect_ok "docker service rm $web $edge"
+run on 1 docker service rm "$web" "$edge" "$other"
+expect_ok "docker service rm $web $edge $other"
 run_until 60 sh -c "! DOCKER_HOST=$VIC_NODE_2_HOST docker ps -q | grep -q ."
 expect_ok "the tasks are gone from node 2"
-run_until 30 on 1 docker network rm "$net"
-expect_ok "docker network rm $net"
+run_until 30 on 1 docker network rm "$net" "$net2"
+expect_ok "docker network rm $net $net2"
+# no_network_objects I: node I's namespace holds no link of a vic network (bridges, veths, spans,
+# the trunk), no rule naming one and no span filter.
+# shellcheck disable=SC2317 # run_until calls it
+no_network_objects() {
+	! ip -n "vic-node-$1" -o link show | awk -F': ' '{print $2}' | grep -qE '^(vb|ve|vs|vw|vt)-' &&
+		! ip netns exec "vic-node-$1" iptables-save | grep -qE 'v[bt]-' &&
+		! ip netns exec "vic-node-$1" nft list tables | grep -q 'bridge vic'
+}
+for i in $(seq 1 "$nodes"); do
+	run_until 30 no_network_objects "$i"
+	expect_ok "node $i: no link, rule or span filter of a vic network is left"
+done
 
 finish

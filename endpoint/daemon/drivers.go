@@ -19,6 +19,7 @@ import (
 	"github.com/docker-vic/docker-vic/endpoint/link"
 	"github.com/docker-vic/docker-vic/endpoint/liveconfig"
 	"github.com/docker-vic/docker-vic/endpoint/nat"
+	"github.com/docker-vic/docker-vic/endpoint/span"
 	"github.com/docker-vic/docker-vic/endpoint/uplink"
 	"github.com/docker-vic/docker-vic/ipamdriver"
 	"github.com/docker-vic/docker-vic/netdriver"
@@ -82,6 +83,8 @@ func buildDrivers(db *bolt.DB, live *liveconfig.Live, nl *netlink.Handle, leases
 		Names:       d.names,
 		Log:         log,
 		Swarm:       swarm,
+		Uplink:      up.Bridge.Link.Name,
+		Spans:       span.New(""),
 
 		ContainerNetworks: containerNetworks(live),
 		Sandboxes:         d.sandboxes,

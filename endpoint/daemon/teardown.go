@@ -14,6 +14,7 @@ import (
 
 	"github.com/docker-vic/docker-vic/endpoint/link"
 	"github.com/docker-vic/docker-vic/endpoint/nat"
+	"github.com/docker-vic/docker-vic/endpoint/span"
 	"github.com/docker-vic/docker-vic/endpoint/statedb"
 )
 
@@ -37,6 +38,9 @@ func Teardown(ctx context.Context, stateDir string) error {
 		return err
 	}
 	if err := firewall.Teardown(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := span.New("").Teardown(); err != nil {
 		errs = append(errs, err)
 	}
 	nl, err := netlink.NewHandle()

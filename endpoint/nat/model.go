@@ -105,6 +105,14 @@ func (m *Model) Render(s State) (string, error) {
 func networkRules(b *ruleBuilder, n BridgeNetwork) {
 	br, sub := n.Bridge, n.Subnet.Masked().String()
 	b.add("filter", ChainForward, "-i "+br+" -o "+br+" -j ACCEPT")
+	masquerade := "-s " + sub + " ! -o " + br + " -j MASQUERADE"
+	if n.Trunk != "" {
+		// The trunk bridges the spanning networks' frames between endpoints, and the bridge
+		// netfilter shows them to iptables as leaving through the trunk: let them pass, as
+		// they are, since a container's peer on another endpoint is on its own subnet.
+		b.add("filter", ChainForward, "-i "+n.Trunk+" -o "+n.Trunk+" -j ACCEPT")
+		masquerade = "-s " + sub + " ! -d " + sub + " ! -o " + br + " -j MASQUERADE"
+	}
 	if n.Internal {
 		b.add("filter", ChainIsolate, "-i "+br+" ! -o "+br+" -j DROP")
 		b.add("filter", ChainIsolate, "! -i "+br+" -o "+br+" -j DROP")
@@ -117,7 +125,7 @@ func networkRules(b *ruleBuilder, n BridgeNetwork) {
 	b.add("filter", ChainForward, "-o "+br+" -m conntrack --ctstate DNAT -j ACCEPT")
 	b.add("filter", ChainIsolate, "-i "+br+" ! -o "+br+" -j "+ChainIsolate2)
 	b.add("filter", ChainIsolate2, "-o "+br+" -j DROP")
-	b.add("nat", ChainPost, "-s "+sub+" ! -o "+br+" -j MASQUERADE")
+	b.add("nat", ChainPost, masquerade)
 	b.add("nat", ChainPost, "-o "+br+" -m addrtype --src-type LOCAL -j MASQUERADE")
 	b.add("nat", ChainPost, "-s "+sub+" -o "+br+" -m conntrack --ctstate DNAT -j MASQUERADE")
 }

@@ -53,6 +53,13 @@ var scenarios = []struct {
 			udp("127.0.0.1", 5353, "172.31.250.3", 53, "vic-a"),
 		},
 	}},
+	{"spanning-networks", State{
+		Networks: []BridgeNetwork{
+			{Bridge: "vic-s", Subnet: netip.MustParsePrefix("172.31.253.0/24"), Trunk: "vt-trunk"},
+			{Bridge: "vic-t", Subnet: netip.MustParsePrefix("172.31.254.0/24"), Trunk: "vt-trunk", Internal: true},
+		},
+		Ports: []Mapping{tcp("", 8080, "172.31.253.2", 80, "vic-s")},
+	}},
 	{"two-networks-and-internal", State{
 		Networks: []BridgeNetwork{netB, netI, netA},
 		Ports: []Mapping{

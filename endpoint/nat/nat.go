@@ -61,6 +61,10 @@ type BridgeNetwork struct {
 	// Internal networks (docker network create --internal) get no masquerade, no outbound
 	// forwarding and no published ports: their containers only reach each other.
 	Internal bool
+	// Trunk, when set, is the bridge through which the network spans a swarm's endpoints
+	// (endpoint/span): frames it bridges between them pass, and traffic between the network's
+	// own addresses is never masqueraded, whichever way it leaves.
+	Trunk string
 }
 
 // Mapping is one published port: HostIP:HostPort on the endpoint to ContainerIP:ContainerPort.

@@ -67,6 +67,9 @@ func validateNetwork(n BridgeNetwork) error {
 	if !n.Subnet.IsValid() || !n.Subnet.Addr().Is4() {
 		return fmt.Errorf("bridge %q: subnet %s is not an ipv4 subnet", n.Bridge, n.Subnet)
 	}
+	if n.Trunk != "" {
+		return validateLinkName(n.Trunk)
+	}
 	return nil
 }
 

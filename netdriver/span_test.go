@@ -1,0 +1,93 @@
+package netdriver
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/docker/go-plugins-helpers/network"
+
+	"github.com/docker-vic/docker-vic/endpoint/link"
+	"github.com/docker-vic/docker-vic/endpoint/span"
+)
+
+type fakeSpans struct{ nets []span.Net }
+
+func (f *fakeSpans) Apply(nets []span.Net) error { f.nets = nets; return nil }
+
+// swarmDriver is the rig's driver as a swarm node with uplink (none when "").
+func swarmDriver(t *testing.T, r *rig, uplink string) (*Driver, *fakeSpans) {
+	t.Helper()
+	spans := &fakeSpans{}
+	d, err := New(Options{Store: r.store, Links: r.links, Firewall: r.firewall, Holder: r.holder, Public: public,
+		Swarm: true, Uplink: uplink, Spans: spans})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, spans
+}
+
+// In a swarm, a bridge network spans the endpoints: its bridge joins the trunk that holds the
+// bridge port group's interface, under a filter that knows its subnet and gateway, and it lets
+// its frames through the trunk unmasqueraded. Deleting the last one takes the trunk with it.
+func TestSwarmBridgeNetworksSpanTheEndpoints(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	d, spans := swarmDriver(t, r, "ens224")
+	must(t, d.CreateNetwork(ctx, createReq(netA, "172.20.0.0/16", "172.20.0.1/16", nil)))
+	must(t, d.CreateNetwork(ctx, createReq(netB, "172.21.0.0/16", "172.21.0.1/16", nil)))
+	for name, want := range map[string]string{
+		link.TrunkName:          "trunk ens224",
+		link.SpanPortName(netA): "span " + link.BridgeName(netA),
+		link.WireName(netB):     "wire " + link.TrunkName,
+	} {
+		if got := r.links.links[name]; got != want {
+			t.Fatalf("link %s = %q, want %q (links: %v)", name, got, want, r.links.links)
+		}
+	}
+	gateways := map[string]bool{}
+	for _, n := range spans.nets {
+		gateways[n.Gateway.String()] = true
+	}
+	if len(spans.nets) != 2 || !gateways["172.20.0.1"] || !gateways["172.21.0.1"] {
+		t.Fatalf("the span filter holds %+v, want both networks with their gateways", spans.nets)
+	}
+	for _, n := range r.firewall.state.Networks {
+		if n.Trunk != link.TrunkName {
+			t.Fatalf("the rules of %s do not let the trunk through: %+v", n.Bridge, n)
+		}
+	}
+	if mac := GatewayMAC(netA); mac[0]&0x03 != 0x02 || mac.String() != GatewayMAC(netA).String() || mac.String() == GatewayMAC(netB).String() {
+		t.Fatalf("GatewayMAC(%s) = %s: want a locally administered unicast MAC, the same each time, its own per network", netA, mac)
+	}
+
+	must(t, d.DeleteNetwork(ctx, &network.DeleteNetworkRequest{NetworkID: netA}))
+	if _, ok := r.links.links[link.SpanPortName(netA)]; ok || len(spans.nets) != 1 {
+		t.Fatalf("after deleting %s: links %v, filter %+v; want its span gone", netA, r.links.links, spans.nets)
+	}
+	must(t, d.DeleteNetwork(ctx, &network.DeleteNetworkRequest{NetworkID: netB}))
+	if len(r.links.links) != 0 || len(spans.nets) != 0 {
+		t.Fatalf("after deleting the last network: links %v, filter %+v; want nothing, the trunk gone too", r.links.links, spans.nets)
+	}
+}
+
+// A swarm node without an interface on the bridge port group cannot join a spanning network:
+// it says so, and leaves nothing behind.
+func TestSwarmBridgeNetworkNeedsTheUplink(t *testing.T) {
+	r := newRig(t)
+	d, spans := swarmDriver(t, r, "")
+	err := d.CreateNetwork(context.Background(), createReq(netA, "172.20.0.0/16", "172.20.0.1/16", nil))
+	if err == nil || !strings.Contains(err.Error(), "has no interface on this endpoint") {
+		t.Fatalf("CreateNetwork without an uplink = %v, want it refused for the missing interface", err)
+	}
+	if len(r.links.links) != 0 || len(spans.nets) != 0 || len(r.firewall.state.Networks) != 0 {
+		t.Fatalf("a refused network left links %v, filter %+v, rules %+v", r.links.links, spans.nets, r.firewall.state.Networks)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
