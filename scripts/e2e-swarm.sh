@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # e2e-swarm.sh: a VCH of three endpoints under Docker Swarm mode, driven as a user would. Three
 # private Docker engines (scripts/nodes.sh) form one swarm, the vic drivers installed on each as
-# the managed plugin with VIC_SWARM=true, so that vic networks have swarm scope:
+# the managed plugin with VIC_SWARM=true, so that vic networks have swarm scope and span the
+# endpoints over the bridge port group (endpoint/span):
 #   - a service of 6 replicas on a vic bridge network spreads over the three nodes; the
 #     manager allocates every task's address through the plugin (no address twice), the
-#     service's name (tasks.NAME) names all 6, and tasks on one node reach each other;
+#     service's name (tasks.NAME) names all 6, and tasks reach each other on one node and
+#     across nodes with their own addresses; a task reaches the outside masqueraded by its own
+#     endpoint; the gateway's MAC never reaches the wire;
+#   - two vic networks stay apart, on one node and across nodes;
 #   - a global service's published port (mode=host) answers at each endpoint's public address
 #     from outside;
-#   - removing the services and the network leaves no task behind.
-# Traffic between tasks on different endpoints (over the bridge port group) is not built yet:
-# README's "Several endpoints under Docker Swarm" says where it stands.
+#   - a stopped node's tasks run elsewhere, addresses still unique; back, it holds no link of
+#     its old tasks;
+#   - removing the services and the networks leaves no link, rule or filter on any node.
 #
 # The wires are in namespace vic-sw-outside, the machine outside the endpoints: a bridge
 # vic-sw-pub for the public port group (198.51.100.10/24; vcsim serves there too) and a bridge
@@ -44,7 +48,7 @@ outside=vic-sw-outside outside_ip=198.51.100.10
 image=vic-busybox:test
 net=vic-e2e-swnet web=vic-e2e-swweb edge=vic-e2e-swedge
 net2=vic-e2e-swnet2 other=vic-e2e-swother
-vch=vch-swarm
+vch='vch-swarm'
 portgroups=(Docker-Public VIC-Bridge)
 
 # public_ip I: node I's address on the public port group.
@@ -77,6 +81,7 @@ on() {
 }
 
 # docker_vic ARGS...: the CLI plugin against vcsim, from the outside namespace.
+# shellcheck disable=SC2317 # run calls it
 docker_vic() {
 	# In the environment, not on a command line: VIC_TARGET holds vcsim's password.
 	DOCKER_CONFIG="$VIC_NODES_DIR/docker-config" VIC_TARGET="$VIC_TARGET" VIC_THUMBPRINT="$VIC_THUMBPRINT" \
@@ -95,7 +100,7 @@ ip -n "$outside" link set lo up
 ip -n "$outside" link add vic-sw-pub type bridge
 ip -n "$outside" addr add "$outside_ip/24" dev vic-sw-pub
 ip -n "$outside" link set vic-sw-pub up
-# The bridge port group's wire: no traffic crosses it yet.
+# The bridge port group's wire: an untagged bridge, as a port group is.
 ip -n "$outside" link add vic-sw-bpg type bridge
 ip -n "$outside" link set vic-sw-bpg up
 for i in $(seq 1 "$nodes"); do
@@ -159,11 +164,14 @@ run_until 90 sh -c "DOCKER_HOST=$VIC_NODE_1_HOST docker service ps -f desired-st
 expect_ok "the 6 tasks of $web run"
 run on 1 docker service ps -f desired-state=running --format '{{.Node}}' "$web"
 expect_out "vic-node-3" "docker service ps: tasks on every node, node 3 among them"
-# addresses: every task's address on $net, as each node's engine sees its containers.
-# shellcheck disable=SC2317 # run calls it
-addresses() {
+# addresses_on I...: every address of a task of $web on $net, as the engines of nodes I... see
+# their containers; addresses: on every node.
+# shellcheck disable=SC2317,SC2046 # run calls them; seq gives one number a word
+addresses() { addresses_on $(seq 1 "$nodes"); }
+# shellcheck disable=SC2317
+addresses_on() {
 	local i
-	for i in $(seq 1 "$nodes"); do
+	for i in "$@"; do
 		on "$i" docker ps -q -f "label=com.docker.swarm.service.name=$web" |
 			xargs -r env DOCKER_HOST="$(eval printf '%s' "\$VIC_NODE_${i}_HOST")" docker inspect \
 				-f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}"
@@ -245,6 +253,40 @@ for i in $(seq 1 "$nodes"); do
 	run_until 60 ip netns exec "$outside" curl -sS --max-time 5 "http://$(public_ip "$i"):8080/"
 	expect_out 'hello from vic-busybox' "port 8080 answers at node $i's public address $(public_ip "$i") from outside"
 done
+
+header "a node stops: Swarm runs its tasks elsewhere"
+# veths_of I: the host ends of the veths of node I's containers on vic networks.
+# shellcheck disable=SC2317 # run calls it
+veths_of() { ip -n "vic-node-$1" -o link show | grep -oE ' ve-[0-9a-f]{12}' | tr -d ' ' | sort -u; }
+old_veths=$(veths_of 3)
+run bash scripts/nodes.sh stop 3
+expect_ok "scripts/nodes.sh stop 3: node 3's engine and its tasks stop"
+run_until 90 sh -c "[ \"\$(DOCKER_HOST=$VIC_NODE_1_HOST docker service ps -f desired-state=running --format '{{.Node}} {{.CurrentState}}' $web | grep ' Running' | grep -vc '^vic-node-3 ')\" -eq 6 ]"
+expect_ok "the 6 tasks of $web run again, all on nodes 1 and 2"
+run addresses_on 1 2
+if [ "$status" -eq 0 ] && [ "$(grep -c . "$out")" -eq 6 ] && [ "$(sort -u "$out" | grep -c .)" -eq 6 ]; then
+	pass "the 6 running tasks have 6 different addresses: none was handed out twice"
+else
+	fail "the 6 running tasks have 6 different addresses: none was handed out twice" "6 distinct addresses"
+fi
+far=$(task_on 2)
+far_ip=$(ip_of 2 "$far")
+run_until 20 on 1 docker exec "$(task_on 1)" timeout 5 wget -qO- "http://$far_ip/"
+expect_out 'hello from vic-busybox' "a task on node 1 still reaches a task on node 2 at $far_ip"
+run bash scripts/nodes.sh start 3
+expect_ok "scripts/nodes.sh start 3: node 3's engine starts again, the plugin with it"
+run_until 60 sh -c "DOCKER_HOST=$VIC_NODE_1_HOST docker node ls --format '{{.Hostname}} {{.Status}}' | grep -qx 'vic-node-3 Ready'"
+expect_ok "node 3 is ready in the swarm again"
+run_until 60 sh -c "! DOCKER_HOST=$VIC_NODE_3_HOST docker ps -aq -f label=com.docker.swarm.service.name=$web | grep -q ."
+expect_ok "node 3 removed its old tasks of $web"
+run_until 60 ip netns exec "$outside" curl -sS --max-time 5 "http://$(public_ip 3):8080/"
+expect_out 'hello from vic-busybox' "the global service's task runs on node 3 again: port 8080 answers at $(public_ip 3)"
+run veths_of 3
+if [ "$status" -eq 0 ] && [ -n "$old_veths" ] && ! grep -qxF "$old_veths" "$out"; then
+	pass "none of the veths node 3 had before it stopped is left (${old_veths//$'\n'/ })"
+else
+	fail "none of the veths node 3 had before it stopped is left (${old_veths//$'\n'/ })" "no old veth among them"
+fi
 
 header "removal"
 run on 1 docker service rm "$web" "$edge" "$other"

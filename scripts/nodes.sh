@@ -4,6 +4,8 @@
 #
 #   eval "$(scripts/nodes.sh up N)"   clear stale nodes, start engines 1..N, print export lines
 #   scripts/nodes.sh restart I        stop engine I and start it again (its state is kept)
+#   scripts/nodes.sh stop I           stop engine I and everything it runs (the state is kept)
+#   scripts/nodes.sh start I          start engine I again after stop
 #   scripts/nodes.sh env              print the export lines again
 #   scripts/nodes.sh down             stop every engine and remove all of it; safe to run twice
 #
@@ -141,7 +143,15 @@ restart)
 	stop "$i"
 	start "$i"
 	;;
+stop | start)
+	i=${2:-}
+	[ -n "$i" ] && [ -d "$DIR/node-$i" ] || die "$1 takes the number of a node, not '$i'"
+	if [ "$1" = start ] && docker -H "unix://$DIR/node-$i/docker.sock" version >/dev/null 2>&1; then
+		die "node $i runs already: stop it first"
+	fi
+	"$1" "$i"
+	;;
 env) print_env ;;
 down) down ;;
-*) die "usage: scripts/nodes.sh up N|restart I|env|down" ;;
+*) die "usage: scripts/nodes.sh up N|restart I|stop I|start I|env|down" ;;
 esac
