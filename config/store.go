@@ -93,6 +93,9 @@ func Decode(extraConfig map[string]string) (*Config, error) {
 	if err := json.Unmarshal([]byte(raw), &c); err != nil {
 		return nil, fmt.Errorf("decoding %s: %w", configKey, err)
 	}
+	if c.Endpoints == 0 {
+		c.Endpoints = 1 // stored before a VCH could have several endpoints
+	}
 	return &c, nil
 }
 
