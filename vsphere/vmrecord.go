@@ -22,8 +22,12 @@ type VMRecord struct {
 	host       *types.ManagedObjectReference
 	// changeVersion makes a reconfiguration fail when someone else changed the VM meanwhile.
 	changeVersion string
-	// cfg is the VCH configuration when the VM is a VCH endpoint.
+	// cfg is the VCH configuration when the VM is a VCH's first endpoint VM.
 	cfg *config.Config
+	// endpointOf names the VCH when the VM is one of its endpoint VMs 2 to N, and endpoint
+	// is then its number.
+	endpointOf string
+	endpoint   int
 	// decodeErr is set when the VM carries a VCH configuration that cannot be read.
 	decodeErr error
 }
@@ -61,6 +65,18 @@ func (v *VMRecord) ChangeVersion() string { return v.changeVersion }
 // Config returns the VCH configuration when the VM is the endpoint VM of a VCH, or nil. A VM
 // whose configuration cannot be read has none.
 func (v *VMRecord) Config() *config.Config { return v.cfg }
+
+// Endpoint returns the endpoint number of the VM when it is an endpoint VM of a VCH (1 for the
+// VM named after the VCH), or 0.
+func (v *VMRecord) Endpoint() int {
+	switch {
+	case v.cfg != nil:
+		return 1
+	case v.endpointOf != "":
+		return v.endpoint
+	}
+	return 0
+}
 
 // Host returns the host the VM runs on, or nil.
 func (v *VMRecord) Host() *types.ManagedObjectReference { return v.host }
