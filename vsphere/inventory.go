@@ -27,6 +27,8 @@ type Inventory struct {
 	nets   *portGroups
 	// hosts are the names of the hosts the scan read (a datacenter scan reads them all).
 	hosts map[types.ManagedObjectReference]string
+	// rules are the clusters' VM anti-affinity rules by name (a datacenter scan reads them).
+	rules map[string][]ruleOf
 }
 
 // vmProperties are the VM properties of the one retrieval.
@@ -60,7 +62,7 @@ func (s *Inventory) VMs() []*VMRecord { return slices.Clone(s.vms) }
 func ScanDatacenter(ctx context.Context, c *vim25.Client, dc *object.Datacenter) (*Inventory, error) {
 	s := &Inventory{dc: dc, dcName: dc.Name()}
 
-	kinds := []string{"VirtualMachine", "Network", "DistributedVirtualSwitch", "HostSystem"}
+	kinds := []string{"VirtualMachine", "Network", "DistributedVirtualSwitch", "HostSystem", "ClusterComputeResource"}
 	v, err := view.NewManager(c).CreateContainerView(ctx, dc.Reference(), kinds, true)
 	if err != nil {
 		return nil, fmt.Errorf("listing the inventory of datacenter %q: %w", s.dcName, err)
@@ -92,6 +94,7 @@ var inventoryProperties = []types.PropertySpec{
 	{Type: "OpaqueNetwork", PathSet: []string{"summary"}},
 	{Type: "DistributedVirtualSwitch", PathSet: []string{"name", "uuid"}},
 	{Type: "HostSystem", PathSet: []string{"name"}},
+	{Type: "ClusterComputeResource", PathSet: []string{"name", "configurationEx"}},
 }
 
 // retrieve runs one property retrieval of inventoryProperties and fills s with its answer.
@@ -102,6 +105,7 @@ func (s *Inventory) retrieve(ctx context.Context, c *vim25.Client, req types.Ret
 	}
 	s.nets = newPortGroups()
 	s.hosts = map[types.ManagedObjectReference]string{}
+	s.rules = map[string][]ruleOf{}
 	seen := map[types.ManagedObjectReference]bool{}
 	for _, oc := range res.Returnval {
 		if seen[oc.Obj] {
@@ -128,6 +132,8 @@ func (s *Inventory) retrieve(ctx context.Context, c *vim25.Client, req types.Ret
 			s.nets.addSwitch(o.Self, o.Uuid)
 		case mo.HostSystem:
 			s.hosts[o.Self] = o.Name
+		case mo.ClusterComputeResource:
+			s.addRules(o)
 		}
 	}
 	sort.Slice(s.vms, func(i, j int) bool { return s.vms[i].name < s.vms[j].name })

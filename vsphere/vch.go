@@ -94,6 +94,7 @@ func (s *Inventory) describe(v *VMRecord) *vchdoc.VCH {
 		h.Endpoints = append(h.Endpoints, s.describeEndpoint(cfg, e))
 	}
 	h.NICs, h.PublicAddress = h.Endpoints[0].NICs, h.Endpoints[0].PublicAddress
+	h.AntiAffinity = s.endpointRule(v.name)
 	h.GuestCopyRewritten = config.GuestCopyDiffers(v.extra)
 	if raw, ok := v.extra[guestinfo.KeyStatus]; ok {
 		st, err := guestinfo.DecodeStatus(raw)

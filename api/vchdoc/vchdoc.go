@@ -41,6 +41,9 @@ type VCH struct {
 	// there should be). A document written before there could be several has none: its
 	// only endpoint is described by ID, PowerState and NICs (see EndpointList).
 	Endpoints []Endpoint `json:",omitempty"`
+	// AntiAffinity is the DRS rule that keeps the endpoint VMs on different hosts, when the
+	// VCH has one and the reading saw it (a scan of the datacenter does).
+	AntiAffinity *Rule `json:",omitempty"`
 	// Containers counts the VCH's container VMs, Running those powered on.
 	Containers int
 	Running    int
@@ -65,6 +68,16 @@ type Endpoint struct {
 	NICs []NIC
 	// PublicAddress is the VM's address on the public network, when known.
 	PublicAddress netip.Addr
+}
+
+// Rule is a DRS VM anti-affinity rule of a cluster.
+type Rule struct {
+	Name    string
+	Cluster string
+	// VMs are the names of the VMs the rule keeps apart.
+	VMs       []string
+	Enabled   bool
+	Mandatory bool
 }
 
 // EndpointList returns the endpoint VMs of v: Endpoints, or for a document without them the
