@@ -27,6 +27,9 @@ const (
 	KeyContainerVCH = KeyPrefix + "container.vch"
 	// KeyContainerID holds the Docker container ID of a container VM.
 	KeyContainerID = KeyPrefix + "container.id"
+	// KeyContainerEndpoint names the endpoint VM that runs the container; a container VM
+	// without it is run by the VM named after the VCH (endpoint 1).
+	KeyContainerEndpoint = KeyPrefix + "container.endpoint"
 )
 
 // ErrNotVCH says that a VM's extraConfig holds no VCH configuration.

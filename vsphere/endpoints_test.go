@@ -7,8 +7,10 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/types"
 	"gotest.tools/v3/assert"
 
 	"github.com/docker-vic/docker-vic/config"
@@ -57,6 +59,23 @@ func TestVCHOfSeveralEndpoints(t *testing.T) {
 		assert.Equal(t, e2.PublicAddress.String(), "198.51.100.21")
 		assert.Equal(t, e2.NICs[0].Address.String(), "198.51.100.21")
 		assert.Equal(t, v.PublicAddress.String(), "198.51.100.20")
+
+		// A container VM records the endpoint VM that runs it.
+		pool, err := object.NewVirtualMachine(c, all.EndpointVMsOf("vch1")[0].Ref()).ResourcePool(ctx)
+		assert.NilError(t, err)
+		folder, err := find.NewFinder(c).Folder(ctx, "/DC0/vm/vch1")
+		assert.NilError(t, err)
+		task, err := folder.CreateVM(ctx, types.VirtualMachineConfigSpec{
+			Name: "web-1", GuestId: "otherLinux64Guest", Files: &types.VirtualMachineFileInfo{VmPathName: "[LocalDS_0]"},
+			ExtraConfig: vsphere.OptionValues(map[string]string{config.KeyContainerVCH: "vch1", config.KeyContainerID: "c1", config.KeyContainerEndpoint: "vch1-2"}),
+		}, pool, nil)
+		assert.NilError(t, vsphere.Wait(ctx, task, err))
+		rescan, err := vsphere.ScanInventory(ctx, c, "")
+		assert.NilError(t, err)
+		cvms, err := rescan.ContainerVMsOf("vch1")
+		assert.NilError(t, err)
+		assert.Equal(t, len(cvms), 1)
+		assert.Equal(t, cvms[0].Endpoint, "vch1-2")
 
 		// The endpoint's own reading finds every endpoint VM from the scope of a scan...
 		scope, err := all.ScopeOf("vch1")

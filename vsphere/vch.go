@@ -24,6 +24,8 @@ type ContainerVM struct {
 	Name        string
 	ContainerID string
 	PowerState  string
+	// Endpoint is the name of the endpoint VM that runs the container.
+	Endpoint string
 	// NICs are its network cards, in device order: one per vic network of the container.
 	NICs []ContainerNIC
 }
@@ -66,6 +68,7 @@ func (s *Inventory) ContainerVMsOf(name string) ([]ContainerVM, error) {
 			Name:        c.name,
 			ContainerID: c.extra[config.KeyContainerID],
 			PowerState:  c.powerState,
+			Endpoint:    c.ContainerEndpoint(),
 		}
 		for _, d := range c.devices.SelectByType((*types.VirtualEthernetCard)(nil)) {
 			card := d.(types.BaseVirtualEthernetCard).GetVirtualEthernetCard()

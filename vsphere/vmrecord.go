@@ -83,3 +83,12 @@ func (v *VMRecord) Host() *types.ManagedObjectReference { return v.host }
 
 // ContainerOf returns the name of the VCH the VM is a container VM of, or "".
 func (v *VMRecord) ContainerOf() string { return v.extra[config.KeyContainerVCH] }
+
+// ContainerEndpoint returns the name of the endpoint VM that runs the container of a container
+// VM: the one it records, else the VCH's first, named after the VCH. It is "" for other VMs.
+func (v *VMRecord) ContainerEndpoint() string {
+	if e := v.extra[config.KeyContainerEndpoint]; e != "" {
+		return e
+	}
+	return v.ContainerOf()
+}
