@@ -380,3 +380,37 @@ func TestRemoveFindsEveryEndpoint(t *testing.T) {
 		}
 	})
 }
+
+// A failure on the first endpoint VM, after the second took the new revision and its NIC,
+// puts the second back: configure writes endpoint VM 1, the VCH's record, last.
+func TestConfigureRestoresTheOtherEndpoints(t *testing.T) {
+	vcenter(t, func(ctx context.Context, c *vim25.Client) {
+		addPortgroup(t, ctx, c, "vch1", nil)
+		addPortgroup(t, ctx, c, "cn1", sim.MACLearning())
+		m, progress := newManager(c)
+		cfg := newConfig("vch1")
+		cfg.Endpoints = 2
+		mustCreate(t, ctx, m, cfg)
+		vm1, _ := vmByName(t, ctx, c, "vch1")
+		vm2, _ := vmByName(t, ctx, c, "vch1-2")
+		simulator.ServiceFromContext(ctx).AddFaultRule(&simulator.FaultInjectionRule{
+			MethodName: "ReconfigVM_Task", ObjectType: "VirtualMachine", ObjectName: "vch1",
+			Probability: 1.0, FaultType: simulator.FaultTypeInvalidState, Message: "injected", Enabled: true,
+		})
+
+		_, err := m.Configure(ctx, "vch1", addNetwork("cn1"))
+		if err == nil || !strings.HasPrefix(err.Error(), `reconfiguring endpoint VM "vch1": `) {
+			t.Fatalf("configure = %v", err)
+		}
+		if !strings.Contains(progress.text(), `adding NICs on "cn1" to endpoint VM "vch1-2" and storing revision 2`) ||
+			!strings.Contains(progress.text(), `putting back revision 1 in endpoint VM "vch1-2"`) {
+			t.Errorf("progress %q", progress.text())
+		}
+		for _, was := range []mo.VirtualMachine{vm1, vm2} {
+			now, _ := vmByName(t, ctx, c, was.Name)
+			if !reflect.DeepEqual(extraConfig(was), extraConfig(now)) || !reflect.DeepEqual(nicNetworks(t, ctx, c, now), []string{"VM Network", "vch1"}) {
+				t.Errorf("endpoint VM %q changed: NICs on %q", was.Name, nicNetworks(t, ctx, c, now))
+			}
+		}
+	})
+}
