@@ -53,8 +53,10 @@ func (m *Manager) Configure(ctx context.Context, name string, change func(*confi
 		}
 	}
 	k := &checker{m: m, snap: snap, vCenter: m.Client.IsVC()}
-	if v.Host() != nil {
-		k.hosts = []types.ManagedObjectReference{*v.Host()}
+	for _, e := range snap.EndpointVMsOf(name) {
+		if e.Host() != nil {
+			k.hosts = append(k.hosts, *e.Host()) // every host that runs an endpoint VM
+		}
 	}
 	if err := k.checkPortGroups(ctx, next, added); err != nil {
 		return nil, err
