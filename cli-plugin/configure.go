@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -17,13 +19,16 @@ type configureOptions struct {
 	networks networkFlags
 	// containerVMs is --container-vms, when given.
 	containerVMs *bool
+	// endpoints is --endpoints, when given; ips are the --X-network-ip values by role.
+	endpoints *int
+	ips       map[string]*[]string
 }
 
 func newConfigureCommand(getDeps func() *deps) *cobra.Command {
 	var opts configureOptions
 	cmd := &cobra.Command{
 		Use:   "configure [OPTIONS] VCH",
-		Short: "Add container networks or change their firewall, ranges and DNS, without recreating the VCH",
+		Short: "Add container networks or change their firewall, ranges and DNS, or the count of endpoints, without recreating the VCH",
 		Args:  exactlyOneVCH,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runConfigure(cmd.Context(), getDeps(), args[0], &opts)
@@ -41,18 +46,34 @@ func newConfigureCommand(getDeps func() *deps) *cobra.Command {
 		return nil
 	})
 	flags.Lookup(flagContainerVMs).NoOptDefVal = "true"
+	flags.Func(flagEndpoints, "Scale the VCH to `N` endpoint VMs: new ones like the first, or the highest-numbered removed", func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", v)
+		}
+		opts.endpoints = &n
+		return nil
+	})
+	opts.ips = map[string]*[]string{}
+	for _, role := range []string{"public", "client", "management"} {
+		opts.ips[role] = new([]string)
+		flags.StringArrayVar(opts.ips[role], role+"-network-ip", nil, "With --endpoints, the static `CIDR` of every endpoint on the "+role+" network, in endpoint order: those of the endpoints that stay first")
+	}
 	registerConnectionFlags(flags, &opts.conn)
 	cmd.ValidArgsFunction = completeVCHNames(getDeps, &opts.conn, 1)
 	return cmd
 }
 
 // errNothingToChange is returned when configure gets no change.
-var errNothingToChange = fmt.Errorf("nothing to change: give at least one of --%s, --%s, --%s, --%s, --%s, --%s or --%s",
-	flagContainerNetwork, flagContainerGateway, flagContainerIPRange, flagContainerDNS, flagContainerFirewall, flagDNSServer, flagContainerVMs)
+var errNothingToChange = fmt.Errorf("nothing to change: give at least one of --%s, --%s, --%s, --%s, --%s, --%s, --%s or --%s",
+	flagContainerNetwork, flagContainerGateway, flagContainerIPRange, flagContainerDNS, flagContainerFirewall, flagDNSServer, flagContainerVMs, flagEndpoints)
 
 func runConfigure(ctx context.Context, d *deps, name string, opts *configureOptions) error {
-	if opts.networks.empty() && opts.containerVMs == nil {
+	if opts.networks.empty() && opts.containerVMs == nil && opts.endpoints == nil && !opts.ipsGiven() {
 		return errNothingToChange
+	}
+	if _, err := opts.roleAddresses(); err != nil {
+		return err
 	}
 	// Check what needs no VCH before connecting: values that do not parse, keyed options for
 	// port groups this command does not list are checked against the VCH below.
@@ -72,6 +93,9 @@ func runConfigure(ctx context.Context, d *deps, name string, opts *configureOpti
 		if opts.containerVMs != nil {
 			cfg.NoContainerVMs = !*opts.containerVMs
 		}
+		if err := opts.applyEndpoints(cfg); err != nil {
+			return err
+		}
 		cfg.ApplyDefaults()
 		return cfg.Validate()
 	})
@@ -79,5 +103,61 @@ func runConfigure(ctx context.Context, d *deps, name string, opts *configureOpti
 		return err
 	}
 	fmt.Fprintf(d.out, "VCH %q configured: revision %d\n", v.Name, v.Config.Revision)
+	if n := v.Config.EndpointCount(); n > 1 || opts.endpoints != nil {
+		fmt.Fprintf(d.out, "Endpoints: %d\n", n)
+	}
+	return nil
+}
+
+// ipsGiven reports whether any --X-network-ip was given.
+func (o *configureOptions) ipsGiven() bool {
+	for _, ips := range o.ips {
+		if len(*ips) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// roleAddresses parses the --X-network-ip values, by role.
+func (o *configureOptions) roleAddresses() (map[string][]netip.Prefix, error) {
+	out := map[string][]netip.Prefix{}
+	for role, ips := range o.ips {
+		if len(*ips) == 0 {
+			continue
+		}
+		as, err := config.ParseAddresses("--"+role+"-network-ip", *ips)
+		if err != nil {
+			return nil, err
+		}
+		out[role] = as
+	}
+	return out, nil
+}
+
+// applyEndpoints writes --endpoints and the addresses into cfg: the addresses given replace a
+// role's, and a static role scaled down keeps those of the endpoints that stay.
+func (o *configureOptions) applyEndpoints(cfg *config.Config) error {
+	if o.endpoints == nil {
+		for _, role := range []string{"public", "client", "management"} {
+			if ips := *o.ips[role]; len(ips) > 0 {
+				return &config.Error{Flag: "--" + role + "-network-ip", Value: strings.Join(ips, ","), Rule: "configure takes the addresses of the endpoints only with --endpoints, the count they are for"}
+			}
+		}
+		return nil
+	}
+	n := *o.endpoints
+	cfg.Endpoints = n
+	given, err := o.roleAddresses()
+	if err != nil {
+		return err
+	}
+	for role, r := range map[string]*config.RoleNetwork{"public": &cfg.Public, "client": &cfg.Client, "management": &cfg.Management} {
+		if as, ok := given[role]; ok {
+			r.SetAddresses(as)
+		} else if as := r.Addresses(); len(as) > n && n >= 1 {
+			r.SetAddresses(as[:n])
+		}
+	}
 	return nil
 }

@@ -39,7 +39,7 @@ func TestConfigureNothingToChange(t *testing.T) {
 	e := newTestEnv(t)
 	r := e.run("configure", "vch1")
 	assert.Error(t, r.status, "nothing to change: give at least one of --container-network, --container-network-gateway,"+
-		" --container-network-ip-range, --container-network-dns, --container-network-firewall, --dns-server or --container-vms")
+		" --container-network-ip-range, --container-network-dns, --container-network-firewall, --dns-server, --container-vms or --endpoints")
 }
 
 // TestConfigureBadInput checks that configure validates like create and changes nothing.

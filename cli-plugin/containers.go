@@ -11,7 +11,7 @@ import (
 )
 
 // defaultContainersFormat is the table `docker vic containers` prints.
-const defaultContainersFormat = "table {{.Name}}\t{{.ContainerID}}\t{{.State}}\t{{.NICs}}"
+const defaultContainersFormat = "table {{.Name}}\t{{.ContainerID}}\t{{.State}}\t{{.Endpoint}}\t{{.NICs}}"
 
 // containerVMRow is one container VM: templates see its fields, --format json prints it.
 type containerVMRow struct {
@@ -19,10 +19,12 @@ type containerVMRow struct {
 	Name        string
 	ContainerID string
 	State       string
-	NICs        string
+	// Endpoint is the endpoint VM that runs the container.
+	Endpoint string
+	NICs     string
 }
 
-var containerVMHeader = containerVMRow{ID: "VM ID", Name: "VM", ContainerID: "CONTAINER ID", State: "STATE", NICs: "NICS"}
+var containerVMHeader = containerVMRow{ID: "VM ID", Name: "VM", ContainerID: "CONTAINER ID", State: "STATE", Endpoint: "ENDPOINT", NICs: "NICS"}
 
 // containersOptions are the flags of `docker vic containers`.
 type containersOptions struct {
@@ -36,7 +38,8 @@ func newContainersCommand(getDeps func() *deps) *cobra.Command {
 		Use:   "containers [OPTIONS] VCH",
 		Short: "List the container VMs of a Virtual Container Host in vSphere",
 		Long: "List the VM that stands for each container of a VCH in vSphere: its name, the container it\n" +
-			"follows, its power state and its network cards (port group and the container's MAC).",
+			"follows, its power state, the endpoint VM that runs the container and its network cards\n" +
+			"(port group and the container's MAC).",
 		Args: exactlyOneVCH,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runContainers(cmd.Context(), getDeps(), args[0], &opts)
@@ -80,7 +83,7 @@ func writeContainerVMs(out io.Writer, format string, vms []vsphere.ContainerVM) 
 		if len(id) > 12 && format != formatJSON {
 			id = id[:12]
 		}
-		rows[i] = containerVMRow{ID: v.ID, Name: v.Name, ContainerID: id, State: v.PowerState, NICs: strings.Join(nics, ",")}
+		rows[i] = containerVMRow{ID: v.ID, Name: v.Name, ContainerID: id, State: v.PowerState, Endpoint: v.Endpoint, NICs: strings.Join(nics, ",")}
 	}
 	return writeRows(out, format, containerVMHeader, rows)
 }

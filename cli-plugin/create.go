@@ -22,7 +22,9 @@ import (
 
 // roleFlags are the flags of one role network (public, client, management), as typed.
 type roleFlags struct {
-	portGroup, ip, gateway string
+	portGroup, gateway string
+	// ips are the static addresses, one per endpoint: the flag repeated, or comma lists.
+	ips []string
 }
 
 // createOptions are the flags of `docker vic create`.
@@ -36,6 +38,7 @@ type createOptions struct {
 	useVApp         bool
 	applianceISO    string
 	cpus, memoryMB  int
+	endpoints       int
 	timeout         time.Duration
 
 	public, client, management roleFlags
@@ -77,6 +80,7 @@ func (o *createOptions) register(flags *pflag.FlagSet) {
 	flags.StringVar(&o.applianceISO, "appliance-iso", "", "The endpoint's boot image: a local `FILE`, a datastore path like \"[LocalDS_0] vic/appliance.iso\", or none (default: the installed image)")
 	flags.IntVar(&o.cpus, "endpoint-cpu", 0, "Virtual CPUs of the endpoint VM")
 	flags.IntVar(&o.memoryMB, "endpoint-memory", 0, "Memory of the endpoint VM in `MB`")
+	flags.IntVar(&o.endpoints, flagEndpoints, 1, "Number `N` of endpoint VMs, each on a host of its own (needs --appliance-iso none above 1)")
 	flags.DurationVar(&o.timeout, "timeout", 5*time.Minute, "Give up creating after this long, the appliance's boot included")
 
 	for _, r := range []struct {
@@ -89,7 +93,7 @@ func (o *createOptions) register(flags *pflag.FlagSet) {
 		{"management", "vSphere traffic (default: the client port group)", &o.management, ""},
 	} {
 		flags.StringVar(&r.f.portGroup, r.role+"-network", r.def, "Port group `PG` of the "+r.role+" network: "+r.what)
-		flags.StringVar(&r.f.ip, r.role+"-network-ip", "", "Static `CIDR` of the endpoint on the "+r.role+" network (default: DHCP)")
+		flags.StringArrayVar(&r.f.ips, r.role+"-network-ip", nil, "Static `CIDR` of the endpoint on the "+r.role+" network, one per endpoint in endpoint order: repeated or comma-separated (default: DHCP)")
 		flags.StringVar(&r.f.gateway, r.role+"-network-gateway", "", "Gateway of the "+r.role+" network, `[CIDR,CIDR:]IP`")
 	}
 	flags.StringVar(&o.bridgeNetwork, "bridge-network", "", "Port group `PG` dedicated to this VCH's bridge networks (default: the VCH name)")
@@ -110,6 +114,7 @@ func (o *createOptions) config() (*config.Config, error) {
 		return nil, err
 	}
 	cfg := config.New(o.name)
+	cfg.Endpoints = o.endpoints
 	cfg.NoContainerVMs = !o.containerVMs
 	cfg.Placement = config.Placement{
 		ComputeResource: o.computeResource,
@@ -168,12 +173,12 @@ func (r roleFlags) apply(role string, n *config.RoleNetwork) error {
 	if r.portGroup != "" {
 		n.PortGroup = r.portGroup
 	}
-	if r.ip != "" {
-		p, err := netip.ParsePrefix(r.ip)
+	if len(r.ips) > 0 {
+		as, err := config.ParseAddresses(flag+"-ip", r.ips)
 		if err != nil {
-			return &config.Error{Flag: flag + "-ip", Value: r.ip, Rule: "write the address with its prefix length, such as 198.51.100.10/24"}
+			return err
 		}
-		n.IP = p
+		n.SetAddresses(as)
 	}
 	if r.gateway != "" {
 		g, err := config.ParseGateway(r.gateway)
@@ -204,6 +209,9 @@ func runCreate(ctx context.Context, d *deps, opts *createOptions) error {
 	}
 	if img.none() && opts.ops.given() {
 		return opts.ops.refuseWithoutAppliance()
+	}
+	if n := cfg.EndpointCount(); n > 1 && !img.none() {
+		return &config.Error{Flag: "--" + flagEndpoints, Value: strconv.Itoa(n), Rule: "--endpoints above 1 needs --appliance-iso none until the appliance's endpoints join one swarm"}
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
 	defer cancel()
@@ -322,12 +330,13 @@ func reissueServer(v *vchdoc.VCH, tlsm *tlsMaterial, certDir string, api netip.A
 	return tlsm.write(certDir)
 }
 
-// staticAddrs are the endpoint's static addresses on the client and public networks.
+// staticAddrs are the endpoints' static addresses on the client and public networks: the
+// server certificate, which every endpoint shares, names them all.
 func staticAddrs(cfg *config.Config) []netip.Addr {
 	var out []netip.Addr
 	for _, n := range []config.RoleNetwork{cfg.Client, cfg.Public} {
-		if n.Static() {
-			out = append(out, n.IP.Addr())
+		for _, a := range n.Addresses() {
+			out = append(out, a.Addr())
 		}
 	}
 	return out

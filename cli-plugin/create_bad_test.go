@@ -35,7 +35,7 @@ func TestCreateBadInput(t *testing.T) {
 		{"bridge-range-bad", []string{"--name", "vch1", "--bridge-network-range", "172.16.0.0/33"}, `invalid --bridge-network-range "172.16.0.0/33": the range must be an IPv4 CIDR such as 172.16.0.0/12`},
 		{"bridge-range-host-bits", []string{"--name", "vch1", "--bridge-network-range", "172.16.1.0/12"}, `invalid --bridge-network-range "172.16.1.0/12": the range must be a network address, such as 172.16.0.0/12`},
 		{"bridge-range-ipv6", []string{"--name", "vch1", "--bridge-network-range", "fd00::/64", "--bridge-network-width", "80"}, `invalid --bridge-network-range "fd00::/64": only IPv4 ranges are supported`},
-		{"public-ip-no-prefix", []string{"--name", "vch1", "--public-network-ip", "198.51.100.10"}, `invalid --public-network-ip "198.51.100.10": write the address with its prefix length, such as 198.51.100.10/24`},
+		{"public-ip-no-prefix", []string{"--name", "vch1", "--public-network-ip", "198.51.100.10"}, `invalid --public-network-ip "198.51.100.10": write each address with its prefix length, such as 198.51.100.10/24, one per endpoint`},
 		{"public-ip-ipv6", []string{"--name", "vch1", "--public-network-ip", "2001:db8::10/64", "--public-network-gateway", "198.51.100.1"}, `invalid --public-network-ip "2001:db8::10/64": only IPv4 addresses are supported`},
 		{"public-static-no-gateway", []string{"--name", "vch1", "--public-network-ip", "198.51.100.10/24"}, `invalid --public-network-gateway: a static public address 198.51.100.10/24 needs a gateway for the default route`},
 		{"gateway-without-ip", []string{"--name", "vch1", "--client-network-gateway", "198.51.100.1"}, `invalid --client-network-gateway "198.51.100.1": a gateway needs a static address: set --client-network-ip too`},

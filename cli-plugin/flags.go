@@ -20,6 +20,7 @@ const (
 	flagContainerFirewall = "container-network-firewall"
 	flagDNSServer         = "dns-server"
 	flagContainerVMs      = "container-vms"
+	flagEndpoints         = "endpoints"
 )
 
 // networkFlags are the container-network and DNS flags of create and configure, as typed.

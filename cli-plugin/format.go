@@ -21,16 +21,18 @@ const (
 	formatJSON        = "json"
 	formatCreateFlags = "create-flags"
 
-	defaultListFormat = "table {{.ID}}\t{{.Name}}\t{{.Path}}\t{{.Public}}\t{{.Containers}}\t{{.Status}}"
+	defaultListFormat = "table {{.ID}}\t{{.Name}}\t{{.Path}}\t{{.Public}}\t{{.Endpoints}}\t{{.Containers}}\t{{.Status}}"
 	quietListFormat   = "{{.ID}}"
 )
 
 // vchRow is one VCH as ls shows it: templates see its fields, --format json prints it.
 type vchRow struct {
-	ID         string
-	Name       string
-	Path       string
-	Public     string
+	ID     string
+	Name   string
+	Path   string
+	Public string
+	// Endpoints counts the endpoint VMs: "2", or "1/2" when one of two is missing.
+	Endpoints  string
 	Containers string
 	Status     string
 	Revision   string
@@ -38,7 +40,7 @@ type vchRow struct {
 
 // listHeader names the columns of a table.
 var listHeader = vchRow{
-	ID: "ID", Name: "NAME", Path: "PATH", Public: "PUBLIC",
+	ID: "ID", Name: "NAME", Path: "PATH", Public: "PUBLIC", Endpoints: "ENDPOINTS",
 	Containers: "CONTAINERS", Status: "STATUS", Revision: "REVISION",
 }
 
@@ -54,8 +56,13 @@ func newRow(v *vchdoc.VCH) vchRow {
 	if a := publicAddr(v); a.IsValid() {
 		r.Public = a.String()
 	}
+	found := len(v.EndpointList())
+	r.Endpoints = strconv.Itoa(found)
 	if v.Config != nil {
 		r.Revision = strconv.Itoa(v.Config.Revision)
+		if want := v.Config.EndpointCount(); want != found {
+			r.Endpoints += "/" + strconv.Itoa(want)
+		}
 	}
 	return r
 }

@@ -187,6 +187,8 @@ var (
 	pemRE         = regexp.MustCompile(`-----BEGIN [A-Z ]+-----[^"]*?-----END [A-Z ]+-----(\\n|\n)?`)
 	fingerprintRE = regexp.MustCompile(`([0-9A-F]{2}:){31}[0-9A-F]{2}`)
 	portRE        = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`)
+	// hostRE is a host of the simulated cluster: DRS places a lone endpoint VM on either.
+	hostRE = regexp.MustCompile(`DC0_C0_H[0-9]+`)
 )
 
 // mask replaces what changes from run to run: the TLS directory, certificates, fingerprints and
@@ -198,6 +200,7 @@ func (e *testEnv) mask(s string) string {
 	}
 	s = pemRE.ReplaceAllString(s, "<PEM>")
 	s = fingerprintRE.ReplaceAllString(s, "<SHA-256>")
+	s = hostRE.ReplaceAllString(s, "<host>")
 	return portRE.ReplaceAllString(s, "127.0.0.1:<port>")
 }
 

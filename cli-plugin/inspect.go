@@ -105,13 +105,11 @@ func writeDescription(out io.Writer, v *vchdoc.VCH) error {
 		}
 	}
 
-	fmt.Fprintln(out, "Networks:")
-	w = tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(w, "  ROLE\tPORT GROUP\tMAC\tADDRESS")
-	for _, n := range v.NICs {
-		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", roles(n), n.PortGroup, orDash(n.MAC), nicAddress(cfg, n))
-	}
-	if err := w.Flush(); err != nil {
+	if cfg.EndpointCount() > 1 || len(v.Endpoints) > 1 {
+		if err := writeEndpoints(out, v); err != nil {
+			return err
+		}
+	} else if err := writeNICs(out, "Networks:", cfg, v.NICs, 1); err != nil {
 		return err
 	}
 
@@ -174,13 +172,14 @@ func roles(n vchdoc.NIC) string {
 	return strings.Join(out, ", ")
 }
 
-// nicAddress is the NIC's address as configured or reported, with the static gateway.
-func nicAddress(cfg *config.Config, n vchdoc.NIC) string {
+// nicAddress is the address of endpoint i's NIC as configured or reported, with the static
+// gateway.
+func nicAddress(cfg *config.Config, n vchdoc.NIC, i int) string {
 	for _, r := range []config.RoleNetwork{cfg.Public, cfg.Client, cfg.Management} {
-		if r.PortGroup != n.PortGroup || !r.Static() {
+		if r.PortGroup != n.PortGroup || !r.AddressOf(i).IsValid() {
 			continue
 		}
-		s := r.IP.String()
+		s := r.AddressOf(i).String()
 		if !r.Gateway.IsZero() {
 			s += " via " + r.Gateway.String()
 		}

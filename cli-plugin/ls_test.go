@@ -47,7 +47,7 @@ func TestListGolden(t *testing.T) {
 func TestListEmpty(t *testing.T) {
 	e := newTestEnv(t)
 	r := e.mustRun("ls")
-	assert.Equal(t, strings.TrimSpace(r.out), "ID        NAME      PATH      PUBLIC    CONTAINERS   STATUS")
+	assert.Equal(t, strings.TrimSpace(r.out), "ID        NAME      PATH      PUBLIC    ENDPOINTS   CONTAINERS   STATUS")
 	r = e.mustRun("ls", "-q")
 	assert.Equal(t, r.out, "")
 }

@@ -33,6 +33,9 @@ type Config struct {
 	Revision int `json:"revision"`
 	// Name is the VCH's name: the endpoint VM, its resource pool and its folder carry it.
 	Name string `json:"name"`
+	// Endpoints counts the VCH's endpoint VMs (--endpoints): the first carries Name, the others
+	// EndpointVMName's derived names. A configuration stored before the field existed reads as 1.
+	Endpoints int `json:"endpoints"`
 
 	// Server is the vSphere server the endpoint VM reaches. It never holds a credential.
 	Server Server `json:"target"`
@@ -83,8 +86,12 @@ type Placement struct {
 // RoleNetwork is the public, client or management network of a VCH.
 type RoleNetwork struct {
 	PortGroup string `json:"portGroup"`
-	// IP is the static address with its prefix length; invalid (zero) means DHCP.
+	// IP is the static address with its prefix length; invalid (zero) means DHCP. With several
+	// endpoints it is the first endpoint's.
 	IP netip.Prefix `json:"ip,omitzero"`
+	// MoreIPs are the static addresses of endpoints 2 to N, in endpoint order: a static role
+	// of a VCH of N endpoints has N addresses, IP and N-1 here.
+	MoreIPs []netip.Prefix `json:"moreIPs,omitempty"`
 	// Gateway is the static gateway, possibly for some destinations only.
 	Gateway Gateway `json:"gateway,omitzero"`
 }
@@ -160,10 +167,11 @@ const (
 // New returns a configuration with the defaults of `docker vic create` for a VCH called name.
 func New(name string) *Config {
 	return &Config{
-		Version:  SchemaVersion,
-		Revision: 1,
-		Name:     name,
-		Public:   RoleNetwork{PortGroup: DefaultPublicNetwork},
+		Version:   SchemaVersion,
+		Revision:  1,
+		Name:      name,
+		Endpoints: 1,
+		Public:    RoleNetwork{PortGroup: DefaultPublicNetwork},
 		Bridge: Bridge{
 			PortGroup: name,
 			Range:     netip.MustParsePrefix(DefaultBridgeRange),
@@ -173,9 +181,12 @@ func New(name string) *Config {
 }
 
 // ApplyDefaults fills the roles that default to another role's port group: client defaults to
-// public, management to client. Container networks without an alias take the port group name,
+// public, management to client. A count of endpoints left at zero is one. Container networks without an alias take the port group name,
 // and without a firewall level the default one.
 func (c *Config) ApplyDefaults() {
+	if c.Endpoints == 0 {
+		c.Endpoints = 1
+	}
 	if c.Public.PortGroup == "" {
 		c.Public.PortGroup = DefaultPublicNetwork
 	}
@@ -280,9 +291,12 @@ func roleOrder(r Role) int {
 // Clone returns a deep copy of c.
 func (c *Config) Clone() *Config {
 	out := *c
-	out.Public.Gateway.Destinations = append([]netip.Prefix(nil), c.Public.Gateway.Destinations...)
-	out.Client.Gateway.Destinations = append([]netip.Prefix(nil), c.Client.Gateway.Destinations...)
-	out.Management.Gateway.Destinations = append([]netip.Prefix(nil), c.Management.Gateway.Destinations...)
+	for _, r := range []*RoleNetwork{&out.Public, &out.Client, &out.Management} {
+		r.Gateway.Destinations = append([]netip.Prefix(nil), r.Gateway.Destinations...)
+		if r.MoreIPs != nil {
+			r.MoreIPs = append([]netip.Prefix(nil), r.MoreIPs...)
+		}
+	}
 	out.DNS = append([]netip.Addr(nil), c.DNS...)
 	out.ContainerNetworks = make([]ContainerNetwork, len(c.ContainerNetworks))
 	for i, n := range c.ContainerNetworks {

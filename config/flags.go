@@ -17,6 +17,9 @@ func (c *Config) CreateFlags() []string {
 		}
 	}
 	add("--name", c.Name)
+	if c.EndpointCount() > 1 {
+		add("--endpoints", strconv.Itoa(c.EndpointCount()))
+	}
 	addIf("--compute-resource", c.Placement.ComputeResource, "")
 	addIf("--image-store", c.Placement.ImageStore, "")
 	if c.Placement.UseVApp {
@@ -75,7 +78,7 @@ func (c *Config) CreateFlags() []string {
 
 func addRole(args *[]string, role string, n RoleNetwork) {
 	if n.IP.IsValid() {
-		*args = append(*args, "--"+role+"-network-ip", n.IP.String())
+		*args = append(*args, "--"+role+"-network-ip", joinPrefixes(n.Addresses()))
 	}
 	if !n.Gateway.IsZero() {
 		*args = append(*args, "--"+role+"-network-gateway", n.Gateway.String())

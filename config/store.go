@@ -27,6 +27,9 @@ const (
 	KeyContainerVCH = KeyPrefix + "container.vch"
 	// KeyContainerID holds the Docker container ID of a container VM.
 	KeyContainerID = KeyPrefix + "container.id"
+	// KeyContainerEndpoint names the endpoint VM that runs the container; a container VM
+	// without it is run by the VM named after the VCH (endpoint 1).
+	KeyContainerEndpoint = KeyPrefix + "container.endpoint"
 )
 
 // ErrNotVCH says that a VM's extraConfig holds no VCH configuration.
@@ -92,6 +95,9 @@ func Decode(extraConfig map[string]string) (*Config, error) {
 	var c Config
 	if err := json.Unmarshal([]byte(raw), &c); err != nil {
 		return nil, fmt.Errorf("decoding %s: %w", configKey, err)
+	}
+	if c.Endpoints == 0 {
+		c.Endpoints = 1 // stored before a VCH could have several endpoints
 	}
 	return &c, nil
 }

@@ -82,6 +82,9 @@ func (c *Config) Validate() error {
 	if err := ValidateName(c.Name); err != nil {
 		return err
 	}
+	if err := c.validateEndpoints(); err != nil {
+		return err
+	}
 	for _, r := range []struct {
 		name string
 		net  RoleNetwork
@@ -110,30 +113,41 @@ func validateRole(role string, n RoleNetwork, needsGateway bool) error {
 		}
 		return nil
 	}
+	for _, ip := range n.Addresses() {
+		if err := validateAddress(role, ip, n.Gateway, needsGateway); err != nil {
+			return err
+		}
+	}
+	if role == "public" && len(n.Gateway.Destinations) > 0 {
+		return invalid(flag+"-gateway", n.Gateway.String(), "the public gateway is the default route and takes no destinations")
+	}
+	return nil
+}
+
+// validateAddress checks one static address of a role and the role's gateway against it.
+func validateAddress(role string, ip netip.Prefix, gw Gateway, needsGateway bool) error {
+	flag := "--" + role + "-network"
 	ipFlag := flag + "-ip"
 	switch {
-	case !n.IP.Addr().Is4():
-		return invalid(ipFlag, n.IP.String(), "only IPv4 addresses are supported")
-	case n.IP.Bits() > 30 || n.IP.Bits() < 1:
-		return invalid(ipFlag, n.IP.String(), "the prefix length must be between 1 and 30")
-	case n.IP.Addr() == n.IP.Masked().Addr() || n.IP.Addr() == PrefixRange(n.IP).Last:
-		return invalid(ipFlag, n.IP.String(), "the address is the network or broadcast address of its subnet")
+	case !ip.Addr().Is4():
+		return invalid(ipFlag, ip.String(), "only IPv4 addresses are supported")
+	case ip.Bits() > 30 || ip.Bits() < 1:
+		return invalid(ipFlag, ip.String(), "the prefix length must be between 1 and 30")
+	case ip.Addr() == ip.Masked().Addr() || ip.Addr() == PrefixRange(ip).Last:
+		return invalid(ipFlag, ip.String(), "the address is the network or broadcast address of its subnet")
 	}
-	if n.Gateway.IsZero() {
+	if gw.IsZero() {
 		if needsGateway {
-			return invalid(flag+"-gateway", "", "a static %s address %s needs a gateway for the default route", role, n.IP)
+			return invalid(flag+"-gateway", "", "a static %s address %s needs a gateway for the default route", role, ip)
 		}
 		return nil
 	}
 	gwFlag := flag + "-gateway"
-	if !n.IP.Masked().Contains(n.Gateway.IP) {
-		return invalid(gwFlag, n.Gateway.String(), "the gateway must lie in the subnet of %s %s", ipFlag, n.IP.Masked())
+	if !ip.Masked().Contains(gw.IP) {
+		return invalid(gwFlag, gw.String(), "the gateway must lie in the subnet of %s %s", ipFlag, ip.Masked())
 	}
-	if n.Gateway.IP == n.IP.Addr() {
-		return invalid(gwFlag, n.Gateway.String(), "the gateway cannot be the endpoint's own address")
-	}
-	if role == "public" && len(n.Gateway.Destinations) > 0 {
-		return invalid(gwFlag, n.Gateway.String(), "the public gateway is the default route and takes no destinations")
+	if gw.IP == ip.Addr() {
+		return invalid(gwFlag, gw.String(), "the gateway cannot be the endpoint's own address")
 	}
 	return nil
 }
@@ -172,8 +186,10 @@ func (c *Config) validateBridge() error {
 		name string
 		net  RoleNetwork
 	}{{"public", c.Public}, {"client", c.Client}, {"management", c.Management}} {
-		if r.net.IP.IsValid() && r.net.IP.Masked().Overlaps(b.Range) {
-			return invalid("--bridge-network-range", b.Range.String(), "the range overlaps the %s subnet %s", r.name, r.net.IP.Masked())
+		for _, ip := range r.net.Addresses() {
+			if ip.Masked().Overlaps(b.Range) {
+				return invalid("--bridge-network-range", b.Range.String(), "the range overlaps the %s subnet %s", r.name, ip.Masked())
+			}
 		}
 	}
 	return nil

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # e2e-vch.sh: drive the real `docker vic` (the docker CLI running the installed plugin) against
 # vcsim through a VCH's whole life: create, ls, inspect, configure, a second VCH that must not
-# reuse the first one's bridge, contexts, rm. Every check counts; the last line says how many
+# reuse the first one's bridge, contexts, several endpoint VMs (configure --endpoints, create
+# --endpoints with an address each), rm. Every check counts; the last line says how many
 # passed and failed, and the exit status is non-zero when any failed.
 #
 #   scripts/e2e-vch.sh            run everything, report every failed check
@@ -201,7 +202,7 @@ expect_path "$DOCKER_CONFIG/vic/vch1" EXISTS
 header "ls"
 vic ls
 expect_ok "ls"
-expect_out '^ID +NAME +PATH +PUBLIC +CONTAINERS +STATUS' "ls prints the table header"
+expect_out '^ID +NAME +PATH +PUBLIC +ENDPOINTS +CONTAINERS +STATUS' "ls prints the table header"
 expect_out '^[^ ]+ +vch1 ' "ls lists vch1"
 vic ls -q
 expect_ok "ls -q"
@@ -278,6 +279,27 @@ vic ls
 expect_out '^[^ ]+ +vch1 ' "ls shows vch1"
 expect_out '^[^ ]+ +vch2 ' "ls shows vch2"
 
+header "vch2 scales to two endpoint VMs, kept on the cluster's two hosts"
+vic configure vch2 --endpoints 2
+expect_ok "configure vch2 --endpoints 2"
+vic ls --format '{{.Name}} {{.Endpoints}}'
+expect_out '^vch2 2$' "ls counts two endpoints of vch2"
+vic inspect vch2
+expect_out '^  2 +vch2-2 +vm-[0-9]+ +[^ ]+ +Running' "inspect lists endpoint VM vch2-2, running"
+expect_out 'Anti-affinity rule: "vch2-endpoints" in cluster "DC0_C0" \(not mandatory\): "vch2", "vch2-2"' "inspect shows the anti-affinity rule naming both"
+expect_out '^Networks of endpoint 2 \(vch2-2\):' "inspect shows the NICs of endpoint 2"
+vic inspect vch2 --format json
+expect_json name vch2-2
+vic configure vch2 --endpoints 3
+expect_fail "configure vch2 --endpoints 3 on a cluster of two hosts"
+expect_err 'invalid --endpoints "3": .*2 usable hosts' "the refusal names the count of usable hosts"
+vic ls --format '{{.Name}} {{.Endpoints}}'
+expect_out '^vch2 2$' "the refused configure left two endpoints"
+vic configure vch2 --endpoints 1
+expect_ok "configure vch2 --endpoints 1"
+vic inspect vch2
+expect_no_out 'vch2-2|Anti-affinity' "endpoint VM vch2-2 and the rule are gone"
+
 header "docker contexts"
 run docker context ls
 expect_out '^vch1 ' "docker context ls shows vch1"
@@ -293,5 +315,30 @@ expect_no_out 'vch[12]' "ls shows no VCH"
 vic rm vch1
 expect_fail "rm of a VCH that is gone"
 expect_err 'vch1' "the error names vch1"
+
+header "create vch3 of two endpoints, each with its own public address"
+vic create --name vch3 --compute-resource /DC0/host/DC0_C0 --appliance-iso none --no-context --endpoints 2 \
+	--public-network Docker-Public --public-network-ip 198.51.100.20/24 --public-network-gateway 198.51.100.1 --bridge-network VIC-Bridge
+expect_fail "create vch3 --endpoints 2 with one static address"
+expect_err 'invalid --public-network-ip "198\.51\.100\.20/24": a VCH of 2 endpoints needs 2 static public addresses' "the refusal says one address per endpoint"
+vic create --name vch3 --compute-resource /DC0/host/DC0_C0 --appliance-iso none --no-context --endpoints 2 \
+	--public-network Docker-Public --public-network-ip 198.51.100.20/24,198.51.100.21/24 --public-network-gateway 198.51.100.1 \
+	--bridge-network VIC-Bridge
+expect_ok "create vch3 --endpoints 2"
+vic inspect vch3
+expect_out '^  1 +vch3 +vm-[0-9]+ +[^ ]+ +Running +198\.51\.100\.20$' "endpoint 1 has the first public address"
+expect_out '^  2 +vch3-2 +vm-[0-9]+ +[^ ]+ +Running +198\.51\.100\.21$' "endpoint 2 has the second public address"
+if [ "$(grep -E '^  [12] +vch3' "$out" | awk '{print $4}' | sort -u | wc -l)" -eq 2 ]; then
+	pass "the two endpoint VMs run on different hosts"
+else
+	fail "the two endpoint VMs run on different hosts" "two different HOST values"
+fi
+vic inspect vch3 --format create-flags
+expect_out '--endpoints 2 ' "create-flags has --endpoints 2"
+expect_out '--public-network-ip 198\.51\.100\.20/24,198\.51\.100\.21/24 ' "create-flags lists both addresses"
+vic rm vch3
+expect_ok "rm vch3"
+vic ls
+expect_no_out 'vch3' "ls shows no vch3"
 
 finish

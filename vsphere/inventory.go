@@ -25,6 +25,10 @@ type Inventory struct {
 	dcName string
 	vms    []*VMRecord
 	nets   *portGroups
+	// hosts are the names of the hosts the scan read (a datacenter scan reads them all).
+	hosts map[types.ManagedObjectReference]string
+	// rules are the clusters' VM anti-affinity rules by name (a datacenter scan reads them).
+	rules map[string][]ruleOf
 }
 
 // vmProperties are the VM properties of the one retrieval.
@@ -58,7 +62,7 @@ func (s *Inventory) VMs() []*VMRecord { return slices.Clone(s.vms) }
 func ScanDatacenter(ctx context.Context, c *vim25.Client, dc *object.Datacenter) (*Inventory, error) {
 	s := &Inventory{dc: dc, dcName: dc.Name()}
 
-	kinds := []string{"VirtualMachine", "Network", "DistributedVirtualSwitch"}
+	kinds := []string{"VirtualMachine", "Network", "DistributedVirtualSwitch", "HostSystem", "ClusterComputeResource"}
 	v, err := view.NewManager(c).CreateContainerView(ctx, dc.Reference(), kinds, true)
 	if err != nil {
 		return nil, fmt.Errorf("listing the inventory of datacenter %q: %w", s.dcName, err)
@@ -89,6 +93,8 @@ var inventoryProperties = []types.PropertySpec{
 	{Type: "DistributedVirtualPortgroup", PathSet: []string{"config"}},
 	{Type: "OpaqueNetwork", PathSet: []string{"summary"}},
 	{Type: "DistributedVirtualSwitch", PathSet: []string{"name", "uuid"}},
+	{Type: "HostSystem", PathSet: []string{"name"}},
+	{Type: "ClusterComputeResource", PathSet: []string{"name", "configurationEx"}},
 }
 
 // retrieve runs one property retrieval of inventoryProperties and fills s with its answer.
@@ -98,6 +104,8 @@ func (s *Inventory) retrieve(ctx context.Context, c *vim25.Client, req types.Ret
 		return err
 	}
 	s.nets = newPortGroups()
+	s.hosts = map[types.ManagedObjectReference]string{}
+	s.rules = map[string][]ruleOf{}
 	seen := map[types.ManagedObjectReference]bool{}
 	for _, oc := range res.Returnval {
 		if seen[oc.Obj] {
@@ -122,6 +130,10 @@ func (s *Inventory) retrieve(ctx context.Context, c *vim25.Client, req types.Ret
 			s.nets.addSwitch(o.Self, o.Uuid)
 		case mo.VmwareDistributedVirtualSwitch:
 			s.nets.addSwitch(o.Self, o.Uuid)
+		case mo.HostSystem:
+			s.hosts[o.Self] = o.Name
+		case mo.ClusterComputeResource:
+			s.addRules(o)
 		}
 	}
 	sort.Slice(s.vms, func(i, j int) bool { return s.vms[i].name < s.vms[j].name })
@@ -154,12 +166,17 @@ func newVMRecord(o mo.VirtualMachine) *VMRecord {
 		v.guestNet = o.Guest.Net
 	}
 	if config.Stored(v.extra) {
-		cfg, err := config.DecodeVCH(v.name, v.extra)
+		cfg, err := config.Decode(v.extra)
 		switch {
-		case err == nil:
-			v.cfg = cfg
-		case err != config.ErrNotVCH:
+		case err != nil:
 			v.decodeErr = err
+		case cfg.Name == v.name:
+			v.cfg = cfg
+		default:
+			// Endpoints 2 to N carry the VCH's configuration, their number and a derived name.
+			if i := config.EndpointOf(v.extra); i > 1 && v.name == config.EndpointVMName(cfg.Name, i) {
+				v.endpointOf, v.endpoint = cfg.Name, i
+			}
 		}
 	}
 	return v
@@ -189,6 +206,19 @@ func (s *Inventory) EndpointVM(name string) (*VMRecord, error) {
 		}
 	}
 	return nil, &NotFoundError{Name: name, Datacenter: s.dcName}
+}
+
+// EndpointVMsOf returns the endpoint VMs of VCH name that the scan holds, in endpoint order:
+// the one named after the VCH first, then endpoints 2 to N. It is empty for no such VCH.
+func (s *Inventory) EndpointVMsOf(name string) []*VMRecord {
+	var out []*VMRecord
+	for _, v := range s.vms {
+		if (v.cfg != nil && v.name == name) || v.endpointOf == name {
+			out = append(out, v)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Endpoint() < out[j].Endpoint() })
+	return out
 }
 
 // ContainerVMs returns the container VMs of VCH name, by name: never a VM that carries a VCH

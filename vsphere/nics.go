@@ -10,9 +10,9 @@ import (
 	"github.com/docker-vic/docker-vic/config"
 )
 
-// endpointNICs describes the cards of endpoint VM v: port group, MAC, roles and address.
-func (s *Inventory) endpointNICs(v *VMRecord) []vchdoc.NIC {
-	cfg := v.cfg
+// endpointNICs describes the cards of endpoint VM v, endpoint i of the VCH configured by cfg:
+// port group, MAC, roles and address.
+func (s *Inventory) endpointNICs(cfg *config.Config, v *VMRecord, i int) []vchdoc.NIC {
 	want := cfg.PortGroups()
 	var out []vchdoc.NIC
 	for _, d := range v.devices.SelectByType((*types.VirtualEthernetCard)(nil)) {
@@ -25,7 +25,7 @@ func (s *Inventory) endpointNICs(v *VMRecord) []vchdoc.NIC {
 		if n := cfg.ContainerNetwork(nic.PortGroup); n != nil {
 			nic.Aliases = []string{n.Alias}
 		}
-		nic.Address = staticAddress(cfg, nic.PortGroup)
+		nic.Address = staticAddress(cfg, nic.PortGroup, i)
 		if !nic.Address.IsValid() {
 			nic.Address = guestAddress(v.guestNet, nic.MAC)
 		}
@@ -34,11 +34,12 @@ func (s *Inventory) endpointNICs(v *VMRecord) []vchdoc.NIC {
 	return out
 }
 
-// staticAddress returns the static address a role on port group pg has, or an invalid one.
-func staticAddress(cfg *config.Config, pg string) netip.Addr {
+// staticAddress returns the static address endpoint i has on port group pg through one of
+// its roles, or an invalid one.
+func staticAddress(cfg *config.Config, pg string, i int) netip.Addr {
 	for _, r := range []config.RoleNetwork{cfg.Public, cfg.Client, cfg.Management} {
-		if r.PortGroup == pg && r.Static() {
-			return r.IP.Addr()
+		if a := r.AddressOf(i); r.PortGroup == pg && a.IsValid() {
+			return a.Addr()
 		}
 	}
 	return netip.Addr{}

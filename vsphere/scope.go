@@ -24,8 +24,10 @@ type Scope struct {
 	// Datacenter is the datacenter and DatacenterPath its inventory path ("/DC0").
 	Datacenter     types.ManagedObjectReference
 	DatacenterPath string
-	// Endpoint is the endpoint VM.
+	// Endpoint is the endpoint VM (the first, named after the VCH), Others are endpoint VMs 2
+	// to N as the scan found them.
 	Endpoint types.ManagedObjectReference
+	Others   []types.ManagedObjectReference
 	// Pool is the resource pool or vApp, Folder the VM folder (a vApp is its VMs' parent: then
 	// Folder is the vApp too).
 	Pool, Folder types.ManagedObjectReference
@@ -40,10 +42,14 @@ func (s *Inventory) ScopeOf(name string) (*Scope, error) {
 	if v.pool == nil || v.parent == nil {
 		return nil, fmt.Errorf("endpoint VM %q has no resource pool or folder", name)
 	}
-	return &Scope{
+	scope := &Scope{
 		Datacenter: s.dc.Reference(), DatacenterPath: s.dc.InventoryPath,
 		Endpoint: v.ref, Pool: *v.pool, Folder: *v.parent,
-	}, nil
+	}
+	for _, o := range s.EndpointVMsOf(name)[1:] {
+		scope.Others = append(scope.Others, o.ref)
+	}
+	return scope, nil
 }
 
 // ScanVCH reads, in one property retrieval, the endpoint VM of scope, every VM in its pool or
@@ -77,9 +83,9 @@ func ScanVCH(ctx context.Context, c *vim25.Client, scope *Scope) (*Inventory, er
 	return nil, fmt.Errorf("reading the VMs of VCH %s: %w", scope.Endpoint.Value, ErrScopeGone)
 }
 
-// scopeObjects are the starting points of ScanVCH and the ways from them to the VMs and
-// networks: pools to their VMs and child pools (vApps are pools), folders to their children,
-// the datacenter to its network folder.
+// scopeObjects are the starting points of ScanVCH and the ways from them to the VMs, networks
+// and hosts: pools to their VMs and child pools (vApps are pools), folders to their children,
+// the datacenter to its network folder and to the hosts of its host folder.
 func scopeObjects(scope *Scope) []types.ObjectSpec {
 	walk := func(name, kind, path string, then ...string) *types.TraversalSpec {
 		ts := &types.TraversalSpec{SelectionSpec: types.SelectionSpec{Name: name}, Type: kind, Path: path, Skip: types.NewBool(false)}
@@ -101,6 +107,11 @@ func scopeObjects(scope *Scope) []types.ObjectSpec {
 		{Obj: scope.Datacenter, Skip: types.NewBool(true), SelectSet: []types.BaseSelectionSpec{
 			walk("networks", "Datacenter", "networkFolder", "networkTree"),
 			walk("networkTree", "Folder", "childEntity", "networkTree"),
+			// The hosts, for their names: a few objects, however many VMs there are.
+			walk("hosts", "Datacenter", "hostFolder", "hostTree"),
+			walk("hostTree", "Folder", "childEntity", "hostTree", "clusterHosts", "computeHosts"),
+			walk("clusterHosts", "ClusterComputeResource", "host"),
+			walk("computeHosts", "ComputeResource", "host"),
 		}},
 	}
 	if scope.Folder.Type == "Folder" {
@@ -123,10 +134,11 @@ func EndpointScope(ctx context.Context, c *vim25.Client, datacenter, id string) 
 	}, nil
 }
 
-// ScanEndpoint reads, in one property retrieval, only the endpoint VM of scope and the networks
+// ScanEndpoint reads, in one property retrieval, only the endpoint VMs of scope and the networks
 // of its datacenter: what the endpoint needs to describe its own VCH (VCH answers with no
 // container counts), at a cost that does not grow with the VCH's containers. A gone endpoint
-// VM gives an error wrapping ErrScopeGone.
+// VM, or a count of endpoints the configuration no longer has (configure scaled the VCH),
+// gives an error wrapping ErrScopeGone: scan the datacenter again.
 func ScanEndpoint(ctx context.Context, c *vim25.Client, scope *Scope) (*Inventory, error) {
 	dc := object.NewDatacenter(c, scope.Datacenter)
 	dc.InventoryPath = scope.DatacenterPath
@@ -135,12 +147,20 @@ func ScanEndpoint(ctx context.Context, c *vim25.Client, scope *Scope) (*Inventor
 	objects = slices.DeleteFunc(objects, func(o types.ObjectSpec) bool {
 		return o.Obj != scope.Endpoint && o.Obj != scope.Datacenter
 	})
+	for _, o := range scope.Others {
+		objects = append(objects, types.ObjectSpec{Obj: o})
+	}
 	req := types.RetrieveProperties{SpecSet: []types.PropertyFilterSpec{{ObjectSet: objects, PropSet: inventoryProperties}}}
 	if err := s.retrieve(ctx, c, req); err != nil {
 		if fault.Is(err, &types.ManagedObjectNotFound{}) {
 			return nil, fmt.Errorf("reading endpoint VM %s: %w: %w", scope.Endpoint.Value, ErrScopeGone, err)
 		}
 		return nil, fmt.Errorf("reading endpoint VM %s in datacenter %q: %w", scope.Endpoint.Value, s.dcName, err)
+	}
+	for _, v := range s.vms {
+		if v.ref == scope.Endpoint && v.cfg != nil && len(s.EndpointVMsOf(v.name)) != v.cfg.EndpointCount() {
+			return nil, fmt.Errorf("reading the endpoint VMs of VCH %q: %d of %d found: %w", v.name, len(s.EndpointVMsOf(v.name)), v.cfg.EndpointCount(), ErrScopeGone)
+		}
 	}
 	return s, nil
 }

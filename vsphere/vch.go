@@ -1,6 +1,7 @@
 package vsphere
 
 import (
+	"cmp"
 	"context"
 
 	"net/netip"
@@ -23,6 +24,8 @@ type ContainerVM struct {
 	Name        string
 	ContainerID string
 	PowerState  string
+	// Endpoint is the name of the endpoint VM that runs the container.
+	Endpoint string
 	// NICs are its network cards, in device order: one per vic network of the container.
 	NICs []ContainerNIC
 }
@@ -65,6 +68,7 @@ func (s *Inventory) ContainerVMsOf(name string) ([]ContainerVM, error) {
 			Name:        c.name,
 			ContainerID: c.extra[config.KeyContainerID],
 			PowerState:  c.powerState,
+			Endpoint:    c.ContainerEndpoint(),
 		}
 		for _, d := range c.devices.SelectByType((*types.VirtualEthernetCard)(nil)) {
 			card := d.(types.BaseVirtualEthernetCard).GetVirtualEthernetCard()
@@ -88,9 +92,12 @@ func (s *Inventory) describe(v *VMRecord) *vchdoc.VCH {
 		Path:       PoolPath(cfg.Placement.ComputeResource, cfg.Name),
 		PowerState: v.powerState,
 		Config:     cfg,
-		NICs:       s.endpointNICs(v),
 	}
-	h.PublicAddress = publicAddress(cfg, h.NICs)
+	for _, e := range s.EndpointVMsOf(v.name) {
+		h.Endpoints = append(h.Endpoints, s.describeEndpoint(cfg, e))
+	}
+	h.NICs, h.PublicAddress = h.Endpoints[0].NICs, h.Endpoints[0].PublicAddress
+	h.AntiAffinity = s.endpointRule(v.name)
 	h.GuestCopyRewritten = config.GuestCopyDiffers(v.extra)
 	if raw, ok := v.extra[guestinfo.KeyStatus]; ok {
 		st, err := guestinfo.DecodeStatus(raw)
@@ -106,6 +113,23 @@ func (s *Inventory) describe(v *VMRecord) *vchdoc.VCH {
 		}
 	}
 	return h
+}
+
+// describeEndpoint describes endpoint VM v of the VCH configured by cfg.
+func (s *Inventory) describeEndpoint(cfg *config.Config, v *VMRecord) vchdoc.Endpoint {
+	i := v.Endpoint()
+	e := vchdoc.Endpoint{
+		Number:     i,
+		ID:         v.ref.Value,
+		Name:       v.name,
+		PowerState: v.powerState,
+		NICs:       s.endpointNICs(cfg, v, i),
+	}
+	if v.host != nil {
+		e.Host = cmp.Or(s.hosts[*v.host], v.host.Value)
+	}
+	e.PublicAddress = publicAddress(cfg, e.NICs, i)
+	return e
 }
 
 // PoolPath returns the inventory path of the pool of VCH name under a stored compute resource:
@@ -131,10 +155,11 @@ func IsPoolPath(p string) bool {
 	return false
 }
 
-// publicAddress is the static public address, else the one the guest reports on the public NIC.
-func publicAddress(cfg *config.Config, nics []vchdoc.NIC) netip.Addr {
-	if cfg.Public.Static() {
-		return cfg.Public.IP.Addr()
+// publicAddress is endpoint i's static public address, else the one the guest reports on the
+// public NIC.
+func publicAddress(cfg *config.Config, nics []vchdoc.NIC, i int) netip.Addr {
+	if a := cfg.Public.AddressOf(i); a.IsValid() {
+		return a.Addr()
 	}
 	for _, n := range nics {
 		if n.PortGroup == cfg.Public.PortGroup {

@@ -22,8 +22,12 @@ type VMRecord struct {
 	host       *types.ManagedObjectReference
 	// changeVersion makes a reconfiguration fail when someone else changed the VM meanwhile.
 	changeVersion string
-	// cfg is the VCH configuration when the VM is a VCH endpoint.
+	// cfg is the VCH configuration when the VM is a VCH's first endpoint VM.
 	cfg *config.Config
+	// endpointOf names the VCH when the VM is one of its endpoint VMs 2 to N, and endpoint
+	// is then its number.
+	endpointOf string
+	endpoint   int
 	// decodeErr is set when the VM carries a VCH configuration that cannot be read.
 	decodeErr error
 }
@@ -62,8 +66,29 @@ func (v *VMRecord) ChangeVersion() string { return v.changeVersion }
 // whose configuration cannot be read has none.
 func (v *VMRecord) Config() *config.Config { return v.cfg }
 
+// Endpoint returns the endpoint number of the VM when it is an endpoint VM of a VCH (1 for the
+// VM named after the VCH), or 0.
+func (v *VMRecord) Endpoint() int {
+	switch {
+	case v.cfg != nil:
+		return 1
+	case v.endpointOf != "":
+		return v.endpoint
+	}
+	return 0
+}
+
 // Host returns the host the VM runs on, or nil.
 func (v *VMRecord) Host() *types.ManagedObjectReference { return v.host }
 
 // ContainerOf returns the name of the VCH the VM is a container VM of, or "".
 func (v *VMRecord) ContainerOf() string { return v.extra[config.KeyContainerVCH] }
+
+// ContainerEndpoint returns the name of the endpoint VM that runs the container of a container
+// VM: the one it records, else the VCH's first, named after the VCH. It is "" for other VMs.
+func (v *VMRecord) ContainerEndpoint() string {
+	if e := v.extra[config.KeyContainerEndpoint]; e != "" {
+		return e
+	}
+	return v.ContainerOf()
+}

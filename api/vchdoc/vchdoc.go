@@ -21,20 +21,29 @@ import (
 // later boot from the first.
 const StoredFile = "vch.json"
 
-// VCH is a Virtual Container Host as found in vSphere.
+// VCH is a Virtual Container Host as found in vSphere. ID, PowerState, NICs and PublicAddress
+// are the first endpoint VM's, as they were before a VCH could have several; Endpoints lists
+// every endpoint VM, the first included.
 type VCH struct {
-	// ID is the endpoint VM's managed object ID ("vm-42").
+	// ID is the first endpoint VM's managed object ID ("vm-42").
 	ID   string
 	Name string
 	// Path is the inventory path of the VCH's resource pool or vApp.
 	Path string
-	// PowerState is the endpoint VM's power state: poweredOn, poweredOff or suspended.
+	// PowerState is the first endpoint VM's power state: poweredOn, poweredOff or suspended.
 	PowerState string
 	Config     *config.Config
-	// NICs are the endpoint VM's network cards, in device order.
+	// NICs are the first endpoint VM's network cards, in device order.
 	NICs []NIC
-	// PublicAddress is the endpoint VM's address on the public network, when known.
+	// PublicAddress is the first endpoint VM's address on the public network, when known.
 	PublicAddress netip.Addr
+	// Endpoints are the endpoint VMs found, in endpoint order (Config.Endpoints says how many
+	// there should be). A document written before there could be several has none: its
+	// only endpoint is described by ID, PowerState and NICs (see EndpointList).
+	Endpoints []Endpoint `json:",omitempty"`
+	// AntiAffinity is the DRS rule that keeps the endpoint VMs on different hosts, when the
+	// VCH has one and the reading saw it (a scan of the datacenter does).
+	AntiAffinity *Rule `json:",omitempty"`
 	// Containers counts the VCH's container VMs, Running those powered on.
 	Containers int
 	Running    int
@@ -45,7 +54,42 @@ type VCH struct {
 	GuestCopyRewritten bool `json:",omitempty"`
 }
 
-// NIC is one network card of the endpoint VM.
+// Endpoint is one endpoint VM of a VCH.
+type Endpoint struct {
+	// Number is the endpoint's number, from 1: endpoint 1 is the VM named after the VCH.
+	Number int
+	// ID is the VM's managed object ID, Name its name.
+	ID   string
+	Name string
+	// Host is the name of the ESXi host the VM runs on (its ID when the name was not read).
+	Host       string `json:",omitempty"`
+	PowerState string
+	// NICs are the VM's network cards, in device order: one per port group of the VCH.
+	NICs []NIC
+	// PublicAddress is the VM's address on the public network, when known.
+	PublicAddress netip.Addr
+}
+
+// Rule is a DRS VM anti-affinity rule of a cluster.
+type Rule struct {
+	Name    string
+	Cluster string
+	// VMs are the names of the VMs the rule keeps apart.
+	VMs       []string
+	Enabled   bool
+	Mandatory bool
+}
+
+// EndpointList returns the endpoint VMs of v: Endpoints, or for a document without them the
+// one endpoint its top-level fields describe.
+func (v *VCH) EndpointList() []Endpoint {
+	if len(v.Endpoints) > 0 {
+		return v.Endpoints
+	}
+	return []Endpoint{{Number: 1, ID: v.ID, Name: v.Name, PowerState: v.PowerState, NICs: v.NICs, PublicAddress: v.PublicAddress}}
+}
+
+// NIC is one network card of an endpoint VM.
 type NIC struct {
 	PortGroup string
 	MAC       string

@@ -36,6 +36,15 @@ func TestRoundTrip(t *testing.T) {
 		PublicAddress: netip.MustParseAddr("198.51.100.2"),
 		Containers:    3, Running: 2,
 	}
+	want.Endpoints = []Endpoint{
+		{Number: 1, ID: "vm-42", Name: "vch1", Host: "esx1", PowerState: "poweredOn", NICs: want.NICs, PublicAddress: want.PublicAddress},
+		{Number: 2, ID: "vm-43", Name: "vch1-2", Host: "esx2", PowerState: "poweredOn", NICs: []NIC{
+			{PortGroup: "Docker-Public", MAC: "00:50:56:00:00:03", Roles: []config.Role{config.RolePublic, config.RoleClient},
+				Address: netip.MustParseAddr("198.51.100.3")},
+		}, PublicAddress: netip.MustParseAddr("198.51.100.3")},
+	}
+	cfg.Endpoints = 2
+	cfg.Public.MoreIPs = []netip.Prefix{netip.MustParsePrefix("198.51.100.3/24")}
 	var buf bytes.Buffer
 	assert.NilError(t, Write(&buf, want))
 	path := filepath.Join(t.TempDir(), "vch1.json")
@@ -44,6 +53,22 @@ func TestRoundTrip(t *testing.T) {
 	got, err := Read(path)
 	assert.NilError(t, err)
 	assert.DeepEqual(t, got, want, cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{}))
+}
+
+// TestOldDocumentHasOneEndpoint: a document written before VCHs had several endpoints lists
+// none; its one endpoint is the VCH's top-level VM.
+func TestOldDocumentHasOneEndpoint(t *testing.T) {
+	v, err := Decode(strings.NewReader(`{"ID": "vm-42", "Name": "vch1", "PowerState": "poweredOn",
+		"NICs": [{"PortGroup": "VM Network", "MAC": "00:50:56:00:00:01"}], "PublicAddress": "198.51.100.2",
+		"Config": {"version": 1, "name": "vch1"}}`))
+	assert.NilError(t, err)
+	assert.Equal(t, v.Config.EndpointCount(), 1)
+	eps := v.EndpointList()
+	assert.Equal(t, len(eps), 1)
+	assert.Equal(t, eps[0].Number, 1)
+	assert.Equal(t, eps[0].ID, "vm-42")
+	assert.Equal(t, eps[0].NICs[0].MAC, "00:50:56:00:00:01")
+	assert.Equal(t, eps[0].PublicAddress.String(), "198.51.100.2")
 }
 
 func TestReadRefusesOtherFiles(t *testing.T) {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
+	"strconv"
 
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25/mo"
@@ -46,6 +48,9 @@ func (m *Manager) CreateAppliance(ctx context.Context, cfg *config.Config, app *
 		return nil, err
 	}
 	if app != nil {
+		if n := cfg.EndpointCount(); n > 1 {
+			return nil, &config.Error{Flag: "--endpoints", Value: strconv.Itoa(n), Rule: "--endpoints above 1 needs --appliance-iso none until the appliance's endpoints join one swarm"}
+		}
 		if err := m.checkFolderFree(ctx, plan, cfg.Name); err != nil {
 			return nil, err
 		}
@@ -68,6 +73,9 @@ type createPlan struct {
 	folder bool
 	// app is set for an endpoint VM that boots the appliance.
 	app *Appliance
+	// hosts are the hosts of the endpoint VMs, by endpoint number from 1; nil when DRS places
+	// them (a VCH of one endpoint).
+	hosts []*types.ManagedObjectReference
 }
 
 // plan checks everything that needs the inventory, before any change, and fills in the
@@ -90,7 +98,14 @@ func (m *Manager) plan(ctx context.Context, cfg *config.Config) (*createPlan, er
 	if err := k.checkPortGroups(ctx, cfg, nil); err != nil {
 		return nil, err
 	}
+	usable, err := m.checkEndpointHosts(ctx, cfg.EndpointCount(), t.computePath, t.cluster, t.hosts)
+	if err != nil {
+		return nil, err
+	}
 	p := &createPlan{snap: snap, target: t, folder: k.vCenter}
+	if cfg.EndpointCount() > 1 {
+		p.hosts = hostsFor(usable, nil, cfg.EndpointCount())
+	}
 	if err := m.checkFreeNames(ctx, cfg.Name, p); err != nil {
 		return nil, err
 	}
@@ -145,25 +160,14 @@ func kindName(ref types.ManagedObjectReference) string {
 	return "an object"
 }
 
-// build creates the folder, pool and endpoint VM and powers it on. Each step that changes the
-// inventory pushes its undo; any failure runs them, newest first.
+// build creates the folder, pool and endpoint VMs, keeps the endpoint VMs on different hosts
+// and powers them on. Each step that changes the inventory pushes its undo; any failure runs
+// them, newest first.
 func (m *Manager) build(ctx context.Context, cfg *config.Config, p *createPlan) (err error) {
 	name := cfg.Name
-	spec, err := endpointVMSpec(cfg, p)
-	if err != nil {
-		return err
-	}
-
 	var undo []func(context.Context) error
 	success := false
-	defer func() {
-		if success {
-			return
-		}
-		if uerr := m.undo(ctx, undo); uerr != nil {
-			err = fmt.Errorf("%w; cleaning up also failed: %v", err, uerr)
-		}
-	}()
+	defer m.rollback(ctx, &success, &undo, &err, "cleaning up")
 
 	folder := p.target.vmFolder
 	if p.folder {
@@ -180,40 +184,92 @@ func (m *Manager) build(ctx context.Context, cfg *config.Config, p *createPlan) 
 			return err
 		}
 	}
-	vm, err := m.createVM(ctx, spec, folder, pool, &undo)
+	vms, err := m.createEndpointVMs(ctx, cfg, p, 1, folder, pool, &undo)
 	if err != nil {
 		return err
 	}
 	if p.app != nil {
-		if err := m.writeNICs(ctx, vm, name); err != nil {
+		if err := m.writeNICs(ctx, vms[0], name); err != nil {
 			return err
 		}
 	}
-	m.progress("powering on endpoint VM %q", name)
-	task, err := vm.PowerOn(ctx)
-	if err = vsphere.Wait(ctx, task, err); err != nil {
-		return fmt.Errorf("powering on endpoint VM %q: %w", name, err)
+	if len(vms) > 1 {
+		if err := m.setEndpointRule(ctx, *p.target.cluster, name, refsOf(vms), &undo); err != nil {
+			return err
+		}
+	}
+	names := make([]string, len(vms))
+	for i := range vms {
+		names[i] = config.EndpointVMName(name, i+1)
+	}
+	if err := m.powerOn(ctx, vms, names); err != nil {
+		return err
 	}
 	success = true
 	return nil
 }
 
-// endpointVMSpec describes the endpoint VM: CPUs, memory, one NIC per port group, the appliance
-// CD-ROM and the stored configuration.
-func endpointVMSpec(cfg *config.Config, p *createPlan) (types.VirtualMachineConfigSpec, error) {
+// createEndpointVMs creates the endpoint VMs numbered from first to the count of cfg, in
+// folder and pool, each on its planned host.
+func (m *Manager) createEndpointVMs(ctx context.Context, cfg *config.Config, p *createPlan, first int, folder *object.Folder, pool *object.ResourcePool, undo *[]func(context.Context) error) ([]*object.VirtualMachine, error) {
+	var vms []*object.VirtualMachine
+	for i := first; i <= cfg.EndpointCount(); i++ {
+		spec, err := endpointVMSpec(cfg, p, i)
+		if err != nil {
+			return nil, err
+		}
+		var host *types.ManagedObjectReference
+		if i <= len(p.hosts) {
+			host = p.hosts[i-1]
+		}
+		vm, err := m.createVM(ctx, spec, folder, pool, host, undo)
+		if err != nil {
+			return nil, err
+		}
+		vms = append(vms, vm)
+	}
+	return vms, nil
+}
+
+// powerOn powers on endpoint VMs vms, called names.
+func (m *Manager) powerOn(ctx context.Context, vms []*object.VirtualMachine, names []string) error {
+	for i, vm := range vms {
+		vmName := names[i]
+		m.progress("powering on endpoint VM %q", vmName)
+		task, err := vm.PowerOn(ctx)
+		if err = vsphere.Wait(ctx, task, err); err != nil {
+			return fmt.Errorf("powering on endpoint VM %q: %w", vmName, err)
+		}
+	}
+	return nil
+}
+
+func refsOf(vms []*object.VirtualMachine) []types.ManagedObjectReference {
+	out := make([]types.ManagedObjectReference, len(vms))
+	for i, vm := range vms {
+		out[i] = vm.Reference()
+	}
+	return out
+}
+
+// endpointVMSpec describes endpoint VM i of cfg (from 1): CPUs, memory, one NIC per port group,
+// the appliance CD-ROM, the stored configuration and, from the second, the endpoint's number.
+func endpointVMSpec(cfg *config.Config, p *createPlan, i int) (types.VirtualMachineConfigSpec, error) {
 	var spec types.VirtualMachineConfigSpec
+	name := config.EndpointVMName(cfg.Name, i)
 	extra, err := cfg.Encode()
 	if err != nil {
 		return spec, err
 	}
+	maps.Copy(extra, config.EndpointKeys(i))
 	devices, err := nicSpecs(p.snap, cfg.PortGroups(), -100)
 	if err != nil {
-		return spec, fmt.Errorf("creating endpoint VM %q: %w", cfg.Name, err)
+		return spec, fmt.Errorf("creating endpoint VM %q: %w", name, err)
 	}
 	if iso := cfg.Placement.ApplianceISO; iso != "" {
 		cd, err := cdromSpecs(iso)
 		if err != nil {
-			return spec, fmt.Errorf("creating the CD-ROM of endpoint VM %q: %w", cfg.Name, err)
+			return spec, fmt.Errorf("creating the CD-ROM of endpoint VM %q: %w", name, err)
 		}
 		devices = append(devices, cd...)
 	}
@@ -226,10 +282,14 @@ func endpointVMSpec(cfg *config.Config, p *createPlan) (types.VirtualMachineConf
 			extra[k] = v
 		}
 	}
+	annotation := "docker-vic endpoint of VCH " + cfg.Name
+	if cfg.EndpointCount() > 1 {
+		annotation = fmt.Sprintf("docker-vic endpoint %d of VCH %s", i, cfg.Name)
+	}
 	return types.VirtualMachineConfigSpec{
-		Name:         cfg.Name,
+		Name:         name,
 		GuestId:      GuestID,
-		Annotation:   "docker-vic endpoint of VCH " + cfg.Name,
+		Annotation:   annotation,
 		NumCPUs:      int32(orDefault(cfg.Placement.CPUs, DefaultCPUs)),
 		MemoryMB:     int64(orDefault(cfg.Placement.MemoryMB, DefaultMemoryMB)),
 		Files:        &types.VirtualMachineFileInfo{VmPathName: vmPath},
@@ -278,18 +338,23 @@ func (m *Manager) createPool(ctx context.Context, parent *object.ResourcePool, n
 	return object.NewResourcePool(m.Client, ref), nil
 }
 
-// createVM creates the endpoint VM in folder and pool; a vApp creates its own child VMs.
-func (m *Manager) createVM(ctx context.Context, spec types.VirtualMachineConfigSpec, folder *object.Folder, pool *object.ResourcePool, undo *[]func(context.Context) error) (*object.VirtualMachine, error) {
+// createVM creates an endpoint VM in folder and pool, on host unless it is nil (DRS places it);
+// a vApp creates its own child VMs.
+func (m *Manager) createVM(ctx context.Context, spec types.VirtualMachineConfigSpec, folder *object.Folder, pool *object.ResourcePool, host *types.ManagedObjectReference, undo *[]func(context.Context) error) (*object.VirtualMachine, error) {
 	name := spec.Name
 	var dsPath object.DatastorePath
 	dsPath.FromString(spec.Files.VmPathName)
 	m.progress("creating endpoint VM %q with %d NICs on datastore %q", name, countNICs(spec), dsPath.Datastore)
+	var on *object.HostSystem
+	if host != nil {
+		on = object.NewHostSystem(m.Client, *host)
+	}
 	var task *object.Task
 	var err error
 	if pool.Reference().Type == "VirtualApp" {
-		task, err = object.NewVirtualApp(m.Client, pool.Reference()).CreateChildVM(ctx, spec, nil)
+		task, err = object.NewVirtualApp(m.Client, pool.Reference()).CreateChildVM(ctx, spec, on)
 	} else {
-		task, err = folder.CreateVM(ctx, spec, pool, nil)
+		task, err = folder.CreateVM(ctx, spec, pool, on)
 	}
 	var info *types.TaskInfo
 	if err == nil {
@@ -318,6 +383,17 @@ func countNICs(spec types.VirtualMachineConfigSpec) int {
 		}
 	}
 	return n
+}
+
+// rollback runs the undo steps unless success, adding their failure to *err as what failed
+// too. Deferred right after a change starts, it undoes what was done when a step fails.
+func (m *Manager) rollback(ctx context.Context, success *bool, undo *[]func(context.Context) error, err *error, what string) {
+	if *success {
+		return
+	}
+	if uerr := m.undo(ctx, *undo); uerr != nil {
+		*err = fmt.Errorf("%w; %s also failed: %v", *err, what, uerr)
+	}
 }
 
 // undo runs clean-up steps newest first, on a context that outlives a cancelled ctx.

@@ -28,6 +28,8 @@ type target struct {
 	vmFolder  *object.Folder
 	hosts     []types.ManagedObjectReference
 	datastore string
+	// cluster is the cluster that owns the target, or nil for a standalone host.
+	cluster *types.ManagedObjectReference
 }
 
 // resolveTarget finds the compute resource, pool and image store of cfg in the datacenter.
@@ -44,6 +46,9 @@ func (m *Manager) resolveTarget(ctx context.Context, dc *object.Datacenter, p co
 		return nil, fmt.Errorf("reading compute resource %q: %w", t.computePath, err)
 	}
 	t.hosts = cr.Host
+	if owner.Type == "ClusterComputeResource" {
+		t.cluster = &owner
+	}
 
 	stores, err := m.names(ctx, cr.Datastore)
 	if err != nil {

@@ -31,7 +31,8 @@ func (e *ContainersRunningError) Error() string {
 // Unwrap makes errors.Is(err, ErrContainersRunning) hold.
 func (e *ContainersRunningError) Unwrap() error { return ErrContainersRunning }
 
-// Remove removes VCH name: its container VMs, endpoint VM, folder and resource pool. It refuses
+// Remove removes VCH name: its container VMs, endpoint VMs and their anti-affinity rule,
+// folder and resource pool. It refuses
 // with an error wrapping ErrContainersRunning while container VMs are powered on, unless force.
 // Parts already gone are skipped, so a Remove cut short can run again.
 func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
@@ -66,8 +67,7 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 			return fmt.Errorf("removing VCH %q: %w", name, err)
 		}
 	}
-	m.progress("removing endpoint VM %q", name)
-	if err := vsphere.RemoveVM(ctx, m.Client, v.Ref(), name, string(v.PowerState()) != "poweredOff"); err != nil {
+	if err := m.removeEndpoints(ctx, v, snap.EndpointVMsOf(name)); err != nil {
 		return fmt.Errorf("removing VCH %q: %w", name, err)
 	}
 	if folder != nil {
@@ -84,6 +84,31 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 	if dsFolder := ownDatastoreFolder(v); dsFolder != "" {
 		if err := m.removeFolder(ctx, dsFolder); err != nil {
 			return fmt.Errorf("removing VCH %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// removeEndpoints removes the anti-affinity rule of a VCH of several endpoints, then its
+// endpoint VMs, the last first: v, the first, goes last, so that a Remove cut short still finds
+// the VCH.
+func (m *Manager) removeEndpoints(ctx context.Context, v *vsphere.VMRecord, endpoints []*vsphere.VMRecord) error {
+	if (len(endpoints) > 1 || v.Config().EndpointCount() > 1) && v.Pool() != nil {
+		cluster, _, err := m.clusterOf(ctx, *v.Pool())
+		if err != nil {
+			return err
+		}
+		if cluster != nil {
+			if err := m.removeEndpointRule(ctx, *cluster, v.Name()); err != nil {
+				return err
+			}
+		}
+	}
+	for i := len(endpoints) - 1; i >= 0; i-- {
+		e := endpoints[i]
+		m.progress("removing endpoint VM %q", e.Name())
+		if err := vsphere.RemoveVM(ctx, m.Client, e.Ref(), e.Name(), e.PowerState() != types.VirtualMachinePowerStatePoweredOff); err != nil {
+			return err
 		}
 	}
 	return nil

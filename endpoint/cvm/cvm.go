@@ -93,6 +93,10 @@ type VM struct {
 type Options struct {
 	// VCH is the VCH's name, recorded under config.KeyContainerVCH.
 	VCH string
+	// Endpoint is the name of the endpoint VM whose containers these are, recorded under
+	// config.KeyContainerEndpoint: each endpoint VM of a VCH of several keeps the VMs of the
+	// containers it runs, and leaves the others alone. Empty means the VCH's first, named VCH.
+	Endpoint string
 	// Datacenter is the datacenter's name or path; empty means the only one.
 	Datacenter string
 	// Pool is the resource pool or vApp of the container VMs, Folder their VM folder and

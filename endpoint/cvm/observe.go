@@ -1,6 +1,7 @@
 package cvm
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"strings"
@@ -53,14 +54,29 @@ func nicsOf(inv *vsphere.Inventory, v *vsphere.VMRecord) []NIC {
 	return out
 }
 
-// Observed lists the container VMs of the VCH, sorted by name.
+// endpoint is the name of the endpoint VM whose containers the Reconciler keeps VMs for.
+func (r *Reconciler) endpoint() string { return cmp.Or(r.opts.Endpoint, r.opts.VCH) }
+
+// own returns the container VMs of the VCH that this endpoint VM runs, sorted by name: those of
+// the VCH's other endpoint VMs are theirs to keep.
+func (r *Reconciler) own(inv *vsphere.Inventory) []*vsphere.VMRecord {
+	var out []*vsphere.VMRecord
+	for _, v := range inv.ContainerVMs(r.opts.VCH) {
+		if v.ContainerEndpoint() == r.endpoint() {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Observed lists the container VMs of the containers this endpoint VM runs, sorted by name.
 func (r *Reconciler) Observed(ctx context.Context) ([]VM, error) {
 	inv, err := r.scan(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []VM
-	for _, v := range inv.ContainerVMs(r.opts.VCH) {
+	for _, v := range r.own(inv) {
 		vm := VM{
 			Ref:         v.Ref().Value,
 			Name:        v.Name(),

@@ -90,7 +90,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, want []Container) error {
 	}
 
 	byID := map[string][]*vsphere.VMRecord{}
-	for _, v := range inv.ContainerVMs(r.opts.VCH) {
+	for _, v := range r.own(inv) {
 		id := v.ExtraConfig()[config.KeyContainerID]
 		byID[id] = append(byID[id], v)
 	}

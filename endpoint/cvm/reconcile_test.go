@@ -45,9 +45,10 @@ func TestReconcileCreatesWhatTheAdminSees(t *testing.T) {
 			t.Errorf("NICs %q, want %q", vm.nics, wantNICs)
 		}
 		wantExtra := map[string]string{
-			config.KeyContainerVCH: "vch1",
-			config.KeyContainerID:  idWeb,
-			KeyContainerName:       "web",
+			config.KeyContainerVCH:      "vch1",
+			config.KeyContainerID:       idWeb,
+			config.KeyContainerEndpoint: "vch1",
+			KeyContainerName:            "web",
 			KeyContainerNetworks: `[{"network":"vch1-net","portGroup":"vch1","mac":"02:42:ac:10:00:01","address":"172.16.0.2/16"},` +
 				`{"network":"cn1-net","portGroup":"cn1","mac":"02:42:ac:11:00:01","address":"172.17.0.2/16"}]`,
 			KeyContainerPorts: `["80/tcp -> 198.51.100.2:8080"]`,

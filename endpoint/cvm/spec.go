@@ -75,11 +75,12 @@ func (r *Reconciler) targetOf(c Container, inv *vsphere.Inventory) (*target, err
 		return nil, fmt.Errorf("encoding the published ports: %w", err)
 	}
 	t.extra = map[string]string{
-		config.KeyContainerVCH: r.opts.VCH,
-		config.KeyContainerID:  c.ID,
-		KeyContainerName:       strings.TrimPrefix(c.Name, "/"),
-		KeyContainerNetworks:   networks,
-		KeyContainerPorts:      published,
+		config.KeyContainerVCH:      r.opts.VCH,
+		config.KeyContainerID:       c.ID,
+		config.KeyContainerEndpoint: r.endpoint(),
+		KeyContainerName:            strings.TrimPrefix(c.Name, "/"),
+		KeyContainerNetworks:        networks,
+		KeyContainerPorts:           published,
 	}
 	return t, nil
 }

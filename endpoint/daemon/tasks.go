@@ -98,7 +98,8 @@ func startTasks(bg *background, t tasks) {
 	bg.run(func(ctx context.Context) { keepBackups(ctx, t.st, log) })
 	var vms *vmSwitch
 	if t.target != nil {
-		vms = &vmSwitch{syncer: newContainerVMs(t.target, t.v, log), live: t.live}
+		_, up := t.live.Get()
+		vms = &vmSwitch{syncer: newContainerVMs(t.target, t.v, up.Endpoint.Name, log), live: t.live}
 		bg.run(vms.syncer.Run)
 		r := &liveconfig.Refresher{
 			Source: t.src, Live: t.live, Stored: t.stored, Behind: t.stale, Overrides: t.o.Uplinks, Log: log,

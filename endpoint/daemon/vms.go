@@ -15,10 +15,11 @@ import (
 
 // newContainerVMs keeps a VM in vSphere per container on a vic network (SPEC §7), writing
 // vSphere from its own goroutine (Run), so that a slow or absent vCenter never holds up a
-// container.
-func newContainerVMs(t *vsphere.Target, v *vchdoc.VCH, log *slog.Logger) *cvm.Syncer {
+// container. endpoint is the endpoint VM this daemon runs on (uplink.Match found it): of a VCH
+// of several, each keeps the VMs of its own containers.
+func newContainerVMs(t *vsphere.Target, v *vchdoc.VCH, endpoint string, log *slog.Logger) *cvm.Syncer {
 	syncer := cvm.NewSyncer(cvm.ConnectTarget(t), cvm.Options{
-		VCH: v.Name, Datacenter: t.Datacenter,
+		VCH: v.Name, Endpoint: endpoint, Datacenter: t.Datacenter,
 		Progress: func(step string) { log.Info("container VMs: " + step) },
 	})
 	// What is stale: the container changes (starts, stops, removals) not yet in vSphere.

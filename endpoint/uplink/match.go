@@ -10,8 +10,10 @@ import (
 	"github.com/docker-vic/docker-vic/config"
 )
 
-// Match maps each role's port group to the local link whose MAC is the MAC of the endpoint
-// VM's NIC on that port group; overrides (`--uplink PG=IFACE`) win. The public, client and
+// Match finds which of the VCH's endpoint VMs this machine is, the one whose NICs carry local
+// MACs (the first endpoint VM when none does), and maps each role's port group to the local
+// link whose MAC is the MAC of that endpoint VM's NIC on the port group; overrides (`--uplink
+// PG=IFACE`) win. Local MACs of two different endpoint VMs are refused. The public, client and
 // management port groups must be found, and the public interface must carry an IPv4 address;
 // a bridge or container port group without a local interface is reported by warn.
 func Match(v *vchdoc.VCH, links []Link, overrides map[string]string, warn func(msg string, args ...any)) (*Set, error) {
@@ -19,13 +21,16 @@ func Match(v *vchdoc.VCH, links []Link, overrides map[string]string, warn func(m
 	if err := checkOverrides(v, overrides); err != nil {
 		return nil, err
 	}
-	m := matcher{v: v, links: links, overrides: overrides}
-	s := &Set{}
-	var err error
+	own, err := ownEndpoint(v, links)
+	if err != nil {
+		return nil, err
+	}
+	m := matcher{v: v, nics: own.NICs, links: links, overrides: overrides}
+	s := &Set{Endpoint: Endpoint{Number: own.Number, Name: own.Name, ID: own.ID}}
 	if s.Public, err = m.find(config.RolePublic, cfg.Public.PortGroup); err != nil {
 		return nil, err
 	}
-	if s.Address, err = publicAddress(cfg, s.Public.Link); err != nil {
+	if s.Address, err = publicAddress(cfg, own.Number, s.Public.Link); err != nil {
 		return nil, err
 	}
 	if s.Client, err = m.find(config.RoleClient, cfg.Client.PortGroup); err != nil {
@@ -69,9 +74,39 @@ func checkOverrides(v *vchdoc.VCH, overrides map[string]string) error {
 	return nil
 }
 
+// ownEndpoint returns the endpoint VM of v whose NICs carry MACs of links: the first when none
+// does, and an error when the MACs of several do.
+func ownEndpoint(v *vchdoc.VCH, links []Link) (vchdoc.Endpoint, error) {
+	local := map[string]bool{}
+	for _, l := range links {
+		if l.MAC != "" {
+			local[strings.ToLower(l.MAC)] = true
+		}
+	}
+	eps := v.EndpointList()
+	var found []vchdoc.Endpoint
+	for _, e := range eps {
+		for _, n := range e.NICs {
+			if n.MAC != "" && local[strings.ToLower(n.MAC)] {
+				found = append(found, e)
+				break
+			}
+		}
+	}
+	switch len(found) {
+	case 0:
+		return eps[0], nil
+	case 1:
+		return found[0], nil
+	}
+	return vchdoc.Endpoint{}, fmt.Errorf("the local interfaces carry the MACs of endpoint VMs %q and %q of VCH %q, and one machine is one endpoint VM", found[0].Name, found[1].Name, v.Name)
+}
+
 // matcher finds the local link of one port group.
 type matcher struct {
-	v         *vchdoc.VCH
+	v *vchdoc.VCH
+	// nics are the NICs of the endpoint VM this machine is.
+	nics      []vchdoc.NIC
 	links     []Link
 	overrides map[string]string
 }
@@ -87,7 +122,7 @@ func (m matcher) find(role config.Role, pg string) (Uplink, error) {
 		}
 		return up, fmt.Errorf("--uplink maps port group %q to interface %q, which does not exist on this machine", pg, iface)
 	}
-	mac := nicMAC(m.v.NICs, pg)
+	mac := nicMAC(m.nics, pg)
 	if mac == "" {
 		return up, fmt.Errorf("VCH %q has no NIC on the %s port group %q: pass --uplink %s=IFACE", m.v.Name, role, pg, pg)
 	}
@@ -110,15 +145,15 @@ func nicMAC(nics []vchdoc.NIC, pg string) string {
 	return ""
 }
 
-// publicAddress picks the public interface's IPv4 address: the configured static one when the
-// interface carries it, else its first one.
-func publicAddress(cfg *config.Config, l Link) (netip.Addr, error) {
+// publicAddress picks the public interface's IPv4 address: endpoint i's configured static one
+// when the interface carries it, else its first one.
+func publicAddress(cfg *config.Config, i int, l Link) (netip.Addr, error) {
 	if len(l.Addrs) == 0 {
 		return netip.Addr{}, fmt.Errorf("public interface %q has no IPv4 address", l.Name)
 	}
-	if cfg.Public.Static() {
+	if static := cfg.Public.AddressOf(i); static.IsValid() {
 		for _, a := range l.Addrs {
-			if a.Addr() == cfg.Public.IP.Addr() {
+			if a.Addr() == static.Addr() {
 				return a.Addr(), nil
 			}
 		}

@@ -1,5 +1,6 @@
-// Package uplink maps the port groups of a VCH to the local interfaces of its endpoint VM: each
-// port group to the link whose MAC is the MAC of the endpoint VM's NIC on it in vSphere, unless
+// Package uplink maps the port groups of a VCH to the local interfaces of its endpoint VM: it
+// finds which of the VCH's endpoint VMs this machine is by the MACs of its NICs, then maps each
+// port group to the link whose MAC is the MAC of that endpoint VM's NIC on it in vSphere, unless
 // `--uplink PG=IFACE` names the interface. It derives the public address and the local subnets
 // from that match. The matching is pure and builds everywhere; listing the links through
 // netlink is its Linux part.
@@ -28,8 +29,18 @@ type Uplink struct {
 	Link      Link
 }
 
+// Endpoint names the endpoint VM this machine is, as the match found it.
+type Endpoint struct {
+	// Number is the endpoint's number, from 1; Name and ID are its VM's name and managed
+	// object ID ("vm-42").
+	Number   int
+	Name, ID string
+}
+
 // Set holds the local interfaces of the VCH's port groups.
 type Set struct {
+	// Endpoint is the endpoint VM whose NICs the local interfaces are.
+	Endpoint                   Endpoint
 	Public, Client, Management Uplink
 	// Bridge is the interface on the bridge port group; zero when the endpoint VM has none.
 	Bridge Uplink

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 
 	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/object"
@@ -17,7 +18,8 @@ import (
 // AddVCH places VCH cfg in datacenter DC0 as `docker vic create` places it, for the tests of
 // what reads VCHs (the endpoint's side): a resource pool named after it under cluster DC0_C0, a
 // VM folder (a vApp instead of both with cfg.Placement.UseVApp), and a powered-on endpoint VM with one card per port group of cfg and cfg stored in
-// its extraConfig. Like create, it fills in cfg's empty placement (DC0, DC0_C0, LocalDS_0).
+// its extraConfig (and endpoint VMs 2 to N beside it for a cfg of several endpoints, on the
+// cluster's hosts in turn). Like create, it fills in cfg's empty placement (DC0, DC0_C0, LocalDS_0).
 // It validates nothing: the CLI's tests cover create itself.
 func AddVCH(ctx context.Context, c *vim25.Client, cfg *config.Config) (*object.VirtualMachine, error) {
 	p := &cfg.Placement
@@ -56,14 +58,36 @@ func AddVCH(ctx context.Context, c *vim25.Client, cfg *config.Config) (*object.V
 	if err != nil {
 		return nil, err
 	}
+	hosts, err := f.HostSystemList(ctx, "/DC0/host/DC0_C0/*")
+	if err != nil {
+		return nil, err
+	}
+	var first *object.VirtualMachine
+	for i := 1; i <= cfg.EndpointCount(); i++ {
+		vm, err := addEndpointVM(ctx, inv, cfg, i, folder, pool, app, hosts[(i-1)%len(hosts)])
+		if err != nil {
+			return nil, err
+		}
+		if i == 1 {
+			first = vm
+		}
+	}
+	return first, nil
+}
+
+// addEndpointVM creates and powers on endpoint VM i of cfg on host: the VCH's configuration and
+// the endpoint's number in its extraConfig, one card per port group.
+func addEndpointVM(ctx context.Context, inv *vsphere.Inventory, cfg *config.Config, i int, folder *object.Folder, pool *object.ResourcePool, app *object.VirtualApp, host *object.HostSystem) (*object.VirtualMachine, error) {
+	name := config.EndpointVMName(cfg.Name, i)
 	extra, err := cfg.Encode()
 	if err != nil {
 		return nil, err
 	}
+	maps.Copy(extra, config.EndpointKeys(i))
 	spec := types.VirtualMachineConfigSpec{
-		Name:        cfg.Name,
+		Name:        name,
 		GuestId:     "otherLinux64Guest",
-		Files:       &types.VirtualMachineFileInfo{VmPathName: "[" + p.ImageStore + "]"},
+		Files:       &types.VirtualMachineFileInfo{VmPathName: "[" + cfg.Placement.ImageStore + "]"},
 		ExtraConfig: vsphere.OptionValues(extra),
 	}
 	if spec.DeviceChange, err = addNICs(inv, cfg.PortGroups()); err != nil {
@@ -71,21 +95,21 @@ func AddVCH(ctx context.Context, c *vim25.Client, cfg *config.Config) (*object.V
 	}
 	var task *object.Task
 	if app != nil {
-		task, err = app.CreateChildVM(ctx, spec, nil)
+		task, err = app.CreateChildVM(ctx, spec, host)
 	} else {
-		task, err = folder.CreateVM(ctx, spec, pool, nil)
+		task, err = folder.CreateVM(ctx, spec, pool, host)
 	}
 	var info *types.TaskInfo
 	if err == nil {
 		info, err = task.WaitForResult(ctx)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("creating endpoint VM %q: %w", cfg.Name, err)
+		return nil, fmt.Errorf("creating endpoint VM %q: %w", name, err)
 	}
-	vm := object.NewVirtualMachine(c, info.Result.(types.ManagedObjectReference))
+	vm := object.NewVirtualMachine(inv.Datacenter().Client(), info.Result.(types.ManagedObjectReference))
 	task, err = vm.PowerOn(ctx)
 	if err = vsphere.Wait(ctx, task, err); err != nil {
-		return nil, fmt.Errorf("powering on endpoint VM %q: %w", cfg.Name, err)
+		return nil, fmt.Errorf("powering on endpoint VM %q: %w", name, err)
 	}
 	return vm, nil
 }
