@@ -123,7 +123,7 @@ ip -n vic-node-1 link set vic-pl-vc up
 ip -n "$vcenter" addr add "$vcenter_ip/30" dev vic-pl-vc-p
 ip -n "$vcenter" link set vic-pl-vc-p up
 ip -n "$vcenter" link set lo up
-start_vcsim "$vcenter" "$vcenter_ip" "$work" "${portgroups[@]}"
+start_vcsim "$vcenter" "$vcenter_ip" "$work" 2 "${portgroups[@]}"
 # web_vm_on: docker vic containers shows the container VM of $web powered on, its NIC on the
 # bridge port group.
 # shellcheck disable=SC2317 # run_until calls it

@@ -18,8 +18,9 @@
 # The wires are in namespace vic-sw-outside, the machine outside the endpoints: a bridge
 # vic-sw-pub for the public port group (198.51.100.10/24; vcsim serves there too) and a bridge
 # vic-sw-bpg for the bridge port group. Node I (namespace vic-node-I) has a veth `public` on the
-# first (198.51.100.(1+I)/24) and a veth `bridge` on the second. The plugin of each node maps
-# the VCH's port groups to them with VIC_UPLINKS. No testbed (and no wait for its lock).
+# first (198.51.100.(1+I)/24) and a veth `bridge` on the second, with the MACs of endpoint VM I
+# of the VCH (`docker vic create --endpoints 3`): so each node's plugin knows which endpoint VM
+# it is, and keeps the container VMs of its own tasks. No testbed (and no wait for its lock).
 #
 #   scripts/e2e-swarm.sh              run every check
 #   E2E_STOP=1 scripts/e2e-swarm.sh   stop at the first failed check
@@ -56,9 +57,9 @@ public_ip() { printf '198.51.100.%s' $((1 + $1)); }
 
 cleanup() {
 	if [ -n "${E2E_KEEP:-}" ]; then
-		say "E2E_KEEP is set: the swarm stays up (VIC_NODES_DIR=$VIC_NODES_DIR scripts/nodes.sh env; scripts/nodes.sh down and ip netns del $outside remove it)"
+		say "E2E_KEEP is set: the swarm stays up (VIC_NODES_DIR=$VIC_NODES_DIR scripts/nodes.sh env; vcsim's target in $VIC_NODES_DIR/vcsim/vcsim.out; kill vcsim, then scripts/nodes.sh down and ip netns del $outside remove it)"
 	else
-		stop_vcsim "$work"
+		stop_vcsim "$VIC_NODES_DIR/vcsim"
 		bash scripts/nodes.sh down 2>&1 | sed 's/^/    /' || true
 		ip netns del "$outside" 2>/dev/null || true
 	fi
@@ -89,6 +90,7 @@ docker_vic() {
 }
 
 header "three engines wired as endpoints"
+stop_vcsim "$VIC_NODES_DIR/vcsim" # of an earlier run kept with E2E_KEEP
 ip netns del "$outside" 2>/dev/null || true
 run bash scripts/nodes.sh up "$nodes"
 expect_ok "scripts/nodes.sh up $nodes: private engines in namespaces vic-node-1..$nodes"
@@ -103,26 +105,35 @@ ip -n "$outside" link set vic-sw-pub up
 # The bridge port group's wire: an untagged bridge, as a port group is.
 ip -n "$outside" link add vic-sw-bpg type bridge
 ip -n "$outside" link set vic-sw-bpg up
-for i in $(seq 1 "$nodes"); do
-	ns=vic-node-$i
-	ip link add public netns "$ns" type veth peer name "vic-sw-pub$i" netns "$outside"
-	ip link add bridge netns "$ns" type veth peer name "vic-sw-bpg$i" netns "$outside"
-	ip -n "$outside" link set "vic-sw-pub$i" master vic-sw-pub up
-	ip -n "$outside" link set "vic-sw-bpg$i" master vic-sw-bpg up
-	ip -n "$ns" addr add "$(public_ip "$i")/24" dev public
-	ip -n "$ns" link set public up
-	ip -n "$ns" link set bridge up
-done
 run go build -o bin/vcsim ./vcsim
 expect_ok "go build bin/vcsim"
 run go build -o bin/docker-vic ./cli-plugin
 expect_ok "go build bin/docker-vic"
 mkdir -p "$VIC_NODES_DIR/docker-config/cli-plugins"
 install -m 0755 bin/docker-vic "$VIC_NODES_DIR/docker-config/cli-plugins/docker-vic"
-start_vcsim "$outside" "$outside_ip" "$work" "${portgroups[@]}"
-run docker_vic create --name "$vch" --compute-resource /DC0/host/DC0_C0 --public-network Docker-Public \
+mkdir -p "$VIC_NODES_DIR/vcsim"
+start_vcsim "$outside" "$outside_ip" "$VIC_NODES_DIR/vcsim" "$nodes" "${portgroups[@]}"
+run docker_vic create --name "$vch" --endpoints "$nodes" --compute-resource /DC0/host/DC0_C0 --public-network Docker-Public \
 	--bridge-network VIC-Bridge --no-context --appliance-iso none --timeout 2m
-expect_ok "docker vic create $vch on vcsim"
+expect_ok "docker vic create $vch --endpoints $nodes on vcsim"
+run docker_vic ls
+expect_out "^vm-[0-9]+ +$vch .* $nodes +[0-9]+/[0-9]+ " "docker vic ls shows the $nodes endpoint VMs of $vch"
+# Node I is endpoint VM I: its links carry that VM's MACs, which is how its plugin knows it.
+run docker_vic inspect "$vch" --format json
+nics=$(jq -r '.Endpoints[] | .Number as $n | .NICs[] | "\($n) \(.PortGroup) \(.MAC)"' "$out")
+for i in $(seq 1 "$nodes"); do
+	ns=vic-node-$i
+	public_mac=$(awk -v n="$i" '$1 == n && $2 == "Docker-Public" {print $3}' <<<"$nics")
+	bridge_mac=$(awk -v n="$i" '$1 == n && $2 == "VIC-Bridge" {print $3}' <<<"$nics")
+	if [ -z "$public_mac" ] || [ -z "$bridge_mac" ]; then die "docker vic inspect $vch shows no public or bridge NIC of endpoint $i"; fi
+	ip link add public netns "$ns" address "$public_mac" type veth peer name "vic-sw-pub$i" netns "$outside"
+	ip link add bridge netns "$ns" address "$bridge_mac" type veth peer name "vic-sw-bpg$i" netns "$outside"
+	ip -n "$outside" link set "vic-sw-pub$i" master vic-sw-pub up
+	ip -n "$outside" link set "vic-sw-bpg$i" master vic-sw-bpg up
+	ip -n "$ns" addr add "$(public_ip "$i")/24" dev public
+	ip -n "$ns" link set public up
+	ip -n "$ns" link set bridge up
+done
 run bash scripts/plugin.sh
 expect_out 'docker plugin create' "scripts/plugin.sh assembles bin/plugin"
 for i in $(seq 1 "$nodes"); do
@@ -134,9 +145,9 @@ for i in $(seq 1 "$nodes"); do
 	run on "$i" docker plugin create "$plugin" bin/plugin
 	expect_ok "node $i: docker plugin create $plugin"
 	run on "$i" docker plugin set "$plugin" "VIC_VCH=$vch" "VIC_TARGET=$target" "VIC_THUMBPRINT=$VIC_THUMBPRINT" \
-		VIC_SWARM=true VIC_UPLINKS=Docker-Public=public,VIC-Bridge=bridge VIC_LOG_LEVEL=debug \
+		VIC_SWARM=true VIC_LOG_LEVEL=debug \
 		"config.source=$d/conf" "state.source=$d/state"
-	expect_ok "node $i: docker plugin set: the VCH, VIC_SWARM=true, the uplinks"
+	expect_ok "node $i: docker plugin set: the VCH, vSphere, VIC_SWARM=true"
 	run on "$i" docker plugin enable "$plugin"
 	expect_ok "node $i: docker plugin enable $plugin"
 done
@@ -164,6 +175,17 @@ run_until 90 sh -c "DOCKER_HOST=$VIC_NODE_1_HOST docker service ps -f desired-st
 expect_ok "the 6 tasks of $web run"
 run on 1 docker service ps -f desired-state=running --format '{{.Node}}' "$web"
 expect_out "vic-node-3" "docker service ps: tasks on every node, node 3 among them"
+# web_vms ENDPOINTS: docker vic containers shows 6 container VMs of $web powered on, on ENDPOINTS
+# distinct endpoint VMs, none of them on ${vch}-3 when ENDPOINTS is 2.
+# shellcheck disable=SC2317 # run_until calls it
+web_vms() {
+	local rows
+	rows=$(docker_vic containers "$vch" | awk -v w="^$web\\." '$1 ~ w && $3 == "poweredOn" {print $4}')
+	[ "$(grep -c . <<<"$rows")" -eq 6 ] && [ "$(sort -u <<<"$rows" | grep -c .)" -eq "$1" ] &&
+		{ [ "$1" -ne 2 ] || ! grep -qx "$vch-3" <<<"$rows"; }
+}
+run_until 60 web_vms 3
+expect_ok "docker vic containers: the 6 tasks' container VMs, on, each carrying the endpoint VM that runs it (3 of them)"
 # addresses_on I...: every address of a task of $web on $net, as the engines of nodes I... see
 # their containers; addresses: on every node.
 # shellcheck disable=SC2317,SC2046 # run calls them; seq gives one number a word
@@ -281,6 +303,8 @@ run_until 60 sh -c "! DOCKER_HOST=$VIC_NODE_3_HOST docker ps -aq -f label=com.do
 expect_ok "node 3 removed its old tasks of $web"
 run_until 60 ip netns exec "$outside" curl -sS --max-time 5 "http://$(public_ip 3):8080/"
 expect_out 'hello from vic-busybox' "the global service's task runs on node 3 again: port 8080 answers at $(public_ip 3)"
+run_until 60 web_vms 2
+expect_ok "docker vic containers: 6 container VMs of $web, on endpoints 1 and 2; node 3's plugin removed the VMs of its old tasks"
 run veths_of 3
 if [ "$status" -eq 0 ] && [ -n "$old_veths" ] && ! grep -qxF "$old_veths" "$out"; then
 	pass "none of the veths node 3 had before it stopped is left (${old_veths//$'\n'/ })"

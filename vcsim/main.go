@@ -42,6 +42,7 @@ func main() {
 type options struct {
 	listen, username, password, pidfile string
 	portgroups                          []string
+	clusterHosts                        int
 }
 
 // envPassword gives the password without showing it to every user in ps.
@@ -54,6 +55,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.username, "username", "user", "user name the simulator accepts")
 	fs.StringVar(&o.password, "password", "pass", "password the simulator accepts (or $"+envPassword+", kept off the command line)")
 	fs.StringVar(&o.pidfile, "pidfile", "", "file to write the process ID to while serving")
+	fs.IntVar(&o.clusterHosts, "cluster-hosts", 2, "hosts of cluster DC0_C0 (a VCH of N endpoints needs N)")
 	fs.Func("portgroup", "distributed port group to create on "+sim.Switch+" (repeatable)", func(name string) error {
 		if strings.TrimSpace(name) == "" {
 			return errors.New("a port group needs a name")
@@ -77,6 +79,9 @@ func parseFlags(args []string) (options, error) {
 	if p, ok := os.LookupEnv(envPassword); ok && !given {
 		o.password = p
 	}
+	if o.clusterHosts < 1 || o.clusterHosts > 32 {
+		return o, fmt.Errorf("--cluster-hosts %d must lie between 1 and 32", o.clusterHosts)
+	}
 	if o.username == "" || o.password == "" {
 		return o, errors.New("--username and --password must not be empty")
 	}
@@ -99,6 +104,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 
 	m := sim.Model() // the inventory the Go tests use too
+	m.ClusterHost = o.clusterHosts
 	if err := m.Create(); err != nil {
 		return fmt.Errorf("creating the simulator inventory: %w", err)
 	}

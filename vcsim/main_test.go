@@ -98,6 +98,15 @@ func TestRunServesPortgroupsForContainerNetworks(t *testing.T) {
 	}
 }
 
+func TestRunServesTheClusterHostsAsked(t *testing.T) {
+	target, thumbprint := start(t, "--cluster-hosts", "3")
+	c, err := connect(t, target, thumbprint)
+	assert.NilError(t, err)
+	hosts, err := find.NewFinder(c).HostSystemList(context.Background(), "/DC0/host/DC0_C0/*")
+	assert.NilError(t, err)
+	assert.Check(t, is.Len(hosts, 3))
+}
+
 func TestRunRefusesWrongCredentialsAndThumbprint(t *testing.T) {
 	target, thumbprint := start(t, "--username", "admin", "--password", "s3cret")
 
@@ -121,6 +130,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{"BadListen", []string{"--listen", "nowhere"}, "parsing --listen"},
 		{"ExtraArgument", []string{"serve"}, `unexpected argument "serve"`},
 		{"DuplicatePortgroup", []string{"--portgroup", "DC0_DVPG0"}, "adding port groups DC0_DVPG0"},
+		{"NoClusterHost", []string{"--cluster-hosts", "0"}, "--cluster-hosts 0 must lie between 1 and 32"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

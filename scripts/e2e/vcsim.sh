@@ -2,12 +2,13 @@
 # vcsim.sh: vcsim as a vCenter of its own in a network namespace, for the end-to-end scripts of
 # private engines (e2e-plugin.sh, e2e-swarm.sh), sourced after lib.sh.
 
-# start_vcsim NS ADDR DIR PG...: run bin/vcsim in namespace NS listening on ADDR (any port) with
-# port groups PG, its pid in DIR/vcsim.pid and its log in DIR/vcsim.log, then export its
-# VIC_TARGET (login included) and VIC_THUMBPRINT. Its first line holds the password: root-only.
+# start_vcsim NS ADDR DIR HOSTS PG...: run bin/vcsim in namespace NS listening on ADDR (any
+# port) with HOSTS hosts in its cluster and port groups PG, its pid in DIR/vcsim.pid and its log
+# in DIR/vcsim.log, then export its VIC_TARGET (login included) and VIC_THUMBPRINT. Its first
+# line holds the password: root-only.
 start_vcsim() {
-	local ns=$1 addr=$2 dir=$3 pg args=()
-	shift 3
+	local ns=$1 addr=$2 dir=$3 pg args=(--cluster-hosts "$4")
+	shift 4
 	for pg in "$@"; do args+=(--portgroup "$pg"); done
 	(
 		umask 077
