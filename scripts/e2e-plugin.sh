@@ -99,6 +99,7 @@ kernel_objects() {
 
 header "a private engine, wired as an endpoint"
 ip netns del "$outside" 2>/dev/null || true
+nodes_lock
 run bash scripts/nodes.sh up 1
 expect_ok "scripts/nodes.sh up 1: a private dockerd in namespace vic-node-1"
 [ "$status" -eq 0 ] || finish

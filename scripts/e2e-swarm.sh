@@ -15,12 +15,10 @@
 #     its old tasks;
 #   - removing the services and the networks leaves no link, rule or filter on any node.
 #
-# The wires are in namespace vic-sw-outside, the machine outside the endpoints: a bridge
-# vic-sw-pub for the public port group (198.51.100.10/24; vcsim serves there too) and a bridge
-# vic-sw-bpg for the bridge port group. Node I (namespace vic-node-I) has a veth `public` on the
-# first (198.51.100.(1+I)/24) and a veth `bridge` on the second, with the MACs of endpoint VM I
-# of the VCH (`docker vic create --endpoints 3`): so each node's plugin knows which endpoint VM
-# it is, and keeps the container VMs of its own tasks. No testbed (and no wait for its lock).
+# The ground is scripts/swarm.sh: the VCH vch-swarm of three endpoint VMs on vcsim, node I being
+# endpoint VM I (its links carry that VM's MACs), the wires of the public and bridge port groups in
+# namespace vic-sw-outside, the machine outside the endpoints. No testbed (and no wait for its
+# lock); the private engines' lock (nodes_lock) keeps other runs of them out meanwhile.
 #
 #   scripts/e2e-swarm.sh              run every check
 #   E2E_STOP=1 scripts/e2e-swarm.sh   stop at the first failed check
@@ -33,8 +31,6 @@ set -euo pipefail
 # run_until, expect_ok and expect_out (the rest of it is the testbed's, unused here).
 # shellcheck source=scripts/e2e/endpoint/expect.sh
 . "$(dirname "$0")/e2e/endpoint/expect.sh"
-# shellcheck source=scripts/e2e/vcsim.sh
-. "$(dirname "$0")/e2e/vcsim.sh"
 cd "$VIC_ROOT"
 
 [ "$(id -u)" -eq 0 ] || die "e2e-swarm.sh needs root (namespaces, private dockerd)"
@@ -45,23 +41,15 @@ out=$work/out err=$work/err
 export VIC_NODES_DIR=/tmp/vic-e2e-swarm-nodes
 nodes=3
 plugin=vic:latest
-outside=vic-sw-outside outside_ip=198.51.100.10
 image=vic-busybox:test
 net=vic-e2e-swnet web=vic-e2e-swweb edge=vic-e2e-swedge
 net2=vic-e2e-swnet2 other=vic-e2e-swother
-vch='vch-swarm'
-portgroups=(Docker-Public VIC-Bridge)
-
-# public_ip I: node I's address on the public port group.
-public_ip() { printf '198.51.100.%s' $((1 + $1)); }
 
 cleanup() {
 	if [ -n "${E2E_KEEP:-}" ]; then
-		say "E2E_KEEP is set: the swarm stays up (VIC_NODES_DIR=$VIC_NODES_DIR scripts/nodes.sh env; vcsim's target in $VIC_NODES_DIR/vcsim/vcsim.out; kill vcsim, then scripts/nodes.sh down and ip netns del $outside remove it)"
+		say "E2E_KEEP is set: the swarm stays up (VIC_NODES_DIR=$VIC_NODES_DIR scripts/swarm.sh env; scripts/swarm.sh down removes it)"
 	else
-		stop_vcsim "$VIC_NODES_DIR/vcsim"
-		bash scripts/nodes.sh down 2>&1 | sed 's/^/    /' || true
-		ip netns del "$outside" 2>/dev/null || true
+		bash scripts/swarm.sh down 2>&1 | sed 's/^/    /' || true
 	fi
 	rm -rf "$work"
 }
@@ -81,6 +69,9 @@ on() {
 	DOCKER_HOST=$(eval printf '%s' "\$VIC_NODE_${i}_HOST") "$@"
 }
 
+# public_ip I: node I's address on the public port group.
+public_ip() { eval printf '%s' "\$VIC_NODE_${1}_PUBLIC"; }
+
 # docker_vic ARGS...: the CLI plugin against vcsim, from the outside namespace.
 # shellcheck disable=SC2317 # run calls it
 docker_vic() {
@@ -89,79 +80,27 @@ docker_vic() {
 		ip netns exec "$outside" docker vic "$@"
 }
 
-header "three engines wired as endpoints"
-stop_vcsim "$VIC_NODES_DIR/vcsim" # of an earlier run kept with E2E_KEEP
-ip netns del "$outside" 2>/dev/null || true
-run bash scripts/nodes.sh up "$nodes"
-expect_ok "scripts/nodes.sh up $nodes: private engines in namespaces vic-node-1..$nodes"
+header "a VCH of three endpoints: three engines in one swarm"
+nodes_lock
+run bash scripts/swarm.sh up "$nodes"
+expect_out '^export VIC_SWARM_VCH=' "scripts/swarm.sh up $nodes: the VCH's endpoint VMs as private engines, the plugin on each, one swarm"
 [ "$status" -eq 0 ] || finish
 eval "$(grep '^export ' "$out")"
+eval "$(head -n 1 "$VIC_SWARM_VCSIM")"
 unset DOCKER_CONTEXT DOCKER_HOST
-ip netns add "$outside"
-ip -n "$outside" link set lo up
-ip -n "$outside" link add vic-sw-pub type bridge
-ip -n "$outside" addr add "$outside_ip/24" dev vic-sw-pub
-ip -n "$outside" link set vic-sw-pub up
-# The bridge port group's wire: an untagged bridge, as a port group is.
-ip -n "$outside" link add vic-sw-bpg type bridge
-ip -n "$outside" link set vic-sw-bpg up
-run go build -o bin/vcsim ./vcsim
-expect_ok "go build bin/vcsim"
-run go build -o bin/docker-vic ./cli-plugin
-expect_ok "go build bin/docker-vic"
-mkdir -p "$VIC_NODES_DIR/docker-config/cli-plugins"
-install -m 0755 bin/docker-vic "$VIC_NODES_DIR/docker-config/cli-plugins/docker-vic"
-mkdir -p "$VIC_NODES_DIR/vcsim"
-start_vcsim "$outside" "$outside_ip" "$VIC_NODES_DIR/vcsim" "$nodes" "${portgroups[@]}"
-run docker_vic create --name "$vch" --endpoints "$nodes" --compute-resource /DC0/host/DC0_C0 --public-network Docker-Public \
-	--bridge-network VIC-Bridge --no-context --appliance-iso none --timeout 2m
-expect_ok "docker vic create $vch --endpoints $nodes on vcsim"
+vch=$VIC_SWARM_VCH outside=$VIC_SWARM_OUTSIDE outside_ip=$VIC_SWARM_OUTSIDE_IP
 run docker_vic ls
 expect_out "^vm-[0-9]+ +$vch .* $nodes +[0-9]+/[0-9]+ " "docker vic ls shows the $nodes endpoint VMs of $vch"
-# Node I is endpoint VM I: its links carry that VM's MACs, which is how its plugin knows it.
-run docker_vic inspect "$vch" --format json
-nics=$(jq -r '.Endpoints[] | .Number as $n | .NICs[] | "\($n) \(.PortGroup) \(.MAC)"' "$out")
 for i in $(seq 1 "$nodes"); do
-	ns=vic-node-$i
-	public_mac=$(awk -v n="$i" '$1 == n && $2 == "Docker-Public" {print $3}' <<<"$nics")
-	bridge_mac=$(awk -v n="$i" '$1 == n && $2 == "VIC-Bridge" {print $3}' <<<"$nics")
-	if [ -z "$public_mac" ] || [ -z "$bridge_mac" ]; then die "docker vic inspect $vch shows no public or bridge NIC of endpoint $i"; fi
-	ip link add public netns "$ns" address "$public_mac" type veth peer name "vic-sw-pub$i" netns "$outside"
-	ip link add bridge netns "$ns" address "$bridge_mac" type veth peer name "vic-sw-bpg$i" netns "$outside"
-	ip -n "$outside" link set "vic-sw-pub$i" master vic-sw-pub up
-	ip -n "$outside" link set "vic-sw-bpg$i" master vic-sw-bpg up
-	ip -n "$ns" addr add "$(public_ip "$i")/24" dev public
-	ip -n "$ns" link set public up
-	ip -n "$ns" link set bridge up
+	run on "$i" docker plugin inspect -f '{{.Enabled}} {{.Settings.Env}}' "$plugin"
+	expect_out "^true .*VIC_SWARM=true" "node $i: the plugin $plugin is enabled, with VIC_SWARM=true"
 done
-run bash scripts/plugin.sh
-expect_out 'docker plugin create' "scripts/plugin.sh assembles bin/plugin"
-for i in $(seq 1 "$nodes"); do
-	d=$VIC_NODES_DIR/node-$i
-	mkdir -p "$d/conf" "$d/state"
-	target=$(vcsim_credentials "$d/conf/credentials")
-	run on "$i" bash scripts/image.sh
-	expect_ok "node $i: scripts/image.sh imports $image"
-	run on "$i" docker plugin create "$plugin" bin/plugin
-	expect_ok "node $i: docker plugin create $plugin"
-	run on "$i" docker plugin set "$plugin" "VIC_VCH=$vch" "VIC_TARGET=$target" "VIC_THUMBPRINT=$VIC_THUMBPRINT" \
-		VIC_SWARM=true VIC_LOG_LEVEL=debug \
-		"config.source=$d/conf" "state.source=$d/state"
-	expect_ok "node $i: docker plugin set: the VCH, vSphere, VIC_SWARM=true"
-	run on "$i" docker plugin enable "$plugin"
-	expect_ok "node $i: docker plugin enable $plugin"
-done
-
-header "one swarm"
-run on 1 docker swarm init --advertise-addr "$(public_ip 1)"
-expect_ok "node 1: docker swarm init --advertise-addr $(public_ip 1)"
-token=$(on 1 docker swarm join-token -q worker)
-for i in $(seq 2 "$nodes"); do
-	run on "$i" docker swarm join --token "$token" "$(public_ip 1):2377"
-	expect_ok "node $i: docker swarm join"
-done
-run on 1 docker node ls --format '{{.Hostname}} {{.Status}}'
-expect_out "vic-node-$nodes Ready" "docker node ls: $nodes nodes ready"
+run on 1 docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}'
+if [ "$status" -eq 0 ] && [ "$(grep -c ' Ready' "$out")" -eq "$nodes" ] && grep -q '^vic-node-1 Ready Leader' "$out"; then
+	pass "docker node ls: $nodes nodes ready, node 1 the leader"
+else
+	fail "docker node ls: $nodes nodes ready, node 1 the leader" "$nodes Ready lines"
+fi
 
 header "a vic network of swarm scope and a service of 6 replicas"
 run on 1 docker network create -d "$plugin" --ipam-driver "$plugin" --attachable "$net"

@@ -140,3 +140,15 @@ leave_testbed() {
 	rm -rf "$work"
 	return "$rc"
 }
+
+# nodes_lock: wait for, then hold until the calling script ends, the lock of the private engines
+# (scripts/nodes.sh): their namespaces are vic-node-I whatever VIC_NODES_DIR says, so two scripts
+# using them at once would tear each other's down. The lock is file descriptor 8; nodes.sh and
+# vcsim close it in the processes they leave running.
+nodes_lock() {
+	exec 8>/run/lock/vic-nodes.lock
+	if ! flock -n 8; then
+		say "waiting for another run of the private engines (scripts/nodes.sh) to finish" >&2
+		flock 8
+	fi
+}

@@ -54,7 +54,7 @@ start() {
 			exec dockerd --data-root "$2/data" --exec-root /run/docker --pidfile "$2/docker.pid" \
 				--config-file "$2/daemon.json" -H unix:///run/docker.sock -H "unix://$2/docker.sock" \
 				--bridge none
-		' vic-node "$(ns "$i")" "$d" >>"$d/dockerd.log" 2>&1 </dev/null &
+		' vic-node "$(ns "$i")" "$d" >>"$d/dockerd.log" 2>&1 </dev/null 8>&- &
 	pid=$!
 	for _ in $(seq 1 $((START_WAIT * 5))); do
 		if docker -H "unix://$d/docker.sock" version >/dev/null 2>&1; then

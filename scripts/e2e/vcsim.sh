@@ -12,7 +12,7 @@ start_vcsim() {
 	for pg in "$@"; do args+=(--portgroup "$pg"); done
 	(
 		umask 077
-		ip netns exec "$ns" bin/vcsim --listen "$addr:0" "${args[@]}" >"$dir/vcsim.out" 2>"$dir/vcsim.log" &
+		ip netns exec "$ns" bin/vcsim --listen "$addr:0" "${args[@]}" >"$dir/vcsim.out" 2>"$dir/vcsim.log" 8>&- &
 		echo $! >"$dir/vcsim.pid"
 	)
 	for _ in $(seq 1 100); do
