@@ -51,10 +51,11 @@ func (d *Driver) spanNets(n *Network, gone string) []span.Net {
 
 // applySpans programs the filter for the spanning networks with n and without gone.
 func (d *Driver) applySpans(n *Network, gone string) error {
-	if d.spans == nil {
-		return nil
+	nets := d.spanNets(n, gone)
+	if d.spans == nil || !d.swarm && len(nets) == 0 {
+		return nil // an endpoint outside a swarm never touches the filter
 	}
-	if err := d.spans.Apply(d.spanNets(n, gone)); err != nil {
+	if err := d.spans.Apply(nets); err != nil {
 		return fmt.Errorf("programming the span filter: %w", err)
 	}
 	return nil

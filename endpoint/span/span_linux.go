@@ -46,6 +46,9 @@ func (f *Filter) Apply(nets []Net) error {
 		return err
 	}
 	return f.do(func(c *nftables.Conn) {
+		if len(rules) == 0 && !hasTable(c) {
+			return // nothing to remove: a kernel without the bridge family is fine
+		}
 		// add, delete: gone whether or not it existed; then made again if needed.
 		c.AddTable(table)
 		c.DelTable(table)
@@ -62,6 +65,20 @@ func (f *Filter) Apply(nets []Net) error {
 			c.AddRule(&nftables.Rule{Table: table, Chain: made[r.Chain], Exprs: exprs(r)})
 		}
 	})
+}
+
+// hasTable reports whether the table exists; a failed listing (no bridge family) means no.
+func hasTable(c *nftables.Conn) bool {
+	tables, err := c.ListTablesOfFamily(nftables.TableFamilyBridge)
+	if err != nil {
+		return false
+	}
+	for _, t := range tables {
+		if t.Name == TableName {
+			return true
+		}
+	}
+	return false
 }
 
 // Teardown removes the table.
