@@ -11,6 +11,8 @@
 #      parent link   median ratio <= 1.05; on the DHCP container network, the lease included
 #   6. 500 containers on vic networks (300 publishing a port): vic-endpoint's restart until every
 #      link and rule is back < 1 s, and its memory per container
+#   7, 8. the swarm's figures (scripts/bench-swarm.sh, section swarm): TCP across two endpoints
+#      vic / overlay >= 1.2, docker service scale 0 -> 30 vic / overlay <= 1.1
 # Every byte of traffic goes to loopback or to containers and namespaces on this machine. About
 # 15-20 minutes, most of it starting and removing the 500 containers.
 #
@@ -36,7 +38,7 @@ NAT_RUNS=${BENCH_NAT_RUNS:-25}
 TCP_SECONDS=${BENCH_TCP_SECONDS:-3}
 TCP_ROUNDS=${BENCH_TCP_ROUNDS:-7}
 OUT=${BENCH_OUT:-$VIC_ROOT/BENCHMARKS.md}
-SECTIONS="run range tcp nat container scale vsphere appliance"
+SECTIONS="run range tcp nat container scale vsphere appliance swarm"
 ONLY=${BENCH_ONLY:-}
 for s in ${ONLY//,/ }; do
 	case " $SECTIONS " in *" $s "*) ;; *) die "BENCH_ONLY names section '$s': the sections are ${SECTIONS// /, }" ;; esac
@@ -897,4 +899,10 @@ APPL
 		} >>"$OUT"
 		say "bench: appended the appliance's figures to ${OUT#"$VIC_ROOT"/}"
 	fi
+fi
+
+# --- the swarm: three endpoints ------------------------------------------------------------------------
+# On private engines, not the testbed: scripts/bench-swarm.sh appends its own section.
+if want swarm; then
+	bash scripts/bench-swarm.sh "$OUT" || say "bench: the swarm's figures failed; BENCHMARKS.md has no section for them"
 fi
