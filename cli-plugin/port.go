@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,7 +40,7 @@ type socketFetcher struct {
 // Ports implements portsFetcher, with advice on where and how to run the command when the
 // daemon cannot be asked.
 func (s socketFetcher) Ports(ctx context.Context) (*portsapi.Answer, error) {
-	a, err := portsapi.Ask(ctx, s.path)
+	a, err := portsapi.Ask(ctx, s.socket())
 	switch {
 	case errors.Is(err, portsapi.ErrUnreachable):
 		return nil, fmt.Errorf("%w: run docker vic %s on the VCH endpoint, where vic-endpoint runs", err, s.command)
@@ -47,6 +48,28 @@ func (s socketFetcher) Ports(ctx context.Context) (*portsapi.Answer, error) {
 		return nil, fmt.Errorf("%w: run docker vic %s with sudo", err, s.command)
 	}
 	return a, err
+}
+
+// pluginSockets lists the sockets of the drivers running as a managed plugin: Docker gives each
+// plugin a directory of its own under /run/docker/plugins, named by the plugin's ID.
+var pluginSockets = func() ([]string, error) {
+	dir, name := filepath.Split(portsapi.DefaultSocket)
+	return filepath.Glob(filepath.Join(dir, "*", name))
+}
+
+// socket is the socket to ask: the one given, except that the default, when missing, gives way
+// to the managed plugin's (the drivers of a swarm node), if there is exactly one.
+func (s socketFetcher) socket() string {
+	if s.path != portsapi.DefaultSocket {
+		return s.path
+	}
+	if _, err := os.Stat(s.path); err == nil {
+		return s.path
+	}
+	if found, err := pluginSockets(); err == nil && len(found) == 1 {
+		return found[0]
+	}
+	return s.path
 }
 
 // daemonSocket is the socket flag's default: $VIC_ENDPOINT_SOCKET, else the plugin socket.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -158,4 +159,19 @@ func TestPortEndpointSocketFromEnvironment(t *testing.T) {
 	assert.Equal(t, daemonSocket(getenv), "/run/docker/plugins/vic.sock")
 	env[portsapi.EnvSocket] = "/tmp/vic.sock"
 	assert.Equal(t, daemonSocket(getenv), "/tmp/vic.sock")
+}
+
+// On a swarm node the drivers run as a managed plugin, whose socket lies in the plugin's own
+// directory: the default socket, missing, gives way to it; a socket given is kept.
+func TestPortFindsTheManagedPluginsSocket(t *testing.T) {
+	defer func(old func() ([]string, error)) { pluginSockets = old }(pluginSockets)
+	found := []string{"/run/docker/plugins/0123abcd/vic.sock"}
+	pluginSockets = func() ([]string, error) { return found, nil }
+	if _, err := os.Stat(portsapi.DefaultSocket); err == nil {
+		t.Skip("this machine serves the legacy socket, which wins")
+	}
+	assert.Equal(t, socketFetcher{path: portsapi.DefaultSocket}.socket(), found[0])
+	assert.Equal(t, socketFetcher{path: "/tmp/vic.sock"}.socket(), "/tmp/vic.sock")
+	found = append(found, "/run/docker/plugins/4567cdef/vic.sock")
+	assert.Equal(t, socketFetcher{path: portsapi.DefaultSocket}.socket(), portsapi.DefaultSocket)
 }

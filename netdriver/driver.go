@@ -267,6 +267,13 @@ func (d *Driver) restore(ctx context.Context, prune bool) error {
 	for _, name := range owned {
 		switch {
 		case known[name]:
+		case isSpanLink(name):
+			// A span holds no container's state, and one the filter does not know would be
+			// a door between networks: it goes whatever the state's word is worth.
+			d.log.Info("removing a span link of no network", "link", name)
+			if err := d.links.Delete(name); err != nil {
+				errs = append(errs, err)
+			}
 		case !prune:
 			d.log.Warn("a link of the vic driver belongs to no network or endpoint docker has: left in place, the next start with a sound state removes it", "link", name)
 		default:

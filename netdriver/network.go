@@ -2,7 +2,6 @@ package netdriver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -277,7 +276,10 @@ func (d *Driver) DeleteNetwork(ctx context.Context, r *network.DeleteNetworkRequ
 	n, ok := d.networks[r.NetworkID]
 	if !ok {
 		d.forgetHeld(r.NetworkID)
-		return errors.Join(d.links.DeleteBridge(link.BridgeName(r.NetworkID)), d.links.DeleteSpan(link.SpanOf(r.NetworkID, "", 0)))
+		if err := d.links.DeleteBridge(link.BridgeName(r.NetworkID)); err != nil {
+			return err
+		}
+		return d.deleteSpan(r.NetworkID)
 	}
 	if err := d.checkNoLiveEndpoints(n); err != nil {
 		return err
@@ -298,13 +300,17 @@ func (d *Driver) DeleteNetwork(ctx context.Context, r *network.DeleteNetworkRequ
 	if err := d.links.DeleteBridge(n.Bridge); err != nil {
 		return err
 	}
+	var spanErr error
 	if n.Span {
-		if err := d.deleteSpan(n.ID); err != nil {
-			return fmt.Errorf("network %s: %w", link.ShortID(n.ID), err)
-		}
+		// Docker forgets the network whatever the answer: so does the driver, and a span
+		// link left behind goes at the next start (restore).
+		spanErr = d.deleteSpan(n.ID)
 	}
 	if err := d.store.DeleteNetwork(n.ID); err != nil {
 		return fmt.Errorf("forgetting network %s: %w", link.ShortID(n.ID), err)
+	}
+	if spanErr != nil {
+		return fmt.Errorf("network %s: removing its span: %w", link.ShortID(n.ID), spanErr)
 	}
 	d.log.Info("network deleted", "network", link.ShortID(n.ID))
 	return nil

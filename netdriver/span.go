@@ -1,10 +1,12 @@
 package netdriver
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 
 	"github.com/docker-vic/docker-vic/endpoint/link"
 	"github.com/docker-vic/docker-vic/endpoint/span"
@@ -18,6 +20,26 @@ import (
 // SpanFilter programs the filter of the spanning networks: the whole set at each change.
 type SpanFilter interface {
 	Apply(nets []span.Net) error
+	// Holds reports whether the kernel holds the filter of nets as Apply left it.
+	Holds(nets []span.Net) (bool, error)
+}
+
+// RepairSpans programs the span filter again when the kernel no longer holds it (a flush of
+// the ruleset): without it, the networks would meet on the wire. It reports whether it did.
+func (d *Driver) RepairSpans(ctx context.Context) (bool, error) {
+	if err := d.acquire(ctx); err != nil {
+		return false, err
+	}
+	defer d.release()
+	nets := d.spanNets(nil, "")
+	if d.spans == nil || !d.swarm {
+		return false, nil
+	}
+	holds, err := d.spans.Holds(nets)
+	if err != nil || holds {
+		return false, err
+	}
+	return true, d.applySpans(nil, "")
 }
 
 // GatewayMAC is the MAC of a spanning network's gateway, the same on every endpoint so that a
@@ -56,7 +78,7 @@ func (d *Driver) applySpans(n *Network, gone string) error {
 		return nil // an endpoint outside a swarm never touches the filter
 	}
 	if err := d.spans.Apply(nets); err != nil {
-		return fmt.Errorf("programming the span filter: %w", err)
+		return fmt.Errorf("keeping the spanning networks apart: %w", err)
 	}
 	return nil
 }
@@ -65,7 +87,7 @@ func (d *Driver) applySpans(n *Network, gone string) error {
 // never on the wire, not even for a moment.
 func (d *Driver) ensureSpan(n *Network) error {
 	if d.uplink == "" {
-		return fmt.Errorf("network %s spans the swarm's endpoints over the bridge port group, which has no interface on this endpoint: give the endpoint VM a NIC on it, or map it with --uplink", link.ShortID(n.ID))
+		return fmt.Errorf("network %s spans the swarm's endpoints over the bridge port group, which has no interface on this endpoint: give the endpoint VM a NIC on it, or map it to one (the plugin's VIC_UPLINKS, vic-endpoint's --uplink)", link.ShortID(n.ID))
 	}
 	if err := d.applySpans(n, ""); err != nil {
 		return err
@@ -79,10 +101,33 @@ func (d *Driver) ensureSpan(n *Network) error {
 	return nil
 }
 
+// joinErrors joins errors on one line, "; " between them; none is nil.
+func joinErrors(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(errs))
+	for i, err := range errs {
+		msgs[i] = err.Error()
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+// isSpanLink reports whether a link of the driver is a span end or the trunk.
+func isSpanLink(name string) bool {
+	return name == link.TrunkName || strings.HasPrefix(name, link.SpanPortPrefix) || strings.HasPrefix(name, link.WirePrefix)
+}
+
 // deleteSpan removes the span of network id and reprograms the filter without it; the last
 // spanning network takes the trunk with it, which frees the uplink.
 func (d *Driver) deleteSpan(id string) error {
-	errs := []error{d.links.DeleteSpan(link.SpanOf(id, link.BridgeName(id), 0)), d.applySpans(nil, id)}
+	var errs []error
+	if err := d.links.DeleteSpan(link.SpanOf(id, link.BridgeName(id), 0)); err != nil {
+		errs = append(errs, err)
+	}
+	if err := d.applySpans(nil, id); err != nil {
+		errs = append(errs, err)
+	}
 	last := true
 	for _, o := range d.networks {
 		if o.Span && o.ID != id {
@@ -90,7 +135,9 @@ func (d *Driver) deleteSpan(id string) error {
 		}
 	}
 	if last {
-		errs = append(errs, d.links.DeleteTrunk())
+		if err := d.links.DeleteTrunk(); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	return errors.Join(errs...)
+	return joinErrors(errs)
 }

@@ -14,6 +14,9 @@ import (
 type fakeSpans struct{ nets []span.Net }
 
 func (f *fakeSpans) Apply(nets []span.Net) error { f.nets = nets; return nil }
+func (f *fakeSpans) Holds(nets []span.Net) (bool, error) {
+	return len(f.nets) == len(nets), nil
+}
 
 // swarmDriver is the rig's driver as a swarm node with uplink (none when "").
 func swarmDriver(t *testing.T, r *rig, uplink string) (*Driver, *fakeSpans) {
@@ -89,5 +92,57 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A span link of no network is a door between networks that the filter does not know: a
+// restart removes it even when the state cannot be trusted to prune the others. A driver
+// outside a swarm never touches the filter.
+func TestRestoreRemovesSpansOfNoNetwork(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	for _, name := range []string{link.SpanPortName(netA), link.WireName(netA), link.TrunkName, link.BridgeName(netA)} {
+		r.links.links[name] = "left over"
+	}
+	d, spans := swarmDriver(t, r, "ens224")
+	must(t, d.Restore(ctx, false))
+	for _, name := range []string{link.SpanPortName(netA), link.WireName(netA), link.TrunkName} {
+		if _, ok := r.links.links[name]; ok {
+			t.Fatalf("after a restore without pruning, %s is left: %v", name, r.links.links)
+		}
+	}
+	if _, ok := r.links.links[link.BridgeName(netA)]; !ok {
+		t.Fatalf("a restore without pruning removed bridge %s, which may carry containers", link.BridgeName(netA))
+	}
+	if len(spans.nets) != 0 {
+		t.Fatalf("the filter holds %+v with no spanning network", spans.nets)
+	}
+
+	counting := &countingSpans{}
+	local, err := New(Options{Store: r.store, Links: r.links, Firewall: r.firewall, Holder: r.holder, Public: public, Spans: counting})
+	must(t, err)
+	must(t, local.Restore(ctx, true))
+	if counting.calls != 0 {
+		t.Fatalf("a driver outside a swarm programmed the span filter %d times", counting.calls)
+	}
+}
+
+type countingSpans struct{ calls int }
+
+func (c *countingSpans) Apply([]span.Net) error         { c.calls++; return nil }
+func (c *countingSpans) Holds([]span.Net) (bool, error) { c.calls++; return true, nil }
+
+// The filter flushed away (the fake forgets it) is programmed again by the repair.
+func TestRepairSpansProgramsTheFilterAgain(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	d, spans := swarmDriver(t, r, "ens224")
+	must(t, d.CreateNetwork(ctx, createReq(netA, "172.20.0.0/16", "172.20.0.1/16", nil)))
+	if did, err := d.RepairSpans(ctx); did || err != nil {
+		t.Fatalf("RepairSpans of an intact filter = %v, %v; want nothing done", did, err)
+	}
+	spans.nets = nil
+	if did, err := d.RepairSpans(ctx); !did || err != nil || len(spans.nets) != 1 {
+		t.Fatalf("RepairSpans of a flushed filter = %v, %v, filter %+v; want it programmed again", did, err, spans.nets)
 	}
 }

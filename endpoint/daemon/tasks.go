@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/moby/moby/client"
 	"github.com/vishvananda/netlink"
@@ -16,6 +17,7 @@ import (
 	"github.com/docker-vic/docker-vic/endpoint/nat"
 	"github.com/docker-vic/docker-vic/endpoint/statedb"
 	"github.com/docker-vic/docker-vic/endpoint/uplink"
+	"github.com/docker-vic/docker-vic/netdriver"
 	"github.com/docker-vic/docker-vic/vsphere"
 )
 
@@ -93,6 +95,7 @@ func startTasks(bg *background, t tasks) {
 			log.Warn("repaired the nat rules", "missing", len(d.Missing), "extra", len(d.Extra))
 		})
 	}))
+	bg.run(afterRebuild(t.gate, func(ctx context.Context) { repairSpans(ctx, t.d.nd, t.o.WatchInterval, log) }))
 	bg.run(t.d.sandboxes.Run)
 	bg.run(afterRebuild(t.gate, func(ctx context.Context) { adoptLeases(ctx, t.d.ipd, t.leases, log) }))
 	bg.run(func(ctx context.Context) { keepBackups(ctx, t.st, log) })
@@ -118,5 +121,25 @@ func startTasks(bg *background, t tasks) {
 		bg.run(afterRebuild(t.gate, func(ctx context.Context) {
 			watchDocker(ctx, t.api, t.d, t.o.DriverName, vms, t.v.Config.Bridge.PortGroup, t.live, log)
 		}))
+	}
+}
+
+// repairSpans checks the span filter of a swarm's networks every interval and programs it
+// again when the kernel lost it, until ctx ends.
+func repairSpans(ctx context.Context, nd *netdriver.Driver, interval time.Duration, log *slog.Logger) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		switch did, err := nd.RepairSpans(ctx); {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("checking the span filter failed", "error", err)
+		case did:
+			log.Warn("repaired the span filter: the spanning networks are kept apart again")
+		}
 	}
 }

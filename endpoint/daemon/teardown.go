@@ -40,9 +40,6 @@ func Teardown(ctx context.Context, stateDir string) error {
 	if err := firewall.Teardown(ctx); err != nil {
 		errs = append(errs, err)
 	}
-	if err := span.New("").Teardown(); err != nil {
-		errs = append(errs, err)
-	}
 	nl, err := netlink.NewHandle()
 	if err != nil {
 		return errors.Join(append(errs, fmt.Errorf("opening a netlink handle: %w", err))...)
@@ -57,6 +54,10 @@ func Teardown(ctx context.Context, stateDir string) error {
 		if err := links.Delete(name); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	// The span filter goes last: no span link is left open meanwhile.
+	if err := span.New("").Teardown(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -58,6 +58,13 @@ const (
 	ARPSenderOutside
 	// ARPForGateway matches ARP asking for Rule.Gateway.
 	ARPForGateway
+	// FromGateway matches IPv4 from, and ARP whose sender is, Rule.Gateway: only the endpoint
+	// itself speaks for the gateway, and never on the wire.
+	IPv4FromGateway
+	ARPFromGateway
+	// UnknownWire matches every frame through a wire end (Rule.Link a prefix) other than the
+	// ends in Rule.Known: a span the filter does not know is closed, not open.
+	UnknownWire
 )
 
 // Rule is one rule of the table; each drops what it matches.
@@ -70,14 +77,12 @@ type Rule struct {
 	Match   Match
 	Subnet  netip.Prefix
 	Gateway netip.Addr
+	Known   []string
 }
 
 // String is the rule in nft's words.
 func (r Rule) String() string {
-	dir := "iifname"
-	if r.Out {
-		dir = "oifname"
-	}
+	dir := dirName(r.Out)
 	m := ""
 	switch r.Match {
 	case NotIPv4OrARP:
@@ -88,8 +93,23 @@ func (r Rule) String() string {
 		m = " arp saddr ip != " + r.Subnet.String()
 	case ARPForGateway:
 		m = " arp daddr ip " + r.Gateway.String()
+	case IPv4FromGateway:
+		m = " ip saddr " + r.Gateway.String()
+	case ARPFromGateway:
+		m = " arp saddr ip " + r.Gateway.String()
+	case UnknownWire:
+		for _, k := range r.Known {
+			m += fmt.Sprintf(" %s != %q", dirName(r.Out), k)
+		}
 	}
 	return fmt.Sprintf("chain %s: %s %q%s drop", r.Chain, dir, r.Link, m)
+}
+
+func dirName(out bool) string {
+	if out {
+		return "oifname"
+	}
+	return "iifname"
 }
 
 // portPrefix and wirePrefix name the span's ends (link.SpanPortPrefix and link.WirePrefix; repeated here
@@ -104,6 +124,7 @@ func Rules(nets []Net) ([]Rule, error) {
 	sorted := append([]Net(nil), nets...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Port < sorted[j].Port })
 	out := []Rule{{Chain: ChainOutput, Out: true, Link: portPrefix + "*"}}
+	var known []string
 	for _, n := range sorted {
 		if err := n.check(); err != nil {
 			return nil, err
@@ -114,9 +135,15 @@ func Rules(nets []Net) ([]Rule, error) {
 			out = append(out,
 				Rule{Chain: ChainForward, Out: out2, Link: n.Wire, Match: NotIPv4OrARP},
 				Rule{Chain: ChainForward, Out: out2, Link: n.Wire, Match: IPv4SourceOutside, Subnet: s},
-				Rule{Chain: ChainForward, Out: out2, Link: n.Wire, Match: ARPSenderOutside, Subnet: s})
+				Rule{Chain: ChainForward, Out: out2, Link: n.Wire, Match: ARPSenderOutside, Subnet: s},
+				Rule{Chain: ChainForward, Out: out2, Link: n.Wire, Match: IPv4FromGateway, Gateway: gw},
+				Rule{Chain: ChainForward, Out: out2, Link: n.Wire, Match: ARPFromGateway, Gateway: gw})
 		}
 		out = append(out, Rule{Chain: ChainForward, Out: true, Link: n.Wire, Match: ARPForGateway, Gateway: gw})
+		known = append(known, n.Wire)
+	}
+	for _, out2 := range []bool{false, true} {
+		out = append(out, Rule{Chain: ChainForward, Out: out2, Link: wirePrefix + "*", Match: UnknownWire, Known: known})
 	}
 	return out, nil
 }

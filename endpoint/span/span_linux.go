@@ -67,11 +67,12 @@ func (f *Filter) Apply(nets []Net) error {
 	})
 }
 
-// hasTable reports whether the table exists; a failed listing (no bridge family) means no.
+// hasTable reports whether the table may exist: a kernel without the bridge family lists none,
+// and a listing that fails says nothing, so the removal is tried (and says why it fails).
 func hasTable(c *nftables.Conn) bool {
 	tables, err := c.ListTablesOfFamily(nftables.TableFamilyBridge)
 	if err != nil {
-		return false
+		return true
 	}
 	for _, t := range tables {
 		if t.Name == TableName {
@@ -79,6 +80,34 @@ func hasTable(c *nftables.Conn) bool {
 		}
 	}
 	return false
+}
+
+// Holds reports whether the table holds the rules of nets: as many as Rules gives, chain by
+// chain (what a flush of the ruleset, or another program, would change).
+func (f *Filter) Holds(nets []Net) (bool, error) {
+	rules, err := Rules(nets)
+	if err != nil {
+		return false, err
+	}
+	want := map[string]int{}
+	for _, r := range rules {
+		want[r.Chain]++
+	}
+	holds := true
+	err = f.do(func(c *nftables.Conn) {
+		if !hasTable(c) {
+			holds = len(rules) == 0
+			return
+		}
+		for _, ch := range chains {
+			got, err := c.GetRules(table, &nftables.Chain{Name: ch.name, Table: table})
+			if err != nil || len(got) != want[ch.name] {
+				holds = false
+				return
+			}
+		}
+	})
+	return holds, err
 }
 
 // Teardown removes the table.
@@ -128,13 +157,30 @@ func exprs(r Rule) []expr.Any {
 	case ARPSenderOutside:
 		out = append(out, outside(unix.ETH_P_ARP, arpSenderIP, r)...)
 	case ARPForGateway:
-		gw := r.Gateway.As4()
-		out = append(out, loadProtocol(),
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: etherType(unix.ETH_P_ARP)},
-			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: arpTargetIP, Len: 4},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: gw[:]})
+		out = append(out, is(unix.ETH_P_ARP, arpTargetIP, r)...)
+	case IPv4FromGateway:
+		out = append(out, is(unix.ETH_P_IP, ipv4SourceIP, r)...)
+	case ARPFromGateway:
+		out = append(out, is(unix.ETH_P_ARP, arpSenderIP, r)...)
+	case UnknownWire:
+		// The name is still in register 1: it differs from each known end.
+		for _, k := range r.Known {
+			out = append(out, &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: append([]byte(k), 0)})
+		}
 	}
 	return append(out, &expr.Verdict{Kind: expr.VerdictDrop})
+}
+
+// is matches a frame of ether type et whose address at offset of the network header is
+// r.Gateway.
+func is(et uint16, offset uint32, r Rule) []expr.Any {
+	gw := r.Gateway.As4()
+	return []expr.Any{
+		loadProtocol(),
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: etherType(et)},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: 4},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: gw[:]},
+	}
 }
 
 // outside matches a frame of ether type et whose address at offset of the network header lies

@@ -142,6 +142,17 @@ func TestSpanKeepsNetworksApartAndGatewaysLocal(t *testing.T) {
 		}
 	}
 
+	// A flush of the ruleset is seen, so that the daemon programs the filter again.
+	f := span.New(b.endpoints[1].Name)
+	if holds, err := f.Holds(filtered); !holds || err != nil {
+		t.Fatalf("Holds of the filter just applied = %v, %v", holds, err)
+	}
+	run(t, b.endpoints[1], "nft", "flush", "ruleset")
+	if holds, err := f.Holds(filtered); holds || err != nil {
+		t.Fatalf("Holds after nft flush ruleset = %v, %v; want false", holds, err)
+	}
+	must(t, f.Apply(filtered))
+
 	for _, ep := range b.endpoints {
 		must(t, span.New(ep.Name).Teardown())
 		if out := run(t, ep, "nft", "list", "tables"); strings.Contains(out, "bridge "+span.TableName) {

@@ -24,15 +24,26 @@ func TestRulesKeepNetworksApartAndGatewaysLocal(t *testing.T) {
 		`chain forward: iifname "vw-aaa" meta protocol != { ip, arp } drop`,
 		`chain forward: iifname "vw-aaa" ip saddr != 172.16.0.0/16 drop`,
 		`chain forward: iifname "vw-aaa" arp saddr ip != 172.16.0.0/16 drop`,
+		`chain forward: iifname "vw-aaa" ip saddr 172.16.0.1 drop`,
+		`chain forward: iifname "vw-aaa" arp saddr ip 172.16.0.1 drop`,
 		`chain forward: oifname "vw-aaa" meta protocol != { ip, arp } drop`,
 		`chain forward: oifname "vw-aaa" ip saddr != 172.16.0.0/16 drop`,
 		`chain forward: oifname "vw-aaa" arp saddr ip != 172.16.0.0/16 drop`,
+		`chain forward: oifname "vw-aaa" ip saddr 172.16.0.1 drop`,
+		`chain forward: oifname "vw-aaa" arp saddr ip 172.16.0.1 drop`,
 		`chain forward: oifname "vw-aaa" arp daddr ip 172.16.0.1 drop`,
 	}
 	if g := strings.Join(got[:len(want)], "\n"); g != strings.Join(want, "\n") {
 		t.Fatalf("rules:\n%s\nwant:\n%s", g, strings.Join(want, "\n"))
 	}
-	if len(got) != 1+2*(len(want)-1) || !strings.Contains(got[len(got)-1], `"vw-bbb" arp daddr ip 172.17.0.1`) {
+	closed := []string{
+		`chain forward: iifname "vw-*" iifname != "vw-aaa" iifname != "vw-bbb" drop`,
+		`chain forward: oifname "vw-*" oifname != "vw-aaa" oifname != "vw-bbb" drop`,
+	}
+	if g := strings.Join(got[len(got)-2:], "\n"); g != strings.Join(closed, "\n") {
+		t.Fatalf("the rules end with:\n%s\nwant the unknown wire ends closed:\n%s", g, strings.Join(closed, "\n"))
+	}
+	if len(got) != 1+2*(len(want)-1)+2 || !strings.Contains(got[len(got)-3], `"vw-bbb" arp daddr ip 172.17.0.1`) {
 		t.Fatalf("the second network's rules are missing or out of order:\n%s", strings.Join(got, "\n"))
 	}
 	if rules, err := Rules(nil); err != nil || rules != nil {

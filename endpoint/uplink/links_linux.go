@@ -8,7 +8,9 @@ import (
 	"github.com/vishvananda/netlink"
 )
 
-// List reads the local interfaces and their global IPv4 addresses through nl.
+// List reads the local interfaces and their global IPv4 addresses through nl. Bridges are not
+// interfaces of the VM: a bridge takes the MAC of one of its ports (the trunk of a swarm's
+// spanning networks, the bridge port group's NIC's), and must never be matched for it.
 func List(nl *netlink.Handle) ([]Link, error) {
 	all, err := nl.LinkList()
 	if err != nil {
@@ -16,6 +18,9 @@ func List(nl *netlink.Handle) ([]Link, error) {
 	}
 	var out []Link
 	for _, l := range all {
+		if _, bridge := l.(*netlink.Bridge); bridge {
+			continue
+		}
 		a := l.Attrs()
 		ll := Link{Name: a.Name, MAC: a.HardwareAddr.String()}
 		addrs, err := nl.AddrList(l, netlink.FAMILY_V4)

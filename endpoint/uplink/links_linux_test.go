@@ -34,6 +34,9 @@ func TestList(t *testing.T) {
 		assert.NilError(t, ns.Link.AddrAdd(l, addr))
 	}
 
+	// A bridge holding up0 takes its MAC: the trunk of a swarm's spanning networks does.
+	assert.NilError(t, ns.Link.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "vt-trunk", HardwareAddr: mac}}))
+
 	links, err := List(ns.Link)
 	assert.NilError(t, err)
 	got := map[string]Link{}
@@ -43,4 +46,6 @@ func TestList(t *testing.T) {
 	want := Link{Name: "up0", MAC: "00:50:56:aa:bb:01", Addrs: []netip.Prefix{netip.MustParsePrefix("198.51.100.2/24")}}
 	assert.Equal(t, fmt.Sprint(got["up0"]), fmt.Sprint(want))
 	assert.Equal(t, len(got["lo"].Addrs), 0, "lo's 127.0.0.1 has host scope")
+	_, listed := got["vt-trunk"]
+	assert.Assert(t, !listed, "a bridge is listed: it would be matched for its port's MAC")
 }
