@@ -138,7 +138,7 @@ func checkEndpoints(t *testing.T, ctx context.Context, c *vim25.Client, name str
 
 func TestCreateSeveralEndpoints(t *testing.T) {
 	vcenter(t, func(ctx context.Context, c *vim25.Client) {
-		addPortgroup(t, ctx, c, "vch1", nil)
+		addPortgroup(t, ctx, c, "vch1", sim.MACLearning())
 		m, progress := newManager(c)
 		cfg := newConfig("vch1")
 		cfg.Endpoints = 2
@@ -193,7 +193,7 @@ func TestCreateRefusesEndpoints(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			runModel(t, tc.model(), func(ctx context.Context, c *vim25.Client) {
-				addPortgroup(t, ctx, c, "vch1", nil)
+				addPortgroup(t, ctx, c, "vch1", sim.MACLearning())
 				before := readInventory(t, ctx, c)
 				m, _ := newManager(c)
 				cfg := newConfig("vch1")
@@ -219,7 +219,7 @@ func TestCreateRefusesEndpoints(t *testing.T) {
 
 func TestConfigureScalesEndpoints(t *testing.T) {
 	runModel(t, threeHosts(), func(ctx context.Context, c *vim25.Client) {
-		addPortgroup(t, ctx, c, "vch1", nil)
+		addPortgroup(t, ctx, c, "vch1", sim.MACLearning())
 		addPortgroup(t, ctx, c, "cn1", sim.MACLearning())
 		m, _ := newManager(c)
 		mustCreate(t, ctx, m, newConfig("vch1"))
@@ -281,7 +281,7 @@ func TestConfigureScalesEndpoints(t *testing.T) {
 // stored revision are as before.
 func TestConfigureScaleRollsBack(t *testing.T) {
 	runModel(t, threeHosts(), func(ctx context.Context, c *vim25.Client) {
-		addPortgroup(t, ctx, c, "vch1", nil)
+		addPortgroup(t, ctx, c, "vch1", sim.MACLearning())
 		addPortgroup(t, ctx, c, "cn1", sim.MACLearning())
 		m, progress := newManager(c)
 		cfg := newConfig("vch1")
@@ -319,7 +319,7 @@ func TestConfigureScaleRollsBack(t *testing.T) {
 // and scaling down drops the addresses of the endpoints that go.
 func TestConfigureScalesStaticEndpoints(t *testing.T) {
 	runModel(t, threeHosts(), func(ctx context.Context, c *vim25.Client) {
-		addPortgroup(t, ctx, c, "vch1", nil)
+		addPortgroup(t, ctx, c, "vch1", sim.MACLearning())
 		m, _ := newManager(c)
 		cfg := newConfig("vch1")
 		cfg.Endpoints = 2
@@ -359,7 +359,7 @@ func TestConfigureScalesStaticEndpoints(t *testing.T) {
 
 func TestRemoveFindsEveryEndpoint(t *testing.T) {
 	vcenter(t, func(ctx context.Context, c *vim25.Client) {
-		addPortgroup(t, ctx, c, "vch1", nil)
+		addPortgroup(t, ctx, c, "vch1", sim.MACLearning())
 		m, _ := newManager(c)
 		cfg := newConfig("vch1")
 		cfg.Endpoints = 2
@@ -385,7 +385,7 @@ func TestRemoveFindsEveryEndpoint(t *testing.T) {
 // puts the second back: configure writes endpoint VM 1, the VCH's record, last.
 func TestConfigureRestoresTheOtherEndpoints(t *testing.T) {
 	vcenter(t, func(ctx context.Context, c *vim25.Client) {
-		addPortgroup(t, ctx, c, "vch1", nil)
+		addPortgroup(t, ctx, c, "vch1", sim.MACLearning())
 		addPortgroup(t, ctx, c, "cn1", sim.MACLearning())
 		m, progress := newManager(c)
 		cfg := newConfig("vch1")

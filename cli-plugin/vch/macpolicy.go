@@ -101,7 +101,7 @@ func hostPortgroupMACPolicy(info *types.HostNetworkInfo, name string) (macPolicy
 
 // checkMACPolicy refuses a container network whose port group drops frames from the
 // containers' MACs. NSX networks pass: NSX manages MACs of its own.
-func (k *checker) checkMACPolicy(ctx context.Context, pg *vsphere.PortGroup) error {
+func (k *checker) checkMACPolicy(ctx context.Context, flag string, pg *vsphere.PortGroup) error {
 	var blocked string
 	switch {
 	case pg == nil, pg.NSX():
@@ -117,8 +117,11 @@ func (k *checker) checkMACPolicy(ctx context.Context, pg *vsphere.PortGroup) err
 	if blocked == "" {
 		return nil
 	}
-	return &config.Error{Flag: "--container-network", Value: pg.Name(),
-		Rule: "the port group blocks container MACs: " + blocked + "; allow forged transmits and promiscuous mode, or enable MAC learning, on the port group"}
+	rule := "the port group blocks container MACs: " + blocked + "; allow forged transmits and promiscuous mode, or enable MAC learning, on the port group"
+	if flag == "--bridge-network" {
+		rule = "the port group blocks container MACs, which the bridge networks of several endpoints carry between them: " + blocked + "; allow forged transmits and promiscuous mode, or enable MAC learning, on the port group"
+	}
+	return &config.Error{Flag: flag, Value: pg.Name(), Rule: rule}
 }
 
 // hostMACBlock checks a standard port group on every host that runs the VCH.

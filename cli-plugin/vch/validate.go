@@ -48,7 +48,8 @@ type checker struct {
 // checkPortGroups applies the inventory rules to the port groups of cfg named in only (all of
 // them when only is nil): each exists, bridge and container networks are distributed on vCenter,
 // the bridge port group belongs to no other VCH and no other VCH's bridge is used here, and
-// container networks let the endpoint send frames with the containers' MACs.
+// container networks (and with several endpoints, the bridge port group) let the endpoint send
+// frames with the containers' MACs.
 func (k *checker) checkPortGroups(ctx context.Context, cfg *config.Config, only map[string]bool) error {
 	for _, u := range uses(cfg) {
 		if only != nil && !only[u.portGroup] {
@@ -72,7 +73,14 @@ func (k *checker) checkPortGroups(ctx context.Context, cfg *config.Config, only 
 		if only != nil && !only[n.PortGroup] {
 			continue
 		}
-		if err := k.checkMACPolicy(ctx, k.snap.PortGroup(n.PortGroup)); err != nil {
+		if err := k.checkMACPolicy(ctx, "--container-network", k.snap.PortGroup(n.PortGroup)); err != nil {
+			return err
+		}
+	}
+	// Several endpoints run one swarm whose bridge networks span them over the bridge port
+	// group: the containers' MACs cross it, as on a container network.
+	if bridge := cfg.Bridge.PortGroup; cfg.Endpoints > 1 && (only == nil || only[bridge]) {
+		if err := k.checkMACPolicy(ctx, "--bridge-network", k.snap.PortGroup(bridge)); err != nil {
 			return err
 		}
 	}

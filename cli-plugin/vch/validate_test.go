@@ -141,6 +141,18 @@ func TestCreateValidation(t *testing.T) {
 			rule: "the port group blocks container MACs: promiscuous mode is rejected;",
 		},
 		{
+			name:  "BridgeOfSeveralEndpointsBlocksMACs",
+			setup: withPortgroup("bpg", sim.LegacySecurity(false, true)),
+			cfg: func() *config.Config {
+				cfg := newConfig("vch1")
+				cfg.Bridge.PortGroup = "bpg"
+				cfg.Endpoints = 2
+				return cfg
+			},
+			flag: "--bridge-network", value: "bpg",
+			rule: "the port group blocks container MACs, which the bridge networks of several endpoints carry between them: forged transmits is rejected;",
+		},
+		{
 			name:  "NoSecurityPolicy",
 			setup: withPortgroup("cn", nil),
 			cfg:   func() *config.Config { return newConfig("vch1", "cn") },
