@@ -492,4 +492,10 @@ func TestRequestPoolKeepsTheSwarmsSpaceApart(t *testing.T) {
 	if next := requestPool(t, d, ipam.RequestPoolRequest{AddressSpace: GlobalAddressSpace}); next.Pool != "172.17.0.0/16" {
 		t.Fatalf("the swarm's second pool = %s, want 172.17.0.0/16", next.Pool)
 	}
+	// A pool of the engine's own (a network made before the swarm) is no subnet for the
+	// swarm to pick: each node would ask for it again in its own space.
+	requestPool(t, d, ipam.RequestPoolRequest{AddressSpace: LocalAddressSpace, Pool: "172.18.0.0/16"})
+	if next := requestPool(t, d, ipam.RequestPoolRequest{AddressSpace: GlobalAddressSpace}); next.Pool != "172.19.0.0/16" {
+		t.Fatalf("the swarm's third pool = %s, want 172.19.0.0/16 past the engine's own 172.18.0.0/16", next.Pool)
+	}
 }

@@ -48,7 +48,7 @@ func (d *Driver) RequestPool(ctx context.Context, req *ipam.RequestPoolRequest) 
 		if err != nil {
 			return err
 		}
-		if pool, err = placePool(cfg, plan, sameSpace(pools, plan.pool.Swarm), host); err != nil {
+		if pool, err = placePool(cfg, plan, pools, host); err != nil {
 			return err
 		}
 		return tx.PutPool(pool)
@@ -197,10 +197,17 @@ func sameSpace(pools []Pool, swarm bool) []Pool {
 	return out
 }
 
-// placePool completes a plan against the pools already allocated and the endpoint VM's own
-// subnets: it picks the subnet of a default pool, refuses overlaps, and names the pool.
-func placePool(cfg *config.Config, plan poolPlan, pools []Pool, host []hostnets.Subnet) (Pool, error) {
+// placePool completes a plan against the pools already allocated (all, of both spaces) and
+// the endpoint VM's own subnets: it picks the subnet of a default pool, refuses overlaps, and names the pool.
+func placePool(cfg *config.Config, plan poolPlan, all []Pool, host []hostnets.Subnet) (Pool, error) {
 	p := plan.pool
+	// Each space refuses overlaps within itself (a node's pool repeats the swarm's). A subnet
+	// the swarm picks by itself also keeps clear of the engine's own pools: every node would
+	// then ask for it in its own space.
+	pools, avoid := sameSpace(all, p.Swarm), sameSpace(all, p.Swarm)
+	if p.Swarm {
+		avoid = all
+	}
 	if p.PortGroup != "" {
 		for _, o := range pools {
 			if o.PortGroup == p.PortGroup {
@@ -212,8 +219,8 @@ func placePool(cfg *config.Config, plan poolPlan, pools []Pool, host []hostnets.
 	switch {
 	case p.DHCP:
 	case !p.Subnet.IsValid():
-		taken := make([]netip.Prefix, 0, len(pools)+len(reserved))
-		for _, o := range pools {
+		taken := make([]netip.Prefix, 0, len(avoid)+len(reserved))
+		for _, o := range avoid {
 			if !o.DHCP {
 				taken = append(taken, o.Subnet)
 			}
