@@ -29,6 +29,7 @@ export VIC_NODES_DIR=/tmp/vic-bench-swarm-nodes
 export VIC_SWARM_LOG_LEVEL=info
 work=$(mktemp -d "${TMPDIR:-/tmp}/vic-bench-swarm.XXXXXX")
 
+nodes_lock
 leave() {
 	local rc=$?
 	bash scripts/swarm.sh down >/dev/null 2>&1 || true
@@ -70,7 +71,6 @@ scale_s() {
 }
 
 header "three engines in one swarm"
-nodes_lock
 bash scripts/swarm.sh up 3 >"$work/swarm.out" || die "scripts/swarm.sh up 3 failed"
 eval "$(grep '^export ' "$work/swarm.out")"
 unset DOCKER_HOST DOCKER_CONTEXT
@@ -88,7 +88,10 @@ vic_near=$(addr_of 1 vic-bench-sink-local "$VICNET")
 : >"$work/ov"
 : >"$work/local"
 for r in $(seq 1 "$ROUNDS"); do
-	v=$(send 1 "$VICNET" "$vic_far") o=$(send 1 "$OVNET" "$ov_far") l=$(send 1 "$VICNET" "$vic_near")
+	v=$(send 1 "$VICNET" "$vic_far")
+	o=$(send 1 "$OVNET" "$ov_far")
+	l=$(send 1 "$VICNET" "$vic_near")
+	[ -n "$v" ] && [ -n "$o" ] && [ -n "$l" ] || die "round $r: a vic-peer send measured nothing"
 	say "round $r: vic across endpoints $v MB/s, overlay across $o MB/s, vic on one endpoint $l MB/s"
 	echo "$v" >>"$work/vic"
 	echo "$o" >>"$work/ov"

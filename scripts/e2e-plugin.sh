@@ -54,6 +54,7 @@ stop_vcenter() {
 	ip netns del "$vcenter" 2>/dev/null || true
 }
 
+nodes_lock
 cleanup() {
 	if [ -n "${E2E_KEEP:-}" ]; then
 		say "E2E_KEEP is set: the engine stays up (eval \"\$(scripts/nodes.sh env)\" with VIC_NODES_DIR=$VIC_NODES_DIR; scripts/nodes.sh down removes it)"
@@ -99,7 +100,6 @@ kernel_objects() {
 
 header "a private engine, wired as an endpoint"
 ip netns del "$outside" 2>/dev/null || true
-nodes_lock
 run bash scripts/nodes.sh up 1
 expect_ok "scripts/nodes.sh up 1: a private dockerd in namespace vic-node-1"
 [ "$status" -eq 0 ] || finish

@@ -45,7 +45,9 @@ image=vic-busybox:test
 net=vic-e2e-swnet web=vic-e2e-swweb edge=vic-e2e-swedge
 net2=vic-e2e-swnet2 other=vic-e2e-swother
 
+nodes_lock
 cleanup() {
+	kill "${peer_pid:-}" 2>/dev/null || true
 	if [ -n "${E2E_KEEP:-}" ]; then
 		say "E2E_KEEP is set: the swarm stays up (VIC_NODES_DIR=$VIC_NODES_DIR scripts/swarm.sh env; scripts/swarm.sh down removes it)"
 	else
@@ -81,7 +83,6 @@ docker_vic() {
 }
 
 header "a VCH of three endpoints: three engines in one swarm"
-nodes_lock
 run bash scripts/swarm.sh up "$nodes"
 expect_out '^export VIC_SWARM_VCH=' "scripts/swarm.sh up $nodes: the VCH's endpoint VMs as private engines, the plugin on each, one swarm"
 [ "$status" -eq 0 ] || finish
@@ -172,7 +173,7 @@ if [ "$status" -eq 0 ] && [ "$(sort -u "$out" | grep -c .)" -eq 6 ]; then
 else
 	fail "from node 1, every address tasks.$web names answers: the 6 tasks on 3 nodes" "6 addresses answering"
 fi
-ip netns exec "$outside" bin/vic-peer serve tcp 7000 outside >/dev/null 2>&1 &
+ip netns exec "$outside" bin/vic-peer serve tcp 7000 outside >/dev/null 2>&1 8>&- &
 peer_pid=$!
 far=$(task_on 2)
 run_until 20 on 2 docker exec "$far" vic-peer ask tcp "$outside_ip:7000"
@@ -205,6 +206,21 @@ run on 1 docker exec "$stranger" timeout 5 wget -qO- "http://$far_ip/"
 expect_fail "a task of $net2 on node 1 does not reach the task of $net at $far_ip on node 2"
 run on 1 docker exec "$stranger" timeout 5 wget -qO- "http://$(ip_of 1 "$task")/"
 expect_fail "nor the task of $net on its own node"
+# On the wire itself: a container of $net2 that takes an address of $net's subnet, on link,
+# speaks to the task of $net on node 2 directly; the span filter of its own endpoint stops it.
+net_subnet=$(on 1 docker network inspect -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}' "$net")
+spoof_ip=${net_subnet%.*.*}.250.250
+run on 1 docker run --rm --cap-add NET_ADMIN --network "$net2" "$image" sh -c \
+	"ip addr add $spoof_ip/${net_subnet#*/} dev eth0 && timeout 5 wget -qO- http://$far_ip/"
+expect_fail "a container of $net2 on node 1 that takes $spoof_ip of $net's subnet does not reach $far_ip on node 2 over the wire"
+for i in $(seq 1 "$nodes"); do
+	run ip netns exec "vic-node-$i" nft list table bridge vic
+	if [ "$status" -eq 0 ] && grep -q "${net_subnet%/*}" "$out" && [ "$(grep -c 'oifname != "vw-' "$out")" -ge 1 ]; then
+		pass "node $i: the span filter knows $net's subnet and closes the wire ends it does not know"
+	else
+		fail "node $i: the span filter knows $net's subnet and closes the wire ends it does not know" "table bridge vic with ${net_subnet%/*}"
+	fi
+done
 
 header "published ports of a global service (mode=host)"
 run on 1 docker service create -d --name "$edge" --mode global --network "$net" --endpoint-mode dnsrr \
@@ -214,6 +230,21 @@ for i in $(seq 1 "$nodes"); do
 	run_until 60 ip netns exec "$outside" curl -sS --max-time 5 "http://$(public_ip "$i"):8080/"
 	expect_out 'hello from vic-busybox' "port 8080 answers at node $i's public address $(public_ip "$i") from outside"
 done
+
+# vic_on I ARGS...: docker vic ARGS on node I, where its drivers run: their socket is in the
+# node's own /run, so in its mount namespace.
+# shellcheck disable=SC2317 # run calls it
+vic_on() {
+	local i=$1
+	shift
+	nsenter -t "$(cat "$VIC_NODES_DIR/node-$i/docker.pid")" -m -n \
+		env DOCKER_CONFIG="$VIC_NODES_DIR/docker-config" DOCKER_HOST=unix:///run/docker.sock docker vic "$@"
+}
+run vic_on 2 ps
+expect_out "^[0-9a-f]{12} +$edge\.[^ ]+ +$net +172\.[0-9.]+ +$(public_ip 2):8080->80/tcp" "docker vic ps on node 2: its task of $edge, its address on $net and port 8080 at node 2's public address"
+edge2=$(on 2 docker ps --format '{{.Names}}' -f "label=com.docker.swarm.service.name=$edge" | head -n 1)
+run vic_on 2 port "$edge2"
+expect_out "^80/tcp -> $(public_ip 2):8080\$" "docker vic port $edge2 on node 2: 80/tcp at node 2's public address"
 
 header "a node stops: Swarm runs its tasks elsewhere"
 # veths_of I: the host ends of the veths of node I's containers on vic networks.
@@ -262,9 +293,11 @@ expect_ok "docker network rm $net $net2"
 # the trunk), no rule naming one and no span filter.
 # shellcheck disable=SC2317 # run_until calls it
 no_network_objects() {
-	! ip -n "vic-node-$1" -o link show | awk -F': ' '{print $2}' | grep -qE '^(vb|ve|vs|vw|vt)-' &&
-		! ip netns exec "vic-node-$1" iptables-save | grep -qE 'v[bt]-' &&
-		! ip netns exec "vic-node-$1" nft list tables | grep -q 'bridge vic'
+	local links rules tables
+	links=$(ip -n "vic-node-$1" -o link show | awk -F': ' '{print $2}')
+	rules=$(ip netns exec "vic-node-$1" iptables-save)
+	tables=$(ip netns exec "vic-node-$1" nft list tables)
+	! grep -qE '^(vb|ve|vs|vw|vt)-' <<<"$links" && ! grep -qE 'v[bt]-' <<<"$rules" && ! grep -q 'bridge vic' <<<"$tables"
 }
 for i in $(seq 1 "$nodes"); do
 	run_until 30 no_network_objects "$i"

@@ -143,12 +143,12 @@ leave_testbed() {
 
 # nodes_lock: wait for, then hold until the calling script ends, the lock of the private engines
 # (scripts/nodes.sh): their namespaces are vic-node-I whatever VIC_NODES_DIR says, so two scripts
-# using them at once would tear each other's down. The lock is file descriptor 8; nodes.sh and
-# vcsim close it in the processes they leave running.
+# using them at once would tear each other's down. Take it before any trap that tears them down.
+# The lock is file descriptor 8; the processes left running (dockerd, vcsim, servers) close it.
 nodes_lock() {
 	exec 8>/run/lock/vic-nodes.lock
 	if ! flock -n 8; then
 		say "waiting for another run of the private engines (scripts/nodes.sh) to finish" >&2
-		flock 8
+		flock -w 1800 8 || die "another run of the private engines held their lock for 30 minutes"
 	fi
 }

@@ -10,6 +10,7 @@ start_vcsim() {
 	local ns=$1 addr=$2 dir=$3 pg args=(--cluster-hosts "$4")
 	shift 4
 	for pg in "$@"; do args+=(--portgroup "$pg"); done
+	unset VIC_TARGET VIC_THUMBPRINT # another vCenter's, such as the testbed's, must not pass
 	(
 		umask 077
 		ip netns exec "$ns" bin/vcsim --listen "$addr:0" "${args[@]}" >"$dir/vcsim.out" 2>"$dir/vcsim.log" 8>&- &
