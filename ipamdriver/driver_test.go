@@ -515,7 +515,9 @@ func TestStaticContainerNetworkInASwarm(t *testing.T) {
 	_, err := d.RequestAddress(context.Background(), &ipam.RequestAddressRequest{PoolID: swarm.PoolID, Options: serial})
 	wantError(t, err, ErrExhausted, `no free address left in container network "cn-static" (198.51.100.0/24) (198.51.100.10-198.51.100.12): remove unused containers, or widen the range`)
 
-	// Two nodes, each in its own space: on a manager that runs tasks, beside the swarm's pool.
+	// The node, in its own space: on a manager that runs tasks, beside the swarm's pool. The
+	// manager added its serial option to the network's IPAM options, which the node passes on.
+	cn[OptionSerial] = "true"
 	node := requestPool(t, d, ipam.RequestPoolRequest{AddressSpace: LocalAddressSpace, Pool: swarm.Pool, Options: cn})
 	requestAddress(t, d, node.PoolID, "198.51.100.1", gatewayOpts)
 	if a := requestAddress(t, d, node.PoolID, "198.51.100.11", macOpts("02:42:c6:33:64:0b")); a != "198.51.100.11/24" {
