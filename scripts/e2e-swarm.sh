@@ -50,7 +50,9 @@ image=vic-busybox:test
 net=vic-e2e-swnet web=vic-e2e-swweb edge=vic-e2e-swedge
 net2=vic-e2e-swnet2 other=vic-e2e-swother
 vch='vch-swarm'
-portgroups=(Docker-Public VIC-Bridge)
+portgroups=(Docker-Public VIC-Bridge VIC-Static VIC-DHCP)
+# The container networks' port groups and their wires in $outside (scripts/e2e/swarm/container-networks.sh).
+cnet_wires=(VIC-Static:vic-sw-cst VIC-DHCP:vic-sw-cdh)
 
 # public_ip I: node I's address on the public port group.
 public_ip() { printf '198.51.100.%s' $((1 + $1)); }
@@ -114,7 +116,10 @@ install -m 0755 bin/docker-vic "$VIC_NODES_DIR/docker-config/cli-plugins/docker-
 mkdir -p "$VIC_NODES_DIR/vcsim"
 start_vcsim "$outside" "$outside_ip" "$VIC_NODES_DIR/vcsim" "$nodes" "${portgroups[@]}"
 run docker_vic create --name "$vch" --endpoints "$nodes" --compute-resource /DC0/host/DC0_C0 --public-network Docker-Public \
-	--bridge-network VIC-Bridge --no-context --appliance-iso none --timeout 2m
+	--bridge-network VIC-Bridge --no-context --appliance-iso none --timeout 2m \
+	--container-network VIC-Static:swstatic --container-network-gateway VIC-Static:203.0.113.193/27 \
+	--container-network-ip-range VIC-Static:203.0.113.200-203.0.113.205 --container-network-firewall VIC-Static:peers \
+	--container-network VIC-DHCP:swdhcp --container-network-firewall VIC-DHCP:peers
 expect_ok "docker vic create $vch --endpoints $nodes on vcsim"
 run docker_vic ls
 expect_out "^vm-[0-9]+ +$vch .* $nodes +[0-9]+/[0-9]+ " "docker vic ls shows the $nodes endpoint VMs of $vch"
@@ -133,6 +138,15 @@ for i in $(seq 1 "$nodes"); do
 	ip -n "$ns" addr add "$(public_ip "$i")/24" dev public
 	ip -n "$ns" link set public up
 	ip -n "$ns" link set bridge up
+	for cw in "${cnet_wires[@]}"; do # a link on each container network's wire, with the NIC's MAC
+		cnet_mac=$(awk -v n="$i" -v pg="${cw%%:*}" '$1 == n && $2 == pg {print $3}' <<<"$nics")
+		[ -n "$cnet_mac" ] || die "docker vic inspect $vch shows no NIC of endpoint $i on ${cw%%:*}"
+		ip -n "$outside" link show "${cw#*:}" >/dev/null 2>&1 || ip -n "$outside" link add "${cw#*:}" type bridge
+		ip -n "$outside" link set "${cw#*:}" up
+		ip link add "${cw#*:}" netns "$ns" address "$cnet_mac" type veth peer name "${cw#*:}$i" netns "$outside"
+		ip -n "$outside" link set "${cw#*:}$i" master "${cw#*:}" up
+		ip -n "$ns" link set "${cw#*:}" up
+	done
 done
 run bash scripts/plugin.sh
 expect_out 'docker plugin create' "scripts/plugin.sh assembles bin/plugin"
@@ -275,6 +289,9 @@ for i in $(seq 1 "$nodes"); do
 	run_until 60 ip netns exec "$outside" curl -sS --max-time 5 "http://$(public_ip "$i"):8080/"
 	expect_out 'hello from vic-busybox' "port 8080 answers at node $i's public address $(public_ip "$i") from outside"
 done
+
+# shellcheck source=scripts/e2e/swarm/container-networks.sh
+. scripts/e2e/swarm/container-networks.sh
 
 header "a node stops: Swarm runs its tasks elsewhere"
 # veths_of I: the host ends of the veths of node I's containers on vic networks.
