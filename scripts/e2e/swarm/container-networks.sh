@@ -40,6 +40,10 @@ cn_tasks() {
 	done
 }
 
+# cn_count SERVICE NETWORK N: the nodes run N containers of SERVICE's tasks on NETWORK.
+# shellcheck disable=SC2317 # run_until calls it
+cn_count() { [ "$(cn_tasks "$1" "$2" | grep -c .)" -eq "$3" ]; }
+
 # cn_running SERVICE N: N tasks of SERVICE run.
 # shellcheck disable=SC2317 # run_until calls it
 cn_running() {
@@ -101,6 +105,12 @@ if [ "$status" -eq 0 ] && [ "$(awk '{print $1}' "$out" | sort -u | grep -c '^203
 else
 	fail "the 6 running tasks hold the 6 addresses of the range" "6 distinct addresses of the range"
 fi
+run on 1 docker service scale -d "$cn_svc_static=5"
+# The containers of the tasks the scale removed stop a moment later.
+run_until 60 cn_count "$cn_svc_static" "$cn_static" 5
+expect_ok "docker service scale $cn_svc_static=5: 5 containers of its tasks are left on the nodes"
+run cn_tasks "$cn_svc_static" "$cn_static"
+static_ips=$(awk '{print $1}' "$out")
 
 header "a service on the DHCP container network"
 mkdir -p "$cn_dir"
@@ -147,6 +157,17 @@ while read -r a _ i; do
 	run_until 20 ip netns exec "$outside" timeout 5 busybox wget -qO- "http://$a/"
 	expect_out 'hello from vic-busybox' "the port group's machine reaches the task on node $i at its lease $a, port 80 (level peers: the lease's subnet)"
 done <<<"$dhcp_tasks"
+
+header "docker run on a worker, on the attachable container networks"
+run on 2 docker run --rm --net "$cn_static" "$image" ip -4 -o addr show eth0
+cn_ip=$(grep -oE '203\.0\.113\.[0-9]+' "$out" | head -n 1)
+if [ "$status" -eq 0 ] && [[ $cn_ip =~ ^203\.0\.113\.20[0-5]$ ]] && ! grep -qx "$cn_ip" <<<"$static_ips"; then
+	pass "docker run --net $cn_static on node 2, a worker: $cn_ip of the range, held by no task"
+else
+	fail "docker run --net $cn_static on node 2, a worker: an address of the range, held by no task" "a free address of 203.0.113.200-205"
+fi
+run on 2 docker run --rm --net "$cn_dhcp" "$image" ip -4 -o addr show eth0
+expect_out 'inet 203\.0\.113\.(22[6-9]|23[0-8])/28' "docker run --net $cn_dhcp on node 2, a worker: a lease of the DHCP server's pool"
 
 header "removing the services of the container networks"
 run on 1 docker service rm "$cn_svc_static" "$cn_svc_dhcp"
