@@ -26,21 +26,42 @@ type LeaseSource interface {
 }
 
 // requestDHCP leases an address of a DHCP container network from the LeaseSource and records it.
+//
+// In a swarm, the manager allocates each task's address in the swarm's space, without a MAC and
+// long before the task lands on a node: no lease can be taken there. Its pool answers
+// dhcpSubnet, "no address yet", and records nothing; the node that runs the task then asks in
+// its own space with that unspecified address and the task's MAC, and gets the lease, which is
+// the address Docker gives the container (and names in the service's DNS).
 func (d *Driver) requestDHCP(ctx context.Context, poolID, pg string, want netip.Addr, gateway bool, mac net.HardwareAddr) (_ *ipam.RequestAddressResponse, err error) {
+	if want.IsUnspecified() {
+		want = netip.Addr{} // the manager's "no address yet", or a gateway asked as 0.0.0.0
+	}
 	switch {
-	case gateway && want.IsValid() && !want.IsUnspecified():
+	case gateway && want.IsValid():
 		return nil, newError(ErrInvalid, "container network %q gets its gateway from its DHCP server and takes no --gateway", pg)
 	case gateway:
 		return &ipam.RequestAddressResponse{Address: dhcpSubnet.String()}, nil
 	case want.IsValid():
 		return nil, newError(ErrInvalid, "container network %q gets its addresses from its DHCP server and takes no --ip", pg)
+	}
+	var pool Pool
+	err = d.store.View(ctx, func(tx Tx) error {
+		var ok bool
+		pool, ok, err = lookupPool(tx, poolID, false)
+		if err == nil && !ok {
+			err = unknownPool(poolID)
+		}
+		return err
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case pool.Swarm:
+		return &ipam.RequestAddressResponse{Address: dhcpSubnet.String()}, nil
 	case d.leases == nil:
 		return nil, newError(ErrNotSupported, "container network %q gets its addresses from its DHCP server, and DHCP leases are not supported yet by the vic IPAM driver", pg)
 	case mac == nil:
 		return nil, newError(ErrInvalid, "a DHCP lease on container network %q needs the endpoint's MAC address, and Docker sent none", pg)
-	}
-	if err := d.store.View(ctx, func(tx Tx) error { return poolExists(tx, poolID, false) }); err != nil {
-		return nil, err
 	}
 
 	got, err := d.leases.Acquire(ctx, pg, mac)

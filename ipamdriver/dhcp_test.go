@@ -125,3 +125,54 @@ func TestDHCPNetworkFailuresLeaveNothing(t *testing.T) {
 		})
 	}
 }
+
+// In a swarm, the manager allocates a DHCP network's task addresses in the swarm's space without
+// a MAC: its pool answers "no address yet" and keeps nothing; each node then leases for the
+// task's MAC in its own space, and its answer is the container's address.
+func TestDHCPNetworkInASwarmLeasesOnTheNode(t *testing.T) {
+	src := newFakeLeases()
+	d := newDriver(t, testConfig(), nil, src)
+	cn := map[string]string{OptionPortGroup: "cn-dhcp"}
+	swarm := requestPool(t, d, ipam.RequestPoolRequest{AddressSpace: GlobalAddressSpace, Options: cn})
+	if got := requestAddress(t, d, swarm.PoolID, "", gatewayOpts); got != "0.0.0.0/0" {
+		t.Fatalf("the swarm's gateway of a DHCP network = %s, want 0.0.0.0/0", got)
+	}
+	serial := map[string]string{"com.docker.network.ipam.serial": "true"}
+	for range 2 {
+		if got := requestAddress(t, d, swarm.PoolID, "", serial); got != "0.0.0.0/0" {
+			t.Fatalf("the swarm's task address on a DHCP network = %s, want 0.0.0.0/0 (no address until a node leases one)", got)
+		}
+	}
+	// The swarm's allocator asks again for what it recorded, after a restart.
+	if got := requestAddress(t, d, swarm.PoolID, "0.0.0.0", serial); got != "0.0.0.0/0" {
+		t.Fatalf("the swarm's task address asked again = %s, want 0.0.0.0/0", got)
+	}
+	if leases, _ := d.Leases(context.Background(), swarm.PoolID); len(leases) != 0 || len(src.held) != 0 {
+		t.Fatalf("the swarm's pool holds %+v and the DHCP server %v: the manager must lease nothing", leases, src.held)
+	}
+
+	node := requestPool(t, d, ipam.RequestPoolRequest{AddressSpace: LocalAddressSpace, Pool: swarm.Pool, Options: cn})
+	requestAddress(t, d, node.PoolID, "0.0.0.0", gatewayOpts)
+	if got := requestAddress(t, d, node.PoolID, "0.0.0.0", macOpts("02:42:cb:00:71:0a")); got != "203.0.113.10/24" {
+		t.Fatalf("the node's RequestAddress of the manager's 0.0.0.0 = %s, want its lease 203.0.113.10/24", got)
+	}
+	_, err := d.RequestAddress(context.Background(), &ipam.RequestAddressRequest{PoolID: node.PoolID, Address: "0.0.0.0"})
+	wantError(t, err, ErrInvalid, `a DHCP lease on container network "cn-dhcp" needs the endpoint's MAC address, and Docker sent none`)
+
+	ctx := context.Background()
+	if err := d.ReleaseAddress(ctx, &ipam.ReleaseAddressRequest{PoolID: swarm.PoolID, Address: "0.0.0.0"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ReleasePool(ctx, &ipam.ReleasePoolRequest{PoolID: swarm.PoolID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, held := src.held["02:42:cb:00:71:0a"]; !held {
+		t.Fatalf("releasing the swarm's pool gave back the node's lease")
+	}
+	if err := d.ReleasePool(ctx, &ipam.ReleasePoolRequest{PoolID: node.PoolID}); err != nil {
+		t.Fatal(err)
+	}
+	if len(src.held) != 0 {
+		t.Fatalf("still held after the node's pool went: %v", src.held)
+	}
+}

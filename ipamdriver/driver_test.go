@@ -499,3 +499,38 @@ func TestRequestPoolKeepsTheSwarmsSpaceApart(t *testing.T) {
 		t.Fatalf("the swarm's third pool = %s, want 172.19.0.0/16 past the engine's own 172.18.0.0/16", next.Pool)
 	}
 }
+
+// In a swarm, a static container network's addresses come from the manager's pool, in the
+// swarm's space: every task of the swarm gets its own address of the configured ranges, and
+// each node takes the one the manager chose.
+func TestStaticContainerNetworkInASwarm(t *testing.T) {
+	d := newDriver(t, testConfig(), nil, nil)
+	cn := map[string]string{OptionPortGroup: "cn-static"}
+	swarm := requestPool(t, d, ipam.RequestPoolRequest{AddressSpace: GlobalAddressSpace, Options: cn})
+	if gw := requestAddress(t, d, swarm.PoolID, "", gatewayOpts); gw != "198.51.100.1/24" {
+		t.Fatalf("the swarm's gateway = %s, want the configured 198.51.100.1/24", gw)
+	}
+	serial := map[string]string{"com.docker.network.ipam.serial": "true"}
+	var got []string
+	for range 3 {
+		got = append(got, requestAddress(t, d, swarm.PoolID, "", serial))
+	}
+	if want := []string{"198.51.100.10/24", "198.51.100.11/24", "198.51.100.12/24"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("the swarm's task addresses = %v, want %v", got, want)
+	}
+	_, err := d.RequestAddress(context.Background(), &ipam.RequestAddressRequest{PoolID: swarm.PoolID, Options: serial})
+	wantError(t, err, ErrExhausted, `no free address left in container network "cn-static" (198.51.100.0/24) (198.51.100.10-198.51.100.12): remove unused containers, or widen the range`)
+
+	// The node, in its own space: on a manager that runs tasks, beside the swarm's pool. The
+	// manager added its serial option to the network's IPAM options, which the node passes on.
+	cn[OptionSerial] = "true"
+	node := requestPool(t, d, ipam.RequestPoolRequest{AddressSpace: LocalAddressSpace, Pool: swarm.Pool, Options: cn})
+	requestAddress(t, d, node.PoolID, "198.51.100.1", gatewayOpts)
+	if a := requestAddress(t, d, node.PoolID, "198.51.100.11", macOpts("02:42:c6:33:64:0b")); a != "198.51.100.11/24" {
+		t.Fatalf("the node's RequestAddress of the manager's 198.51.100.11 = %s", a)
+	}
+	_, err = d.RequestAddress(context.Background(), &ipam.RequestAddressRequest{PoolID: node.PoolID, Address: "198.51.100.20", Options: macOpts("02:42:c6:33:64:14")})
+	if err == nil {
+		t.Fatalf("the node took 198.51.100.20, outside the configured range")
+	}
+}

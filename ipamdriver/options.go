@@ -35,6 +35,12 @@ const (
 	DataGateway = "com.docker.network.gateway"
 )
 
+// OptionSerial is libnetwork's own IPAM option asking for addresses in order rather than the
+// lowest free one. A swarm's manager sets it in the IPAM options of a network that has some,
+// so that every node's RequestPool carries it too. The driver hands out addresses in order
+// anyway (Pool.Last): it accepts it and needs nothing more.
+const OptionSerial = "com.docker.network.ipam.serial"
+
 // poolOptions are the options of a RequestPool.
 type poolOptions struct {
 	portGroup string
@@ -55,6 +61,7 @@ func parsePoolOptions(opts map[string]string) (poolOptions, error) {
 				return poolOptions{}, newError(ErrInvalid, "IPAM option %q needs the name of a container network's port group", k)
 			}
 			out.portGroup = opts[k]
+		case OptionSerial:
 		default:
 			return poolOptions{}, newError(ErrInvalid, "unknown IPAM option %q: the vic IPAM driver accepts only %q", k, OptionPortGroup)
 		}

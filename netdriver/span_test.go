@@ -146,3 +146,34 @@ func TestRepairSpansProgramsTheFilterAgain(t *testing.T) {
 		t.Fatalf("RepairSpans of a flushed filter = %v, %v, filter %+v; want it programmed again", did, err, spans.nets)
 	}
 }
+
+// In a swarm, a container network is the port group itself: it neither spans nor touches the
+// trunk, and a task's macvlan on a node carries the MAC Docker chose for the task, which its
+// DHCP lease is keyed by.
+func TestSwarmContainerNetworkDoesNotSpan(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	spans := &fakeSpans{}
+	d, err := New(Options{Store: r.store, Links: r.links, Firewall: r.firewall, Holder: r.holder, Public: public,
+		Swarm: true, Uplink: "ens224", Spans: spans, ContainerNetworks: testContainerNetworks, Sandboxes: r.sandboxes})
+	must(t, err)
+	must(t, d.CreateNetwork(ctx, containerNetReq(netC, consumerPG, "203.0.113.128/26", "203.0.113.129/26")))
+	if len(r.links.links) != 0 || len(spans.nets) != 0 {
+		t.Fatalf("a container network in a swarm made links %v or spans %+v", r.links.links, spans.nets)
+	}
+	const mac = "02:42:cb:00:71:8c"
+	res, err := d.CreateEndpoint(ctx, &network.CreateEndpointRequest{NetworkID: netC, EndpointID: ep1,
+		Interface: &network.EndpointInterface{Address: "203.0.113.140/26", MacAddress: mac}})
+	must(t, err)
+	if res.Interface != nil {
+		t.Fatalf("CreateEndpoint answered %+v: the task's MAC is Docker's", res.Interface)
+	}
+	_, err = d.Join(ctx, &network.JoinRequest{NetworkID: netC, EndpointID: ep1, SandboxKey: sandbox})
+	must(t, err)
+	if got := r.links.links[link.MacvlanName(ep1)]; got != "macvlan vtb-c-consumer "+mac {
+		t.Fatalf("macvlan %q, want one on the port group's uplink with the task's MAC", got)
+	}
+	if _, ok := r.links.links[link.TrunkName]; ok {
+		t.Fatalf("a container network made the trunk: %v", r.links.links)
+	}
+}

@@ -246,6 +246,9 @@ edge2=$(on 2 docker ps --format '{{.Names}}' -f "label=com.docker.swarm.service.
 run vic_on 2 port "$edge2"
 expect_out "^80/tcp -> $(public_ip 2):8080\$" "docker vic port $edge2 on node 2: 80/tcp at node 2's public address"
 
+# shellcheck source=scripts/e2e/swarm/container-networks.sh
+. scripts/e2e/swarm/container-networks.sh
+
 header "a node stops: Swarm runs its tasks elsewhere"
 # veths_of I: the host ends of the veths of node I's containers on vic networks.
 # shellcheck disable=SC2317 # run calls it

@@ -9,12 +9,15 @@
 #
 # vSphere is vcsim with N hosts in its cluster, in namespace vic-sw-outside (the machine outside the
 # endpoints), where `docker vic create --endpoints N` makes the VCH vch-swarm. The wires are there:
-# bridge vic-sw-pub for the public port group (198.51.100.10/24, vcsim serves on it) and bridge
-# vic-sw-bpg for the bridge port group, untagged as a port group is. Node I (scripts/nodes.sh:
-# namespace vic-node-I) is endpoint VM I: a veth `public` on the first (198.51.100.(1+I)/24) and a
-# veth `bridge` on the second, with the MACs of that VM's NICs, so that its plugin knows which
-# endpoint VM it is. Node 1 inits the swarm (advertising its public address) and is its manager; the
-# others join as workers. Each node has the test image vic-busybox:test.
+# bridge vic-sw-pub for the public port group (198.51.100.10/24, vcsim serves on it), bridge
+# vic-sw-bpg for the bridge port group, untagged as a port group is, and bridges vic-sw-cst and
+# vic-sw-cdh for the container networks swstatic (port group VIC-Static, 203.0.113.192/27,
+# containers from .200-.205) and swdhcp (VIC-DHCP: a DHCP server's, which the caller runs). Node I
+# (scripts/nodes.sh: namespace vic-node-I) is endpoint VM I: a veth `public` on the first
+# (198.51.100.(1+I)/24), a veth `bridge` on the second and one on each container network's, with
+# the MACs of that VM's NICs, so that its plugin knows which endpoint VM it is. Node 1 inits the
+# swarm (advertising its public address) and is its manager; the others join as workers. Each
+# node has the test image vic-busybox:test.
 #
 # DIR is $VIC_NODES_DIR (default /tmp/vic-swarm-nodes). Export lines: those of scripts/nodes.sh env,
 # and VIC_SWARM_VCH, VIC_SWARM_OUTSIDE (the namespace), VIC_SWARM_OUTSIDE_IP, VIC_SWARM_VCSIM (a
@@ -32,7 +35,9 @@ export VIC_NODES_DIR=${VIC_NODES_DIR:-/tmp/vic-swarm-nodes}
 DIR=$VIC_NODES_DIR
 OUTSIDE=vic-sw-outside OUTSIDE_IP=198.51.100.10
 VCH=vch-swarm PLUGIN=vic:latest
-PORTGROUPS=(Docker-Public VIC-Bridge)
+PORTGROUPS=(Docker-Public VIC-Bridge VIC-Static VIC-DHCP)
+# The container networks' port groups and their wires (bridges) in the outside namespace.
+CNET_WIRES=(VIC-Static:vic-sw-cst VIC-DHCP:vic-sw-cdh)
 
 [ "$(id -u)" -eq 0 ] || die "swarm.sh needs root (namespaces, private dockerd)"
 
@@ -82,7 +87,7 @@ wires() {
 
 # plug_nodes N: node I gets endpoint VM I's public and bridge NICs, by MAC.
 plug_nodes() {
-	local n=$1 i nics public_mac bridge_mac ns
+	local n=$1 i nics public_mac bridge_mac ns cw wire mac
 	nics=$(docker_vic inspect "$VCH" --format json | jq -r '.Endpoints[] | .Number as $n | .NICs[] | "\($n) \(.PortGroup) \(.MAC)"')
 	for i in $(seq 1 "$n"); do
 		ns=vic-node-$i
@@ -96,6 +101,15 @@ plug_nodes() {
 		ip -n "$ns" addr add "$(public_ip "$i")/24" dev public
 		ip -n "$ns" link set public up
 		ip -n "$ns" link set bridge up
+		for cw in "${CNET_WIRES[@]}"; do # a link on each container network's wire, with the NIC's MAC
+			wire=${cw#*:} mac=$(awk -v n="$i" -v pg="${cw%%:*}" '$1 == n && $2 == pg {print $3}' <<<"$nics")
+			[ -n "$mac" ] || die "swarm.sh: docker vic inspect $VCH shows no NIC of endpoint $i on ${cw%%:*}"
+			ip -n "$OUTSIDE" link show "$wire" >/dev/null 2>&1 || ip -n "$OUTSIDE" link add "$wire" type bridge
+			ip -n "$OUTSIDE" link set "$wire" up
+			ip link add "$wire" netns "$ns" address "$mac" type veth peer name "$wire$i" netns "$OUTSIDE"
+			ip -n "$OUTSIDE" link set "$wire$i" master "$wire" up
+			ip -n "$ns" link set "$wire" up
+		done
 	done
 }
 
@@ -134,7 +148,10 @@ up() {
 	start_vcsim "$OUTSIDE" "$OUTSIDE_IP" "$DIR/vcsim" "$n" "${PORTGROUPS[@]}"
 	quietly "docker vic create $VCH --endpoints $n" docker_vic create --name "$VCH" --endpoints "$n" \
 		--compute-resource /DC0/host/DC0_C0 --public-network Docker-Public --bridge-network VIC-Bridge \
-		--no-context --appliance-iso none --timeout 2m
+		--no-context --appliance-iso none --timeout 2m \
+		--container-network VIC-Static:swstatic --container-network-gateway VIC-Static:203.0.113.193/27 \
+		--container-network-ip-range VIC-Static:203.0.113.200-203.0.113.205 --container-network-firewall VIC-Static:peers \
+		--container-network VIC-DHCP:swdhcp --container-network-firewall VIC-DHCP:peers
 	plug_nodes "$n"
 	quietly "scripts/plugin.sh" bash scripts/plugin.sh
 	for i in $(seq 1 "$n"); do install_plugin "$i"; done

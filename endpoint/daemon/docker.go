@@ -25,8 +25,8 @@ func dockerClient(log *slog.Logger) *client.Client {
 // watchDocker runs, until ctx ends, what the daemon asks Docker outside the driver handlers:
 // the containers on vic networks (their names, and the container VMs when vms is set) and,
 // once Docker answers, the Docker networks of the container networks. driver is the name Docker
-// knows the drivers by.
-func watchDocker(ctx context.Context, api *client.Client, d *drivers, driver string, vms *vmSwitch, bridgePG string, live *liveconfig.Live, log *slog.Logger) {
+// knows the drivers by; swarm says that they are of swarm scope (--swarm).
+func watchDocker(ctx context.Context, api *client.Client, d *drivers, driver string, swarm bool, vms *vmSwitch, bridgePG string, live *liveconfig.Live, log *slog.Logger) {
 	w := &dockerwatch.Watcher{API: api, Events: api, Driver: d.nd, DriverName: driver, Names: d.names, BridgePortGroup: bridgePG, Log: log}
 	if vms != nil {
 		w.VMs = vms
@@ -34,6 +34,10 @@ func watchDocker(ctx context.Context, api *client.Client, d *drivers, driver str
 	done := make(chan struct{})
 	go func() { defer close(done); w.Run(ctx) }()
 	// Docker starts after the daemon: the ensurer waits for it, then creates the networks.
-	dockerwatch.NewEnsurer(api, driver, live.ContainerNetworks, d.ipd, log).Run(ctx, dockerwatch.NetworkInterval)
+	e := dockerwatch.NewEnsurer(api, driver, live.ContainerNetworks, d.ipd, log)
+	if swarm {
+		e.InSwarm(api)
+	}
+	e.Run(ctx, dockerwatch.NetworkInterval)
 	<-done
 }

@@ -119,7 +119,7 @@ func startTasks(bg *background, t tasks) {
 	}
 	if t.api != nil {
 		bg.run(afterRebuild(t.gate, func(ctx context.Context) {
-			watchDocker(ctx, t.api, t.d, t.o.DriverName, vms, t.v.Config.Bridge.PortGroup, t.live, log)
+			watchDocker(ctx, t.api, t.d, t.o.DriverName, t.o.Swarm, vms, t.v.Config.Bridge.PortGroup, t.live, log)
 		}))
 	}
 }

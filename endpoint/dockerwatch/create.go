@@ -126,8 +126,8 @@ func (e *Ensurer) createMissing(ctx context.Context, cn config.ContainerNetwork)
 }
 
 // createOptions are those of `docker network create -d DRIVER --ipam-driver IPAM
-// --ipam-opt K=PG -o K=PG --label K=PG [--subnet S --gateway G] ALIAS`, the subnet and
-// gateway for static networks only.
+// --ipam-opt K=PG -o K=PG --label K=PG [--subnet S --gateway G] [--scope swarm --attachable]
+// ALIAS`, the subnet and gateway for static networks only, the scope in a swarm (InSwarm).
 func (e *Ensurer) createOptions(cn config.ContainerNetwork) client.NetworkCreateOptions {
 	ipam := &network.IPAM{
 		Driver:  e.ipamDriver,
@@ -136,12 +136,16 @@ func (e *Ensurer) createOptions(cn config.ContainerNetwork) client.NetworkCreate
 	if !cn.DHCP() {
 		ipam.Config = []network.IPAMConfig{{Subnet: cn.Gateway.Masked(), Gateway: cn.Gateway.Addr()}}
 	}
-	return client.NetworkCreateOptions{
+	opts := client.NetworkCreateOptions{
 		Driver:  e.driver,
 		IPAM:    ipam,
 		Options: map[string]string{optionPortGroup: cn.PortGroup},
 		Labels:  map[string]string{optionPortGroup: cn.PortGroup},
 	}
+	if e.swarm != nil {
+		opts.Scope, opts.Attachable = "swarm", true
+	}
+	return opts
 }
 
 // reportLeftOver reports the networks labelled by a port group that is no longer a container

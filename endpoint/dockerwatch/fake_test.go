@@ -94,6 +94,7 @@ func (f *fakeDocker) NetworkCreate(ctx context.Context, name string, o client.Ne
 	}
 	var n network.Inspect
 	n.Name, n.Driver, n.Options, n.Labels = name, o.Driver, o.Options, o.Labels
+	n.Scope, n.Attachable = o.Scope, o.Attachable
 	if o.IPAM != nil {
 		n.IPAM = *o.IPAM
 		n.IPAM.Config = slices.Clone(o.IPAM.Config)

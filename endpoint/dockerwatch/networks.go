@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 
 	"github.com/docker-vic/docker-vic/config"
@@ -59,7 +60,25 @@ type Ensurer struct {
 	cfg      []config.ContainerNetwork
 	log      *slog.Logger
 	warnings onceLog
+	// swarm, when set, says whether this engine manages a swarm: see InSwarm.
+	swarm SwarmInfo
 }
+
+// SwarmInfo is the part of Docker's API that tells whether the engine manages a swarm.
+type SwarmInfo interface {
+	Info(ctx context.Context, options client.InfoOptions) (client.SystemInfoResult, error)
+}
+
+// InSwarm makes the Ensurer keep the networks of drivers of swarm scope (vic-endpoint --swarm),
+// through info, the engine's Docker API. A network of the swarm exists once for all its nodes,
+// its pools held by the plugin of the swarm's leader only, so the Ensurer then:
+//   - creates the networks only when its engine is a manager of the swarm (a worker cannot, an
+//     engine outside a swarm cannot make a network of a swarm-scope driver), of swarm scope and
+//     attachable, so that both services and `docker run --net` use them. Several managers may
+//     try at once: the swarm keeps the first of a name and refuses the others;
+//   - never removes one to recreate it: its own plugin holds no pool of the swarm's networks
+//     unless its engine leads the swarm, which says nothing of the pools the leader holds.
+func (e *Ensurer) InSwarm(info SwarmInfo) { e.swarm = info }
 
 // NewEnsurer returns an Ensurer of the vic networks of the container networks that networks
 // returns, read again at each round: the configuration may change. pools is the vic IPAM
@@ -151,6 +170,12 @@ func WaitForDocker(ctx context.Context, api Pinger, log *slog.Logger) bool {
 // retried next round; only a failure to list is returned.
 func (e *Ensurer) ensure(ctx context.Context) error {
 	e.cfg = e.networks()
+	if e.swarm != nil {
+		manager, err := e.managesSwarm(ctx)
+		if err != nil || !manager {
+			return err
+		}
+	}
 	nets, err := e.list(ctx, "driver", e.driver)
 	if err != nil {
 		return err
@@ -167,12 +192,29 @@ func (e *Ensurer) ensure(ctx context.Context) error {
 		switch {
 		case !ok:
 			e.createMissing(ctx, cn)
-		case e.check(n, cn) && checkPools && driverapi.SameName(e.ipamDriver, n.IPAM.Driver) && !hasPool(pools, n, cn):
+		case e.check(n, cn) && checkPools && e.swarm == nil && driverapi.SameName(e.ipamDriver, n.IPAM.Driver) && !hasPool(pools, n, cn):
 			e.recreate(ctx, n, cn)
 		}
 	}
 	e.reportLeftOver(nets)
 	return nil
+}
+
+// managesSwarm reports whether the engine is a manager of a swarm; a worker, or an engine
+// outside a swarm, leaves the container networks to the swarm's managers.
+func (e *Ensurer) managesSwarm(ctx context.Context) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, dockerCallTimeout)
+	defer cancel()
+	res, err := e.swarm.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return false, fmt.Errorf("asking docker whether it manages a swarm: %w", err)
+	}
+	if s := res.Info.Swarm; s.LocalNodeState != swarm.LocalNodeStateActive || !s.ControlAvailable {
+		e.log.Debug("the engine is no manager of a swarm: the swarm's managers create the container networks",
+			"state", s.LocalNodeState, "manager", s.ControlAvailable)
+		return false, nil
+	}
+	return true, nil
 }
 
 // readPools reads the vic IPAM driver's pools; false when they are not to be checked this round.

@@ -88,9 +88,12 @@ func NewServer(nd NetworkDriver, id IPAMDriver, timeout time.Duration, log *slog
 	route(s, "NetworkDriver.Leave", empty(nd.Leave))
 	route(s, "NetworkDriver.ProgramExternalConnectivity", empty(nd.ProgramExternalConnectivity))
 	route(s, "NetworkDriver.RevokeExternalConnectivity", empty(nd.RevokeExternalConnectivity))
-	// Swarm-only and discovery calls: a local-scope driver accepts and ignores them.
-	route(s, "NetworkDriver.AllocateNetwork", func(context.Context, *network.AllocateNetworkRequest) (*network.AllocateNetworkResponse, error) {
-		return &network.AllocateNetworkResponse{}, nil
+	// Swarm-only and discovery calls. A swarm's manager allocates a network through
+	// AllocateNetwork, and every node creates it with the options that AllocateNetwork answered,
+	// not the network's own: they are handed back, so that each node learns the port group of a
+	// container network and the MTU of a bridge network. A local-scope driver never gets it.
+	route(s, "NetworkDriver.AllocateNetwork", func(_ context.Context, r *network.AllocateNetworkRequest) (*network.AllocateNetworkResponse, error) {
+		return &network.AllocateNetworkResponse{Options: r.Options}, nil
 	})
 	route(s, "NetworkDriver.FreeNetwork", empty(func(context.Context, *network.FreeNetworkRequest) error { return nil }))
 	route(s, "NetworkDriver.DiscoverNew", empty(func(context.Context, *network.DiscoveryNotification) error { return nil }))

@@ -140,6 +140,17 @@ func TestServerIgnoresSwarmCalls(t *testing.T) {
 	}
 }
 
+// The options a swarm's manager gets back from AllocateNetwork are those every node's
+// CreateNetwork receives: the network's own.
+func TestServerAllocateNetworkHandsTheOptionsBack(t *testing.T) {
+	c, _ := serve(t)
+	status, out := post(t, c, "NetworkDriver.AllocateNetwork", `{"NetworkID":"n1","Options":{"com.docker.network.vic.portgroup":"cn-static"}}`)
+	opts, _ := out["Options"].(map[string]any)
+	if status != 200 || opts["com.docker.network.vic.portgroup"] != "cn-static" {
+		t.Fatalf("got %d %v, want the port group option back", status, out)
+	}
+}
+
 func TestListenIsRootOnlyAndReplacesStaleSocket(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "vic.sock")
 	if err := os.WriteFile(sock, nil, 0o644); err != nil {
