@@ -39,22 +39,6 @@ leave() {
 trap leave EXIT
 trap 'exit 130' INT TERM
 
-# on I CMD...: CMD with the docker CLI talking to node I's engine.
-on() {
-	local i=$1
-	shift
-	DOCKER_HOST=$(eval printf '%s' "\$VIC_NODE_${i}_HOST") "$@"
-}
-
-# median: the median of the numbers on stdin (one a line).
-median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) {print "nan"; exit} if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-
-# ratio A B: A / B, two digits.
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b == 0 || a == "nan" || b == "nan") print "n/a"; else printf "%.2f\n", a / b}'; }
-
-# met VALUE OP GOAL: "yes" or "**no**".
-met() { awk -v v="$1" -v g="$3" -v op="$2" 'BEGIN {if (v == "n/a") {print "n/a"; exit} ok = (op == "<=") ? v <= g : v >= g; print ok ? "yes" : "**no**"}'; }
-
 # addr_of I CONTAINER NET: the container's address on NET.
 addr_of() { on "$1" docker inspect -f "{{(index .NetworkSettings.Networks \"$3\").IPAddress}}" "$2"; }
 

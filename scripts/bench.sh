@@ -73,18 +73,6 @@ timed_ms() {
 	echo $(((t1 - t0) / 1000000))
 }
 
-# median: the median of the numbers on stdin (one a line).
-median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) {print "nan"; exit} if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-
-# quartiles: "P25–P75" of the numbers on stdin.
-quartiles() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) {print "n/a"; exit} printf "%s–%s\n", v[int((NR + 3) / 4)], v[int((3 * NR + 3) / 4)]}'; }
-
-# ratio A B [DIGITS]: A / B.
-ratio() { awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN {if (b == 0 || a == "nan" || b == "nan") print "n/a"; else printf "%.*f\n", d, a / b}'; }
-
-# met VALUE OP GOAL: "yes" or "**no**".
-met() { awk -v v="$1" -v g="$3" -v op="$2" 'BEGIN {if (v == "n/a") {print "n/a"; exit} ok = (op == "<=") ? v <= g : v >= g; print ok ? "yes" : "**no**"}'; }
-
 # proxies: "COUNT RSS_MB" of the docker-proxy processes.
 proxies() { { ps -C docker-proxy -o rss= 2>/dev/null || true; } | awk '{n++; kb += $1} END {printf "%d %.1f\n", n, kb / 1024}'; }
 

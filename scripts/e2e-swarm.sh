@@ -64,13 +64,6 @@ finish() {
 	summarize e2e-swarm
 }
 
-# on I CMD...: CMD with the docker CLI talking to node I's engine.
-on() {
-	local i=$1
-	shift
-	DOCKER_HOST=$(eval printf '%s' "\$VIC_NODE_${i}_HOST") "$@"
-}
-
 # public_ip I: node I's address on the public port group.
 public_ip() { eval printf '%s' "\$VIC_NODE_${1}_PUBLIC"; }
 

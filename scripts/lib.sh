@@ -152,3 +152,25 @@ nodes_lock() {
 		flock -w 1800 8 || die "another run of the private engines held their lock for 30 minutes"
 	fi
 }
+
+# on I CMD...: CMD with the docker CLI talking to private engine I of $VIC_NODES_DIR
+# (scripts/nodes.sh).
+on() {
+	local i=$1
+	shift
+	DOCKER_HOST=unix://$VIC_NODES_DIR/node-$i/docker.sock "$@"
+}
+
+# --- the benchmarks' figures ----------------------------------------------------------------
+
+# median: the median of the numbers on stdin (one a line).
+median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) {print "nan"; exit} if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+# quartiles: "P25–P75" of the numbers on stdin.
+quartiles() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) {print "n/a"; exit} printf "%s–%s\n", v[int((NR + 3) / 4)], v[int((3 * NR + 3) / 4)]}'; }
+
+# ratio A B [DIGITS]: A / B.
+ratio() { awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN {if (b == 0 || a == "nan" || b == "nan") print "n/a"; else printf "%.*f\n", d, a / b}'; }
+
+# met VALUE OP GOAL: "yes" or "**no**".
+met() { awk -v v="$1" -v g="$3" -v op="$2" 'BEGIN {if (v == "n/a") {print "n/a"; exit} ok = (op == "<=") ? v <= g : v >= g; print ok ? "yes" : "**no**"}'; }

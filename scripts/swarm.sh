@@ -44,13 +44,6 @@ CNET_WIRES=(VIC-Static:vic-sw-cst VIC-DHCP:vic-sw-cdh)
 # public_ip I: node I's address on the public port group.
 public_ip() { printf '198.51.100.%s' $((1 + $1)); }
 
-# on I CMD...: CMD with the docker CLI talking to node I's engine.
-on() {
-	local i=$1
-	shift
-	DOCKER_HOST=unix://$DIR/node-$i/docker.sock "$@"
-}
-
 # docker_vic ARGS...: the CLI plugin against vcsim, from the outside namespace; VIC_TARGET (with
 # vcsim's password) goes in the environment, not on a command line.
 docker_vic() {
