@@ -33,7 +33,7 @@ if [ "$port_source" = plugin ]; then
 	expect_out "80/tcp.*8080" "docker vic port ${prefix}web shows 80/tcp on host port 8080"
 	web_vm=${prefix}web-$(docker inspect -f '{{.Id}}' ${prefix}web | cut -c1-12)
 	web_mac=$(docker inspect -f "{{(index .NetworkSettings.Networks \"${prefix}default\").MacAddress}}" ${prefix}web)
-	run_until 20 sh -c "docker vic containers $VIC_VCH | grep -E '^$web_vm +[0-9a-f]{12} +poweredOn +VIC-Bridge=$web_mac\$'"
+	run_until 20 sh -c "docker vic containers $VIC_VCH | grep -E '^$web_vm +[0-9a-f]{12} +poweredOn +$VIC_VCH +VIC-Bridge=$web_mac\$'"
 	expect_ok "vSphere: container VM $web_vm is powered on, with its NIC on the bridge port group VIC-Bridge carrying the container's MAC"
 	run docker vic ps
 	expect_out "${prefix}web.*8080" "docker vic ps lists ${prefix}web with 8080"

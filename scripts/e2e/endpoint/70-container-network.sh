@@ -35,7 +35,7 @@ mac=$(docker inspect -f '{{(index .NetworkSettings.Networks "consumer").MacAddre
 run in_ns "$VIC_NET_CONSUMER_NS" ip neigh show "$ext_ip"
 expect_out "$mac" "the port group sees ${prefix}ext with its own MAC $mac (a macvlan, not the endpoint's NIC)"
 vm=${prefix}ext-$(docker inspect -f '{{.Id}}' ${prefix}ext | cut -c1-12)
-run_until 20 sh -c "docker vic containers $VIC_VCH | grep -E '^$vm +[0-9a-f]{12} +poweredOn +External-Consumer=$mac\$'"
+run_until 20 sh -c "docker vic containers $VIC_VCH | grep -E '^$vm +[0-9a-f]{12} +poweredOn +$VIC_VCH +External-Consumer=$mac\$'"
 expect_ok "vSphere: container VM $vm is powered on, with one NIC on External-Consumer carrying the container's MAC"
 run docker stop -t 1 ${prefix}ext
 run_until 20 sh -c "docker vic containers $VIC_VCH | grep -E '^$vm +[0-9a-f]{12} +poweredOff '"
