@@ -25,6 +25,9 @@ for tool in nft jq curl; do command -v "$tool" >/dev/null || die "$tool is not i
 IMAGE=${VIC_IMAGE:-vic-busybox:test}
 SOCKET=${VIC_SOCKET:-/run/docker/plugins/vic.sock}
 PREFIX=vic-rel-
+# The networks are named per run: Docker 20.10 sometimes keeps counting the endpoints of a
+# network whose containers a killed run left half removed, and refuses to remove it.
+KILLNET=${PREFIX}kill-$$ PARNET=${PREFIX}par-$$ ALWAYSNET=${PREFIX}always-$$
 # How long vic-endpoint stays dead: longer than Docker's ~15 s of retries, so that the run in
 # flight fails and its leftovers (none allowed) are checked too.
 DOWN_SECONDS=${VIC_REL_DOWN_SECONDS:-18}
@@ -256,12 +259,12 @@ net_create() { docker network create -d vic --ipam-driver vic "$1" >/dev/null; }
 
 test_kill() {
 	header "kill -9 of vic-endpoint during 20 docker run -d -p"
-	net_create ${PREFIX}kill
+	net_create "$KILLNET"
 	local i pid rcs ok=0 nbad=0
 	(
 		for i in $(seq 1 20); do
 			rc=0
-			timeout 120 docker run -d --name ${PREFIX}k$i --net ${PREFIX}kill -p $((KILL_BASE + i)):80 "$IMAGE" "${SERVE[@]}" \
+			timeout 120 docker run -d --name ${PREFIX}k$i --net "$KILLNET" -p $((KILL_BASE + i)):80 "$IMAGE" "${SERVE[@]}" \
 				>"$work/k$i.out" 2>&1 || rc=$?
 			echo "$rc" >"$work/k$i.rc"
 		done
@@ -331,10 +334,10 @@ test_flush() {
 
 test_parallel() {
 	header "50 parallel docker run -d -p 80"
-	net_create ${PREFIX}par
+	net_create "$PARNET"
 	local i n pids=() ports dupports
 	for i in $(seq 1 50); do
-		timeout 300 docker run -d --name ${PREFIX}p$i --net ${PREFIX}par -p 80 "$IMAGE" "${SERVE[@]}" >"$work/p$i.out" 2>&1 &
+		timeout 300 docker run -d --name ${PREFIX}p$i --net "$PARNET" -p 80 "$IMAGE" "${SERVE[@]}" >"$work/p$i.out" 2>&1 &
 		pids+=($!)
 	done
 	n=0
@@ -400,8 +403,8 @@ answers_within() {
 test_dockerd() {
 	header "dockerd restart with a --restart=always container"
 	if [ -n "${VIC_REL_SKIP_DOCKERD:-}" ]; then say "skipped (VIC_REL_SKIP_DOCKERD is set)"; return; fi
-	net_create ${PREFIX}always
-	docker run -d --name ${PREFIX}always --restart=always --net ${PREFIX}always -p $ALWAYS_PORT:80 "$IMAGE" "${SERVE[@]}" >/dev/null
+	net_create "$ALWAYSNET"
+	docker run -d --name ${PREFIX}always --restart=always --net "$ALWAYSNET" -p $ALWAYS_PORT:80 "$IMAGE" "${SERVE[@]}" >/dev/null
 	check "port $ALWAYS_PORT answers before the restart" answers_within 10 "$ALWAYS_PORT"
 	if ! restart_dockerd >"$work/dockerd.out" 2>&1; then
 		fail "dockerd restarts" "$(cat "$work/dockerd.out")"
