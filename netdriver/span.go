@@ -31,11 +31,10 @@ func (d *Driver) RepairSpans(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	defer d.release()
-	nets := d.spanNets(nil, "")
 	if d.spans == nil || !d.swarm {
 		return false, nil
 	}
-	holds, err := d.spans.Holds(nets)
+	holds, err := d.spans.Holds(d.spanNets(nil, ""))
 	if err != nil || holds {
 		return false, err
 	}
@@ -47,8 +46,7 @@ func (d *Driver) RepairSpans(ctx context.Context) (bool, error) {
 // rest from the network's ID.
 func GatewayMAC(networkID string) net.HardwareAddr {
 	sum := sha256.Sum256([]byte(networkID))
-	mac := net.HardwareAddr(append([]byte{0x06}, sum[:5]...))
-	return mac
+	return net.HardwareAddr(append([]byte{0x06}, sum[:5]...))
 }
 
 // spanNets are the filter's networks: the spanning networks of the driver, with n (a network
