@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -22,12 +24,13 @@ import (
 // property read of the endpoint VM each time, for the half minute of the boot.
 const defaultBootPoll = 250 * time.Millisecond
 
-// bootWatch follows an appliance from power-on to a Docker API answering over TLS and the vic
-// drivers serving: it signs the guest's certificate request and hands it the sealed
-// credentials on the way.
+// bootWatch follows the appliance of one endpoint VM from power-on to a Docker API answering
+// over TLS and the vic drivers serving: it signs the guest's certificate request and hands it
+// the sealed credentials on the way.
 type bootWatch struct {
-	d     *deps
-	ep    *vch.EndpointVM
+	d  *deps
+	ep *vch.EndpointVM
+	// cfg is the VCH's configuration as this endpoint sees itself (config.Endpoint).
 	cfg   *config.Config
 	tlsm  *tlsMaterial
 	creds guestinfo.Credentials
@@ -37,11 +40,14 @@ type bootWatch struct {
 	last      guestinfo.Status
 	signed    string
 	signedKey []byte // the public key of the request signed: another key is refused
+	cert      []byte // the certificate signed, PEM
 	lastProbe error
 	lastRead  error // the last failed reading of the endpoint VM
 	// api is where the Docker API answered, once it did; version is the engine's.
 	api     netip.Addr
 	version string
+	// done says that the watch saw the appliance through.
+	done bool
 }
 
 // refusal is a failure the guest caused and waiting cannot mend: a request create refuses.
@@ -152,7 +158,7 @@ func (w *bootWatch) sign(ctx context.Context, csrPEM string, st guestinfo.Status
 	if err != nil {
 		return &refusal{err}
 	}
-	cert, err := w.tlsm.signRequest(csr)
+	cert, chain, err := w.tlsm.signRequest(csr)
 	if err != nil {
 		return err
 	}
@@ -168,12 +174,12 @@ func (w *bootWatch) sign(ctx context.Context, csrPEM string, st guestinfo.Status
 		// The credentials went to the first key: a second one is someone else's.
 		return &refusal{fmt.Errorf("refusing the certificate request of VCH %q: its key is not the key of the request signed before", w.cfg.Name)}
 	}
-	w.signedKey = der
+	w.signedKey, w.cert = der, cert
 	sealed, err := guestinfo.SealCredentials(key, w.creds)
 	if err != nil {
 		return err
 	}
-	if err := w.ep.SetKeys(ctx, map[string]string{guestinfo.KeyCert: string(cert), guestinfo.KeyCredentials: sealed}); err != nil {
+	if err := w.ep.SetKeys(ctx, map[string]string{guestinfo.KeyCert: string(chain), guestinfo.KeyCredentials: sealed}); err != nil {
 		return err
 	}
 	w.say("certificate signed for " + certNames(cert))
@@ -231,7 +237,7 @@ func (w *bootWatch) report(ctx context.Context, m *vch.Manager) string {
 	if w.lastRead != nil {
 		fmt.Fprintf(&b, "the last reading of the endpoint VM failed: %v\n", w.lastRead)
 	}
-	log := vch.DatastoreFile(w.cfg, vch.SerialLogFile)
+	log := vch.EndpointFile(w.cfg, w.ep.Number, vch.SerialLogFile)
 	if tail, err := m.ReadFile(ctx, log, 4096); err == nil && len(strings.TrimSpace(string(tail))) > 0 {
 		lines := strings.Split(strings.TrimRight(string(tail), "\n"), "\n")
 		if len(lines) > 20 {
@@ -243,4 +249,70 @@ func (w *bootWatch) report(ctx context.Context, m *vch.Manager) string {
 		}
 	}
 	return b.String()
+}
+
+// bootWatches follow the appliances of a VCH's endpoint VMs, in endpoint order.
+type bootWatches []*bootWatch
+
+// newBootWatches are the watches of endpoint VMs eps of the VCH configured by cfg. With
+// several endpoints, each one's lines are told apart.
+func newBootWatches(d *deps, eps []*vch.EndpointVM, cfg *config.Config, tlsm *tlsMaterial, creds guestinfo.Credentials) bootWatches {
+	var mu sync.Mutex // the watches run at once and share d.out
+	ws := make(bootWatches, len(eps))
+	for j, ep := range eps {
+		prefix := ""
+		if len(eps) > 1 {
+			prefix = fmt.Sprintf("endpoint %d: ", ep.Number)
+		}
+		say := func(s string) {
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintf(d.out, "  %s%s\n", prefix, s)
+		}
+		ws[j] = &bootWatch{d: d, ep: ep, cfg: cfg.Endpoint(ep.Number), tlsm: tlsm, creds: creds, say: say}
+	}
+	return ws
+}
+
+// runBootWatches runs the watches at once until each one's Docker API answers and its vic
+// drivers serve. The first failure ends them all and is returned.
+func runBootWatches(ctx context.Context, ws bootWatches) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	for _, w := range ws {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, _, err := w.run(ctx); err != nil {
+				cancel(err)
+				return
+			}
+			w.done = true
+		}()
+	}
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
+// answered reports whether some watch saw its Docker API answer.
+func (ws bootWatches) answered() bool {
+	return slices.ContainsFunc(ws, func(w *bootWatch) bool { return w.api.IsValid() })
+}
+
+// names are the endpoint VMs' names, apis the addresses where their Docker APIs answered.
+func (ws bootWatches) names() []string {
+	out := make([]string, len(ws))
+	for i, w := range ws {
+		out[i] = w.ep.Name()
+	}
+	return out
+}
+
+func (ws bootWatches) apis() []netip.Addr {
+	out := make([]netip.Addr, len(ws))
+	for i, w := range ws {
+		out[i] = w.api
+	}
+	return out
 }

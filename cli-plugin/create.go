@@ -80,7 +80,7 @@ func (o *createOptions) register(flags *pflag.FlagSet) {
 	flags.StringVar(&o.applianceISO, "appliance-iso", "", "The endpoint's boot image: a local `FILE`, a datastore path like \"[LocalDS_0] vic/appliance.iso\", or none (default: the installed image)")
 	flags.IntVar(&o.cpus, "endpoint-cpu", 0, "Virtual CPUs of the endpoint VM")
 	flags.IntVar(&o.memoryMB, "endpoint-memory", 0, "Memory of the endpoint VM in `MB`")
-	flags.IntVar(&o.endpoints, flagEndpoints, 1, "Number `N` of endpoint VMs, each on a host of its own (needs --appliance-iso none above 1)")
+	flags.IntVar(&o.endpoints, flagEndpoints, 1, "Number `N` of endpoint VMs, each on a host of its own; above 1 they form a Docker swarm")
 	flags.DurationVar(&o.timeout, "timeout", 5*time.Minute, "Give up creating after this long, the appliance's boot included")
 
 	for _, r := range []struct {
@@ -209,9 +209,6 @@ func runCreate(ctx context.Context, d *deps, opts *createOptions) error {
 	}
 	if img.none() && opts.ops.given() {
 		return opts.ops.refuseWithoutAppliance()
-	}
-	if n := cfg.EndpointCount(); n > 1 && !img.none() {
-		return &config.Error{Flag: "--" + flagEndpoints, Value: strconv.Itoa(n), Rule: "--endpoints above 1 needs --appliance-iso none until the appliance's endpoints join one swarm"}
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
 	defer cancel()

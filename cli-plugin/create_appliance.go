@@ -41,27 +41,45 @@ func createAppliance(ctx context.Context, d *deps, opts *createOptions, m *vch.M
 	if err := tlsm.write(certDir); err != nil {
 		return failCreate(ctx, d, m, opts, certDir, err)
 	}
-	ep, err := m.EndpointVM(ctx, cfg.Name)
+	eps, err := m.EndpointVMs(ctx, cfg.Name)
 	if err != nil {
 		return failCreate(ctx, d, m, opts, certDir, err)
 	}
-	say := func(s string) { fmt.Fprintf(d.out, "  %s\n", s) }
-	say(fmt.Sprintf("endpoint VM %q powered on: waiting up to %s for the appliance", cfg.Name, opts.timeout))
-	w := &bootWatch{d: d, ep: ep, cfg: cfg, tlsm: tlsm, creds: creds, say: say}
-	api, _, err := w.run(ctx)
-	if err != nil {
+	watches := newBootWatches(d, eps, cfg, tlsm, creds)
+	if len(eps) == 1 {
+		fmt.Fprintf(d.out, "  endpoint VM %q powered on: waiting up to %s for the appliance\n", cfg.Name, opts.timeout)
+	} else {
+		fmt.Fprintf(d.out, "  %d endpoint VMs powered on: waiting up to %s for their appliances\n", len(eps), opts.timeout)
+	}
+	if err := runBootWatches(ctx, watches); err != nil {
 		var r *refusal
 		if !errors.As(err, &r) && ctx.Err() != nil {
 			err = fmt.Errorf("the appliance's Docker API did not answer within %s", opts.timeout)
-			if w.api.IsValid() {
+			if watches.answered() {
 				err = fmt.Errorf("the appliance's vic drivers did not serve within %s", opts.timeout)
 			}
 		}
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
 		defer cancel()
-		fmt.Fprint(d.err, w.report(rctx, m))
+		for _, w := range watches {
+			if w.done {
+				continue
+			}
+			if len(watches) > 1 {
+				fmt.Fprintf(d.err, "endpoint VM %q:\n", w.ep.Name())
+			}
+			fmt.Fprint(d.err, w.report(rctx, m))
+		}
 		return failCreate(ctx, d, m, opts, certDir, err)
 	}
+	w := watches[0]
+	tlsm.ServerCert = w.cert
+	if len(watches) > 1 {
+		if err := formSwarm(ctx, d, tlsm, watches.names(), watches.apis(), func(s string) { fmt.Fprintf(d.out, "  %s\n", s) }); err != nil {
+			return failCreate(ctx, d, m, opts, certDir, err)
+		}
+	}
+	api := w.api
 	if err := tlsm.write(certDir); err != nil {
 		return fmt.Errorf("VCH %q was created, but its server certificate was not saved: %w", cfg.Name, err)
 	}

@@ -99,20 +99,19 @@ func checkRequest(name, csrPEM string, allowed serverNames) (*x509.CertificateRe
 }
 
 // signRequest issues the Docker API's server certificate for a checked request, and returns
-// it followed by the CA's certificate: KeyCert's value.
-func (m *tlsMaterial) signRequest(csr *x509.CertificateRequest) ([]byte, error) {
+// it, and it followed by the CA's certificate: KeyCert's value.
+func (m *tlsMaterial) signRequest(csr *x509.CertificateRequest) (cert, chain []byte, err error) {
 	tmpl := &x509.Certificate{
 		Subject:     pkix.Name{CommonName: csr.Subject.CommonName},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		DNSNames:    csr.DNSNames,
 		IPAddresses: csr.IPAddresses,
 	}
-	cert, err := m.sign(tmpl, csr.PublicKey)
+	cert, err = m.sign(tmpl, csr.PublicKey)
 	if err != nil {
-		return nil, fmt.Errorf("signing the certificate request of VCH %q: %w", csr.Subject.CommonName, err)
+		return nil, nil, fmt.Errorf("signing the certificate request of VCH %q: %w", csr.Subject.CommonName, err)
 	}
-	m.ServerCert = cert
-	return append(slices.Clip(cert), m.CACert...), nil
+	return cert, append(slices.Clip(cert), m.CACert...), nil
 }
 
 // certNames lists what a PEM certificate names, for progress lines.

@@ -83,7 +83,7 @@ func TestSignRequestChainsToTheCA(t *testing.T) {
 	b, _ := pem.Decode([]byte(csrPEM))
 	csr, err := x509.ParseCertificateRequest(b.Bytes)
 	assert.NilError(t, err)
-	chain, err := m.signRequest(csr)
+	_, chain, err := m.signRequest(csr)
 	assert.NilError(t, err)
 
 	leaf := parseCert(t, string(chain))

@@ -99,13 +99,7 @@ func (s *Inventory) describe(v *VMRecord) *vchdoc.VCH {
 	h.NICs, h.PublicAddress = h.Endpoints[0].NICs, h.Endpoints[0].PublicAddress
 	h.AntiAffinity = s.endpointRule(v.name)
 	h.GuestCopyRewritten = config.GuestCopyDiffers(v.extra)
-	if raw, ok := v.extra[guestinfo.KeyStatus]; ok {
-		st, err := guestinfo.DecodeStatus(raw)
-		if guestinfo.IsUnset(raw) || err != nil {
-			st = guestinfo.Status{} // not booted yet, or nothing readable
-		}
-		h.Appliance = &st
-	}
+	h.Appliance = applianceStatus(v)
 	for _, c := range s.ContainerVMs(v.name) {
 		h.Containers++
 		if c.powerState == string(types.VirtualMachinePowerStatePoweredOn) {
@@ -129,7 +123,22 @@ func (s *Inventory) describeEndpoint(cfg *config.Config, v *VMRecord) vchdoc.End
 		e.Host = cmp.Or(s.hosts[*v.host], v.host.Value)
 	}
 	e.PublicAddress = publicAddress(cfg, e.NICs, i)
+	e.Appliance = applianceStatus(v)
 	return e
+}
+
+// applianceStatus is what the appliance of endpoint VM v last reported, or nil when v boots
+// none.
+func applianceStatus(v *VMRecord) *guestinfo.Status {
+	raw, ok := v.extra[guestinfo.KeyStatus]
+	if !ok {
+		return nil
+	}
+	st, err := guestinfo.DecodeStatus(raw)
+	if guestinfo.IsUnset(raw) || err != nil {
+		st = guestinfo.Status{} // not booted yet, or nothing readable
+	}
+	return &st
 }
 
 // PoolPath returns the inventory path of the pool of VCH name under a stored compute resource:

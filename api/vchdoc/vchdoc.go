@@ -68,6 +68,8 @@ type Endpoint struct {
 	NICs []NIC
 	// PublicAddress is the VM's address on the public network, when known.
 	PublicAddress netip.Addr
+	// Appliance is what this endpoint's appliance last reported, when it boots one.
+	Appliance *guestinfo.Status `json:",omitempty"`
 }
 
 // Rule is a DRS VM anti-affinity rule of a cluster.
@@ -87,6 +89,16 @@ func (v *VCH) EndpointList() []Endpoint {
 		return v.Endpoints
 	}
 	return []Endpoint{{Number: 1, ID: v.ID, Name: v.Name, PowerState: v.PowerState, NICs: v.NICs, PublicAddress: v.PublicAddress}}
+}
+
+// Endpoint returns endpoint VM i (from 1) of v, or nil when it was not found.
+func (v *VCH) Endpoint(i int) *Endpoint {
+	for j, e := range v.EndpointList() {
+		if e.Number == i {
+			return &v.EndpointList()[j]
+		}
+	}
+	return nil
 }
 
 // NIC is one network card of an endpoint VM.

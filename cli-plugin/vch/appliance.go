@@ -21,7 +21,7 @@ import (
 const (
 	// ISOFile is the uploaded boot image.
 	ISOFile = "appliance.iso"
-	// SerialLogFile is the endpoint's serial console, where vic-init writes its progress.
+	// SerialLogFile is an endpoint's serial console, where vic-init writes its progress.
 	SerialLogFile = "serial.log"
 	// DefaultDataDiskGB is the size of the data disk: the guest's private key, dockerd's data
 	// and vic-endpoint's state. It is thin: it takes what the guest writes.
@@ -51,6 +51,16 @@ func DatastoreFolder(ds, name string) string {
 // DatastoreFile is the path of file in the datastore folder of the VCH of cfg.
 func DatastoreFile(cfg *config.Config, file string) string {
 	return (&object.DatastorePath{Datastore: cfg.Placement.ImageStore, Path: path.Join(cfg.Name, file)}).String()
+}
+
+// EndpointFile is the path of file of endpoint VM i (from 1) of the VCH of cfg: in the VCH's
+// datastore folder for the first, in a folder of its own there, named after the VM, for the
+// others (vSphere gives each VM's folder a vmware.log of its own).
+func EndpointFile(cfg *config.Config, i int, file string) string {
+	if i <= 1 {
+		return DatastoreFile(cfg, file)
+	}
+	return DatastoreFile(cfg, path.Join(config.EndpointVMName(cfg.Name, i), file))
 }
 
 // checkFolderFree refuses an appliance VCH whose datastore folder already exists: it would
@@ -101,6 +111,12 @@ func (m *Manager) makeFolder(ctx context.Context, cfg *config.Config, app *Appli
 		return fmt.Errorf("creating datastore folder %s: %w", folder, err)
 	}
 	*undo = append(*undo, func(ctx context.Context) error { return m.removeFolder(ctx, folder) })
+	for i := 2; i <= cfg.EndpointCount(); i++ {
+		sub := DatastoreFolder(cfg.Placement.ImageStore, path.Join(cfg.Name, config.EndpointVMName(cfg.Name, i)))
+		if err := fm.MakeDirectory(ctx, sub, dc, false); err != nil {
+			return fmt.Errorf("creating datastore folder %s: %w", sub, err)
+		}
+	}
 	if app.LocalISO == "" {
 		return nil
 	}
@@ -141,33 +157,41 @@ func isFileNotFound(err error) bool {
 	return errors.As(err, &nf) || errors.As(err, &nff) || fault.Is(err, &types.FileNotFound{})
 }
 
-// writeNICs tells the guest which port group each of its cards is on: it sees only MACs,
-// which vSphere assigns when it creates the VM, so this comes between creation and power-on.
-func (m *Manager) writeNICs(ctx context.Context, vm *object.VirtualMachine, name string) error {
+// writeNICs tells the guests of endpoint VMs vms, numbered from first, which port group each
+// of their cards is on: a guest sees only MACs, which vSphere assigns when it creates the VM,
+// so this comes between creation and power-on.
+func (m *Manager) writeNICs(ctx context.Context, name string, vms []*object.VirtualMachine, first int) error {
 	v, err := m.get(ctx, name)
 	if err != nil {
 		return err
 	}
-	nics := make([]guestinfo.NIC, 0, len(v.NICs))
-	for _, n := range v.NICs {
-		nics = append(nics, guestinfo.NIC{MAC: n.MAC, PortGroup: n.PortGroup})
-	}
-	m.progress("writing the MACs of the endpoint's %d NICs to %s", len(nics), guestinfo.KeyNICs)
-	task, err := vm.Reconfigure(ctx, types.VirtualMachineConfigSpec{ExtraConfig: vsphere.OptionValues(map[string]string{guestinfo.KeyNICs: guestinfo.EncodeNICs(nics)})})
-	if err := vsphere.Wait(ctx, task, err); err != nil {
-		return fmt.Errorf("writing the NICs of endpoint VM %q: %w", name, err)
+	for j, vm := range vms {
+		i := first + j
+		e := v.Endpoint(i)
+		if e == nil {
+			return fmt.Errorf("endpoint VM %q is not found after its creation", config.EndpointVMName(name, i))
+		}
+		nics := make([]guestinfo.NIC, 0, len(e.NICs))
+		for _, n := range e.NICs {
+			nics = append(nics, guestinfo.NIC{MAC: n.MAC, PortGroup: n.PortGroup})
+		}
+		m.progress("writing the MACs of the %d NICs of endpoint VM %q to %s", len(nics), e.Name, guestinfo.KeyNICs)
+		task, err := vm.Reconfigure(ctx, types.VirtualMachineConfigSpec{ExtraConfig: vsphere.OptionValues(map[string]string{guestinfo.KeyNICs: guestinfo.EncodeNICs(nics)})})
+		if err := vsphere.Wait(ctx, task, err); err != nil {
+			return fmt.Errorf("writing the NICs of endpoint VM %q: %w", e.Name, err)
+		}
 	}
 	return nil
 }
 
-// applianceDevices are the serial port logging to the datastore folder, and the data disk on
-// a paravirtual SCSI controller. Keys go down from firstKey.
-func applianceDevices(cfg *config.Config, app *Appliance, firstKey int32) []types.BaseVirtualDeviceConfigSpec {
+// applianceDevices are endpoint VM i's serial port logging to the datastore folder, and its
+// data disk on a paravirtual SCSI controller. Keys go down from firstKey.
+func applianceDevices(cfg *config.Config, app *Appliance, i int, firstKey int32) []types.BaseVirtualDeviceConfigSpec {
 	serial := &types.VirtualSerialPort{
 		VirtualDevice: types.VirtualDevice{
 			Key: firstKey,
 			Backing: &types.VirtualSerialPortFileBackingInfo{VirtualDeviceFileBackingInfo: types.VirtualDeviceFileBackingInfo{
-				FileName: DatastoreFile(cfg, SerialLogFile),
+				FileName: EndpointFile(cfg, i, SerialLogFile),
 			}},
 			Connectable: &types.VirtualDeviceConnectInfo{StartConnected: true, Connected: true},
 		},
@@ -188,7 +212,7 @@ func applianceDevices(cfg *config.Config, app *Appliance, firstKey int32) []type
 			ControllerKey: scsi.Key,
 			UnitNumber:    &unit,
 			Backing: &types.VirtualDiskFlatVer2BackingInfo{
-				VirtualDeviceFileBackingInfo: types.VirtualDeviceFileBackingInfo{FileName: DatastoreFile(cfg, cfg.Name+"-data.vmdk")},
+				VirtualDeviceFileBackingInfo: types.VirtualDeviceFileBackingInfo{FileName: EndpointFile(cfg, i, config.EndpointVMName(cfg.Name, i)+"-data.vmdk")},
 				DiskMode:                     string(types.VirtualDiskModePersistent),
 				ThinProvisioned:              types.NewBool(true),
 			},

@@ -14,7 +14,9 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/docker-vic/docker-vic/api/guestinfo"
+	"github.com/docker-vic/docker-vic/config"
 	"github.com/docker-vic/docker-vic/vsphere"
+	"github.com/docker-vic/docker-vic/vsphere/sim"
 )
 
 // localISO writes a stand-in boot image.
@@ -92,6 +94,65 @@ func TestCreateApplianceUploadsAndRemoveCleans(t *testing.T) {
 		}
 
 		// rm takes the datastore folder, with the image and the disk.
+		if err := m.Remove(ctx, "vch1", true); err != nil {
+			t.Fatal(err)
+		}
+		if dsExists(t, ctx, c, "vch1") {
+			t.Error("rm left the datastore folder")
+		}
+	})
+}
+
+// An appliance VCH of two endpoints: each endpoint VM has its files, serial log and data disk
+// in the VCH's one datastore folder, learns its cards' port groups and its number, and rm
+// takes them all.
+func TestCreateApplianceOfTwoEndpoints(t *testing.T) {
+	runModel(t, vcModel(), func(ctx context.Context, c *vim25.Client) {
+		addPortgroup(t, ctx, c, "vch1", sim.MACLearning())
+		m, _ := newManager(c)
+		cfg := newConfig("vch1")
+		cfg.Endpoints = 2
+		app := &Appliance{LocalISO: localISO(t), Keys: map[string]string{guestinfo.KeyCSR: guestinfo.Unset, guestinfo.KeyStatus: guestinfo.Unset}}
+		if _, err := m.CreateAppliance(ctx, cfg, app); err != nil {
+			t.Fatal(err)
+		}
+		eps, err := m.EndpointVMs(ctx, "vch1")
+		if err != nil || len(eps) != 2 || eps[0].Name() != "vch1" || eps[1].Name() != "vch1-2" || eps[1].Number != 2 {
+			t.Fatalf("endpoint VMs %v, %v", eps, err)
+		}
+		for i, name := range []string{"vch1", "vch1-2"} {
+			vm, _ := vmByName(t, ctx, c, name)
+			extra := extraConfig(vm)
+			dir := map[int]string{0: "vch1/", 1: "vch1/vch1-2/"}[i]
+			if vm.Config.Files.VmPathName != "[LocalDS_0] "+dir+name+".vmx" {
+				t.Errorf("%s: files in %q", name, vm.Config.Files.VmPathName)
+			}
+			nics, err := guestinfo.DecodeNICs(extra[guestinfo.KeyNICs])
+			if err != nil || len(nics) != 2 {
+				t.Fatalf("%s: NICs key %v, %v", name, nics, err)
+			}
+			devices := object.VirtualDeviceList(vm.Config.Hardware.Device)
+			for j, card := range devices.SelectByType((*types.VirtualEthernetCard)(nil)) {
+				if mac := card.(types.BaseVirtualEthernetCard).GetVirtualEthernetCard().MacAddress; nics[j].MAC != mac {
+					t.Errorf("%s: NIC %d: key says MAC %s, the card has %s", name, j, nics[j].MAC, mac)
+				}
+			}
+			if v, ok := extra[guestinfo.KeyStatus]; !ok || v != guestinfo.Unset {
+				t.Errorf("%s: status key %q, %v; want it created unset", name, v, ok)
+			}
+			if got, want := extra[config.KeyEndpoint], map[int]string{0: "", 1: "2"}[i]; got != want {
+				t.Errorf("%s: %s = %q, want %q", name, config.KeyEndpoint, got, want)
+			}
+			for _, f := range []string{name + "-data.vmdk"} {
+				if !dsExists(t, ctx, c, dir+f) {
+					t.Errorf("[LocalDS_0] %s%s missing", dir, f)
+				}
+			}
+			serial := devices.SelectByType((*types.VirtualSerialPort)(nil))
+			if len(serial) != 1 || serial[0].GetVirtualDevice().Backing.(*types.VirtualSerialPortFileBackingInfo).FileName != "[LocalDS_0] "+dir+"serial.log" {
+				t.Errorf("%s: serial port %v", name, serial)
+			}
+		}
 		if err := m.Remove(ctx, "vch1", true); err != nil {
 			t.Fatal(err)
 		}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"path"
-	"strconv"
 
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25/mo"
@@ -48,9 +47,6 @@ func (m *Manager) CreateAppliance(ctx context.Context, cfg *config.Config, app *
 		return nil, err
 	}
 	if app != nil {
-		if n := cfg.EndpointCount(); n > 1 {
-			return nil, &config.Error{Flag: "--endpoints", Value: strconv.Itoa(n), Rule: "--endpoints above 1 needs --appliance-iso none until the appliance's endpoints join one swarm"}
-		}
 		if err := m.checkFolderFree(ctx, plan, cfg.Name); err != nil {
 			return nil, err
 		}
@@ -189,7 +185,7 @@ func (m *Manager) build(ctx context.Context, cfg *config.Config, p *createPlan) 
 		return err
 	}
 	if p.app != nil {
-		if err := m.writeNICs(ctx, vms[0], name); err != nil {
+		if err := m.writeNICs(ctx, name, vms, 1); err != nil {
 			return err
 		}
 	}
@@ -276,8 +272,8 @@ func endpointVMSpec(cfg *config.Config, p *createPlan, i int) (types.VirtualMach
 	vmPath := fmt.Sprintf("[%s]", p.target.datastore)
 	if p.app != nil {
 		// The VM's files go in the folder made for the appliance's, not in a new one.
-		vmPath = DatastoreFile(cfg, cfg.Name+".vmx")
-		devices = append(devices, applianceDevices(cfg, p.app, -200)...)
+		vmPath = EndpointFile(cfg, i, name+".vmx")
+		devices = append(devices, applianceDevices(cfg, p.app, i, -200)...)
 		for k, v := range p.app.Keys {
 			extra[k] = v
 		}

@@ -189,7 +189,7 @@ func TestCreateRefusesEndpoints(t *testing.T) {
 	}{
 		{"MoreThanHosts", vcModel, "", 3, false, `invalid --endpoints "3": cluster "/DC0/host/DC0_C0" has 2 usable hosts (connected, not in maintenance mode), and each endpoint of a VCH runs on a host of its own`},
 		{"StandaloneHost", simulator.VPX, "DC0_H0", 2, false, `invalid --endpoints "2": "/DC0/host/DC0_H0" is a standalone host, and the endpoints of a VCH run on different hosts of a cluster`},
-		{"Appliance", vcModel, "", 2, true, `invalid --endpoints "2": --endpoints above 1 needs --appliance-iso none until the appliance's endpoints join one swarm`},
+		{"ApplianceOnStandaloneHost", simulator.VPX, "DC0_H0", 2, true, `invalid --endpoints "2": "/DC0/host/DC0_H0" is a standalone host, and the endpoints of a VCH run on different hosts of a cluster`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			runModel(t, tc.model(), func(ctx context.Context, c *vim25.Client) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/vmware/govmomi/object"
@@ -16,12 +17,17 @@ import (
 	"github.com/docker-vic/docker-vic/vsphere"
 )
 
-// EndpointVM is the endpoint VM of one VCH, seen through its guestinfo keys: what create
+// EndpointVM is one endpoint VM of a VCH, seen through its guestinfo keys: what create
 // exchanges with the appliance while it boots.
 type EndpointVM struct {
 	vm   *object.VirtualMachine
 	name string
+	// Number is the endpoint's number, from 1.
+	Number int
 }
+
+// Name is the endpoint VM's name.
+func (e *EndpointVM) Name() string { return e.name }
 
 // EndpointVM finds the endpoint VM of VCH name.
 func (m *Manager) EndpointVM(ctx context.Context, name string) (*EndpointVM, error) {
@@ -33,7 +39,26 @@ func (m *Manager) EndpointVM(ctx context.Context, name string) (*EndpointVM, err
 	if err != nil {
 		return nil, err
 	}
-	return &EndpointVM{vm: object.NewVirtualMachine(m.Client, v.Ref()), name: name}, nil
+	return &EndpointVM{vm: object.NewVirtualMachine(m.Client, v.Ref()), name: name, Number: 1}, nil
+}
+
+// EndpointVMs finds the endpoint VMs of VCH name, in endpoint order; numbers, when given, keep
+// only those endpoints.
+func (m *Manager) EndpointVMs(ctx context.Context, name string, numbers ...int) ([]*EndpointVM, error) {
+	snap, err := m.Scan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := snap.EndpointVM(name); err != nil {
+		return nil, err
+	}
+	var out []*EndpointVM
+	for _, v := range snap.EndpointVMsOf(name) {
+		if len(numbers) == 0 || slices.Contains(numbers, v.Endpoint()) {
+			out = append(out, &EndpointVM{vm: object.NewVirtualMachine(m.Client, v.Ref()), name: v.Name(), Number: v.Endpoint()})
+		}
+	}
+	return out, nil
 }
 
 // Keys reads the VM's guestinfo keys of docker-vic (guestinfo.vic.*) and its power state.

@@ -50,7 +50,7 @@ func (m *Manager) planScale(ctx context.Context, snap *vsphere.Inventory, v *vsp
 		}
 	}
 	if n != old.EndpointCount() && old.Placement.ApplianceISO != "" {
-		return nil, &config.Error{Flag: "--endpoints", Value: strconv.Itoa(n), Rule: fmt.Sprintf("VCH %q boots the appliance, and --endpoints above 1 needs --appliance-iso none until the appliance's endpoints join one swarm", v.Name())}
+		return nil, &config.Error{Flag: "--endpoints", Value: strconv.Itoa(n), Rule: fmt.Sprintf("VCH %q boots the appliance, whose number of endpoints configure does not change yet: create the VCH with the number it needs", v.Name())}
 	}
 	if n == 1 && len(s.add) == 0 && len(s.goes) == 0 && old.EndpointCount() == 1 {
 		return s, nil // a VCH of one endpoint, and it stays so: no rule to read

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// swarmPort is where a swarm's managers listen for nodes and for each other.
+const swarmPort = 2377
+
+// swarmCallTimeout bounds one call of the swarm's formation: a join waits for the manager.
+const swarmCallTimeout = 90 * time.Second
+
+// swarmNode is what formSwarm reads of GET /nodes.
+type swarmNode struct {
+	ID     string
+	Spec   struct{ Role string }
+	Status struct {
+		State string
+		Addr  string
+	}
+}
+
+// formSwarm makes the endpoints of a VCH, whose Docker APIs answer at apis in endpoint order,
+// one Docker swarm, and waits until every endpoint is a ready node. Endpoint 1 initializes the
+// swarm and is its manager; the others join as workers. Each advertises its Docker API's
+// address: the client network joins the endpoints. An endpoint already in the swarm is left
+// as it is; one in another swarm is refused, and nothing is changed on it.
+func formSwarm(ctx context.Context, d *deps, tlsm *tlsMaterial, names []string, apis []netip.Addr, say func(string)) error {
+	clients := make([]*dockerAPI, len(apis))
+	for i, a := range apis {
+		c, err := newDockerAPI(d.dialDocker, a, tlsm, swarmCallTimeout)
+		if err != nil {
+			return err
+		}
+		defer c.close()
+		clients[i] = c
+	}
+	manager := clients[0]
+	info, err := manager.info(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the swarm state of endpoint VM %q: %w", names[0], err)
+	}
+	switch {
+	case info.Swarm.LocalNodeState == "inactive":
+		req := map[string]any{"ListenAddr": listenAll(), "AdvertiseAddr": swarmAddr(apis[0])}
+		if err := manager.call(ctx, http.MethodPost, "/swarm/init", req, nil); err != nil {
+			return fmt.Errorf("endpoint VM %q did not start the swarm: %w", names[0], err)
+		}
+		say(fmt.Sprintf("swarm started on endpoint 1 (%s), its manager", swarmAddr(apis[0])))
+	case !info.Swarm.ControlAvailable:
+		return fmt.Errorf("endpoint VM %q is in a swarm (%s) but is not its manager: make it leave the swarm (docker swarm leave --force) and run the command again", names[0], info.Swarm.LocalNodeState)
+	}
+	var sw struct{ JoinTokens struct{ Worker string } }
+	if err := manager.call(ctx, http.MethodGet, "/swarm", nil, &sw); err != nil {
+		return fmt.Errorf("reading the swarm of endpoint VM %q: %w", names[0], err)
+	}
+	nodes, err := listNodes(ctx, manager)
+	if err != nil {
+		return err
+	}
+	for i, c := range clients[1:] {
+		i++
+		info, err := c.info(ctx)
+		if err != nil {
+			return fmt.Errorf("reading the swarm state of endpoint VM %q: %w", names[i], err)
+		}
+		switch {
+		case info.Swarm.LocalNodeState == "inactive":
+			req := map[string]any{"ListenAddr": listenAll(), "AdvertiseAddr": swarmAddr(apis[i]),
+				"RemoteAddrs": []string{swarmAddr(apis[0])}, "JoinToken": sw.JoinTokens.Worker}
+			if err := c.call(ctx, http.MethodPost, "/swarm/join", req, nil); err != nil {
+				return fmt.Errorf("endpoint VM %q did not join the swarm of endpoint 1: %w", names[i], err)
+			}
+			say(fmt.Sprintf("endpoint %d joined the swarm as a worker", i+1))
+		case !slices.ContainsFunc(nodes, func(n swarmNode) bool { return n.ID == info.Swarm.NodeID }):
+			return fmt.Errorf("endpoint VM %q is in another swarm than endpoint 1's: make it leave that swarm (docker swarm leave --force) and run the command again", names[i])
+		}
+	}
+	return waitNodes(ctx, manager, len(apis), say)
+}
+
+// waitNodes waits until the swarm of manager has want ready nodes.
+func waitNodes(ctx context.Context, manager *dockerAPI, want int, say func(string)) error {
+	for {
+		nodes, err := listNodes(ctx, manager)
+		ready := 0
+		for _, n := range nodes {
+			if n.Status.State == "ready" {
+				ready++
+			}
+		}
+		if err == nil && ready >= want {
+			say(fmt.Sprintf("swarm ready: %d nodes", ready))
+			return nil
+		}
+		if !sleepCtx(ctx, time.Second) {
+			if err == nil {
+				err = fmt.Errorf("%d of %d nodes are ready", ready, want)
+			}
+			return fmt.Errorf("the swarm of the endpoints did not get ready: %w", err)
+		}
+	}
+}
+
+// listNodes reads the swarm's nodes from its manager.
+func listNodes(ctx context.Context, manager *dockerAPI) ([]swarmNode, error) {
+	var nodes []swarmNode
+	if err := manager.call(ctx, http.MethodGet, "/nodes", nil, &nodes); err != nil {
+		return nil, fmt.Errorf("listing the swarm's nodes: %w", err)
+	}
+	return nodes, nil
+}
+
+// swarmAddr is the swarm address of the endpoint whose Docker API answers at api.
+func swarmAddr(api netip.Addr) string { return net.JoinHostPort(api.String(), strconv.Itoa(swarmPort)) }
+
+// listenAll is where an endpoint's swarm listens: every address, as dockerd's default.
+func listenAll() string { return net.JoinHostPort("0.0.0.0", strconv.Itoa(swarmPort)) }
