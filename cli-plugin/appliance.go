@@ -76,10 +76,19 @@ const envOpsPassword = "VIC_OPS_PASSWORD"
 
 func (o opsFlags) given() bool { return o.user != "" || o.password != "" || o.file != "" }
 
-// refuseWithoutAppliance says that the endpoint's credentials have no use without the appliance,
-// naming the first of the flags given (never the password's value).
+// refuseWithoutAppliance says that the endpoint's credentials have no use without the appliance.
 func (o opsFlags) refuseWithoutAppliance() error {
-	rule := "the endpoint's credentials are for the appliance, and this endpoint VM boots none"
+	return o.refuse("the endpoint's credentials are for the appliance, and this endpoint VM boots none")
+}
+
+// refuseNewEndpoints says that configure hands credentials only to the new endpoints of an
+// appliance swarm.
+func (o opsFlags) refuseNewEndpoints() error {
+	return o.refuse("configure hands credentials only to the endpoints an appliance VCH of several endpoints gains")
+}
+
+// refuse is the error of rule, naming the first of the flags given (never the password's value).
+func (o opsFlags) refuse(rule string) error {
 	switch {
 	case o.user != "":
 		return &config.Error{Flag: "--ops-user", Value: o.user, Rule: rule}

@@ -4,11 +4,15 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/docker-vic/docker-vic/api/guestinfo"
+	"github.com/docker-vic/docker-vic/cli-plugin/vch"
 	"github.com/docker-vic/docker-vic/config"
 	"github.com/docker-vic/docker-vic/vsphere"
 )
@@ -22,6 +26,11 @@ type configureOptions struct {
 	// endpoints is --endpoints, when given; ips are the --X-network-ip values by role.
 	endpoints *int
 	ips       map[string]*[]string
+	// For the endpoints an appliance swarm gains: how long to wait for them, the VCH's TLS
+	// directory (its CA signs their certificates) and their vSphere credentials.
+	timeout    time.Duration
+	tlsCertDir string
+	ops        opsFlags
 }
 
 func newConfigureCommand(getDeps func() *deps) *cobra.Command {
@@ -59,6 +68,11 @@ func newConfigureCommand(getDeps func() *deps) *cobra.Command {
 		opts.ips[role] = new([]string)
 		flags.StringArrayVar(opts.ips[role], role+"-network-ip", nil, "With --endpoints, the static `CIDR` of every endpoint on the "+role+" network, in endpoint order: those of the endpoints that stay first")
 	}
+	flags.DurationVar(&opts.timeout, "timeout", 5*time.Minute, "With --endpoints on an appliance VCH: give up waiting for the new endpoints after this long")
+	flags.StringVar(&opts.tlsCertDir, "tls-cert-dir", "", "With --endpoints on an appliance VCH: the VCH's certificates `DIR`, whose CA signs the new endpoints' (default ${DOCKER_CONFIG:-~/.docker}/vic/VCH)")
+	flags.StringVar(&opts.ops.user, "ops-user", "", "With --endpoints on an appliance VCH: vSphere `USER` the new endpoints work with (default: yours)")
+	flags.StringVar(&opts.ops.password, "ops-password", "", "Password of --ops-user (or $"+envOpsPassword+")")
+	flags.StringVar(&opts.ops.file, "ops-credentials-file", "", "Private `FILE` of VIC_USER= and VIC_PASSWORD= lines for the new endpoints")
 	registerConnectionFlags(flags, &opts.conn)
 	cmd.ValidArgsFunction = completeVCHNames(getDeps, &opts.conn, 1)
 	return cmd
@@ -80,11 +94,22 @@ func runConfigure(ctx context.Context, d *deps, name string, opts *configureOpti
 	if err := opts.networks.apply(config.New("probe")); err != nil && !isUnknownPortGroup(err) {
 		return err
 	}
-	m, logout, err := d.manager(ctx, opts.conn)
+	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
+	defer cancel()
+	session, err := d.vsphere.Connect(ctx, opts.conn, true)
 	if err != nil {
 		return err
 	}
-	defer logout()
+	defer func() { _ = session.Logout(context.WithoutCancel(ctx)) }()
+	m := &vch.Manager{Client: session.Client, Datacenter: session.Target.Datacenter}
+	// An appliance swarm that gains endpoints signs their certificates and hands them
+	// credentials: what that needs is checked before anything changes.
+	var follow *swarmFollow
+	if opts.endpoints != nil || opts.ops.given() {
+		if follow, err = opts.swarmFollow(ctx, d, m, name, session.Target); err != nil {
+			return err
+		}
+	}
 	m.Progress = func(step string) { fmt.Fprintf(d.out, "  %s...\n", step) }
 	v, err := m.Configure(ctx, name, func(cfg *config.Config) error {
 		if err := opts.networks.apply(cfg); err != nil {
@@ -102,11 +127,53 @@ func runConfigure(ctx context.Context, d *deps, name string, opts *configureOpti
 	if err != nil {
 		return err
 	}
+	if follow != nil {
+		if err := followEndpoints(ctx, d, m, v, follow.certDir, follow.creds); err != nil {
+			return fmt.Errorf("VCH %q is configured (revision %d), but its endpoints did not all join its swarm: %w; run the command again to retry", v.Name, v.Config.Revision, err)
+		}
+	}
 	fmt.Fprintf(d.out, "VCH %q configured: revision %d\n", v.Name, v.Config.Revision)
 	if n := v.Config.EndpointCount(); n > 1 || opts.endpoints != nil {
 		fmt.Fprintf(d.out, "Endpoints: %d\n", n)
 	}
 	return nil
+}
+
+// swarmFollow is what configure needs to bring new endpoints into an appliance swarm.
+type swarmFollow struct {
+	certDir string
+	creds   guestinfo.Credentials
+}
+
+// swarmFollow checks, before any change, what bringing new endpoints into VCH name's swarm
+// needs: nil when the VCH is no appliance swarm, which refuses the endpoints' credentials.
+func (o *configureOptions) swarmFollow(ctx context.Context, d *deps, m *vch.Manager, name string, t *vsphere.Target) (*swarmFollow, error) {
+	inv, err := m.Scan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v, err := inv.VCH(name)
+	if err != nil {
+		return nil, err
+	}
+	if v.Config.Placement.ApplianceISO == "" || v.Config.EndpointCount() == 1 {
+		if o.ops.given() {
+			return nil, o.ops.refuseNewEndpoints()
+		}
+		return nil, nil
+	}
+	dir := o.tlsCertDir
+	if dir == "" {
+		dir = filepath.Join(d.configDir, "vic", name)
+	}
+	if _, err := loadTLS(dir); err != nil {
+		return nil, err
+	}
+	creds, err := o.ops.credentials(t)
+	if err != nil {
+		return nil, err
+	}
+	return &swarmFollow{certDir: dir, creds: creds}, nil
 }
 
 // ipsGiven reports whether any --X-network-ip was given.

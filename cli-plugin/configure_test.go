@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -98,4 +100,36 @@ func TestContainerVMsSwitch(t *testing.T) {
 	r = e.run("configure", "vch2", "--container-vms=maybe")
 	assert.ErrorContains(t, r.status, `"maybe" is not true or false`)
 	assert.Equal(t, e.get("vch2").Config.Revision, 3)
+}
+
+// The endpoint's credentials go only to the new endpoints of an appliance swarm: on a VCH of
+// host mode they are refused before anything changes.
+func TestConfigureRefusesCredentialsWithoutAppliance(t *testing.T) {
+	e := newTestEnv(t)
+	e.mustRun(createArgs...)
+	r := e.run("configure", "vch1", "--endpoints", "2", "--ops-user", "ops@vsphere.local", "--ops-password", "x",
+		"--public-network-ip", "198.51.100.10/24,198.51.100.11/24")
+	assert.Error(t, r.status, `invalid --ops-user "ops@vsphere.local": configure hands credentials only to the endpoints an appliance VCH of several endpoints gains`)
+	assert.Equal(t, e.get("vch1").Config.Revision, 1)
+}
+
+// loadTLS reads back what create wrote, and refuses a CA key that is not the CA's.
+func TestLoadTLS(t *testing.T) {
+	dir := t.TempDir()
+	m, err := newPKI("vch1")
+	assert.NilError(t, err)
+	assert.NilError(t, m.write(dir))
+	got, err := loadTLS(dir)
+	assert.NilError(t, err)
+	assert.Assert(t, got.caKey.Equal(m.caKey))
+	assert.DeepEqual(t, got.ClientCert, m.ClientCert)
+
+	other, err := newPKI("vch2")
+	assert.NilError(t, err)
+	assert.NilError(t, os.WriteFile(filepath.Join(dir, fileCAKey), other.CAKey, 0o600))
+	_, err = loadTLS(dir)
+	assert.ErrorContains(t, err, "ca-key.pem is not the key of the CA in")
+
+	_, err = loadTLS(filepath.Join(dir, "none"))
+	assert.ErrorContains(t, err, "has no ca.pem: give the directory create wrote with --tls-cert-dir")
 }

@@ -19,8 +19,8 @@ const swarmCallTimeout = 90 * time.Second
 
 // swarmNode is what formSwarm reads of GET /nodes.
 type swarmNode struct {
-	ID     string
-	Spec   struct{ Role string }
+	ID          string
+	Description struct{ Hostname string }
 	Status struct {
 		State string
 		Addr  string

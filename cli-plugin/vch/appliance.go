@@ -111,11 +111,12 @@ func (m *Manager) makeFolder(ctx context.Context, cfg *config.Config, app *Appli
 		return fmt.Errorf("creating datastore folder %s: %w", folder, err)
 	}
 	*undo = append(*undo, func(ctx context.Context) error { return m.removeFolder(ctx, folder) })
+	var more []int
 	for i := 2; i <= cfg.EndpointCount(); i++ {
-		sub := DatastoreFolder(cfg.Placement.ImageStore, path.Join(cfg.Name, config.EndpointVMName(cfg.Name, i)))
-		if err := fm.MakeDirectory(ctx, sub, dc, false); err != nil {
-			return fmt.Errorf("creating datastore folder %s: %w", sub, err)
-		}
+		more = append(more, i)
+	}
+	if err := m.makeEndpointFolders(ctx, cfg, more, nil); err != nil {
+		return err
 	}
 	if app.LocalISO == "" {
 		return nil
@@ -134,6 +135,36 @@ func (m *Manager) makeFolder(ctx context.Context, cfg *config.Config, app *Appli
 		return fmt.Errorf("uploading the appliance image to %s: %w", DatastoreFile(cfg, ISOFile), err)
 	}
 	return nil
+}
+
+// makeEndpointFolders creates the datastore folders of endpoint VMs numbered numbers (from 2)
+// in the VCH's folder, pushing their removal on undo when it is not nil.
+func (m *Manager) makeEndpointFolders(ctx context.Context, cfg *config.Config, numbers []int, undo *[]func(context.Context) error) error {
+	dc, err := m.datacenter(ctx)
+	if err != nil {
+		return err
+	}
+	fm := object.NewFileManager(m.Client)
+	for _, i := range numbers {
+		folder := DatastoreFolder(cfg.Placement.ImageStore, path.Join(cfg.Name, config.EndpointVMName(cfg.Name, i)))
+		if err := fm.MakeDirectory(ctx, folder, dc, true); err != nil {
+			return fmt.Errorf("creating datastore folder %s: %w", folder, err)
+		}
+		if undo != nil {
+			*undo = append(*undo, func(ctx context.Context) error { return m.removeFolder(ctx, folder) })
+		}
+	}
+	return nil
+}
+
+// applianceOf is what endpoint VMs added to the appliance VCH of cfg get beyond host mode: the
+// image already on the datastore, the client CA and the guest's keys.
+func applianceOf(cfg *config.Config) *Appliance {
+	app := &Appliance{Keys: map[string]string{guestinfo.KeyClientCA: cfg.TLS.CACert}}
+	for _, k := range guestinfo.GuestKeys {
+		app.Keys[k] = guestinfo.Unset // the guest can set only keys that exist
+	}
+	return app
 }
 
 // removeFolder deletes a datastore folder and what it holds; a folder already gone is fine.

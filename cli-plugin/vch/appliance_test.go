@@ -162,6 +162,50 @@ func TestCreateApplianceOfTwoEndpoints(t *testing.T) {
 	})
 }
 
+// Configure scales an appliance swarm as create makes it: an added endpoint VM gets its folder,
+// disk, guest keys and NICs key; a removed one takes its folder with it. A VCH stays a single
+// Docker host or a swarm.
+func TestConfigureScalesApplianceEndpoints(t *testing.T) {
+	runModel(t, threeHosts(), func(ctx context.Context, c *vim25.Client) {
+		addPortgroup(t, ctx, c, "vch1", sim.MACLearning())
+		m, _ := newManager(c)
+		cfg := newConfig("vch1")
+		cfg.Endpoints = 2
+		cfg.TLS.CACert = "CA"
+		if _, err := m.CreateAppliance(ctx, cfg, &Appliance{LocalISO: localISO(t), Keys: map[string]string{}}); err != nil {
+			t.Fatal(err)
+		}
+		endpoints := func(n int) func(*config.Config) error {
+			return func(cfg *config.Config) error { cfg.Endpoints = n; return nil }
+		}
+		if _, err := m.Configure(ctx, "vch1", endpoints(3)); err != nil {
+			t.Fatal(err)
+		}
+		vm, _ := vmByName(t, ctx, c, "vch1-3")
+		extra := extraConfig(vm)
+		if vm.Config.Files.VmPathName != "[LocalDS_0] vch1/vch1-3/vch1-3.vmx" || !dsExists(t, ctx, c, "vch1/vch1-3/vch1-3-data.vmdk") {
+			t.Errorf("vch1-3's files in %q", vm.Config.Files.VmPathName)
+		}
+		if extra[config.KeyEndpoint] != "3" || extra[guestinfo.KeyClientCA] != "CA" || extra[guestinfo.KeyStatus] != guestinfo.Unset {
+			t.Errorf("vch1-3's guest keys: endpoint %q, client CA %q, status %q", extra[config.KeyEndpoint], extra[guestinfo.KeyClientCA], extra[guestinfo.KeyStatus])
+		}
+		if nics, err := guestinfo.DecodeNICs(extra[guestinfo.KeyNICs]); err != nil || len(nics) != 2 {
+			t.Errorf("vch1-3's NICs key %v, %v", nics, err)
+		}
+		if _, err := m.Configure(ctx, "vch1", endpoints(2)); err != nil {
+			t.Fatal(err)
+		}
+		if dsExists(t, ctx, c, "vch1/vch1-3") {
+			t.Error("scaling down left vch1-3's datastore folder")
+		}
+		_, err := m.Configure(ctx, "vch1", endpoints(1))
+		want := `invalid --endpoints "1": VCH "vch1" boots the appliance as a swarm of endpoints, and configure keeps it so: its networks are of one kind or the other; create another VCH instead`
+		if err == nil || err.Error() != want {
+			t.Errorf("configure --endpoints 1 = %v\nwant %s", err, want)
+		}
+	})
+}
+
 func TestCreateApplianceRefusesTakenFolder(t *testing.T) {
 	vcenter(t, func(ctx context.Context, c *vim25.Client) {
 		addPortgroup(t, ctx, c, "vch1", nil)

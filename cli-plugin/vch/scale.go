@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"path"
 	"reflect"
 	"strconv"
 
@@ -49,8 +50,8 @@ func (m *Manager) planScale(ctx context.Context, snap *vsphere.Inventory, v *vsp
 			s.add = append(s.add, i)
 		}
 	}
-	if n != old.EndpointCount() && old.Placement.ApplianceISO != "" {
-		return nil, &config.Error{Flag: "--endpoints", Value: strconv.Itoa(n), Rule: fmt.Sprintf("VCH %q boots the appliance, whose number of endpoints configure does not change yet: create the VCH with the number it needs", v.Name())}
+	if old.Placement.ApplianceISO != "" && (n > 1) != (old.EndpointCount() > 1) {
+		return nil, &config.Error{Flag: "--endpoints", Value: strconv.Itoa(n), Rule: fmt.Sprintf("VCH %q boots the appliance as %s, and configure keeps it so: its networks are of one kind or the other; create another VCH instead", v.Name(), kindOf(old))}
 	}
 	if n == 1 && len(s.add) == 0 && len(s.goes) == 0 && old.EndpointCount() == 1 {
 		return s, nil // a VCH of one endpoint, and it stays so: no rule to read
@@ -81,10 +82,26 @@ func (m *Manager) planScale(ctx context.Context, snap *vsphere.Inventory, v *vsp
 	return s, nil
 }
 
+// kindOf names what a VCH of cfg is to its Docker users: one Docker host, or a swarm.
+func kindOf(cfg *config.Config) string {
+	if cfg.EndpointCount() > 1 {
+		return "a swarm of endpoints"
+	}
+	return "a single Docker host"
+}
+
 // scaleUp creates the endpoint VMs s adds, like the first and with next stored, points the
-// anti-affinity rule at every endpoint VM that stays or comes, and powers the new ones on.
+// anti-affinity rule at every endpoint VM that stays or comes, and powers the new ones on. For
+// the appliance, each gets its folder, serial log and data disk, the guest's keys and the
+// port groups of its cards, as at create.
 func (m *Manager) scaleUp(ctx context.Context, snap *vsphere.Inventory, s *scale, next *config.Config, undo *[]func(context.Context) error) error {
 	p := &createPlan{snap: snap, target: &target{datastore: next.Placement.ImageStore}}
+	if next.Placement.ApplianceISO != "" && len(s.add) > 0 {
+		p.app = applianceOf(next)
+		if err := m.makeEndpointFolders(ctx, next, s.add, undo); err != nil {
+			return err
+		}
+	}
 	folder := object.NewFolder(m.Client, s.folder)
 	pool := object.NewResourcePool(m.Client, s.pool)
 	var vms []*object.VirtualMachine
@@ -111,6 +128,13 @@ func (m *Manager) scaleUp(ctx context.Context, snap *vsphere.Inventory, s *scale
 			return err
 		}
 	}
+	if p.app != nil {
+		for j, vm := range vms {
+			if err := m.writeNICs(ctx, s.name, []*object.VirtualMachine{vm}, s.add[j]); err != nil {
+				return err
+			}
+		}
+	}
 	return m.powerOn(ctx, vms, names)
 }
 
@@ -122,6 +146,13 @@ func (m *Manager) scaleDown(ctx context.Context, s *scale) error {
 		m.progress("removing endpoint VM %q", e.Name())
 		if err := vsphere.RemoveVM(ctx, m.Client, e.Ref(), e.Name(), e.PowerState() != types.VirtualMachinePowerStatePoweredOff); err != nil {
 			return fmt.Errorf("VCH %q is configured, but removing its endpoint VM %q failed: %w; run configure again to remove it", s.name, e.Name(), err)
+		}
+		if cfg := e.Config(); cfg != nil && cfg.Placement.ApplianceISO != "" && e.Endpoint() > 1 {
+			// Its serial log stays when vSphere destroys the VM: the VM's folder goes with it.
+			folder := DatastoreFolder(cfg.Placement.ImageStore, path.Join(cfg.Name, e.Name()))
+			if err := m.removeFolder(ctx, folder); err != nil {
+				return fmt.Errorf("VCH %q is configured, but %w", s.name, err)
+			}
 		}
 	}
 	return nil
