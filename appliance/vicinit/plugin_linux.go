@@ -76,6 +76,7 @@ func (s *services) runPlugin(ctx context.Context) {
 	}
 	eng := vicplugin.NewEngine(dockerSocket, dockerExecRoot)
 	var stuck time.Time // since when the plugin is enabled without its socket
+	failWait := time.Second
 	for ctx.Err() == nil {
 		every := time.Second
 		if _, err := dockerVersion(ctx); err != nil {
@@ -90,10 +91,13 @@ func (s *services) runPlugin(ctx context.Context) {
 		switch {
 		case ctx.Err() != nil:
 		case err != nil:
+			// Each try starts the plugin: wait longer after each failure.
 			s.pluginState(fmt.Sprintf("the vic plugin is not serving: %v", err))
+			failWait = min(2*failWait, 30*time.Second)
+			every = failWait
 		case vicplugin.Serving(inst):
 			s.pluginState(guestinfo.EndpointServing)
-			stuck, every = time.Time{}, 5*time.Second
+			stuck, every, failWait = time.Time{}, 5*time.Second, time.Second
 		case stuck.IsZero():
 			stuck = time.Now()
 			s.pluginState("the vic plugin is enabled: waiting for its socket")
