@@ -66,9 +66,7 @@ func TestApplianceBootsAndServesDockerOverTLS(t *testing.T) {
 	host := fakehost.New(ca, creds, keys)
 
 	// The data disk: empty, so the first boot formats it.
-	disk := filepath.Join(dir, "data.img")
-	assert.NilError(t, os.WriteFile(disk, nil, 0o600))
-	assert.NilError(t, os.Truncate(disk, 2<<30))
+	disk := emptyDisk(t, dir)
 
 	// First boot: the disk is formatted, the key made, the request signed.
 	vm := bootVM(t, ctx, ns, iso, disk, dir, host, 1)
@@ -105,6 +103,14 @@ func TestApplianceBootsAndServesDockerOverTLS(t *testing.T) {
 	out, err = dockerInNS(ctx, ns, certs, "info", "--format", "{{.Name}}")
 	assert.NilError(t, err, out)
 	vm.powerOff(t)
+}
+
+// emptyDisk makes a 2 GB data disk in dir, empty: the first boot formats it.
+func emptyDisk(t *testing.T, dir string) string {
+	disk := filepath.Join(dir, "data.img")
+	assert.NilError(t, os.WriteFile(disk, nil, 0o600))
+	assert.NilError(t, os.Truncate(disk, 2<<30))
+	return disk
 }
 
 // vm is one boot of the appliance under qemu.

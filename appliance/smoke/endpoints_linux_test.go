@@ -3,8 +3,6 @@ package smoke
 import (
 	"context"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -48,11 +46,7 @@ func TestApplianceEndpointTwoInstallsThePlugin(t *testing.T) {
 	ca, err := fakehost.NewCA("vch-smoke CA")
 	assert.NilError(t, err)
 	host := fakehost.New(ca, guestinfo.Credentials{User: "ops@vsphere.local", Password: "smoke-s3cret"}, keys)
-	disk := filepath.Join(dir, "data.img")
-	assert.NilError(t, os.WriteFile(disk, nil, 0o600))
-	assert.NilError(t, os.Truncate(disk, 2<<30))
-
-	vm := bootVM(t, ctx, ns, iso, disk, dir, host, 1)
+	vm := bootVM(t, ctx, ns, iso, emptyDisk(t, dir), dir, host, 1)
 	st := vm.waitReady(t, ctx, host, 1)
 	assert.Equal(t, st.Addresses["public"], "198.51.100.3/24")
 	addr := netip.MustParseAddr("198.51.100.3")

@@ -21,10 +21,10 @@ import (
 // TestEnsureOnAnEngine drives a real Docker engine as vic-init does: the plugin installed
 // from its directory, set and enabled until its socket serves; left alone when right; set
 // again when a setting changes; made again when the directory's version differs; enabled
-// when disabled. It runs on private engine 1 of scripts/nodes.sh with a plugin directory of
-// scripts/plugin.sh (scripts/test-vicplugin.sh sets both up); the plugin serves a VCH
-// document (VIC_CONFIG) whose public NIC is a link of the engine's namespace; empty settings
-// are given, as vic-init gives them.
+// when disabled; left alone after the engine restarted. It runs on private engine 1 of
+// scripts/nodes.sh with a plugin directory of scripts/plugin.sh (scripts/test-vicplugin.sh
+// sets both up); the plugin serves a VCH document (VIC_CONFIG) whose public NIC is a link of
+// the engine's namespace; empty settings are given, as vic-init gives them.
 func TestEnsureOnAnEngine(t *testing.T) {
 	testns.RequirePrivileged(t)
 	host, nsName, dir := os.Getenv("VIC_NODE_1_HOST"), os.Getenv("VIC_NODE_1_NS"), os.Getenv("VIC_TEST_PLUGIN_DIR")
@@ -63,6 +63,17 @@ func TestEnsureOnAnEngine(t *testing.T) {
 	ensure(t, eng, want, Enable)
 	assert.NilError(t, Restart(ctx, eng, Name))
 	ensure(t, eng, want, Keep)
+
+	// The engine enables the plugin by itself as it starts again: nothing to do.
+	restartEngine(t)
+	ensure(t, eng, want, Keep)
+
+}
+
+// restartEngine stops private engine 1 and starts it again (scripts/nodes.sh restart 1).
+func restartEngine(t *testing.T) {
+	out, err := exec.Command("bash", "../../scripts/nodes.sh", "restart", "1").CombinedOutput()
+	assert.NilError(t, err, string(out))
 }
 
 // ensure runs Ensure and checks the step it took and that the plugin then serves.
