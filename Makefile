@@ -138,7 +138,7 @@ e2e-swarm:
 	bash scripts/e2e-swarm.sh
 
 appliance-smoke: appliance
-	VIC_APPLIANCE_ISO=$(CURDIR)/bin/appliance.iso VIC_REQUIRE_PRIVILEGED=1 go test -count=1 -v -timeout 10m ./appliance/smoke
+	VIC_APPLIANCE_ISO=$(CURDIR)/bin/appliance.iso VIC_REQUIRE_PRIVILEGED=1 go test -count=1 -v -timeout 20m ./appliance/smoke
 
 clean:
 	rm -rf bin coverage.out coverage.html *.coverprofile

@@ -11,8 +11,10 @@
 #           initramfs needs to find it; keyed by the debian layer and this recipe.
 #   iso   isolinux, the kernel, an initramfs holding vic-init (its stage 1 mounts the CD, the
 #         squashfs and an overlay on tmpfs, then switches root), and on the CD the squashfs with
-#         vic-init and vic-endpoint next to it. Keyed by the root and the two static binaries, so
-#         it is rebuilt only when the list or the Go code changed.
+#         vic-init and vic-endpoint next to it, and the managed plugin (scripts/plugin.sh, the
+#         same VERSION) in vic/plugin/ for the endpoints of a VCH of several. Keyed by the root,
+#         the two static binaries and the plugin, so it is rebuilt only when the list or the Go
+#         code changed.
 # Downloads retry: the package mirrors can be unreachable for minutes.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -134,6 +136,7 @@ build_iso() {
 	EOF
 	cp "$ROOTDIR/vmlinuz" "$tree/boot/vmlinuz"
 	cp "$ROOTDIR/root.squashfs" "$bin/vic-init" "$bin/vic-endpoint" "$tree/vic/"
+	cp -a "$bin/plugin" "$tree/vic/plugin"
 	echo "$VERSION" >"$tree/vic/version"
 	# The initramfs: vic-init as /init, the console for its output, the stage-1 modules and
 	# their order.
@@ -181,7 +184,9 @@ bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 (cd "$VIC_ROOT" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$VERSION" -o "$bin/vic-init" ./appliance/cmd/vic-init &&
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$VERSION" -o "$bin/vic-endpoint" ./endpoint/cmd/vic-endpoint)
-iso_key=$( (echo "$root_key"; declare -f build_iso; sha256sum "$bin"/vic-init "$bin"/vic-endpoint | cut -d' ' -f1) | sha256sum | cut -c1-16)
+# The managed plugin: its config.json's description carries the digest of its rootfs.
+VERSION=$VERSION bash "$VIC_ROOT/scripts/plugin.sh" "$bin/plugin" >/dev/null
+iso_key=$( (echo "$root_key"; declare -f build_iso; sha256sum "$bin"/vic-init "$bin"/vic-endpoint "$bin"/plugin/config.json | cut -d' ' -f1) | sha256sum | cut -c1-16)
 ISO=$CACHE/iso-$iso_key.iso
 if [ ! -f "$ISO" ]; then
 	say "appliance: building the ISO $iso_key"

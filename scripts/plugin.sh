@@ -93,9 +93,13 @@ printf 'root:x:0:\n' >"$root/etc/group"
 "$root/lib64/ld-linux-x86-64.so.2" --library-path "$root/usr/lib/x86_64-linux-gnu" "$root/usr/sbin/xtables-nft-multi" iptables --version >/dev/null ||
 	die "the copied iptables does not run with its copied libraries"
 
+# The description carries the version and a digest of the rootfs (paths, types, modes, link
+# targets and contents), so that an engine can tell another build of the same version: the
+# appliance replaces an installed plugin whose description differs from its own.
+digest=$( (cd "$root" && find . -printf '%P %y %m %l\n' | LC_ALL=C sort && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-12)
 cat >"$OUT/config.json" <<EOF
 {
-  "description": "docker-vic: the vic network and IPAM drivers of a VCH endpoint ($VERSION)",
+  "description": "docker-vic: the vic network and IPAM drivers of a VCH endpoint ($VERSION, rootfs $digest)",
   "documentation": "https://github.com/docker-vic/docker-vic#the-drivers-as-a-managed-plugin",
   "entrypoint": ["/vic-endpoint", "plugin"],
   "workdir": "/",

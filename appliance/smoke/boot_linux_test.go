@@ -29,7 +29,8 @@ const (
 	tapName   = "vic-smk0"
 )
 
-func TestApplianceBootsAndServesDockerOverTLS(t *testing.T) {
+// applianceISO returns the ISO the test boots, or skips without one.
+func applianceISO(t *testing.T) string {
 	iso := os.Getenv("VIC_APPLIANCE_ISO")
 	if iso == "" {
 		t.Skip("set VIC_APPLIANCE_ISO to the appliance ISO (make appliance-smoke)")
@@ -38,6 +39,11 @@ func TestApplianceBootsAndServesDockerOverTLS(t *testing.T) {
 		t.Fatalf("VIC_APPLIANCE_ISO: %v (a relative path starts in appliance/smoke)", err)
 	}
 	iso, _ = filepath.Abs(iso)
+	return iso
+}
+
+func TestApplianceBootsAndServesDockerOverTLS(t *testing.T) {
+	iso := applianceISO(t)
 	ns := testns.New(t, "vicsmk")
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
@@ -60,9 +66,7 @@ func TestApplianceBootsAndServesDockerOverTLS(t *testing.T) {
 	host := fakehost.New(ca, creds, keys)
 
 	// The data disk: empty, so the first boot formats it.
-	disk := filepath.Join(dir, "data.img")
-	assert.NilError(t, os.WriteFile(disk, nil, 0o600))
-	assert.NilError(t, os.Truncate(disk, 2<<30))
+	disk := emptyDisk(t, dir)
 
 	// First boot: the disk is formatted, the key made, the request signed.
 	vm := bootVM(t, ctx, ns, iso, disk, dir, host, 1)
@@ -99,6 +103,14 @@ func TestApplianceBootsAndServesDockerOverTLS(t *testing.T) {
 	out, err = dockerInNS(ctx, ns, certs, "info", "--format", "{{.Name}}")
 	assert.NilError(t, err, out)
 	vm.powerOff(t)
+}
+
+// emptyDisk makes a 2 GB data disk in dir, empty: the first boot formats it.
+func emptyDisk(t *testing.T, dir string) string {
+	disk := filepath.Join(dir, "data.img")
+	assert.NilError(t, os.WriteFile(disk, nil, 0o600))
+	assert.NilError(t, os.Truncate(disk, 2<<30))
+	return disk
 }
 
 // vm is one boot of the appliance under qemu.
@@ -242,7 +254,12 @@ func writeClientCerts(t *testing.T, dir, name string, ca *fakehost.CA) clientCer
 
 // dockerInNS runs the docker CLI inside the namespace against the appliance.
 func dockerInNS(ctx context.Context, ns *testns.NS, c clientCerts, args ...string) (string, error) {
-	host := "tcp://" + netip.MustParsePrefix(guestAddr).Addr().String() + ":2376"
+	return dockerAt(ctx, ns, netip.MustParsePrefix(guestAddr).Addr(), c, args...)
+}
+
+// dockerAt runs the docker CLI inside the namespace against the appliance's Docker API at addr.
+func dockerAt(ctx context.Context, ns *testns.NS, addr netip.Addr, c clientCerts, args ...string) (string, error) {
+	host := "tcp://" + addr.String() + ":2376"
 	full := append([]string{"netns", "exec", ns.Name, "docker", "-H", host, "--tlsverify",
 		"--tlscacert", c.ca, "--tlscert", c.cert, "--tlskey", c.key}, args...)
 	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)

@@ -62,7 +62,10 @@ type Init struct {
 	procs   *Procs
 	rep     *Reporter
 	ch      guestinfo.Channel
-	cfg     *config.Config
+	// cfg is the VCH's configuration as this endpoint sees itself (config.Config.Endpoint).
+	cfg *config.Config
+	// endpoint is this endpoint VM's number, from 1.
+	endpoint int
 	// roleAddrs are the addresses of the public, client and management roles.
 	roleAddrs map[config.Role]netip.Prefix
 	dns       []netip.Addr
@@ -119,7 +122,11 @@ func (in *Init) run() {
 		files, err = Certify(ctx, in.ch, in.rep, filepath.Join(DataDir, "tls"), filepath.Join(RunDir, "tls"), in.cfg.Name, in.certIPs())
 		return err
 	})
-	in.rep.Phase(ctx, guestinfo.PhaseDocker, "starting dockerd and vic-endpoint")
+	drivers := "vic-endpoint"
+	if in.cfg.EndpointCount() > 1 {
+		drivers = "the vic plugin"
+	}
+	in.rep.Phase(ctx, guestinfo.PhaseDocker, "starting dockerd and "+drivers)
 	in.mu.Lock()
 	svc.files = files
 	svc.start()
@@ -207,13 +214,24 @@ func (in *Init) readConfig(ctx context.Context) error {
 		return err
 	}
 	cfg.ApplyDefaults()
-	in.cfg = cfg
-	if err := unix.Sethostname([]byte(cfg.Name)); err != nil {
-		return fmt.Errorf("naming the host %q: %w", cfg.Name, err)
+	raw, err = in.ch.Get(ctx, config.KeyEndpoint)
+	if err != nil && !errors.Is(err, guestinfo.ErrNoValue) {
+		return fmt.Errorf("reading %s: %w", config.KeyEndpoint, err)
 	}
-	os.WriteFile("/etc/hostname", []byte(cfg.Name+"\n"), 0o644)
-	os.WriteFile("/etc/hosts", []byte(fmt.Sprintf("127.0.0.1 localhost\n127.0.1.1 %s\n", cfg.Name)), 0o644)
-	in.log.Printf("VCH %q, configuration revision %d", cfg.Name, cfg.Revision)
+	i, err := EndpointNumber(raw, cfg.EndpointCount())
+	if err != nil {
+		return err
+	}
+	// From here on the role networks carry this endpoint's own static addresses.
+	in.cfg, in.endpoint = cfg.Endpoint(i), i
+	// Each endpoint VM's host is named after the VM, so that the swarm's nodes tell apart.
+	host := config.EndpointVMName(cfg.Name, i)
+	if err := unix.Sethostname([]byte(host)); err != nil {
+		return fmt.Errorf("naming the host %q: %w", host, err)
+	}
+	os.WriteFile("/etc/hostname", []byte(host+"\n"), 0o644)
+	os.WriteFile("/etc/hosts", []byte(fmt.Sprintf("127.0.0.1 localhost\n127.0.1.1 %s\n", host)), 0o644)
+	in.log.Printf("VCH %q, configuration revision %d, endpoint %d of %d", cfg.Name, cfg.Revision, i, cfg.EndpointCount())
 	return nil
 }
 

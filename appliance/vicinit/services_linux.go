@@ -36,7 +36,9 @@ type services struct {
 	upper, lower     context.CancelFunc
 	upperWG, lowerWG sync.WaitGroup
 	mu               sync.Mutex
-	endpoint         string // vic-endpoint's state for the status
+	endpoint         string // the vic drivers' state for the status
+	// swarm says that the vic drivers run as the managed plugin in dockerd (startSwarm).
+	swarm bool
 }
 
 // startContainerd starts supervising containerd.
@@ -68,10 +70,16 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
   "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs"]
 `
 
-// start starts supervising vic-endpoint and dockerd, once containerd runs, one after the other
-// (see restoring).
+// start starts supervising dockerd and the vic drivers, once containerd runs. A VCH of one
+// endpoint runs them as vic-endpoint, the legacy plugin, each daemon after the other (see
+// restoring); an endpoint of a VCH of several runs them as the managed plugin in dockerd
+// (startSwarm).
 func (s *services) start() {
 	in := s.in
+	if s.swarm = in.cfg.EndpointCount() > 1; s.swarm {
+		s.startSwarm()
+		return
+	}
 	upper, cancelUpper := context.WithCancel(context.Background())
 	s.upper = cancelUpper
 	restoring := s.restoring()
@@ -145,30 +153,38 @@ func (s *services) dockerdArgs() []string {
 	return args
 }
 
-// runEndpoint waits for the vSphere credentials, then supervises vic-endpoint.
-func (s *services) runEndpoint(ctx context.Context) {
-	in := s.in
-	cfg := in.cfg
-	if cfg.Server.URL == "" {
+// awaitCredentials waits for the vSphere credentials and writes them to path, the vic
+// drivers' credentials file. It returns false when there is nothing to serve or ctx ended.
+func (s *services) awaitCredentials(ctx context.Context, path string) bool {
+	if s.in.cfg.Server.URL == "" {
 		s.setEndpoint("not started: the configuration names no vSphere target")
-		return
+		return false
 	}
 	s.setEndpoint("waiting for the vSphere credentials")
 	for {
 		key, _, err := LoadOrCreateKey(s.files.Key)
 		if err == nil {
-			err = WaitCredentials(ctx, in.ch, key, credentialsFile)
+			err = WaitCredentials(ctx, s.in.ch, key, path)
 		}
 		if err == nil {
-			break
+			return true
 		}
 		if ctx.Err() != nil {
-			return
+			return false
 		}
 		s.setEndpoint(fmt.Sprintf("not started: %v", err))
 		if sleepCtx(ctx, 5*time.Second) != nil {
-			return
+			return false
 		}
+	}
+}
+
+// runEndpoint waits for the vSphere credentials, then supervises vic-endpoint.
+func (s *services) runEndpoint(ctx context.Context) {
+	in := s.in
+	cfg := in.cfg
+	if !s.awaitCredentials(ctx, credentialsFile) {
+		return
 	}
 	args := []string{"--vch", cfg.Name, "--target", cfg.Server.URL, "--datacenter", cfg.Placement.Datacenter,
 		"--credentials", credentialsFile, "--state-dir", filepath.Join(DataDir, "vic")}
@@ -190,12 +206,12 @@ func (s *services) setEndpoint(state string) {
 	s.endpoint = state
 }
 
-// endpointState is vic-endpoint's state: serving once its plugin socket exists.
+// endpointState is the vic drivers' state: serving once their plugin socket exists.
 func (s *services) endpointState() string {
 	s.mu.Lock()
 	state := s.endpoint
 	s.mu.Unlock()
-	if s.in.procs.Running("vic-endpoint") {
+	if !s.swarm && s.in.procs.Running("vic-endpoint") {
 		if _, err := os.Stat(driverapi.DefaultSocket); err == nil {
 			return guestinfo.EndpointServing
 		}
