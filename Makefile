@@ -72,7 +72,7 @@ test:
 	{ VERSION=$(VERSION) bash scripts/appliance.sh bin/appliance.iso && bash scripts/e2e-appliance.sh; } 2>&1 \
 		| tee $(APPLIANCE_LOG) || appl=1; \
 	echo '== scripts/e2e-plugin.sh'; \
-	bash scripts/e2e-plugin.sh 2>&1 | tee $(PLUGIN_LOG) || plg=1; \
+	{ bash scripts/e2e-plugin.sh && bash scripts/test-vicplugin.sh; } 2>&1 | tee $(PLUGIN_LOG) || plg=1; \
 	echo '== scripts/e2e-swarm.sh'; \
 	bash scripts/e2e-swarm.sh 2>&1 | tee $(SWARM_LOG) || swm=1; \
 	. scripts/lib.sh; test_summary $$vet $$unit $$e2e $(GO_TEST_LOG) $(E2E_LOG) \
@@ -131,6 +131,7 @@ plugin:
 e2e-plugin:
 	@bash scripts/setup.sh
 	bash scripts/e2e-plugin.sh
+	bash scripts/test-vicplugin.sh
 
 # e2e-swarm runs three private engines in one swarm with the plugin on each (scripts/e2e-swarm.sh).
 e2e-swarm:

@@ -114,7 +114,11 @@ func (w *bootWatch) run(ctx context.Context) (netip.Addr, string, error) {
 			}
 		}
 		if w.api.IsValid() && st.Endpoint == guestinfo.EndpointServing {
-			w.say("vic drivers serving (vic-endpoint)")
+			if w.cfg.EndpointCount() > 1 {
+				w.say("vic drivers serving (the vic plugin)")
+			} else {
+				w.say("vic drivers serving (vic-endpoint)")
+			}
 			return w.api, w.version, nil
 		}
 		if !sleepCtx(ctx, poll) {
@@ -254,14 +258,14 @@ func (w *bootWatch) report(ctx context.Context, m *vch.Manager) string {
 // bootWatches follow the appliances of a VCH's endpoint VMs, in endpoint order.
 type bootWatches []*bootWatch
 
-// newBootWatches are the watches of endpoint VMs eps of the VCH configured by cfg. With
-// several endpoints, each one's lines are told apart.
+// newBootWatches are the watches of endpoint VMs eps of the VCH configured by cfg. In a VCH of
+// several endpoints, each one's lines say which.
 func newBootWatches(d *deps, eps []*vch.EndpointVM, cfg *config.Config, tlsm *tlsMaterial, creds guestinfo.Credentials) bootWatches {
 	var mu sync.Mutex // the watches run at once and share d.out
 	ws := make(bootWatches, len(eps))
 	for j, ep := range eps {
 		prefix := ""
-		if len(eps) > 1 {
+		if cfg.EndpointCount() > 1 {
 			prefix = fmt.Sprintf("endpoint %d: ", ep.Number)
 		}
 		say := func(s string) {

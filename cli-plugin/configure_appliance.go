@@ -45,7 +45,11 @@ func followEndpoints(ctx context.Context, d *deps, m *vch.Manager, v *vchdoc.VCH
 	}
 	watches := newBootWatches(d, fresh, cfg, tlsm, creds)
 	if len(fresh) > 0 {
-		fmt.Fprintf(d.out, "  waiting for the appliances of %d new endpoint VMs\n", len(fresh))
+		if len(fresh) == 1 {
+			fmt.Fprintf(d.out, "  endpoint VM %q powered on: waiting for its appliance\n", fresh[0].Name())
+		} else {
+			fmt.Fprintf(d.out, "  %d endpoint VMs powered on: waiting for their appliances\n", len(fresh))
+		}
 		if err := runBootWatches(ctx, watches); err != nil {
 			return err
 		}

@@ -12,7 +12,8 @@
 #   - a client certificate of another CA, and none at all, refused;
 #   - the Docker API's private key and the vSphere password nowhere in the VM's extraConfig,
 #     nor in the datastore's files (the key lives on the VCH's data disk, like any Docker host's);
-#   - docker vic rm: qemu stops, and nothing is left (datastore folder, context, TLS files).
+#   - docker vic rm: qemu stops, and nothing is left (datastore folder, context, TLS files);
+#   - then a VCH of two endpoints, one swarm (scripts/e2e/appliance/swarm.sh).
 # The last line says how many checks passed and failed; the exit status is non-zero when any
 # failed.
 #
@@ -41,7 +42,7 @@ out=$work/out err=$work/err
 vch=vic-e2e-vch
 prefix=vic-e2e-
 image=vic-busybox:test
-testbed_up=0 vch_made=0
+testbed_up=0 vch_made=0 sw_made=0
 export VIC_TESTBED_OWNER=$$
 
 cleanup() {
@@ -50,6 +51,9 @@ cleanup() {
 	elif [ -z "${E2E_KEEP:-}" ]; then
 		if [ "$vch_made" -eq 1 ]; then
 			timeout 120 ip netns exec "$VIC_CLIENTSIDE_NS" docker vic rm --force "$vch" >/dev/null 2>&1 || true
+		fi
+		if [ "$sw_made" -eq 1 ]; then
+			timeout 120 ip netns exec "$VIC_CLIENTSIDE_NS" docker vic rm --force "$sw" >/dev/null 2>&1 || true
 		fi
 		bash scripts/testbed.sh down 2>&1 | sed 's/^/    /' || true
 	else
@@ -73,18 +77,20 @@ client() { timeout "${RUN_TIMEOUT:-120}" ip netns exec "$VIC_CLIENTSIDE_NS" "$@"
 vdocker() { client docker --context "$vch" "$@"; }
 # vcip NAME NETWORK: a container's address on NETWORK, as the VCH's Docker reports it.
 vcip() { vdocker inspect -f "{{(index .NetworkSettings.Networks \"$2\").IPAddress}}" "$1" 2>/dev/null; }
-# qemu_pid: the pid of the qemu that runs the endpoint VM, or nothing.
-qemu_pid() {
+# qemu_pids_of NAME: the pids of the qemus that run endpoint VMs of VCH NAME, one a line: their
+# CD is in the VCH's datastore folder.
+qemu_pids_of() {
 	local f pid
 	for f in "$VIC_TESTBED_DIR"/vms/*/qemu.pid; do
 		[ -f "$f" ] || continue
 		pid=$(cat "$f")
-		if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "/$vch/"; then
+		if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "/$1/"; then
 			echo "$pid"
-			return 0
 		fi
 	done
 }
+# qemu_pid: the pid of the qemu that runs the endpoint VM of $vch, or nothing.
+qemu_pid() { qemu_pids_of "$vch" | head -n 1; }
 # qemu_accel: the accelerator the endpoint VM's qemu runs with (tcg, kvm).
 qemu_accel() {
 	local pid
@@ -217,5 +223,8 @@ run test -e "$certs"
 expect_fail "the TLS files in $certs are gone"
 run client docker vic ls
 if [ "$status" -eq 0 ] && ! grep -q "$vch" "$out"; then pass "docker vic ls no longer lists $vch"; else fail "docker vic ls no longer lists $vch" "no $vch line"; fi
+
+# shellcheck source=scripts/e2e/appliance/swarm.sh
+. scripts/e2e/appliance/swarm.sh
 
 finish

@@ -25,6 +25,9 @@ const (
 	// KeyNICs is the endpoint VM's network cards, a JSON list of NIC in device order: the
 	// guest sees MACs only, and learns from this key which port group each one is on.
 	KeyNICs = config.KeyPrefix + "nics"
+	// KeyEndpoint is the endpoint VM's number in a VCH of several endpoints (config.KeyEndpoint);
+	// none means endpoint 1.
+	KeyEndpoint = config.KeyEndpoint
 )
 
 // Keys the guest writes. The CLI creates them empty before the first power-on, because the
@@ -39,7 +42,7 @@ const (
 
 // CLIKeys and GuestKeys list the keys by owner.
 var (
-	CLIKeys   = []string{KeyConfig, KeyVersion, KeyCert, KeyClientCA, KeyCredentials, KeyNICs}
+	CLIKeys   = []string{KeyConfig, KeyVersion, KeyCert, KeyClientCA, KeyCredentials, KeyNICs, KeyEndpoint}
 	GuestKeys = []string{KeyCSR, KeyStatus}
 )
 

@@ -37,6 +37,10 @@ const (
 	harnessStop = 10 * time.Second
 )
 
+// applianceHosts are the hosts of vcsim's cluster in the appliance mode: a VCH of two
+// endpoints that configure scales to three has them on hosts of their own.
+const applianceHosts = 3
+
 // vcenterAddr is where vcsim serves: the host's address on the management wire, beside the
 // endpoint's (mgmtAddr) and the client side's.
 var vcenterAddr = netip.MustParsePrefix("203.0.113.97/27")
@@ -69,7 +73,7 @@ func (tb *testbed) upAppliance(ctx context.Context) (err error) {
 		return err
 	}
 	// A password of its own, that the end-to-end run can look for where it must not be.
-	vsph, err := tb.startVcsim(vcenterAddr.Addr(), "vic-"+rand.Text())
+	vsph, err := tb.startVcsim(vcenterAddr.Addr(), "vic-"+rand.Text(), applianceHosts)
 	if err != nil {
 		return err
 	}

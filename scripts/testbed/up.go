@@ -75,7 +75,7 @@ func (tb *testbed) up(ctx context.Context) (err error) {
 		}
 	}()
 
-	vs, err := tb.startVcsim(netip.MustParseAddr("127.0.0.1"), "")
+	vs, err := tb.startVcsim(netip.MustParseAddr("127.0.0.1"), "", 2)
 	if err != nil {
 		return err
 	}

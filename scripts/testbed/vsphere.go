@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,7 +36,7 @@ func (vs vsphere) bare() string {
 // startVcsim starts bin/vcsim with the port groups on a free port of address ip and reads
 // where it serves from its first line. That line holds the password, so vcsim.out is root-only.
 // A password, when given, reaches vcsim in its environment; "" keeps vcsim's default.
-func (tb *testbed) startVcsim(ip netip.Addr, password string) (vsphere, error) {
+func (tb *testbed) startVcsim(ip netip.Addr, password string, clusterHosts int) (vsphere, error) {
 	out, err := createPrivate(tb.path("vcsim.out"), false)
 	if err != nil {
 		return vsphere{}, err
@@ -46,7 +47,8 @@ func (tb *testbed) startVcsim(ip netip.Addr, password string) (vsphere, error) {
 		return vsphere{}, err
 	}
 	defer logFile.Close()
-	args := []string{"--listen", netip.AddrPortFrom(ip, 0).String(), "--pidfile", tb.path("vcsim.pid")}
+	args := []string{"--listen", netip.AddrPortFrom(ip, 0).String(), "--pidfile", tb.path("vcsim.pid"),
+		"--cluster-hosts", strconv.Itoa(clusterHosts)}
 	for _, pg := range portGroups {
 		args = append(args, "--portgroup", pg)
 	}
