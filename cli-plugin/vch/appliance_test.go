@@ -206,6 +206,40 @@ func TestConfigureScalesApplianceEndpoints(t *testing.T) {
 	})
 }
 
+// rm finds a VCH whose endpoint VM 1 is gone by its other endpoint VMs, and removes all of it:
+// the endpoint VMs, the rule, the pool, the VM folder and the datastore folder.
+func TestRemoveWithoutEndpointOne(t *testing.T) {
+	runModel(t, vcModel(), func(ctx context.Context, c *vim25.Client) {
+		addPortgroup(t, ctx, c, "vch1", sim.MACLearning())
+		m, _ := newManager(c)
+		before := readInventory(t, ctx, c)
+		cfg := newConfig("vch1")
+		cfg.Endpoints = 2
+		if _, err := m.CreateAppliance(ctx, cfg, &Appliance{LocalISO: localISO(t), Keys: map[string]string{}}); err != nil {
+			t.Fatal(err)
+		}
+		vm, _ := vmByName(t, ctx, c, "vch1")
+		if err := vsphere.RemoveVM(ctx, c, vm.Self, "vch1", true); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Remove(ctx, "vch1", true); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := vmByName(t, ctx, c, "vch1-2"); ok {
+			t.Error("rm left endpoint VM vch1-2")
+		}
+		if _, _, _, ok := ruleOf(t, ctx, c, "vch1"); ok {
+			t.Error("rm left the anti-affinity rule")
+		}
+		if dsExists(t, ctx, c, "vch1") {
+			t.Error("rm left the datastore folder")
+		}
+		if after := readInventory(t, ctx, c); !after.equal(before) {
+			t.Errorf("rm left:\n%s\nwas:\n%s", after, before)
+		}
+	})
+}
+
 func TestCreateApplianceRefusesTakenFolder(t *testing.T) {
 	vcenter(t, func(ctx context.Context, c *vim25.Client) {
 		addPortgroup(t, ctx, c, "vch1", nil)

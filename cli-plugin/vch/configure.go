@@ -89,7 +89,7 @@ func (m *Manager) apply(ctx context.Context, snap *vsphere.Inventory, s *scale, 
 		return err
 	}
 	success = true
-	return m.scaleDown(ctx, s)
+	return m.scaleDown(ctx, s, next)
 }
 
 // newPortGroups returns the port groups of next that old has none of, in NIC order.

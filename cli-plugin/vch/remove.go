@@ -34,13 +34,19 @@ func (e *ContainersRunningError) Unwrap() error { return ErrContainersRunning }
 // Remove removes VCH name: its container VMs, endpoint VMs and their anti-affinity rule,
 // folder and resource pool. It refuses
 // with an error wrapping ErrContainersRunning while container VMs are powered on, unless force.
-// Parts already gone are skipped, so a Remove cut short can run again.
+// Parts already gone are skipped, so a Remove cut short can run again; when endpoint VM 1 is
+// gone, the VCH's other endpoint VMs still say what to remove.
 func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 	snap, err := m.Scan(ctx)
 	if err != nil {
 		return err
 	}
+	endpoints := snap.EndpointVMsOf(name)
 	v, err := snap.EndpointVM(name)
+	if errors.Is(err, vsphere.ErrNotFound) && len(endpoints) > 0 {
+		v, err = endpoints[0], nil
+		m.progress("endpoint VM %q is gone: removing VCH %q by its endpoint VM %q", name, name, v.Name())
+	}
 	if err != nil {
 		return err
 	}
@@ -56,7 +62,7 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 	}
 
 	// Read the folder and pool before the VMs go: only the VCH's own are removed.
-	folder, pool, err := m.ownContainers(ctx, v)
+	folder, pool, err := m.ownContainers(ctx, name, v)
 	if err != nil {
 		return err
 	}
@@ -67,7 +73,7 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 			return fmt.Errorf("removing VCH %q: %w", name, err)
 		}
 	}
-	if err := m.removeEndpoints(ctx, v, snap.EndpointVMsOf(name)); err != nil {
+	if err := m.removeEndpoints(ctx, name, v, endpoints); err != nil {
 		return fmt.Errorf("removing VCH %q: %w", name, err)
 	}
 	if folder != nil {
@@ -81,7 +87,7 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 			return fmt.Errorf("removing %s %q: %w", poolKind(*pool), name, err)
 		}
 	}
-	if dsFolder := ownDatastoreFolder(v); dsFolder != "" {
+	if dsFolder := ownDatastoreFolder(name, v); dsFolder != "" {
 		if err := m.removeFolder(ctx, dsFolder); err != nil {
 			return fmt.Errorf("removing VCH %q: %w", name, err)
 		}
@@ -89,17 +95,18 @@ func (m *Manager) Remove(ctx context.Context, name string, force bool) error {
 	return nil
 }
 
-// removeEndpoints removes the anti-affinity rule of a VCH of several endpoints, then its
-// endpoint VMs, the last first: v, the first, goes last, so that a Remove cut short still finds
-// the VCH.
-func (m *Manager) removeEndpoints(ctx context.Context, v *vsphere.VMRecord, endpoints []*vsphere.VMRecord) error {
-	if (len(endpoints) > 1 || v.Config().EndpointCount() > 1) && v.Pool() != nil {
+// removeEndpoints removes the anti-affinity rule of VCH name of several endpoints, then its
+// endpoint VMs, the last first: v, the first found, goes last, so that a Remove cut short still
+// finds the VCH.
+func (m *Manager) removeEndpoints(ctx context.Context, name string, v *vsphere.VMRecord, endpoints []*vsphere.VMRecord) error {
+	several := len(endpoints) > 1 || v.Endpoint() > 1 || (v.Config() != nil && v.Config().EndpointCount() > 1)
+	if several && v.Pool() != nil {
 		cluster, _, err := m.clusterOf(ctx, *v.Pool())
 		if err != nil {
 			return err
 		}
 		if cluster != nil {
-			if err := m.removeEndpointRule(ctx, *cluster, v.Name()); err != nil {
+			if err := m.removeEndpointRule(ctx, *cluster, name); err != nil {
 				return err
 			}
 		}
@@ -114,20 +121,24 @@ func (m *Manager) removeEndpoints(ctx context.Context, v *vsphere.VMRecord, endp
 	return nil
 }
 
-// ownDatastoreFolder is the datastore folder of the endpoint VM's files when it carries the
-// VCH's name: an appliance VCH keeps its boot image, serial log and data disk there, and
-// destroying the VM leaves them behind.
-func ownDatastoreFolder(v *vsphere.VMRecord) string {
+// ownDatastoreFolder is the datastore folder of VCH name when endpoint VM v's files are in it
+// (endpoint 1's directly, the others' in a folder of their own there): an appliance VCH keeps
+// its boot image, serial logs and data disks there, and destroying the VMs leaves them behind.
+func ownDatastoreFolder(name string, v *vsphere.VMRecord) string {
 	var p object.DatastorePath
-	if !p.FromString(v.VMPath()) || path.Dir(p.Path) != v.Name() {
+	if !p.FromString(v.VMPath()) {
 		return ""
 	}
-	return DatastoreFolder(p.Datastore, v.Name())
+	dir := path.Dir(p.Path)
+	if dir != name && path.Dir(dir) != name {
+		return ""
+	}
+	return DatastoreFolder(p.Datastore, name)
 }
 
-// ownContainers returns the VM folder and pool (or vApp) of the endpoint VM when they carry the
-// VCH's name, which means Create made them.
-func (m *Manager) ownContainers(ctx context.Context, v *vsphere.VMRecord) (folder, pool *types.ManagedObjectReference, err error) {
+// ownContainers returns the VM folder and pool (or vApp) of endpoint VM v when they carry the
+// name of its VCH, name, which means Create made them.
+func (m *Manager) ownContainers(ctx context.Context, name string, v *vsphere.VMRecord) (folder, pool *types.ManagedObjectReference, err error) {
 	var refs []types.ManagedObjectReference
 	if v.Parent() != nil && v.Parent().Type == "Folder" {
 		refs = append(refs, *v.Parent())
@@ -137,12 +148,12 @@ func (m *Manager) ownContainers(ctx context.Context, v *vsphere.VMRecord) (folde
 	}
 	byRef, err := m.entityNames(ctx, refs)
 	if err != nil {
-		return nil, nil, fmt.Errorf("removing VCH %q: %w", v.Name(), err)
+		return nil, nil, fmt.Errorf("removing VCH %q: %w", name, err)
 	}
-	if v.Parent() != nil && byRef[*v.Parent()] == v.Name() {
+	if v.Parent() != nil && byRef[*v.Parent()] == name {
 		folder = v.Parent()
 	}
-	if v.Pool() != nil && byRef[*v.Pool()] == v.Name() {
+	if v.Pool() != nil && byRef[*v.Pool()] == name {
 		pool = v.Pool()
 	}
 	return folder, pool, nil

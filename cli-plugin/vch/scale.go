@@ -141,13 +141,13 @@ func (m *Manager) scaleUp(ctx context.Context, snap *vsphere.Inventory, s *scale
 // scaleDown removes the endpoint VMs s lets go, the highest-numbered first. It comes after
 // every other change and cannot be undone: a failure says to run configure again, which
 // removes what is left.
-func (m *Manager) scaleDown(ctx context.Context, s *scale) error {
+func (m *Manager) scaleDown(ctx context.Context, s *scale, cfg *config.Config) error {
 	for _, e := range s.goes {
 		m.progress("removing endpoint VM %q", e.Name())
 		if err := vsphere.RemoveVM(ctx, m.Client, e.Ref(), e.Name(), e.PowerState() != types.VirtualMachinePowerStatePoweredOff); err != nil {
 			return fmt.Errorf("VCH %q is configured, but removing its endpoint VM %q failed: %w; run configure again to remove it", s.name, e.Name(), err)
 		}
-		if cfg := e.Config(); cfg != nil && cfg.Placement.ApplianceISO != "" && e.Endpoint() > 1 {
+		if cfg.Placement.ApplianceISO != "" && e.Endpoint() > 1 {
 			// Its serial log stays when vSphere destroys the VM: the VM's folder goes with it.
 			folder := DatastoreFolder(cfg.Placement.ImageStore, path.Join(cfg.Name, e.Name()))
 			if err := m.removeFolder(ctx, folder); err != nil {
