@@ -34,6 +34,8 @@ type Links interface {
 	Delete(name string) error
 	// SetRouteLocalnet lets 127.0.0.1 reach published ports of containers on bridge.
 	SetRouteLocalnet(bridge string) error
+	// MTU reads a link's MTU: a spanning network's frames must fit the uplink's.
+	MTU(name string) (int, error)
 	// The trunk and the spans of bridge networks in a swarm (span.go).
 	EnsureTrunk(uplink string) error
 	DeleteTrunk() error

@@ -1,6 +1,7 @@
 package netdriver
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/netip"
@@ -23,7 +24,12 @@ import (
 // These tests drive the driver's logic with fakes of the kernel layers. The kernel test in
 // driver_linux_test.go makes Docker's calls against the real links, rules and held sockets.
 
-type fakeLinks struct{ links map[string]string }
+type fakeLinks struct {
+	links map[string]string
+	mtu   int // of every link; 0 is 1500
+}
+
+func (f *fakeLinks) MTU(string) (int, error) { return cmp.Or(f.mtu, 1500), nil }
 
 func (f *fakeLinks) EnsureBridge(b link.Bridge) error {
 	f.links[b.Name] = "bridge " + b.Gateway.String()

@@ -40,6 +40,9 @@ func (d *Driver) CreateNetwork(ctx context.Context, r *network.CreateNetworkRequ
 		return err
 	}
 	defer d.release()
+	if err := d.fitUplink(n); err != nil {
+		return err
+	}
 	if old, ok := d.networks[n.ID]; ok {
 		if *old != *n {
 			return fmt.Errorf("network %s already exists with subnet %s: a network ID names one network", link.ShortID(n.ID), old.Subnet)
@@ -169,6 +172,30 @@ func (d *Driver) parseNetwork(r *network.CreateNetworkRequest) (*Network, error)
 	}
 	return n, nil
 }
+
+// fitUplink keeps a spanning network's frames within the MTU of the bridge port group's
+// interface, which carries them to the other endpoints: an MTU above it is refused, and a
+// network without one takes it when it is below Linux's default.
+func (d *Driver) fitUplink(n *Network) error {
+	if !n.Span || d.uplink == "" {
+		return nil
+	}
+	mtu, err := d.links.MTU(d.uplink)
+	if err != nil {
+		return fmt.Errorf("network %s: reading the MTU of the bridge port group's interface: %w", link.ShortID(n.ID), err)
+	}
+	switch {
+	case n.MTU > mtu:
+		return fmt.Errorf("network %s: option %s=%d is above the MTU %d of the bridge port group's interface %s, which carries the network to the other endpoints: give %d or less",
+			link.ShortID(n.ID), OptionMTU, n.MTU, mtu, d.uplink, mtu)
+	case n.MTU == 0 && mtu < defaultMTU:
+		n.MTU = mtu
+	}
+	return nil
+}
+
+// defaultMTU is the MTU Linux gives a bridge and veths when the network sets none.
+const defaultMTU = 1500
 
 // checkOverlap refuses a subnet that another vic network, one of the endpoint VM's own
 // subnets or a special range already uses.

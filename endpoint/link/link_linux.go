@@ -224,6 +224,15 @@ func (l *Links) Owned() ([]string, error) {
 // Delete removes any link by name; a missing one is fine.
 func (l *Links) Delete(name string) error { return l.deleteLink(name, "link") }
 
+// MTU returns the MTU of link name.
+func (l *Links) MTU(name string) (int, error) {
+	link, err := l.nl.LinkByName(name)
+	if err != nil {
+		return 0, fmt.Errorf("looking up %q: %w", name, err)
+	}
+	return link.Attrs().MTU, nil
+}
+
 // SetRouteLocalnet lets DNAT from 127.0.0.1 reach containers on bridge (route_localnet=1).
 // Sysctls belong to the network namespace of the calling thread, not of the netlink handle.
 func SetRouteLocalnet(bridge string) error {
