@@ -100,7 +100,11 @@ func writeDescription(out io.Writer, v *vchdoc.VCH) error {
 	}
 
 	if a := v.Appliance; a != nil {
-		if err := writeAppliance(out, a); err != nil {
+		title := "Appliance:"
+		if cfg.EndpointCount() > 1 {
+			title = "Appliance of endpoint 1 (the others' below):"
+		}
+		if err := writeAppliance(out, title, a); err != nil {
 			return err
 		}
 	}
@@ -211,9 +215,9 @@ func exactlyOneVCH(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-// writeAppliance shows what the endpoint appliance last reported of itself.
-func writeAppliance(out io.Writer, a *guestinfo.Status) error {
-	fmt.Fprintln(out, "Appliance:")
+// writeAppliance shows under title what an endpoint appliance last reported of itself.
+func writeAppliance(out io.Writer, title string, a *guestinfo.Status) error {
+	fmt.Fprintln(out, title)
 	w := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
 	phase := string(a.Phase)
 	if phase == "" {

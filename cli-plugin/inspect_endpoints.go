@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"text/tabwriter"
 
+	"github.com/docker-vic/docker-vic/api/guestinfo"
 	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/config"
 )
@@ -15,14 +17,23 @@ func writeEndpoints(out io.Writer, v *vchdoc.VCH) error {
 	cfg := v.Config
 	eps := v.EndpointList()
 	fmt.Fprintf(out, "Endpoints: %d of %d found\n", len(eps), cfg.EndpointCount())
+	appliance := slices.ContainsFunc(eps, func(e vchdoc.Endpoint) bool { return e.Appliance != nil })
 	w := tabwriter.NewWriter(out, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(w, "  #\tNAME\tID\tHOST\tSTATUS\tPUBLIC")
+	header := "  #\tNAME\tID\tHOST\tSTATUS\tPUBLIC"
+	if appliance {
+		header += "\tAPPLIANCE"
+	}
+	fmt.Fprintln(w, header)
 	for _, e := range eps {
 		public := "-"
 		if e.PublicAddress.IsValid() {
 			public = e.PublicAddress.String()
 		}
-		fmt.Fprintf(w, "  %d\t%s\t%s\t%s\t%s\t%s\n", e.Number, e.Name, e.ID, orDash(e.Host), status(e.PowerState), public)
+		fmt.Fprintf(w, "  %d\t%s\t%s\t%s\t%s\t%s", e.Number, e.Name, e.ID, orDash(e.Host), status(e.PowerState), public)
+		if appliance {
+			fmt.Fprintf(w, "\t%s", applianceState(e.Appliance))
+		}
+		fmt.Fprintln(w)
 	}
 	if err := w.Flush(); err != nil {
 		return err
@@ -45,6 +56,20 @@ func writeEndpoints(out io.Writer, v *vchdoc.VCH) error {
 		}
 	}
 	return nil
+}
+
+// applianceState is one endpoint's appliance in a few words: its phase, and its vic drivers'
+// state once it reports one.
+func applianceState(a *guestinfo.Status) string {
+	switch {
+	case a == nil:
+		return "-"
+	case a.Phase == "":
+		return "not booted yet"
+	case a.Endpoint == "":
+		return string(a.Phase)
+	}
+	return fmt.Sprintf("%s; vic drivers %s", a.Phase, a.Endpoint)
 }
 
 // writeNICs shows the NICs of endpoint VM i under title.

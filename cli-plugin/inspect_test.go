@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/docker-vic/docker-vic/api/guestinfo"
+	"github.com/docker-vic/docker-vic/api/vchdoc"
 	"github.com/docker-vic/docker-vic/config"
 	"github.com/docker-vic/docker-vic/vsphere"
 	"github.com/vmware/govmomi/find"
@@ -65,4 +67,19 @@ func TestInspectIgnoresTheGuestsRewrittenCopy(t *testing.T) {
 	e.mustRun("configure", "vch1", "--dns-server", "198.51.100.53")
 	assert.Assert(t, !e.get("vch1").GuestCopyRewritten)
 	assert.Assert(t, !strings.Contains(e.mustRun("inspect", "vch1").out, "Warning:"))
+}
+
+// The endpoints of an appliance swarm show each one's appliance in a column.
+func TestInspectShowsEachEndpointsAppliance(t *testing.T) {
+	cfg := config.New("vch1")
+	cfg.Endpoints = 2
+	v := &vchdoc.VCH{Name: "vch1", Config: cfg, Endpoints: []vchdoc.Endpoint{
+		{Number: 1, Name: "vch1", ID: "vm-1", PowerState: "poweredOn", Appliance: &guestinfo.Status{Phase: guestinfo.PhaseReady, Endpoint: guestinfo.EndpointServing}},
+		{Number: 2, Name: "vch1-2", ID: "vm-2", PowerState: "poweredOn", Appliance: &guestinfo.Status{}},
+	}}
+	var b strings.Builder
+	assert.NilError(t, writeEndpoints(&b, v))
+	assert.Assert(t, is.Contains(b.String(), "  #  NAME    ID    HOST  STATUS   PUBLIC  APPLIANCE\n"))
+	assert.Assert(t, is.Contains(b.String(), "  1  vch1    vm-1  -     Running  -       ready; vic drivers serving\n"))
+	assert.Assert(t, is.Contains(b.String(), "  2  vch1-2  vm-2  -     Running  -       not booted yet\n"))
 }

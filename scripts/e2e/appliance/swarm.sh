@@ -85,6 +85,12 @@ if [ "$(grep -c ' Ready' "$out")" -eq 2 ] && grep -q 'Ready Leader' "$out"; then
 else
 	fail "docker --context $sw node ls: 2 nodes ready, endpoint 1 the leader" "2 Ready lines, one Leader"
 fi
+run client docker vic inspect "$sw"
+if [ "$(grep -cE "^  [12] +$sw(-2)? .* ready; vic drivers serving\$" "$out")" -eq 2 ]; then
+	pass "docker vic inspect $sw: both endpoints' appliances ready, their vic drivers serving"
+else
+	fail "docker vic inspect $sw: both endpoints' appliances ready, their vic drivers serving" "two endpoint lines ending 'ready; vic drivers serving'"
+fi
 run swdocker2 plugin ls --format '{{.Name}} {{.Enabled}}'
 expect_out '^vic:latest true' "endpoint 2's Docker API answers with the VCH's certificate, the vic plugin enabled"
 
