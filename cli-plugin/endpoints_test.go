@@ -84,7 +84,7 @@ func TestEndpointsBadInput(t *testing.T) {
 		})
 	}
 	r := e.run("create", "--name", "vch1", "--no-context", "--appliance-iso", "none", "--endpoints", "3")
-	assert.Error(t, r.status, `invalid --endpoints "3": cluster "/DC0/host/DC0_C0" has 2 usable hosts (connected, not in maintenance mode), and each endpoint of a VCH runs on a host of its own`)
+	assert.Error(t, r.status, `invalid --endpoints "3": cluster "/DC0/host/DC0_C0" has 2 usable hosts (connected, not in maintenance mode, on every port group of the VCH), and each endpoint of a VCH runs on a host of its own`)
 	r = e.mustRun("ls", "-q")
 	assert.Equal(t, r.out, "")
 }

@@ -3,6 +3,7 @@ package vch
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -28,19 +29,37 @@ type host struct {
 	name string
 }
 
-// usableHosts returns the hosts of refs that are connected and not in maintenance mode, by name.
-func (m *Manager) usableHosts(ctx context.Context, refs []types.ManagedObjectReference) ([]host, error) {
+// usableHosts returns the hosts of refs that are connected, not in maintenance mode and
+// connected to every port group of portGroups, by name. A host has a port group when one of its
+// networks is named after it, or, for a standard port group, when its virtual switches hold it.
+func (m *Manager) usableHosts(ctx context.Context, refs []types.ManagedObjectReference, portGroups []string) ([]host, error) {
 	if len(refs) == 0 {
 		return nil, nil
 	}
 	var hs []mo.HostSystem
-	props := []string{"name", "runtime.connectionState", "runtime.inMaintenanceMode"}
+	props := []string{"name", "runtime.connectionState", "runtime.inMaintenanceMode", "network", "config.network.portgroup"}
 	if err := property.DefaultCollector(m.Client).Retrieve(ctx, refs, props, &hs); err != nil {
 		return nil, fmt.Errorf("reading the hosts of the cluster: %w", err)
 	}
+	names, err := m.networkNames(ctx, hs)
+	if err != nil {
+		return nil, err
+	}
 	var out []host
 	for _, h := range hs {
-		if h.Runtime.ConnectionState == types.HostSystemConnectionStateConnected && !h.Runtime.InMaintenanceMode {
+		if h.Runtime.ConnectionState != types.HostSystemConnectionStateConnected || h.Runtime.InMaintenanceMode {
+			continue
+		}
+		has := map[string]bool{}
+		for _, n := range h.Network {
+			has[names[n]] = true
+		}
+		if h.Config != nil && h.Config.Network != nil {
+			for _, pg := range h.Config.Network.Portgroup {
+				has[pg.Spec.Name] = true
+			}
+		}
+		if !slices.ContainsFunc(portGroups, func(pg string) bool { return !has[pg] }) {
 			out = append(out, host{ref: h.Self, name: h.Name})
 		}
 	}
@@ -48,10 +67,30 @@ func (m *Manager) usableHosts(ctx context.Context, refs []types.ManagedObjectRef
 	return out, nil
 }
 
-// checkEndpointHosts refuses n endpoints where they cannot run on n different hosts: on a
-// standalone host (cluster nil) or a cluster with fewer usable hosts. It returns the usable
-// hosts of the cluster.
-func (m *Manager) checkEndpointHosts(ctx context.Context, n int, computePath string, cluster *types.ManagedObjectReference, hosts []types.ManagedObjectReference) ([]host, error) {
+// networkNames reads the names of the networks of hosts hs.
+func (m *Manager) networkNames(ctx context.Context, hs []mo.HostSystem) (map[types.ManagedObjectReference]string, error) {
+	var refs []types.ManagedObjectReference
+	for _, h := range hs {
+		refs = append(refs, h.Network...)
+	}
+	out := map[types.ManagedObjectReference]string{}
+	if len(refs) == 0 {
+		return out, nil
+	}
+	var nets []mo.Network
+	if err := property.DefaultCollector(m.Client).Retrieve(ctx, refs, []string{"name"}, &nets); err != nil {
+		return nil, fmt.Errorf("reading the networks of the cluster's hosts: %w", err)
+	}
+	for _, n := range nets {
+		out[n.Self] = n.Name
+	}
+	return out, nil
+}
+
+// checkEndpointHosts refuses the n endpoints of a VCH on port groups portGroups where they
+// cannot run on n different hosts: on a standalone host (cluster nil) or a cluster with fewer
+// usable hosts. It returns the usable hosts of the cluster.
+func (m *Manager) checkEndpointHosts(ctx context.Context, n int, portGroups []string, computePath string, cluster *types.ManagedObjectReference, hosts []types.ManagedObjectReference) ([]host, error) {
 	if n <= 1 {
 		return nil, nil
 	}
@@ -59,13 +98,13 @@ func (m *Manager) checkEndpointHosts(ctx context.Context, n int, computePath str
 		return nil, &config.Error{Flag: "--endpoints", Value: strconv.Itoa(n),
 			Rule: fmt.Sprintf("%q is a standalone host, and the endpoints of a VCH run on different hosts of a cluster", computePath)}
 	}
-	usable, err := m.usableHosts(ctx, hosts)
+	usable, err := m.usableHosts(ctx, hosts, portGroups)
 	if err != nil {
 		return nil, err
 	}
 	if len(usable) < n {
 		return nil, &config.Error{Flag: "--endpoints", Value: strconv.Itoa(n),
-			Rule: fmt.Sprintf("cluster %q has %d usable hosts (connected, not in maintenance mode), and each endpoint of a VCH runs on a host of its own", computePath, len(usable))}
+			Rule: fmt.Sprintf("cluster %q has %d usable hosts (connected, not in maintenance mode, on every port group of the VCH), and each endpoint of a VCH runs on a host of its own", computePath, len(usable))}
 	}
 	return usable, nil
 }

@@ -94,7 +94,7 @@ func (m *Manager) plan(ctx context.Context, cfg *config.Config) (*createPlan, er
 	if err := k.checkPortGroups(ctx, cfg, nil); err != nil {
 		return nil, err
 	}
-	usable, err := m.checkEndpointHosts(ctx, cfg.EndpointCount(), t.computePath, t.cluster, t.hosts)
+	usable, err := m.checkEndpointHosts(ctx, cfg.EndpointCount(), cfg.PortGroups(), t.computePath, t.cluster, t.hosts)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/vmware/govmomi/find"
+	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/mo"
@@ -187,7 +188,7 @@ func TestCreateRefusesEndpoints(t *testing.T) {
 		app     bool
 		want    string
 	}{
-		{"MoreThanHosts", vcModel, "", 3, false, `invalid --endpoints "3": cluster "/DC0/host/DC0_C0" has 2 usable hosts (connected, not in maintenance mode), and each endpoint of a VCH runs on a host of its own`},
+		{"MoreThanHosts", vcModel, "", 3, false, `invalid --endpoints "3": cluster "/DC0/host/DC0_C0" has 2 usable hosts (connected, not in maintenance mode, on every port group of the VCH), and each endpoint of a VCH runs on a host of its own`},
 		{"StandaloneHost", simulator.VPX, "DC0_H0", 2, false, `invalid --endpoints "2": "/DC0/host/DC0_H0" is a standalone host, and the endpoints of a VCH run on different hosts of a cluster`},
 		{"ApplianceOnStandaloneHost", simulator.VPX, "DC0_H0", 2, true, `invalid --endpoints "2": "/DC0/host/DC0_H0" is a standalone host, and the endpoints of a VCH run on different hosts of a cluster`},
 	} {
@@ -215,6 +216,58 @@ func TestCreateRefusesEndpoints(t *testing.T) {
 			})
 		})
 	}
+}
+
+// Each endpoint runs on a host that has every port group of the VCH: a distributed switch of
+// one host of two leaves one usable host for two endpoints on its port group.
+func TestCreateEndpointsNeedHostsOnThePortGroups(t *testing.T) {
+	runModel(t, vcModel(), func(ctx context.Context, c *vim25.Client) {
+		addPortgroup(t, ctx, c, "vch1", sim.MACLearning())
+		f := find.NewFinder(c)
+		h, err := f.HostSystem(ctx, "/DC0/host/DC0_C0/DC0_C0_H0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		nets, err := f.Folder(ctx, "/DC0/network")
+		if err != nil {
+			t.Fatal(err)
+		}
+		task, err := nets.CreateDVS(ctx, types.DVSCreateSpec{ConfigSpec: &types.VMwareDVSConfigSpec{DVSConfigSpec: types.DVSConfigSpec{Name: "DVS-one"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := task.WaitForResult(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dvs := object.NewDistributedVirtualSwitch(c, info.Result.(types.ManagedObjectReference))
+		task, err = dvs.Reconfigure(ctx, &types.DVSConfigSpec{ConfigVersion: "0",
+			Host: []types.DistributedVirtualSwitchHostMemberConfigSpec{{Operation: string(types.ConfigSpecOperationAdd), Host: h.Reference()}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := task.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		task, err = dvs.AddPortgroup(ctx, []types.DVPortgroupConfigSpec{{Name: "one-host", Type: string(types.DistributedVirtualPortgroupPortgroupTypeEarlyBinding), NumPorts: 8}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := task.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		m, _ := newManager(c)
+		cfg := newConfig("vch1")
+		cfg.Endpoints = 2
+		cfg.Public.PortGroup = "one-host"
+		_, err = m.Create(ctx, cfg)
+		want := `invalid --endpoints "2": cluster "/DC0/host/DC0_C0" has 1 usable hosts (connected, not in maintenance mode, on every port group of the VCH), and each endpoint of a VCH runs on a host of its own`
+		if err == nil || err.Error() != want {
+			t.Fatalf("create = %v\nwant %s", err, want)
+		}
+		cfg.Public.PortGroup = "VM Network"
+		mustCreate(t, ctx, m, cfg)
+	})
 }
 
 func TestConfigureScalesEndpoints(t *testing.T) {

@@ -68,7 +68,7 @@ func (m *Manager) planScale(ctx context.Context, snap *vsphere.Inventory, v *vsp
 	if len(s.add) == 0 {
 		return s, nil
 	}
-	usable, err := m.checkEndpointHosts(ctx, n, old.Placement.ComputeResource, cluster, hosts)
+	usable, err := m.checkEndpointHosts(ctx, n, next.PortGroups(), old.Placement.ComputeResource, cluster, hosts)
 	if err != nil {
 		return nil, err
 	}
