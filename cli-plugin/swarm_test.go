@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gotest.tools/v3/assert"
+)
+
+// These tests drive formSwarm against fake engines, for speed and for the refusals; the
+// appliance's end-to-end run (scripts/e2e/appliance/swarm.sh) forms a real swarm.
+
+// fakeSwarm is a set of engines, one per address, that answer the swarm calls formSwarm makes.
+type fakeSwarm struct {
+	mu      sync.Mutex
+	engines map[netip.Addr]*fakeEngine
+	nodes   []swarmNode // the manager's view
+	calls   []string
+}
+
+type fakeEngine struct {
+	state   string // inactive or active
+	nodeID  string
+	manager bool
+	ln      net.Listener
+}
+
+// newFakeSwarm serves an inactive engine at each of addrs, with server certificates of tlsm's CA.
+func newFakeSwarm(t *testing.T, tlsm *tlsMaterial, addrs ...netip.Addr) *fakeSwarm {
+	t.Helper()
+	fs := &fakeSwarm{engines: map[netip.Addr]*fakeEngine{}}
+	assert.NilError(t, tlsm.issueServer("vch1", addrs))
+	pair, err := tls.X509KeyPair(tlsm.ServerCert, tlsm.ServerKey)
+	assert.NilError(t, err)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(tlsm.CACert)
+	for _, a := range addrs {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		assert.NilError(t, err)
+		e := &fakeEngine{state: "inactive", ln: ln}
+		fs.engines[a] = e
+		srv := &http.Server{Handler: fs.handler(a), ReadHeaderTimeout: 5 * time.Second,
+			TLSConfig: &tls.Config{Certificates: []tls.Certificate{pair}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert}}
+		go srv.Serve(tls.NewListener(ln, srv.TLSConfig)) //nolint:errcheck // ends with the listener
+		t.Cleanup(func() { srv.Close() })
+	}
+	return fs
+}
+
+// dial reaches the engine of the address asked for.
+func (fs *fakeSwarm) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, _, _ := net.SplitHostPort(addr)
+	e := fs.engines[netip.MustParseAddr(host)]
+	return (&net.Dialer{}).DialContext(ctx, network, e.ln.Addr().String())
+}
+
+func (fs *fakeSwarm) handler(a netip.Addr) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fs.mu.Lock()
+		defer fs.mu.Unlock()
+		e := fs.engines[a]
+		fs.calls = append(fs.calls, fmt.Sprintf("%s %s %s", a, r.Method, r.URL.Path))
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		switch r.Method + " " + r.URL.Path {
+		case "GET /info":
+			json.NewEncoder(w).Encode(map[string]any{"ServerVersion": "20.10", //nolint:errcheck // a test server
+				"Swarm": map[string]any{"NodeID": e.nodeID, "LocalNodeState": e.state, "ControlAvailable": e.manager}})
+		case "POST /swarm/init":
+			e.state, e.nodeID, e.manager = "active", "node-"+a.String(), true
+			fs.addNode(e, body)
+		case "GET /swarm":
+			fmt.Fprint(w, `{"JoinTokens":{"Worker":"SWMTKN-worker"}}`)
+		case "POST /swarm/join":
+			if body["JoinToken"] != "SWMTKN-worker" || fmt.Sprint(body["RemoteAddrs"]) != "[198.51.100.11:2377]" {
+				http.Error(w, `{"message":"bad join"}`, http.StatusBadRequest)
+				return
+			}
+			e.state, e.nodeID = "active", "node-"+a.String()
+			fs.addNode(e, body)
+		case "GET /nodes":
+			json.NewEncoder(w).Encode(fs.nodes) //nolint:errcheck // a test server
+		default:
+			id, ok := strings.CutPrefix(r.URL.Path, "/nodes/")
+			if r.Method != http.MethodDelete || !ok || r.URL.Query().Get("force") != "1" {
+				http.NotFound(w, r)
+				return
+			}
+			fs.nodes = slices.DeleteFunc(fs.nodes, func(n swarmNode) bool { return n.ID == id })
+		}
+	})
+}
+
+func (fs *fakeSwarm) addNode(e *fakeEngine, body map[string]any) {
+	n := swarmNode{ID: e.nodeID}
+	n.Status.State, n.Status.Addr = "ready", fmt.Sprint(body["AdvertiseAddr"])
+	fs.nodes = append(fs.nodes, n)
+}
+
+func TestFormSwarm(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	tlsm, err := newPKI("vch1")
+	assert.NilError(t, err)
+	a1, a2 := netip.MustParseAddr("198.51.100.11"), netip.MustParseAddr("198.51.100.12")
+	fs := newFakeSwarm(t, tlsm, a1, a2)
+	d := &deps{dialDocker: fs.dial}
+	var said []string
+	say := func(s string) { said = append(said, s) }
+	names, apis := []string{"vch1", "vch1-2"}, []netip.Addr{a1, a2}
+
+	assert.NilError(t, formSwarm(ctx, d, tlsm, names, apis, say))
+	assert.DeepEqual(t, said, []string{"swarm started on endpoint 1 (198.51.100.11:2377), its manager",
+		"endpoint 2 joined the swarm as a worker", "swarm ready: 2 nodes"})
+	assert.Equal(t, fs.nodes[1].Status.Addr, "198.51.100.12:2377")
+
+	// Again: both are in the swarm already, and nothing is asked of them but their state.
+	fs.calls, said = nil, nil
+	assert.NilError(t, formSwarm(ctx, d, tlsm, names, apis, say))
+	for _, c := range fs.calls {
+		assert.Assert(t, !strings.Contains(c, "POST"), "a second run called %s", c)
+	}
+
+	// An endpoint of another swarm is refused, and left alone.
+	fs.engines[a2].nodeID = "node-elsewhere"
+	err = formSwarm(ctx, d, tlsm, names, apis, say)
+	assert.Error(t, err, `endpoint VM "vch1-2" is in another swarm than endpoint 1's: make it leave that swarm (docker swarm leave --force) and run the command again`)
+
+	// Endpoint 1 must be the manager.
+	fs.engines[a1].manager = false
+	err = formSwarm(ctx, d, tlsm, names, apis, say)
+	assert.Error(t, err, `endpoint VM "vch1" is in a swarm (active) but is not its manager: make it leave the swarm (docker swarm leave --force) and run the command again`)
+}
+
+// configure takes the nodes of the endpoints it removed out of the swarm, by their host names.
+func TestDropGoneNodes(t *testing.T) {
+	ctx := context.Background()
+	tlsm, err := newPKI("vch1")
+	assert.NilError(t, err)
+	a1 := netip.MustParseAddr("198.51.100.11")
+	fs := newFakeSwarm(t, tlsm, a1)
+	for _, h := range []string{"vch1", "vch1-2", "vch1-3", "other"} {
+		n := swarmNode{ID: "id-" + h}
+		n.Description.Hostname = h
+		fs.nodes = append(fs.nodes, n)
+	}
+	var said []string
+	assert.NilError(t, dropGoneNodes(ctx, &deps{dialDocker: fs.dial}, tlsm, a1, "vch1", 2, func(s string) { said = append(said, s) }))
+	var left []string
+	for _, n := range fs.nodes {
+		left = append(left, n.Description.Hostname)
+	}
+	assert.DeepEqual(t, left, []string{"vch1", "vch1-2", "other"})
+	assert.DeepEqual(t, said, []string{`the node of endpoint VM "vch1-3" left the swarm`})
+}
