@@ -23,6 +23,7 @@ import (
 	"github.com/vmware/govmomi/property"
 	"github.com/vmware/govmomi/view"
 	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/docker-vic/docker-vic/appliance/qemu"
@@ -97,17 +98,33 @@ func (h *Harness) Run(ctx context.Context) error {
 	filter := new(property.WaitFilter).Add(v.Reference(), "VirtualMachine", props,
 		&types.TraversalSpec{Type: "ContainerView", Path: "view"})
 	filter.Spec.ObjectSet[0].Skip = types.NewBool(true)
-	h.opts.Log.Info("following the VMs")
-	err = property.WaitForUpdatesEx(ctx, pc, filter, func(updates []types.ObjectUpdate) bool {
-		for _, u := range updates {
-			h.update(ctx, u)
-		}
-		return false
-	})
-	if ctx.Err() != nil {
-		return nil
+	// Each wait lasts a second at most and is never cancelled: ctx is checked between waits.
+	// A wait cancelled in flight races, inside vcsim, with the destruction of its filter.
+	wait := context.WithoutCancel(ctx)
+	pf, err := pc.CreateFilter(wait, filter.CreateFilter)
+	if err != nil {
+		return fmt.Errorf("following the VMs: %w", err)
 	}
-	return fmt.Errorf("following the VMs: %w", err)
+	defer pf.Destroy(wait) //nolint:errcheck // the collector goes with the session
+	h.opts.Log.Info("following the VMs")
+	req := types.WaitForUpdatesEx{This: pc.Reference(), Options: &types.WaitOptions{MaxWaitSeconds: types.NewInt32(1)}}
+	for ctx.Err() == nil {
+		res, err := methods.WaitForUpdatesEx(wait, c, &req)
+		if err != nil {
+			return fmt.Errorf("following the VMs: %w", err)
+		}
+		set := res.Returnval
+		if set == nil {
+			continue // a second without a change
+		}
+		req.Version = set.Version
+		for _, fs := range set.FilterSet {
+			for _, u := range fs.ObjectSet {
+				h.update(ctx, u)
+			}
+		}
+	}
+	return nil
 }
 
 // update applies one VM's changes and acts on them.
