@@ -14,12 +14,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // RequirePrivileged skips t unless it runs as root; with VIC_REQUIRE_PRIVILEGED=1 it fails instead.
@@ -44,7 +46,8 @@ type NS struct {
 
 // New creates a namespace named prefix-<random> (prefix at most 8 characters) and removes it,
 // with everything in it, when t ends. Stale namespaces of the same prefix left by a killed run
-// are removed first.
+// are removed first; those of a run still alive, of the same package elsewhere on the machine,
+// are left alone (ownerDir records which process made each).
 func New(t testing.TB, prefix string) *NS {
 	t.Helper()
 	RequirePrivileged(t)
@@ -53,12 +56,21 @@ func New(t testing.TB, prefix string) *NS {
 	if err != nil {
 		t.Fatal(err)
 	}
+	owner := filepath.Join(ownerDir, n.Name)
+	if err := os.MkdirAll(ownerDir, 0o700); err == nil {
+		_ = os.WriteFile(owner, []byte(strconv.Itoa(os.Getpid())), 0o600)
+	}
 	t.Cleanup(func() {
 		n.Close()
 		_ = Delete(n.Name)
+		_ = os.Remove(owner)
 	})
 	return n
 }
+
+// ownerDir holds a file per namespace New made, named after it, holding the pid of the test
+// binary that made it.
+const ownerDir = "/run/vic-testns"
 
 // Create makes the named namespace name with lo up, like `ip netns add`, or opens it when it
 // exists. The namespace outlives the process until Delete removes it; Close releases n only.
@@ -261,8 +273,8 @@ func onLockedThread(fn func() error) error {
 	return <-errc
 }
 
-// removeStale deletes, once per test binary, the namespaces of prefix left by a killed run.
-// Each package uses its own prefix, and one package's tests never run twice at once.
+// removeStale deletes, once per test binary, the namespaces of prefix left by a killed run:
+// those whose maker is no longer alive, or unknown. Each package uses its own prefix.
 func removeStale(prefix string) {
 	staleMu.Lock()
 	defer staleMu.Unlock()
@@ -272,8 +284,25 @@ func removeStale(prefix string) {
 	staleDone[prefix] = true
 	names, _ := Names(prefix + "-")
 	for _, name := range names {
+		if ownerAlive(name) {
+			continue
+		}
 		_ = Delete(name)
+		_ = os.Remove(filepath.Join(ownerDir, name))
 	}
+}
+
+// ownerAlive reports whether the process that made namespace name still runs.
+func ownerAlive(name string) bool {
+	b, err := os.ReadFile(filepath.Join(ownerDir, name))
+	if err != nil {
+		return false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return false
+	}
+	return unix.Kill(pid, 0) == nil
 }
 
 var (

@@ -8,8 +8,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -219,5 +222,37 @@ func TestPlugIntoBridgeCarriesTraffic(t *testing.T) {
 		return err
 	}); err != nil || string(got) != "b" {
 		t.Fatalf("a dialled b through the bridge: %q, %v", got, err)
+	}
+}
+
+// A stale namespace is one whose maker is gone, or unknown: another run's, still alive, is left
+// to it.
+func TestRemoveStaleKeepsTheNamespacesOfLiveRuns(t *testing.T) {
+	RequirePrivileged(t)
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	owners := map[string]string{"tstale-live": "1", "tstale-dead": strconv.Itoa(dead.Process.Pid), "tstale-none": ""}
+	for name, pid := range owners {
+		n, err := Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.Close()
+		t.Cleanup(func() { _ = Delete(name); _ = os.Remove(filepath.Join(ownerDir, name)) })
+		if pid != "" {
+			if err := os.MkdirAll(ownerDir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(ownerDir, name), []byte(pid), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	removeStale("tstale")
+	names, err := Names("tstale-")
+	if err != nil || len(names) != 1 || names[0] != "tstale-live" {
+		t.Fatalf("after removeStale: %v, %v; want tstale-live only", names, err)
 	}
 }
