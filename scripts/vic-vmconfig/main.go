@@ -4,6 +4,7 @@
 //	vic-vmconfig extraconfig VM   the VM's extraConfig, one KEY=VALUE a line (values as they are)
 //	vic-vmconfig files VM         the local directory of the VM's datastore folder (vcsim keeps
 //	                              its datastores in directories of this machine)
+//	vic-vmconfig power VM off|on  power the VM off or on, as an admin does in vSphere
 package main
 
 import (
@@ -25,7 +26,7 @@ import (
 	"github.com/docker-vic/docker-vic/vsphere"
 )
 
-const usage = "usage: vic-vmconfig extraconfig VM | vic-vmconfig files VM"
+const usage = "usage: vic-vmconfig extraconfig VM | vic-vmconfig files VM | vic-vmconfig power VM off|on"
 
 func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -37,7 +38,8 @@ func main() {
 }
 
 func run(ctx context.Context, w io.Writer, args []string) error {
-	if len(args) != 2 || (args[0] != "extraconfig" && args[0] != "files") {
+	power := len(args) == 3 && args[0] == "power" && (args[2] == "off" || args[2] == "on")
+	if !power && (len(args) != 2 || (args[0] != "extraconfig" && args[0] != "files")) {
 		return errors.New(usage)
 	}
 	t, err := vsphere.Options{}.Resolve(os.Getenv)
@@ -58,6 +60,16 @@ func run(ctx context.Context, w io.Writer, args []string) error {
 	vm, err := finder.VirtualMachine(ctx, args[1])
 	if err != nil {
 		return err
+	}
+	if power {
+		task, err := vm.PowerOff(ctx)
+		if args[2] == "on" {
+			task, err = vm.PowerOn(ctx)
+		}
+		if err := vsphere.Wait(ctx, task, err); err != nil {
+			return fmt.Errorf("powering VM %q %s: %w", args[1], args[2], err)
+		}
+		return nil
 	}
 	var m mo.VirtualMachine
 	if err := vm.Properties(ctx, vm.Reference(), []string{"config.extraConfig", "config.files"}, &m); err != nil {

@@ -32,3 +32,14 @@ func TestShowsExtraConfigAndFolder(t *testing.T) {
 	assert.ErrorContains(t, run(ctx, &out, []string{"extraconfig", "nope"}), "not found")
 	assert.ErrorContains(t, run(ctx, &out, []string{"nope", "vch1"}), "usage")
 }
+
+// TestPowersTheVMOffAndOn: vic-vmconfig power turns the VM off and on in vSphere.
+func TestPowersTheVMOffAndOn(t *testing.T) {
+	ctx := context.Background()
+	simtest.ServeVCH(t, "vch1")
+	var out strings.Builder
+	assert.NilError(t, run(ctx, &out, []string{"power", "vch1", "off"}))
+	assert.ErrorContains(t, run(ctx, &out, []string{"power", "vch1", "off"}), "powering VM \"vch1\" off")
+	assert.NilError(t, run(ctx, &out, []string{"power", "vch1", "on"}))
+	assert.ErrorContains(t, run(ctx, &out, []string{"power", "vch1", "sideways"}), "usage")
+}

@@ -12,6 +12,8 @@
 #     and the task on endpoint 1 reaches the one on endpoint 2 at its own address, through the
 #     bridge port group; tasks.NAME names both;
 #   - vSphere shows each task's container VM beside the endpoint VM that runs it;
+#   - endpoint 2 powered off and on in vSphere boots again into its place in the swarm, and its
+#     task publishes again;
 #   - docker vic configure --endpoints 3 boots a third endpoint that joins the swarm and runs a
 #     task of the global service; --endpoints 2 takes it out again; --endpoints 1 is refused;
 #   - docker vic rm stops both qemus and leaves nothing.
@@ -122,6 +124,20 @@ run swdocker exec "$task1" nslookup "tasks.$sw_web"
 if grep -qF "$ip1" "$out" && grep -qF "$ip2" "$out"; then pass "tasks.$sw_web names both tasks"; else fail "tasks.$sw_web names both tasks" "$ip1 and $ip2"; fi
 run_until 30 sw_vms_on "$sw $sw-2"
 expect_ok "vSphere: a container VM of $sw_web beside each endpoint VM ($sw, $sw-2)"
+
+header "an endpoint of the swarm reboots"
+run bin/vic-vmconfig power "$sw-2" off
+expect_ok "vSphere powers endpoint VM $sw-2 off"
+run_until 90 sw_ready 1
+expect_ok "the swarm sees endpoint 2 down"
+run bin/vic-vmconfig power "$sw-2" on
+expect_ok "vSphere powers endpoint VM $sw-2 on"
+run_until 300 sw_ready 2
+expect_ok "endpoint 2 boots again and is a ready node: its engine kept its place in the swarm on the data disk"
+run_until 120 sw_running 2
+expect_ok "its task of the global service $sw_web runs again"
+run_until 60 in_ns "$VIC_OUTSIDE_NS" busybox wget -qO- "http://$sw_pub2:8080/"
+expect_out 'hello from vic-busybox' "the outside machine reaches $sw_web at endpoint 2's $sw_pub2:8080 again"
 
 header "configure: the swarm gains an endpoint, and loses it"
 RUN_TIMEOUT=400 run client docker vic configure "$sw" --endpoints 3 --timeout 6m \
