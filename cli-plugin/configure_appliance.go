@@ -21,8 +21,8 @@ import (
 // followEndpoints brings the endpoints of appliance swarm v into its swarm after configure:
 // the endpoint VMs whose appliance has no certificate yet (those configure added, or one a
 // configure cut short left) are followed through their boot as create does, their requests
-// signed with the VCH's CA from certDir and creds sealed to them; then they join the swarm of
-// endpoint 1, and the nodes of endpoints that are gone leave it.
+// signed with the VCH's CA from certDir and creds sealed to them; then the nodes of endpoints
+// that are gone leave the swarm, and the new ones join it.
 func followEndpoints(ctx context.Context, d *deps, m *vch.Manager, v *vchdoc.VCH, certDir string, creds guestinfo.Credentials) error {
 	cfg := v.Config
 	eps, err := m.EndpointVMs(ctx, v.Name)
@@ -71,14 +71,16 @@ func followEndpoints(ctx context.Context, d *deps, m *vch.Manager, v *vchdoc.VCH
 		}
 	}
 	say := func(s string) { fmt.Fprintf(d.out, "  %s\n", s) }
-	if err := formSwarm(ctx, d, tlsm, names, apis, say); err != nil {
+	// The nodes of the endpoints gone leave first: a manager among them is demoted while the
+	// endpoints that stay keep the swarm's quorum.
+	if err := dropGoneNodes(ctx, d, tlsm, apis[0], v.Name, cfg.EndpointCount(), say); err != nil {
 		return err
 	}
-	return dropGoneNodes(ctx, d, tlsm, apis[0], v.Name, cfg.EndpointCount(), say)
+	return formSwarm(ctx, d, tlsm, names, apis, say)
 }
 
 // dropGoneNodes removes from the swarm whose manager answers at api the nodes of the endpoint
-// VMs numbered above count, once the swarm sees them down: configure removed their VMs.
+// VMs numbered above count, whose VMs configure removed, demoting a manager first.
 func dropGoneNodes(ctx context.Context, d *deps, tlsm *tlsMaterial, api netip.Addr, name string, count int, say func(string)) error {
 	c, err := newDockerAPI(d.dialDocker, api, tlsm, swarmCallTimeout)
 	if err != nil {
@@ -96,6 +98,13 @@ func dropGoneNodes(ctx context.Context, d *deps, tlsm *tlsMaterial, api netip.Ad
 	for _, n := range nodes {
 		if !gone[n.Description.Hostname] {
 			continue
+		}
+		if n.role() == "manager" {
+			n.Spec["Role"] = "worker"
+			path := fmt.Sprintf("/nodes/%s/update?version=%d", n.ID, n.Version.Index)
+			if err := c.call(ctx, http.MethodPost, path, n.Spec, nil); err != nil {
+				return fmt.Errorf("demoting the node of endpoint VM %q before it leaves the swarm: %w", n.Description.Hostname, err)
+			}
 		}
 		if err := c.call(ctx, http.MethodDelete, "/nodes/"+n.ID+"?force=1", nil, nil); err != nil {
 			return fmt.Errorf("removing the node of endpoint VM %q from the swarm: %w", n.Description.Hostname, err)

@@ -20,18 +20,28 @@ const swarmCallTimeout = 90 * time.Second
 // swarmNode is what formSwarm reads of GET /nodes.
 type swarmNode struct {
 	ID          string
+	Version     struct{ Index uint64 }
+	Spec        map[string]any // sent back whole when a node's role changes
 	Description struct{ Hostname string }
-	Status struct {
+	Status      struct {
 		State string
 		Addr  string
 	}
 }
 
+// role is the node's role in its spec: manager or worker.
+func (n swarmNode) role() string { s, _ := n.Spec["Role"].(string); return s }
+
+// swarmManagers is how many of a VCH's n endpoints are the swarm's managers, endpoints 1 to m:
+// one, until the vic drivers hold the swarm's allocations across a change of leader.
+func swarmManagers(n int) int { return 1 }
+
 // formSwarm makes the endpoints of a VCH, whose Docker APIs answer at apis in endpoint order,
 // one Docker swarm, and waits until every endpoint is a ready node. Endpoint 1 initializes the
-// swarm and is its manager; the others join as workers. Each advertises its Docker API's
-// address: the client network joins the endpoints. An endpoint already in the swarm is left
-// as it is; one in another swarm is refused, and nothing is changed on it.
+// swarm; the others join it; then endpoints 1 to swarmManagers are its managers and the others
+// its workers. Each advertises its Docker API's address: the client network joins the
+// endpoints. An endpoint already in the swarm keeps its place; one in another swarm is
+// refused, and nothing is changed on it.
 func formSwarm(ctx context.Context, d *deps, tlsm *tlsMaterial, names []string, apis []netip.Addr, say func(string)) error {
 	clients := make([]*dockerAPI, len(apis))
 	for i, a := range apis {
@@ -65,6 +75,11 @@ func formSwarm(ctx context.Context, d *deps, tlsm *tlsMaterial, names []string, 
 	if err != nil {
 		return err
 	}
+	ids := make([]string, len(clients))
+	if info, err = manager.info(ctx); err != nil {
+		return fmt.Errorf("reading the swarm state of endpoint VM %q: %w", names[0], err)
+	}
+	ids[0] = info.Swarm.NodeID
 	for i, c := range clients[1:] {
 		i++
 		info, err := c.info(ctx)
@@ -78,12 +93,46 @@ func formSwarm(ctx context.Context, d *deps, tlsm *tlsMaterial, names []string, 
 			if err := c.call(ctx, http.MethodPost, "/swarm/join", req, nil); err != nil {
 				return fmt.Errorf("endpoint VM %q did not join the swarm of endpoint 1: %w", names[i], err)
 			}
-			say(fmt.Sprintf("endpoint %d joined the swarm as a worker", i+1))
+			say(fmt.Sprintf("endpoint %d joined the swarm", i+1))
+			if info, err = c.info(ctx); err != nil {
+				return fmt.Errorf("reading the swarm state of endpoint VM %q: %w", names[i], err)
+			}
 		case !slices.ContainsFunc(nodes, func(n swarmNode) bool { return n.ID == info.Swarm.NodeID }):
 			return fmt.Errorf("endpoint VM %q is in another swarm than endpoint 1's: make it leave that swarm (docker swarm leave --force) and run the command again", names[i])
 		}
+		ids[i] = info.Swarm.NodeID
 	}
-	return waitNodes(ctx, manager, len(apis), say)
+	if err := waitNodes(ctx, manager, len(apis), say); err != nil {
+		return err
+	}
+	return settleRoles(ctx, manager, ids, swarmManagers(len(apis)), say)
+}
+
+// settleRoles makes the nodes of endpoints 1 to m, ids in endpoint order, the swarm's managers
+// and the others its workers, promoting and demoting through the manager.
+func settleRoles(ctx context.Context, manager *dockerAPI, ids []string, m int, say func(string)) error {
+	nodes, err := listNodes(ctx, manager)
+	if err != nil {
+		return err
+	}
+	for i, id := range ids {
+		want := "worker"
+		if i < m {
+			want = "manager"
+		}
+		j := slices.IndexFunc(nodes, func(n swarmNode) bool { return n.ID == id })
+		if j < 0 || nodes[j].role() == want {
+			continue
+		}
+		n := nodes[j]
+		n.Spec["Role"] = want
+		path := fmt.Sprintf("/nodes/%s/update?version=%d", n.ID, n.Version.Index)
+		if err := manager.call(ctx, http.MethodPost, path, n.Spec, nil); err != nil {
+			return fmt.Errorf("making endpoint %d a %s of the swarm: %w", i+1, want, err)
+		}
+		say(fmt.Sprintf("endpoint %d is a %s of the swarm", i+1, want))
+	}
+	return nil
 }
 
 // waitNodes waits until the swarm of manager has want ready nodes.

@@ -79,7 +79,7 @@ func (fs *fakeSwarm) handler(a netip.Addr) http.Handler {
 				"Swarm": map[string]any{"NodeID": e.nodeID, "LocalNodeState": e.state, "ControlAvailable": e.manager}})
 		case "POST /swarm/init":
 			e.state, e.nodeID, e.manager = "active", "node-"+a.String(), true
-			fs.addNode(e, body)
+			fs.addNode(e, body, "manager")
 		case "GET /swarm":
 			fmt.Fprint(w, `{"JoinTokens":{"Worker":"SWMTKN-worker"}}`)
 		case "POST /swarm/join":
@@ -88,22 +88,30 @@ func (fs *fakeSwarm) handler(a netip.Addr) http.Handler {
 				return
 			}
 			e.state, e.nodeID = "active", "node-"+a.String()
-			fs.addNode(e, body)
+			fs.addNode(e, body, "worker")
 		case "GET /nodes":
 			json.NewEncoder(w).Encode(fs.nodes) //nolint:errcheck // a test server
 		default:
 			id, ok := strings.CutPrefix(r.URL.Path, "/nodes/")
-			if r.Method != http.MethodDelete || !ok || r.URL.Query().Get("force") != "1" {
+			id, update := strings.CutSuffix(id, "/update")
+			j := slices.IndexFunc(fs.nodes, func(n swarmNode) bool { return n.ID == id })
+			switch {
+			case !ok || j < 0:
 				http.NotFound(w, r)
-				return
+			case update && r.Method == http.MethodPost && r.URL.Query().Get("version") == fmt.Sprint(fs.nodes[j].Version.Index):
+				fs.nodes[j].Spec, fs.nodes[j].Version.Index = body, fs.nodes[j].Version.Index+1
+			case r.Method == http.MethodDelete && r.URL.Query().Get("force") == "1" && fs.nodes[j].role() != "manager":
+				fs.nodes = slices.Delete(fs.nodes, j, j+1)
+			default:
+				http.Error(w, `{"message":"refused"}`, http.StatusBadRequest)
 			}
-			fs.nodes = slices.DeleteFunc(fs.nodes, func(n swarmNode) bool { return n.ID == id })
 		}
 	})
 }
 
-func (fs *fakeSwarm) addNode(e *fakeEngine, body map[string]any) {
-	n := swarmNode{ID: e.nodeID}
+func (fs *fakeSwarm) addNode(e *fakeEngine, body map[string]any, role string) {
+	n := swarmNode{ID: e.nodeID, Spec: map[string]any{"Role": role, "Labels": map[string]any{"kept": "yes"}}}
+	n.Version.Index = 7
 	n.Status.State, n.Status.Addr = "ready", fmt.Sprint(body["AdvertiseAddr"])
 	fs.nodes = append(fs.nodes, n)
 }
@@ -122,7 +130,7 @@ func TestFormSwarm(t *testing.T) {
 
 	assert.NilError(t, formSwarm(ctx, d, tlsm, names, apis, say))
 	assert.DeepEqual(t, said, []string{"swarm started on endpoint 1 (198.51.100.11:2377), its manager",
-		"endpoint 2 joined the swarm as a worker", "swarm ready: 2 nodes"})
+		"endpoint 2 joined the swarm", "swarm ready: 2 nodes"})
 	assert.Equal(t, fs.nodes[1].Status.Addr, "198.51.100.12:2377")
 
 	// Again: both are in the swarm already, and nothing is asked of them but their state.
@@ -151,7 +159,7 @@ func TestDropGoneNodes(t *testing.T) {
 	a1 := netip.MustParseAddr("198.51.100.11")
 	fs := newFakeSwarm(t, tlsm, a1)
 	for _, h := range []string{"vch1", "vch1-2", "vch1-3", "other"} {
-		n := swarmNode{ID: "id-" + h}
+		n := swarmNode{ID: "id-" + h, Spec: map[string]any{"Role": "manager"}}
 		n.Description.Hostname = h
 		fs.nodes = append(fs.nodes, n)
 	}
@@ -163,4 +171,34 @@ func TestDropGoneNodes(t *testing.T) {
 	}
 	assert.DeepEqual(t, left, []string{"vch1", "vch1-2", "other"})
 	assert.DeepEqual(t, said, []string{`the node of endpoint VM "vch1-3" left the swarm`})
+}
+
+// With several managers, endpoints 1 to m are managers and the others workers: promoted and
+// demoted through the manager, their other settings kept.
+func TestSettleRoles(t *testing.T) {
+	ctx := context.Background()
+	tlsm, err := newPKI("vch1")
+	assert.NilError(t, err)
+	addrs := []netip.Addr{netip.MustParseAddr("198.51.100.11"), netip.MustParseAddr("198.51.100.12"), netip.MustParseAddr("198.51.100.13")}
+	fs := newFakeSwarm(t, tlsm, addrs...)
+	d := &deps{dialDocker: fs.dial}
+	quiet := func(string) {}
+	assert.NilError(t, formSwarm(ctx, d, tlsm, []string{"vch1", "vch1-2", "vch1-3"}, addrs, quiet))
+	manager, err := newDockerAPI(fs.dial, addrs[0], tlsm, time.Minute)
+	assert.NilError(t, err)
+	defer manager.close()
+	ids := []string{"node-198.51.100.11", "node-198.51.100.12", "node-198.51.100.13"}
+	roles := func() (out []string) {
+		for _, n := range fs.nodes {
+			out = append(out, n.role())
+		}
+		return out
+	}
+	var said []string
+	assert.NilError(t, settleRoles(ctx, manager, ids, 3, func(s string) { said = append(said, s) }))
+	assert.DeepEqual(t, roles(), []string{"manager", "manager", "manager"})
+	assert.DeepEqual(t, said, []string{"endpoint 2 is a manager of the swarm", "endpoint 3 is a manager of the swarm"})
+	assert.DeepEqual(t, fs.nodes[1].Spec["Labels"], map[string]any{"kept": "yes"})
+	assert.NilError(t, settleRoles(ctx, manager, ids, 1, quiet))
+	assert.DeepEqual(t, roles(), []string{"manager", "worker", "worker"})
 }

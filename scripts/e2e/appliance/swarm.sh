@@ -71,7 +71,7 @@ RUN_TIMEOUT=510 run client docker vic create "${sw_args[@]}"
 expect_ok "docker vic create --endpoints 2 $sw, in $((SECONDS - start)) s"
 for line in "endpoint 1: certificate signed for .*$VIC_CLIENT_IP" "endpoint 2: certificate signed for .*$sw_client2" \
 	"endpoint 2: vic drivers serving" "swarm started on endpoint 1 \($VIC_CLIENT_IP:2377\)" \
-	"endpoint 2 joined the swarm as a worker" "swarm ready: 2 nodes" "Docker context \"$sw\" created"; do
+	"endpoint 2 joined the swarm" "swarm ready: 2 nodes" "Docker context \"$sw\" created"; do
 	if grep -Eq -- "$line" "$out" "$err"; then pass "create's progress: /$line/"; else fail "create's progress: /$line/" "a progress line matching it"; fi
 done
 if [ "$status" -ne 0 ]; then
@@ -144,7 +144,7 @@ RUN_TIMEOUT=400 run client docker vic configure "$sw" --endpoints 3 --timeout 6m
 	--public-network-ip "$VIC_PUBLIC_CIDR,$sw_pub2/24,$sw_pub3/24" --client-network-ip "$VIC_CLIENT_CIDR,$sw_client2/26,$sw_client3/26" \
 	--management-network-ip "$VIC_MANAGEMENT_CIDR,$sw_mgmt2/27,$sw_mgmt3/27"
 expect_ok "docker vic configure $sw --endpoints 3"
-for line in "endpoint 3: certificate signed for .*$sw_client3" "endpoint 3 joined the swarm as a worker" "swarm ready: 3 nodes"; do
+for line in "endpoint 3: certificate signed for .*$sw_client3" "endpoint 3 joined the swarm" "swarm ready: 3 nodes"; do
 	if grep -Eq -- "$line" "$out" "$err"; then pass "configure's progress: /$line/"; else fail "configure's progress: /$line/" "a progress line matching it"; fi
 done
 run swdocker node ls --format '{{.Hostname}} {{.Status}}'
