@@ -161,6 +161,33 @@ func TestSpanKeepsNetworksApartAndGatewaysLocal(t *testing.T) {
 	}
 }
 
+// TestSpanOfNoNetworkIsClosed: a span whose ends the filter does not know carries nothing, and
+// carries its network's frames once the filter knows it.
+func TestSpanOfNoNetworkIsClosed(t *testing.T) {
+	b := newSpanBed(t)
+	var filtered []span.Net
+	for _, n := range nets {
+		filtered = append(filtered, n.filterNet())
+	}
+	for _, ep := range b.endpoints {
+		must(t, span.New(ep.Name).Apply(filtered))
+	}
+	b.ping(t, 0, 0, nets[0].host(1))
+	// Network a on endpoint 0 reaches the trunk only through a span the filter does not know.
+	links := link.New(b.endpoints[0].Link)
+	must(t, links.DeleteSpan(nets[0].span()))
+	unknown := link.Span{Bridge: nets[0].bridge(), Port: "vs-unknown", Wire: "vw-unknown", MTU: 1500}
+	must(t, links.EnsureSpan(unknown))
+	run(t, b.ctrs[0][0], "ip", "neigh", "flush", "all")
+	out, err := exec.Command("ip", "netns", "exec", b.ctrs[0][0].Name, "busybox", "ping", "-c", "1", "-W", "1", nets[0].host(1)).CombinedOutput()
+	if err == nil {
+		t.Fatalf("a container reached %s through a span the filter does not know: %s", nets[0].host(1), out)
+	}
+	known := append(filtered[1:], span.Net{Port: unknown.Port, Wire: unknown.Wire, Subnet: nets[0].subnet, Gateway: nets[0].gateway()})
+	must(t, span.New(b.endpoints[0].Name).Apply(known))
+	b.ping(t, 0, 0, nets[0].host(1))
+}
+
 // wireSeen counts what crossed the wire.
 type wireSeen struct{ fromGateway, arpForGateway, fromContainers int }
 
