@@ -146,9 +146,12 @@ Three private Docker engines in one swarm on this $(nproc)-CPU machine, each in 
 namespace as an endpoint VM of one VCH (\`scripts/swarm.sh\`), the vic plugin on each
 (\`VIC_SWARM=true\`), measured by \`scripts/bench-swarm.sh\` against Docker's overlay network
 between the same nodes in the same run. Throughput: \`vic-peer send\` for ${SECS} s from a container
-on node 1 to a \`vic-peer sink\` on node 2, median of ${ROUNDS} rounds, each network in turn per
-round. Scale: \`docker service scale\` of a service of \`sleep\` tasks (\`--endpoint-mode dnsrr\` on
-both) from 0 to ${TASKS} tasks until they all run, median of ${RUNS} runs, interleaved.
+on node 1 to a \`vic-peer sink\` on node 2, median of ${ROUNDS} rounds (quartiles in brackets),
+each network in turn per round; the ceiling is the same pair of namespaces joined by a veth
+pair of their own, the shortest path there is. Round trips: \`vic-peer rr\`, ${RR} one-byte
+round trips to a \`vic-peer echo\`, their 10th percentile, median of the rounds. Scale:
+\`docker service scale\` of a service of \`sleep\` tasks (\`--endpoint-mode dnsrr\` on both)
+from 0 to ${TASKS} tasks until they all run, median of ${RUNS} runs, interleaved.
 
 | measure | vic | overlay | ratio | goal | met |
 |---|---|---|---|---|---|
