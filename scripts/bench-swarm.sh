@@ -87,6 +87,7 @@ vic_far=$(addr_of 2 vic-bench-sink-vic "$VICNET") ov_far=$(addr_of 2 vic-bench-s
 vic_near=$(addr_of 1 vic-bench-sink-local "$VICNET")
 # The ceiling: a container on node 1 with a veth of its own to the vic sink's namespace on node 2.
 on 1 docker run -d --name vic-bench-direct --network "$VICNET" "$IMAGE" sleep 100000 >/dev/null
+ip link del vic-bench-d1 2>/dev/null || true # left by a run that stopped here
 ip link add vic-bench-d1 type veth peer name vic-bench-d2
 ip link set vic-bench-d1 netns "/proc/$(pid_of 1 vic-bench-direct)/ns/net"
 ip link set vic-bench-d2 netns "/proc/$(pid_of 2 vic-bench-sink-vic)/ns/net"
