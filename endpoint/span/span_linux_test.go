@@ -57,7 +57,7 @@ type spanBed struct {
 	ctrs      [2][2]*testns.NS
 }
 
-func newSpanBed(t *testing.T) *spanBed {
+func newSpanBed(t testing.TB) *spanBed {
 	testns.RequirePrivileged(t)
 	b := &spanBed{wire: testns.New(t, "spanw")}
 	b.wire.Bridge(t, "wire")
@@ -161,6 +161,54 @@ func TestSpanKeepsNetworksApartAndGatewaysLocal(t *testing.T) {
 	}
 }
 
+// TestSpanOfNoNetworkIsClosed: a span whose ends the filter does not know carries nothing, and
+// carries its network's frames once the filter knows it.
+func TestSpanOfNoNetworkIsClosed(t *testing.T) {
+	b := newSpanBed(t)
+	var filtered []span.Net
+	for _, n := range nets {
+		filtered = append(filtered, n.filterNet())
+	}
+	for _, ep := range b.endpoints {
+		must(t, span.New(ep.Name).Apply(filtered))
+	}
+	b.ping(t, 0, 0, nets[0].host(1))
+	// Network a on endpoint 0 reaches the trunk only through a span the filter does not know.
+	links := link.New(b.endpoints[0].Link)
+	must(t, links.DeleteSpan(nets[0].span()))
+	unknown := link.Span{Bridge: nets[0].bridge(), Port: "vs-unknown", Wire: "vw-unknown", MTU: 1500}
+	must(t, links.EnsureSpan(unknown))
+	run(t, b.ctrs[0][0], "ip", "neigh", "flush", "all")
+	out, err := exec.Command("ip", "netns", "exec", b.ctrs[0][0].Name, "busybox", "ping", "-c", "1", "-W", "1", nets[0].host(1)).CombinedOutput()
+	if err == nil {
+		t.Fatalf("a container reached %s through a span the filter does not know: %s", nets[0].host(1), out)
+	}
+	known := append(filtered[1:], span.Net{Port: unknown.Port, Wire: unknown.Wire, Subnet: nets[0].subnet, Gateway: nets[0].gateway()})
+	must(t, span.New(b.endpoints[0].Name).Apply(known))
+	b.ping(t, 0, 0, nets[0].host(1))
+}
+
+// TestFilterOfManyNetworks: an endpoint with many spanning networks gets its filter, in one
+// transaction (the filter of the first form, 12 rules a network, overflowed netlink's buffer
+// from 12 networks on).
+func TestFilterOfManyNetworks(t *testing.T) {
+	ns := testns.New(t, "spanm")
+	var many []span.Net
+	for i := range 250 {
+		many = append(many, span.Net{Port: fmt.Sprintf("vs-many%d", i), Wire: fmt.Sprintf("vw-many%d", i),
+			Subnet: netip.MustParsePrefix(fmt.Sprintf("10.78.%d.0/24", i)), Gateway: netip.MustParseAddr(fmt.Sprintf("10.78.%d.1", i))})
+	}
+	f := span.New(ns.Name)
+	must(t, f.Apply(many))
+	if holds, err := f.Holds(many); !holds || err != nil {
+		t.Fatalf("Holds of the filter of %d networks just applied = %v, %v", len(many), holds, err)
+	}
+	if holds, err := f.Holds(many[1:]); holds || err != nil {
+		t.Fatalf("Holds of the filter of one network fewer = %v, %v; want false", holds, err)
+	}
+	must(t, f.Teardown())
+}
+
 // wireSeen counts what crossed the wire.
 type wireSeen struct{ fromGateway, arpForGateway, fromContainers int }
 
@@ -239,7 +287,7 @@ func (b *spanBed) ping(t *testing.T, ep, net int, addr string) {
 	run(t, b.ctrs[ep][net], "busybox", "ping", "-c", "1", "-W", "2", addr)
 }
 
-func run(t *testing.T, ns *testns.NS, args ...string) string {
+func run(t testing.TB, ns *testns.NS, args ...string) string {
 	t.Helper()
 	out, err := exec.Command("ip", append([]string{"netns", "exec", ns.Name}, args...)...).CombinedOutput()
 	if err != nil {
@@ -248,7 +296,7 @@ func run(t *testing.T, ns *testns.NS, args ...string) string {
 	return string(out)
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

@@ -5,9 +5,13 @@
 //	vic-peer ask tcp|udp HOST:PORT [MSG]   send MSG, print the one-line answer; exit 1 without one
 //	vic-peer sink PORT                     count the bytes of each connection, answer the count
 //	vic-peer send HOST:PORT SECONDS        write for SECONDS, print the MB/s the sink confirmed
+//	vic-peer echo PORT                     send back every byte of each connection
+//	vic-peer rr HOST:PORT COUNT            COUNT one-byte round trips to an echo, print the 10th
+//	                                       percentile and the median in microseconds
 //
 // serve and ask show both reachability and the source address a packet arrived with (NAT);
-// sink and send measure throughput, every byte counted having been delivered.
+// sink and send measure throughput, every byte counted having been delivered; echo and rr the
+// latency of a path, whose 10th percentile other load on the machine hardly moves.
 package main
 
 import (
@@ -22,7 +26,7 @@ import (
 )
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: vic-peer serve tcp|udp PORT [WORD] | vic-peer ask tcp|udp HOST:PORT [MSG] | vic-peer sink PORT | vic-peer send HOST:PORT SECONDS")
+	fmt.Fprintln(os.Stderr, "usage: vic-peer serve tcp|udp PORT [WORD] | vic-peer ask tcp|udp HOST:PORT [MSG] | vic-peer sink PORT | vic-peer send HOST:PORT SECONDS | vic-peer echo PORT | vic-peer rr HOST:PORT COUNT")
 	os.Exit(2)
 }
 
@@ -32,6 +36,10 @@ func main() {
 		exit(sink(os.Args[2]))
 	case len(os.Args) == 4 && os.Args[1] == "send":
 		exit(send(os.Args[2], os.Args[3]))
+	case len(os.Args) == 3 && os.Args[1] == "echo":
+		exit(echo(os.Args[2]))
+	case len(os.Args) == 4 && os.Args[1] == "rr":
+		exit(roundTrips(os.Args[2], os.Args[3]))
 	case len(os.Args) < 4:
 		usage()
 	}
