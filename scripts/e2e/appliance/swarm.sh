@@ -151,7 +151,8 @@ run swdocker node ls --format '{{.Hostname}} {{.Status}}'
 expect_out "^$sw-3 Ready" "docker node ls: endpoint VM $sw-3 is a ready node"
 run swdocker_at "$sw_client3" load -i "$work/image.tar"
 expect_out "$image" "docker -H tcp://$sw_client3:2376 load: the image on endpoint 3"
-run_until 90 sw_running 3
+# Its first task there was rejected (no image yet): Swarm tries again after a growing delay.
+run_until 240 sw_running 3
 expect_ok "the global service $sw_web runs a task on endpoint 3 too"
 run_until 30 in_ns "$VIC_OUTSIDE_NS" busybox wget -qO- "http://$sw_pub3:8080/"
 expect_out 'hello from vic-busybox' "the outside machine reaches $sw_web at endpoint 3's $sw_pub3:8080"
