@@ -17,6 +17,9 @@ import (
 // is marked Rebuilt. The first request that names an unknown PoolID with the subnet, sub-pool
 // and port group of a rebuilt pool adopts that ID: Docker presents only the ID of the network
 // it has, and the driver refuses overlapping pools, so no other network can claim it.
+//
+// Rebuilt pools are the engine's own (LocalAddressSpace), as Docker shows them on this engine;
+// the swarm's space starts empty, and no ID of it adopts a rebuilt pool (see swarm.go).
 
 // rebuiltNonce is the nonce of the PoolIDs of rebuilt pools.
 const rebuiltNonce = "rebuilt"
@@ -163,8 +166,9 @@ func rebuiltLeases(p *Pool, n FoundNetwork) (leases []Lease, skipped []error) {
 }
 
 // lookupPool returns pool id. When the store has none of that ID and adopt is set, a rebuilt
-// pool with the same subnet, sub-pool and port group takes the ID, with its leases; without
-// adopt, such a pool is returned as it is.
+// pool of the same space with the same subnet, sub-pool and port group takes the ID, with its
+// leases; without adopt, such a pool is returned as it is. Pools are rebuilt from what the
+// engine shows, in its own space: an ID of the swarm's space adopts none of them.
 func lookupPool(tx Tx, id string, adopt bool) (Pool, bool, error) {
 	p, ok, err := tx.Pool(id)
 	if err != nil || ok {
@@ -180,7 +184,7 @@ func lookupPool(tx Tx, id string, adopt bool) (Pool, bool, error) {
 	}
 	for _, o := range pools {
 		r, err := ParsePoolID(o.ID)
-		if !o.Rebuilt || err != nil || r.Subnet != ref.Subnet || r.SubPool != ref.SubPool || r.PortGroup != ref.PortGroup {
+		if !o.Rebuilt || o.Swarm != isSwarmRef(ref) || err != nil || r.Subnet != ref.Subnet || r.SubPool != ref.SubPool || r.PortGroup != ref.PortGroup {
 			continue
 		}
 		if !adopt {

@@ -161,6 +161,13 @@ func Run(ctx context.Context, o Options, log *slog.Logger) (err error) {
 		rb.api = api
 	}
 	startState(ctx, st, d, rb, log)
+	if o.Swarm {
+		var sa swarmAPI
+		if api != nil {
+			sa = api
+		}
+		staleSwarmAtStart(ctx, sa, d.ipd, log)
+	}
 	ph.done("restore", time.Now())
 
 	l, err := driverapi.Listen(o.Socket)
