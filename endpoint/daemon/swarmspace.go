@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/moby/moby/api/types/swarm"
@@ -38,8 +39,13 @@ type swarmAPI interface {
 
 // staleSwarmAtStart marks the swarm space stale when the plugin starts with its engine (Docker
 // does not answer yet: the engine enables its plugins before it serves its API); a plugin
-// started again on a running engine leaves it as it is.
+// started again on a running engine leaves it as it is. An empty space (the engine stopped
+// cleanly, and its plugin forgot it on the way) needs no asking.
 func staleSwarmAtStart(ctx context.Context, api swarmAPI, ipd *ipamdriver.Driver, log *slog.Logger) {
+	pools, err := ipd.Pools(ctx)
+	if err == nil && !slices.ContainsFunc(pools, func(p ipamdriver.Pool) bool { return p.Swarm }) {
+		return
+	}
 	if api != nil {
 		pctx, cancel := context.WithTimeout(ctx, swarmStartProbe)
 		_, err := api.Ping(pctx, client.PingOptions{})
@@ -76,41 +82,56 @@ func leadsSwarm(ctx context.Context, api swarmAPI) (bool, error) {
 }
 
 // watchSwarmRole keeps the swarm space of ipd in step with the engine's role every interval
-// until ctx ends: forgotten while the engine does not lead, its stale marks cleared once it
-// has led for swarmGrace.
+// until ctx ends (roleWatch).
 func watchSwarmRole(ctx context.Context, api swarmAPI, ipd *ipamdriver.Driver, interval time.Duration, log *slog.Logger) {
-	var since time.Time // when the engine was first seen leading, this time
+	w := &roleWatch{api: api, ipd: ipd, grace: swarmGrace, log: log}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
-		fence := ipd.SwarmRequests()
-		leads, err := leadsSwarm(ctx, api)
-		switch {
-		case ctx.Err() != nil:
-			return
-		case err != nil:
-			log.Debug("the engine's role in the swarm is unknown this round", "error", err)
-		case !leads:
-			since = time.Time{}
-			if n, err := ipd.ForgetSwarm(ctx, fence); err != nil {
-				log.Warn("forgetting the swarm's pools failed", "error", err)
-			} else if n > 0 {
-				log.Info("the engine does not lead the swarm: forgot the swarm's pools, which its leader holds", "pools", n)
-			}
-		case since.IsZero():
-			since = time.Now()
-			log.Debug("the engine leads the swarm")
-		case time.Since(since) >= swarmGrace:
-			if n, err := ipd.KeepSwarm(ctx); err != nil {
-				log.Warn("keeping the swarm's pools failed", "error", err)
-			} else if n > 0 {
-				log.Info("the swarm's allocator did not ask again for all the swarm's pools held before: they are kept", "pools", n)
-			}
-		}
+		w.round(ctx, time.Now())
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		}
+	}
+}
+
+// roleWatch tells the vic IPAM driver the engine's role in the swarm, one round at a time:
+// while the engine does not lead, the driver forgets the swarm's space; once it has led for
+// grace, the driver keeps what it holds.
+type roleWatch struct {
+	api   swarmAPI
+	ipd   *ipamdriver.Driver
+	grace time.Duration
+	log   *slog.Logger
+	// since is when the engine was seen leading first, this time; zero while it does not.
+	since time.Time
+}
+
+// round asks Docker for the engine's role at now and tells the driver.
+func (w *roleWatch) round(ctx context.Context, now time.Time) {
+	fence := w.ipd.SwarmRequests()
+	leads, err := leadsSwarm(ctx, w.api)
+	switch {
+	case ctx.Err() != nil:
+	case err != nil:
+		w.log.Debug("the engine's role in the swarm is unknown this round", "error", err)
+	case !leads:
+		w.since = time.Time{}
+		if n, err := w.ipd.ForgetSwarm(ctx, fence); err != nil {
+			w.log.Warn("forgetting the swarm's pools failed", "error", err)
+		} else if n > 0 {
+			w.log.Info("the engine does not lead the swarm: forgot the swarm's pools, which its leader holds", "pools", n)
+		}
+	case w.since.IsZero():
+		w.since = now
+		w.log.Debug("the engine leads the swarm")
+	case now.Sub(w.since) >= w.grace:
+		if n, err := w.ipd.KeepSwarm(ctx); err != nil {
+			w.log.Warn("keeping the swarm's pools failed", "error", err)
+		} else if n > 0 {
+			w.log.Info("the swarm's allocator did not ask again for all the swarm's pools held before: they are kept", "pools", n)
 		}
 	}
 }
