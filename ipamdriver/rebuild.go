@@ -18,8 +18,10 @@ import (
 // and port group of a rebuilt pool adopts that ID: Docker presents only the ID of the network
 // it has, and the driver refuses overlapping pools, so no other network can claim it.
 //
-// Rebuilt pools are the engine's own (LocalAddressSpace), as Docker shows them on this engine;
-// the swarm's space starts empty, and no ID of it adopts a rebuilt pool (see swarm.go).
+// Each space is rebuilt on its own, and an ID adopts only a rebuilt pool of its own space: the
+// engine's pools from the networks Docker made on it, the swarm's pools (on the swarm's leader
+// only, whose allocator holds their IDs) from the swarm's networks and the addresses of its
+// tasks (see swarm.go).
 
 // rebuiltNonce is the nonce of the PoolIDs of rebuilt pools.
 const rebuiltNonce = "rebuilt"
@@ -34,6 +36,9 @@ type FoundNetwork struct {
 	Gateway         netip.Addr
 	// PortGroup is the port group option of a container network's pool.
 	PortGroup string
+	// Swarm makes the pool one of the swarm's space (GlobalAddressSpace), with the addresses
+	// of all the swarm's tasks on the network; otherwise it is the engine's own.
+	Swarm bool
 	// Addresses are its containers' addresses, with their prefix lengths and MACs.
 	Addresses []FoundAddress
 }
@@ -55,7 +60,7 @@ func (d *Driver) Rebuild(ctx context.Context, nets []FoundNetwork) (skipped []er
 	for _, n := range nets {
 		p, err := rebuiltPool(cfg, n)
 		if err == nil {
-			if o, ok := overlapping(p.Subnet, pools); ok && !p.DHCP {
+			if o, ok := overlapping(p.Subnet, sameSpace(pools, p.Swarm)); ok && !p.DHCP {
 				err = fmt.Errorf("subnet %s overlaps %s", p.Subnet, o.where())
 			}
 		}
@@ -105,8 +110,12 @@ func (d *Driver) Rebuild(ctx context.Context, nets []FoundNetwork) (skipped []er
 
 // rebuiltPool is the pool of network n, as RequestPool made it.
 func rebuiltPool(cfg *config.Config, n FoundNetwork) (Pool, error) {
-	p := Pool{Subnet: n.Subnet.Masked(), Gateway: n.Gateway, PortGroup: n.PortGroup, Rebuilt: true}
+	// A pool of the swarm's is stale too: a new leader's allocator, asking again, claims it.
+	p := Pool{Subnet: n.Subnet.Masked(), Gateway: n.Gateway, PortGroup: n.PortGroup, Rebuilt: true, Swarm: n.Swarm, Stale: n.Swarm}
 	ref := PoolRef{PortGroup: n.PortGroup, Nonce: rebuiltNonce}
+	if n.Swarm {
+		ref.Nonce = swarmNonce + rebuiltNonce
+	}
 	switch {
 	case n.PortGroup != "" && (!n.Subnet.IsValid() || n.Subnet.Bits() == 0):
 		p.Subnet, p.Gateway, p.DHCP = dhcpSubnet, netip.Addr{}, true
@@ -132,9 +141,12 @@ func rebuiltPool(cfg *config.Config, n FoundNetwork) (Pool, error) {
 // rebuiltLeases are the leases of pool p for network n: its gateway and its containers'
 // addresses. Last is set to the highest of them, so that the next address is a new one.
 func rebuiltLeases(p *Pool, n FoundNetwork) (leases []Lease, skipped []error) {
+	if p.Swarm && p.DHCP {
+		return nil, nil // the swarm records 0.0.0.0/0 for each task: the nodes hold the leases
+	}
 	taken := map[netip.Addr]bool{}
 	if p.Gateway.IsValid() {
-		leases = append(leases, Lease{PoolID: p.ID, Address: p.Gateway, Bits: p.Subnet.Bits(), Gateway: true})
+		leases = append(leases, Lease{PoolID: p.ID, Address: p.Gateway, Bits: p.Subnet.Bits(), Gateway: true, Stale: p.Swarm})
 		taken[p.Gateway] = true
 	}
 	for _, a := range n.Addresses {
@@ -157,7 +169,7 @@ func rebuiltLeases(p *Pool, n FoundNetwork) (leases []Lease, skipped []error) {
 			bits = p.Subnet.Bits()
 		}
 		taken[addr] = true
-		leases = append(leases, Lease{PoolID: p.ID, Address: addr, Bits: bits, MAC: a.MAC})
+		leases = append(leases, Lease{PoolID: p.ID, Address: addr, Bits: bits, MAC: a.MAC, Stale: p.Swarm})
 		if !p.Last.IsValid() || p.Last.Less(addr) {
 			p.Last = addr
 		}

@@ -24,6 +24,9 @@ import (
 //   - once the engine has led long enough for its allocator to have asked again, KeepSwarm
 //     clears the marks left: what nobody claimed is kept, never handed out, rather than freed.
 //
+// A state rebuild on the swarm's leader makes the swarm's pools again from the swarm's record,
+// stale as well (rebuild.go).
+//
 // A new task never gets a stale address: only a request naming that address claims it.
 
 // swarmNonce starts the nonce of the PoolID of every pool of the swarm's space.
@@ -186,7 +189,7 @@ func claimSwarmPool(tx Tx, plan poolPlan, pools []Pool) (Pool, bool, []Pool, err
 		}
 		ref, err := ParsePoolID(o.ID)
 		if err == nil && o.Subnet == want.Subnet && o.PortGroup == want.PortGroup && ref.SubPool == plan.subPool {
-			o.Stale = false
+			o.Stale, o.Rebuilt = false, false
 			if o.PortGroup != "" { // the configuration's ranges and gateway, as planned
 				o.Ranges, o.Gateway = want.Ranges, want.Gateway
 			}

@@ -201,3 +201,57 @@ func TestRebuiltPoolsStayOutOfTheSwarmsSpace(t *testing.T) {
 		t.Fatalf("the engine's own pool %s answered %s", localID, a)
 	}
 }
+
+// On the swarm's leader, the swarm's space is rebuilt beside the engine's own from the swarm's
+// networks and tasks: the allocator's IDs adopt the swarm's pools, which keep the tasks'
+// addresses, and the engine's IDs adopt the engine's pools.
+func TestRebuildKeepsTheSpacesApart(t *testing.T) {
+	d := newDriver(t, testConfig(), nil, nil)
+	ctx := context.Background()
+	subnet := netip.MustParsePrefix("172.20.0.0/16")
+	gw := netip.MustParseAddr("172.20.0.1")
+	found := func(a string) FoundAddress { return FoundAddress{Address: netip.MustParsePrefix(a)} }
+	skipped, err := d.Rebuild(ctx, []FoundNetwork{
+		{Name: "web", Subnet: subnet, Gateway: gw, Addresses: []FoundAddress{found("172.20.0.3/16")}},
+		{Name: "web", Subnet: subnet, Gateway: gw, Swarm: true, Addresses: []FoundAddress{found("172.20.0.2/16"), found("172.20.0.3/16"), found("172.20.0.4/16")}},
+		{Name: "swdhcp", PortGroup: "cn-dhcp", Swarm: true, Addresses: []FoundAddress{found("0.0.0.0/0")}},
+	})
+	if err != nil || len(skipped) != 0 {
+		t.Fatalf("Rebuild = %v, %v", skipped, err)
+	}
+	swarmID := PoolRef{Subnet: subnet, Nonce: swarmNonce + "0a0b0c0d"}.String()
+	if a := requestAddress(t, d, swarmID, "", serialOpts); a != "172.20.0.5/16" {
+		t.Fatalf("a new task of the swarm got %s, want 172.20.0.5/16 past the swarm's tasks", a)
+	}
+	localID := PoolRef{Subnet: subnet, Nonce: "0a0b0c0d"}.String()
+	if a := requestAddress(t, d, localID, "172.20.0.4", macOpts("02:42:ac:14:00:04")); a != "172.20.0.4/16" {
+		t.Fatalf("the node's request for the swarm's 172.20.0.4 = %s", a)
+	}
+	leases, err := d.Leases(ctx, PoolRef{Subnet: dhcpSubnet, PortGroup: "cn-dhcp", Nonce: swarmNonce + rebuiltNonce}.String())
+	if err != nil || len(leases) != 0 {
+		t.Fatalf("the swarm's DHCP pool holds %v, %v; want nothing", leases, err)
+	}
+}
+
+// The swarm's pools rebuilt on an engine that then becomes the leader (or starts again as the
+// leader) are claimed by its allocator's requests, as stale pools are.
+func TestRebuiltSwarmPoolsAreClaimed(t *testing.T) {
+	d := newDriver(t, testConfig(), nil, nil)
+	ctx := context.Background()
+	st := swarmState{
+		pool:    &ipam.RequestPoolResponse{Pool: "172.20.0.0/16"},
+		gateway: "172.20.0.1/16",
+		tasks:   []string{"172.20.0.2/16", "172.20.0.3/16"},
+	}
+	n := FoundNetwork{Name: "web", Subnet: netip.MustParsePrefix(st.pool.Pool), Gateway: netip.MustParseAddr("172.20.0.1"), Swarm: true}
+	for _, a := range st.tasks {
+		n.Addresses = append(n.Addresses, FoundAddress{Address: netip.MustParsePrefix(a)})
+	}
+	if _, err := d.Rebuild(ctx, []FoundNetwork{n}); err != nil {
+		t.Fatal(err)
+	}
+	id := restore(t, d, st, nil)
+	if a := requestAddress(t, d, id, "", serialOpts); a != "172.20.0.4/16" {
+		t.Fatalf("a new task got %s, want 172.20.0.4/16", a)
+	}
+}

@@ -159,6 +159,9 @@ func Run(ctx context.Context, o Options, log *slog.Logger) (err error) {
 	rb := &rebuilder{st: st, d: d, driver: o.DriverName, public: up.Address, gate: g, log: log}
 	if api != nil {
 		rb.api = api
+		if o.Swarm {
+			rb.swarm = api
+		}
 	}
 	startState(ctx, st, d, rb, log)
 	if o.Swarm {

@@ -51,6 +51,9 @@ type FoundNetwork struct {
 	ID     string
 	Driver *netdriver.FoundNetwork  // nil: another network driver
 	Pool   *ipamdriver.FoundNetwork // nil: another IPAM driver; its Addresses are the endpoints'
+	// Swarm says that the network is of swarm scope: a manager shows all of the swarm's, made
+	// on the engine or not.
+	Swarm bool
 }
 
 // FoundEndpoint is one endpoint of a running container of a State.
@@ -102,7 +105,7 @@ func ReadState(ctx context.Context, api StateReader, driver string, published []
 
 // foundNetwork is network n as the vic drivers know it, if either made it: driver names them.
 func foundNetwork(n network.Network, driver string) (FoundNetwork, bool) {
-	f := FoundNetwork{ID: n.ID}
+	f := FoundNetwork{ID: n.ID, Swarm: n.Scope == "swarm"}
 	var subnets []netdriver.FoundSubnet
 	var first network.IPAMConfig
 	for _, c := range n.IPAM.Config {
@@ -296,12 +299,15 @@ func hostAddrMatches(hostIP string, a, public netip.Addr) bool {
 	return err == nil && ip.Unmap() == a
 }
 
-// Drivers splits the state into what each driver rebuilds from.
+// Drivers splits the state into what each driver rebuilds from. The engine makes a network
+// of the swarm only for the endpoints it runs there, asking then for its own pool: a network of
+// the swarm without an endpoint on the engine has no pool of the engine's.
 func (st *State) Drivers() ([]netdriver.FoundNetwork, []netdriver.FoundEndpoint, []ipamdriver.FoundNetwork) {
 	var nets []netdriver.FoundNetwork
 	var eps []netdriver.FoundEndpoint
 	pools := map[string]*ipamdriver.FoundNetwork{}
 	var order []string
+	var swarm []bool
 	for _, n := range st.Networks {
 		if n.Driver != nil {
 			nets = append(nets, *n.Driver)
@@ -309,7 +315,7 @@ func (st *State) Drivers() ([]netdriver.FoundNetwork, []netdriver.FoundEndpoint,
 		if n.Pool != nil {
 			p := *n.Pool
 			pools[n.ID] = &p
-			order = append(order, n.ID)
+			order, swarm = append(order, n.ID), append(swarm, n.Swarm)
 		}
 	}
 	for _, e := range st.Endpoints {
@@ -321,8 +327,10 @@ func (st *State) Drivers() ([]netdriver.FoundNetwork, []netdriver.FoundEndpoint,
 		}
 	}
 	var out []ipamdriver.FoundNetwork
-	for _, id := range order {
-		out = append(out, *pools[id])
+	for i, id := range order {
+		if p := pools[id]; !swarm[i] || len(p.Addresses) > 0 {
+			out = append(out, *p)
+		}
 	}
 	return nets, eps, out
 }
