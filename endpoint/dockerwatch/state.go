@@ -300,22 +300,28 @@ func hostAddrMatches(hostIP string, a, public netip.Addr) bool {
 }
 
 // Drivers splits the state into what each driver rebuilds from. The engine makes a network
-// of the swarm only for the endpoints it runs there, asking then for its own pool: a network of
-// the swarm without an endpoint on the engine has no pool of the engine's.
+// of the swarm (its bridge, its pool of the engine's) only while it runs endpoints there: a
+// manager shows every network of the swarm, and the others are left out.
 func (st *State) Drivers() ([]netdriver.FoundNetwork, []netdriver.FoundEndpoint, []ipamdriver.FoundNetwork) {
+	used := map[string]bool{}
+	for _, e := range st.Endpoints {
+		used[e.NetworkID] = true
+	}
 	var nets []netdriver.FoundNetwork
 	var eps []netdriver.FoundEndpoint
 	pools := map[string]*ipamdriver.FoundNetwork{}
 	var order []string
-	var swarm []bool
 	for _, n := range st.Networks {
+		if n.Swarm && !used[n.ID] {
+			continue
+		}
 		if n.Driver != nil {
 			nets = append(nets, *n.Driver)
 		}
 		if n.Pool != nil {
 			p := *n.Pool
 			pools[n.ID] = &p
-			order, swarm = append(order, n.ID), append(swarm, n.Swarm)
+			order = append(order, n.ID)
 		}
 	}
 	for _, e := range st.Endpoints {
@@ -327,10 +333,8 @@ func (st *State) Drivers() ([]netdriver.FoundNetwork, []netdriver.FoundEndpoint,
 		}
 	}
 	var out []ipamdriver.FoundNetwork
-	for i, id := range order {
-		if p := pools[id]; !swarm[i] || len(p.Addresses) > 0 {
-			out = append(out, *p)
-		}
+	for _, id := range order {
+		out = append(out, *pools[id])
 	}
 	return nets, eps, out
 }

@@ -64,8 +64,8 @@ func TestReadSwarmPoolsHoldsTheSwarmsAllocations(t *testing.T) {
 	}
 }
 
-// A manager shows every network of the swarm; it has a pool of its own only for those its
-// containers use.
+// A manager shows every network of the swarm; it has made, with a pool of its own, only those
+// its containers use.
 func TestDriversLeaveOutTheSwarmsNetworksNotOnTheEngine(t *testing.T) {
 	web := vicNet(webNet, "web", "172.16.0.0/16", "172.16.0.1", nil, nil)
 	idle := vicNet(dbNet, "idle", "172.17.0.0/16", "172.17.0.1", nil, nil)
@@ -77,8 +77,11 @@ func TestDriversLeaveOutTheSwarmsNetworksNotOnTheEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, pools := st.Drivers()
+	nets, _, pools := st.Drivers()
 	if len(pools) != 1 || pools[0].Name != "web" {
 		t.Fatalf("pools = %+v, want only web's", pools)
+	}
+	if len(nets) != 1 || nets[0].ID != webNet {
+		t.Fatalf("networks = %+v, want only web", nets)
 	}
 }
