@@ -22,6 +22,7 @@ func (d *Driver) RequestAddress(ctx context.Context, req *ipam.RequestAddressReq
 	if err != nil {
 		return nil, err
 	}
+	d.noteSwarm(ref)
 	want, err := parseAddress(req.Address)
 	if err != nil {
 		return nil, err
@@ -49,6 +50,15 @@ func (d *Driver) RequestAddress(ctx context.Context, req *ipam.RequestAddressReq
 		}
 		if !ok {
 			return unknownPool(req.PoolID)
+		}
+		// Only the swarm's allocator knows a swarm pool's ID: naming it claims the pool.
+		p.Stale = false
+		if l, ok, err := claimSwarmLease(tx, &p, Lease{Address: want, Gateway: gateway}); err != nil || ok {
+			lease = l
+			if err == nil {
+				err = tx.PutPool(p)
+			}
+			return err
 		}
 		taken, err := takenAddresses(tx, p.ID)
 		if err != nil {
@@ -141,6 +151,7 @@ func (d *Driver) ReleaseAddress(ctx context.Context, req *ipam.ReleaseAddressReq
 	if err != nil {
 		return nil
 	}
+	d.noteSwarm(ref)
 	a, err := parseAddress(req.Address)
 	if err != nil || !a.IsValid() {
 		return err

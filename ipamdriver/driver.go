@@ -22,6 +22,8 @@ type Driver struct {
 	hostSubnets atomic.Pointer[func() []hostnets.Subnet]
 	// sem serialises allocations; a channel so that waiting for it honours a context.
 	sem chan struct{}
+	// swarmRequests counts the requests in the swarm's space (swarm.go).
+	swarmRequests atomic.Uint64
 }
 
 // New returns a driver that carves bridge networks from cfg.Bridge, takes container networks

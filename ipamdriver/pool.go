@@ -32,6 +32,9 @@ func (d *Driver) RequestPool(ctx context.Context, req *ipam.RequestPoolRequest) 
 		return nil, err
 	}
 	plan.pool.Swarm = req.AddressSpace == GlobalAddressSpace
+	if plan.pool.Swarm {
+		d.swarmRequests.Add(1)
+	}
 	var host []hostnets.Subnet
 	if plan.pool.PortGroup == "" {
 		host = d.readHostSubnets()
@@ -46,6 +49,11 @@ func (d *Driver) RequestPool(ctx context.Context, req *ipam.RequestPoolRequest) 
 	err = d.store.Update(ctx, func(tx Tx) error {
 		pools, err := tx.Pools()
 		if err != nil {
+			return err
+		}
+		claimed, ok, pools, err := claimSwarmPool(tx, plan, pools)
+		if err != nil || ok {
+			pool = claimed
 			return err
 		}
 		if pool, err = placePool(cfg, plan, pools, host); err != nil {
@@ -74,9 +82,11 @@ func (d *Driver) ReleasePool(ctx context.Context, req *ipam.ReleasePoolRequest) 
 	if req == nil {
 		req = &ipam.ReleasePoolRequest{}
 	}
-	if _, err := ParsePoolID(req.PoolID); err != nil {
+	ref, err := ParsePoolID(req.PoolID)
+	if err != nil {
 		return nil
 	}
+	d.noteSwarm(ref)
 	pool, leases, err := d.deletePool(ctx, req.PoolID)
 	if err != nil || !pool.DHCP {
 		return err
@@ -252,7 +262,7 @@ func placePool(cfg *config.Config, plan poolPlan, all []Pool, host []hostnets.Su
 	nonce := newNonce()
 	if p.Swarm {
 		// The node asks for the same subnet in its own space: the IDs must differ.
-		nonce = "swarm" + nonce
+		nonce = swarmNonce + nonce
 	}
 	p.ID = PoolRef{Subnet: p.Subnet, SubPool: plan.subPool, PortGroup: p.PortGroup, Nonce: nonce}.String()
 	return p, nil

@@ -17,6 +17,11 @@ import (
 // is marked Rebuilt. The first request that names an unknown PoolID with the subnet, sub-pool
 // and port group of a rebuilt pool adopts that ID: Docker presents only the ID of the network
 // it has, and the driver refuses overlapping pools, so no other network can claim it.
+//
+// Each space is rebuilt on its own, and an ID adopts only a rebuilt pool of its own space: the
+// engine's pools from the networks Docker made on it, the swarm's pools (on the swarm's leader
+// only, whose allocator holds their IDs) from the swarm's networks and the addresses of its
+// tasks (see swarm.go).
 
 // rebuiltNonce is the nonce of the PoolIDs of rebuilt pools.
 const rebuiltNonce = "rebuilt"
@@ -31,6 +36,9 @@ type FoundNetwork struct {
 	Gateway         netip.Addr
 	// PortGroup is the port group option of a container network's pool.
 	PortGroup string
+	// Swarm makes the pool one of the swarm's space (GlobalAddressSpace), with the addresses
+	// of all the swarm's tasks on the network; otherwise it is the engine's own.
+	Swarm bool
 	// Addresses are its containers' addresses, with their prefix lengths and MACs.
 	Addresses []FoundAddress
 }
@@ -52,7 +60,7 @@ func (d *Driver) Rebuild(ctx context.Context, nets []FoundNetwork) (skipped []er
 	for _, n := range nets {
 		p, err := rebuiltPool(cfg, n)
 		if err == nil {
-			if o, ok := overlapping(p.Subnet, pools); ok && !p.DHCP {
+			if o, ok := overlapping(p.Subnet, sameSpace(pools, p.Swarm)); ok && !p.DHCP {
 				err = fmt.Errorf("subnet %s overlaps %s", p.Subnet, o.where())
 			}
 		}
@@ -102,8 +110,12 @@ func (d *Driver) Rebuild(ctx context.Context, nets []FoundNetwork) (skipped []er
 
 // rebuiltPool is the pool of network n, as RequestPool made it.
 func rebuiltPool(cfg *config.Config, n FoundNetwork) (Pool, error) {
-	p := Pool{Subnet: n.Subnet.Masked(), Gateway: n.Gateway, PortGroup: n.PortGroup, Rebuilt: true}
+	// A pool of the swarm's is stale too: a new leader's allocator, asking again, claims it.
+	p := Pool{Subnet: n.Subnet.Masked(), Gateway: n.Gateway, PortGroup: n.PortGroup, Rebuilt: true, Swarm: n.Swarm, Stale: n.Swarm}
 	ref := PoolRef{PortGroup: n.PortGroup, Nonce: rebuiltNonce}
+	if n.Swarm {
+		ref.Nonce = swarmNonce + rebuiltNonce
+	}
 	switch {
 	case n.PortGroup != "" && (!n.Subnet.IsValid() || n.Subnet.Bits() == 0):
 		p.Subnet, p.Gateway, p.DHCP = dhcpSubnet, netip.Addr{}, true
@@ -129,9 +141,12 @@ func rebuiltPool(cfg *config.Config, n FoundNetwork) (Pool, error) {
 // rebuiltLeases are the leases of pool p for network n: its gateway and its containers'
 // addresses. Last is set to the highest of them, so that the next address is a new one.
 func rebuiltLeases(p *Pool, n FoundNetwork) (leases []Lease, skipped []error) {
+	if p.Swarm && p.DHCP {
+		return nil, nil // the swarm records 0.0.0.0/0 for each task: the nodes hold the leases
+	}
 	taken := map[netip.Addr]bool{}
 	if p.Gateway.IsValid() {
-		leases = append(leases, Lease{PoolID: p.ID, Address: p.Gateway, Bits: p.Subnet.Bits(), Gateway: true})
+		leases = append(leases, Lease{PoolID: p.ID, Address: p.Gateway, Bits: p.Subnet.Bits(), Gateway: true, Stale: p.Swarm})
 		taken[p.Gateway] = true
 	}
 	for _, a := range n.Addresses {
@@ -154,7 +169,7 @@ func rebuiltLeases(p *Pool, n FoundNetwork) (leases []Lease, skipped []error) {
 			bits = p.Subnet.Bits()
 		}
 		taken[addr] = true
-		leases = append(leases, Lease{PoolID: p.ID, Address: addr, Bits: bits, MAC: a.MAC})
+		leases = append(leases, Lease{PoolID: p.ID, Address: addr, Bits: bits, MAC: a.MAC, Stale: p.Swarm})
 		if !p.Last.IsValid() || p.Last.Less(addr) {
 			p.Last = addr
 		}
@@ -163,8 +178,9 @@ func rebuiltLeases(p *Pool, n FoundNetwork) (leases []Lease, skipped []error) {
 }
 
 // lookupPool returns pool id. When the store has none of that ID and adopt is set, a rebuilt
-// pool with the same subnet, sub-pool and port group takes the ID, with its leases; without
-// adopt, such a pool is returned as it is.
+// pool of the same space with the same subnet, sub-pool and port group takes the ID, with its
+// leases; without adopt, such a pool is returned as it is. Pools are rebuilt from what the
+// engine shows, in its own space: an ID of the swarm's space adopts none of them.
 func lookupPool(tx Tx, id string, adopt bool) (Pool, bool, error) {
 	p, ok, err := tx.Pool(id)
 	if err != nil || ok {
@@ -180,7 +196,7 @@ func lookupPool(tx Tx, id string, adopt bool) (Pool, bool, error) {
 	}
 	for _, o := range pools {
 		r, err := ParsePoolID(o.ID)
-		if !o.Rebuilt || err != nil || r.Subnet != ref.Subnet || r.SubPool != ref.SubPool || r.PortGroup != ref.PortGroup {
+		if !o.Rebuilt || o.Swarm != isSwarmRef(ref) || err != nil || r.Subnet != ref.Subnet || r.SubPool != ref.SubPool || r.PortGroup != ref.PortGroup {
 			continue
 		}
 		if !adopt {

@@ -33,6 +33,10 @@ type Pool struct {
 	// Rebuilt marks a pool rebuilt from Docker after the state was lost (see Rebuild): its ID
 	// is not the one Docker holds, which the first request naming it gives back to the pool.
 	Rebuilt bool `json:"rebuilt,omitempty"`
+	// Stale marks a swarm pool that may belong to an allocator of the swarm that has stopped:
+	// the next request of the swarm's allocator that names it, or asks for its subnet again,
+	// claims it (see swarm.go).
+	Stale bool `json:"stale,omitempty"`
 }
 
 // clone returns a copy of p that shares no memory with it.
@@ -53,6 +57,9 @@ type Lease struct {
 	MAC string `json:"mac,omitempty"`
 	// Gateway marks the address of a network's gateway.
 	Gateway bool `json:"gateway,omitempty"`
+	// Stale marks an address of a stale swarm pool that the swarm's allocator has not asked
+	// for again yet (see swarm.go).
+	Stale bool `json:"stale,omitempty"`
 }
 
 // Prefix returns the address with the prefix length Docker got.

@@ -13,6 +13,8 @@
 #     from outside;
 #   - a stopped node's tasks run elsewhere, addresses still unique; back, it holds no link of
 #     its old tasks;
+#   - the three nodes are managers: the leader's engine stops, another leads, every address
+#     stays unique across the change and back (scripts/e2e/swarm/managers.sh);
 #   - removing the services and the networks leaves no link, rule or filter on any node.
 #
 # The ground is scripts/swarm.sh: the VCH vch-swarm of three endpoint VMs on vcsim, node I being
@@ -76,8 +78,8 @@ docker_vic() {
 }
 
 header "a VCH of three endpoints: three engines in one swarm"
-run bash scripts/swarm.sh up "$nodes"
-expect_out '^export VIC_SWARM_VCH=' "scripts/swarm.sh up $nodes: the VCH's endpoint VMs as private engines, the plugin on each, one swarm"
+run bash scripts/swarm.sh up "$nodes" --managers "$nodes"
+expect_out '^export VIC_SWARM_VCH=' "scripts/swarm.sh up $nodes --managers $nodes: the VCH's endpoint VMs as private engines, the plugin on each, one swarm of $nodes managers"
 [ "$status" -eq 0 ] || finish
 eval "$(grep '^export ' "$out")"
 eval "$(head -n 1 "$VIC_SWARM_VCSIM")"
@@ -277,6 +279,9 @@ if [ "$status" -eq 0 ] && [ -n "$old_veths" ] && ! grep -qxF "$old_veths" "$out"
 else
 	fail "none of the veths node 3 had before it stopped is left (${old_veths//$'\n'/ })" "no old veth among them"
 fi
+
+# shellcheck source=scripts/e2e/swarm/managers.sh
+. scripts/e2e/swarm/managers.sh
 
 header "removal"
 run on 1 docker service rm "$web" "$edge" "$other"

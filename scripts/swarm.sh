@@ -3,7 +3,9 @@
 # drivers installed on each as the managed plugin with VIC_SWARM=true: the ground of
 # scripts/e2e-swarm.sh and of the swarm benchmarks. The machine's own engine is never touched.
 #
-#   eval "$(scripts/swarm.sh up [N])"   clear a stale one, build it (N = 3 by default), print export lines
+#   eval "$(scripts/swarm.sh up [N] [--managers M])"
+#                                       clear a stale one, build it (N = 3 by default), print export lines
+#                                       (nodes 1..M managers, M = 1 by default)
 #   scripts/swarm.sh env                print the export lines again
 #   scripts/swarm.sh down               stop and remove all of it; safe to run twice
 #
@@ -16,8 +18,9 @@
 # (scripts/nodes.sh: namespace vic-node-I) is endpoint VM I: a veth `public` on the first
 # (198.51.100.(1+I)/24), a veth `bridge` on the second and one on each container network's, with
 # the MACs of that VM's NICs, so that its plugin knows which endpoint VM it is. Node 1 inits the
-# swarm (advertising its public address) and is its manager; the others join as workers. Each
-# node has the test image vic-busybox:test.
+# swarm (advertising its public address) and leads it; nodes 2..M join as managers (a swarm of
+# three managers outlives one), the others as workers. Each node has the test image
+# vic-busybox:test.
 #
 # DIR is $VIC_NODES_DIR (default /tmp/vic-swarm-nodes). Export lines: those of scripts/nodes.sh env,
 # and VIC_SWARM_VCH, VIC_SWARM_OUTSIDE (the namespace), VIC_SWARM_OUTSIDE_IP, VIC_SWARM_VCSIM (a
@@ -130,7 +133,7 @@ print_env() {
 }
 
 up() {
-	local n=$1 i token
+	local n=$1 managers=$2 i token
 	down
 	bash scripts/nodes.sh up "$n" >/dev/null
 	mkdir -p "$DIR/vcsim" "$DIR/docker-config/cli-plugins"
@@ -149,21 +152,28 @@ up() {
 	quietly "scripts/plugin.sh" bash scripts/plugin.sh
 	for i in $(seq 1 "$n"); do install_plugin "$i"; done
 	quietly "docker swarm init on node 1" on 1 docker swarm init --advertise-addr "$(public_ip 1)"
-	token=$(on 1 docker swarm join-token -q worker)
 	for i in $(seq 2 "$n"); do
+		if [ "$i" -le "$managers" ]; then token=$(on 1 docker swarm join-token -q manager); else token=$(on 1 docker swarm join-token -q worker); fi
 		quietly "docker swarm join on node $i" on "$i" docker swarm join --token "$token" "$(public_ip 1):2377"
 	done
-	say "swarm: $n engines in one swarm, the vic plugin on each, as the endpoint VMs of VCH $VCH (log $DIR/swarm.log)" >&2
+	say "swarm: $n engines in one swarm ($managers of them managers), the vic plugin on each, as the endpoint VMs of VCH $VCH (log $DIR/swarm.log)" >&2
 	print_env
 }
 
 case ${1:-} in
 up)
-	n=${2:-3}
-	[[ $n =~ ^[1-9][0-9]?$ ]] || die "up takes the number of endpoints, 1 to 32, not '$n'"
-	up "$n"
+	n=3 managers=1
+	[ $# -lt 2 ] || [[ $2 == --* ]] || { n=$2 && shift; }
+	[[ $n =~ ^[1-9][0-9]?$ ]] && [ "$n" -le 32 ] || die "up takes the number of endpoints, 1 to 32, not '$n'"
+	case ${2:-} in
+	'') ;;
+	--managers) managers=${3:-} ;;
+	*) die "usage: scripts/swarm.sh up [N] [--managers M]" ;;
+	esac
+	[[ $managers =~ ^[1-9][0-9]?$ ]] && [ "$managers" -le "$n" ] || die "--managers takes a number of managers from 1 to the $n endpoints, not '$managers'"
+	up "$n" "$managers"
 	;;
 env) print_env ;;
 down) down ;;
-*) die "usage: scripts/swarm.sh up [N]|env|down" ;;
+*) die "usage: scripts/swarm.sh up [N] [--managers M]|env|down" ;;
 esac

@@ -159,8 +159,18 @@ func Run(ctx context.Context, o Options, log *slog.Logger) (err error) {
 	rb := &rebuilder{st: st, d: d, driver: o.DriverName, public: up.Address, gate: g, log: log}
 	if api != nil {
 		rb.api = api
+		if o.Swarm {
+			rb.swarm = api
+		}
 	}
 	startState(ctx, st, d, rb, log)
+	if o.Swarm {
+		var sa swarmAPI
+		if api != nil {
+			sa = api
+		}
+		staleSwarmAtStart(ctx, sa, d.ipd, log)
+	}
 	ph.done("restore", time.Now())
 
 	l, err := driverapi.Listen(o.Socket)

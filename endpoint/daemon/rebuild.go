@@ -13,6 +13,7 @@ import (
 
 	"github.com/docker-vic/docker-vic/endpoint/dockerwatch"
 	"github.com/docker-vic/docker-vic/endpoint/statedb"
+	"github.com/docker-vic/docker-vic/ipamdriver"
 )
 
 // A state database that is missing, empty, damaged or half rebuilt cannot be trusted: on its
@@ -38,10 +39,12 @@ type dockerAPI interface {
 
 // rebuilder rebuilds the drivers' state from Docker and the kernel.
 type rebuilder struct {
-	st     *statedb.DB
-	d      *drivers
-	api    dockerAPI // nil: no Docker client, no rebuild
-	driver string    // the name Docker knows the drivers by
+	st  *statedb.DB
+	d   *drivers
+	api dockerAPI // nil: no Docker client, no rebuild
+	// swarm, set in a swarm (--swarm), reads the swarm's pools when the engine leads it.
+	swarm  swarmReader
+	driver string // the name Docker knows the drivers by
 	public netip.Addr
 	gate   *gate
 	log    *slog.Logger
@@ -99,6 +102,11 @@ func (r *rebuilder) rebuild(ctx context.Context) error {
 		r.log.Warn("a published port is rebuilt on another host port", "problem", p)
 	}
 	nets, eps, pools := found.Drivers()
+	swarmPools, err := r.swarmPools(ctx)
+	if err != nil {
+		return err
+	}
+	pools = append(pools, swarmPools...)
 	err = r.gate.open(ctx, r.log, func() error {
 		skipped, err := r.d.ipd.Rebuild(ctx, pools)
 		if err != nil {
@@ -121,6 +129,25 @@ func (r *rebuilder) rebuild(ctx context.Context) error {
 		"pools", len(pools), "duration", time.Since(start).Round(time.Millisecond))
 	backup(r.st, r.log)
 	return nil
+}
+
+// swarmReader is the part of Docker's API that a rebuild of the swarm's pools reads.
+type swarmReader interface {
+	swarmAPI
+	dockerwatch.SwarmReader
+}
+
+// swarmPools reads the pools of the swarm's space when the engine leads the swarm: its
+// allocator holds their IDs, and asks for nothing again. Another engine's plugin holds none.
+func (r *rebuilder) swarmPools(ctx context.Context) ([]ipamdriver.FoundNetwork, error) {
+	if r.swarm == nil {
+		return nil, nil
+	}
+	leads, err := leadsSwarm(ctx, r.swarm)
+	if err != nil || !leads {
+		return nil, err
+	}
+	return dockerwatch.ReadSwarmPools(ctx, r.swarm, r.driver)
 }
 
 // backupInterval is how often the state database is copied to its backup when it changed.

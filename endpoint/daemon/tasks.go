@@ -117,6 +117,9 @@ func startTasks(bg *background, t tasks) {
 	} else {
 		log.Info("no vSphere target (--config): containers get no VMs in vSphere")
 	}
+	if t.api != nil && t.o.Swarm {
+		bg.run(afterRebuild(t.gate, func(ctx context.Context) { watchSwarmRole(ctx, t.api, t.d.ipd, t.o.WatchInterval, log) }))
+	}
 	if t.api != nil {
 		bg.run(afterRebuild(t.gate, func(ctx context.Context) {
 			watchDocker(ctx, t.api, t.d, t.o.DriverName, t.o.Swarm, vms, t.v.Config.Bridge.PortGroup, t.live, log)

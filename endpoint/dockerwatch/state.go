@@ -51,6 +51,9 @@ type FoundNetwork struct {
 	ID     string
 	Driver *netdriver.FoundNetwork  // nil: another network driver
 	Pool   *ipamdriver.FoundNetwork // nil: another IPAM driver; its Addresses are the endpoints'
+	// Swarm says that the network is of swarm scope: a manager shows all of the swarm's, made
+	// on the engine or not.
+	Swarm bool
 }
 
 // FoundEndpoint is one endpoint of a running container of a State.
@@ -102,7 +105,7 @@ func ReadState(ctx context.Context, api StateReader, driver string, published []
 
 // foundNetwork is network n as the vic drivers know it, if either made it: driver names them.
 func foundNetwork(n network.Network, driver string) (FoundNetwork, bool) {
-	f := FoundNetwork{ID: n.ID}
+	f := FoundNetwork{ID: n.ID, Swarm: n.Scope == "swarm"}
 	var subnets []netdriver.FoundSubnet
 	var first network.IPAMConfig
 	for _, c := range n.IPAM.Config {
@@ -296,13 +299,22 @@ func hostAddrMatches(hostIP string, a, public netip.Addr) bool {
 	return err == nil && ip.Unmap() == a
 }
 
-// Drivers splits the state into what each driver rebuilds from.
+// Drivers splits the state into what each driver rebuilds from. The engine makes a network
+// of the swarm (its bridge, its pool of the engine's) only while it runs endpoints there: a
+// manager shows every network of the swarm, and the others are left out.
 func (st *State) Drivers() ([]netdriver.FoundNetwork, []netdriver.FoundEndpoint, []ipamdriver.FoundNetwork) {
+	used := map[string]bool{}
+	for _, e := range st.Endpoints {
+		used[e.NetworkID] = true
+	}
 	var nets []netdriver.FoundNetwork
 	var eps []netdriver.FoundEndpoint
 	pools := map[string]*ipamdriver.FoundNetwork{}
 	var order []string
 	for _, n := range st.Networks {
+		if n.Swarm && !used[n.ID] {
+			continue
+		}
 		if n.Driver != nil {
 			nets = append(nets, *n.Driver)
 		}

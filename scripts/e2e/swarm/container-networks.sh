@@ -158,16 +158,16 @@ while read -r a _ i; do
 	expect_out 'hello from vic-busybox' "the port group's machine reaches the task on node $i at its lease $a, port 80 (level peers: the lease's subnet)"
 done <<<"$dhcp_tasks"
 
-header "docker run on a worker, on the attachable container networks"
+header "docker run on another node, on the attachable container networks"
 run on 2 docker run --rm --net "$cn_static" "$image" ip -4 -o addr show eth0
 cn_ip=$(grep -oE '203\.0\.113\.[0-9]+' "$out" | head -n 1)
 if [ "$status" -eq 0 ] && [[ $cn_ip =~ ^203\.0\.113\.20[0-5]$ ]] && ! grep -qx "$cn_ip" <<<"$static_ips"; then
-	pass "docker run --net $cn_static on node 2, a worker: $cn_ip of the range, held by no task"
+	pass "docker run --net $cn_static on node 2, not the leader: $cn_ip of the range, held by no task"
 else
-	fail "docker run --net $cn_static on node 2, a worker: an address of the range, held by no task" "a free address of 203.0.113.200-205"
+	fail "docker run --net $cn_static on node 2, not the leader: an address of the range, held by no task" "a free address of 203.0.113.200-205"
 fi
 run on 2 docker run --rm --net "$cn_dhcp" "$image" ip -4 -o addr show eth0
-expect_out 'inet 203\.0\.113\.(22[6-9]|23[0-8])/28' "docker run --net $cn_dhcp on node 2, a worker: a lease of the DHCP server's pool"
+expect_out 'inet 203\.0\.113\.(22[6-9]|23[0-8])/28' "docker run --net $cn_dhcp on node 2, not the leader: a lease of the DHCP server's pool"
 
 header "removing the services of the container networks"
 run on 1 docker service rm "$cn_svc_static" "$cn_svc_dhcp"

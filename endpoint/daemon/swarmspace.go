@@ -1,0 +1,137 @@
+//go:build linux
+
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
+
+	"github.com/docker-vic/docker-vic/ipamdriver"
+)
+
+// In a swarm, the vic IPAM driver's swarm space must hold what the allocator of the swarm's
+// leader asked for, and nothing else (ipamdriver/swarm.go). The daemon tells the driver what
+// its engine is: a plugin starting with its engine marks the space stale, an engine that does
+// not lead the swarm forgets it, and one that has led for swarmGrace keeps what it holds.
+
+// Bounds of the watch of the engine's role in the swarm.
+const (
+	// swarmStartProbe is how long a starting plugin waits for Docker's answer: an engine that
+	// answers has been running, and its allocator, if it leads, still holds what it asked for.
+	swarmStartProbe = time.Second
+	// swarmGrace is how long the engine leads before the stale marks left are cleared: its
+	// allocator asks again for everything at once when the engine becomes the leader.
+	swarmGrace = time.Minute
+)
+
+// swarmAPI is the part of Docker's API that tells whether the engine leads its swarm.
+type swarmAPI interface {
+	Info(ctx context.Context, options client.InfoOptions) (client.SystemInfoResult, error)
+	NodeInspect(ctx context.Context, nodeID string, options client.NodeInspectOptions) (client.NodeInspectResult, error)
+	Ping(ctx context.Context, options client.PingOptions) (client.PingResult, error)
+}
+
+// staleSwarmAtStart marks the swarm space stale when the plugin starts with its engine (Docker
+// does not answer yet: the engine enables its plugins before it serves its API); a plugin
+// started again on a running engine leaves it as it is. An empty space (the engine stopped
+// cleanly, and its plugin forgot it on the way) needs no asking.
+func staleSwarmAtStart(ctx context.Context, api swarmAPI, ipd *ipamdriver.Driver, log *slog.Logger) {
+	pools, err := ipd.Pools(ctx)
+	if err == nil && !slices.ContainsFunc(pools, func(p ipamdriver.Pool) bool { return p.Swarm }) {
+		return
+	}
+	if api != nil {
+		pctx, cancel := context.WithTimeout(ctx, swarmStartProbe)
+		_, err := api.Ping(pctx, client.PingOptions{})
+		cancel()
+		if err == nil {
+			return
+		}
+	}
+	switch n, err := ipd.StaleSwarm(ctx); {
+	case err != nil:
+		log.Warn("marking the swarm's pools stale failed", "error", err)
+	case n > 0:
+		log.Info("the engine starts: the swarm's pools held before are stale until the swarm's allocator asks for them again", "pools", n)
+	}
+}
+
+// leadsSwarm reports whether the engine is the leader of its swarm.
+func leadsSwarm(ctx context.Context, api swarmAPI) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	res, err := api.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return false, fmt.Errorf("asking docker for its swarm: %w", err)
+	}
+	s := res.Info.Swarm
+	if s.LocalNodeState != swarm.LocalNodeStateActive || !s.ControlAvailable {
+		return false, nil
+	}
+	n, err := api.NodeInspect(ctx, s.NodeID, client.NodeInspectOptions{})
+	if err != nil {
+		return false, fmt.Errorf("asking docker whether node %s leads the swarm: %w", s.NodeID, err)
+	}
+	return n.Node.ManagerStatus != nil && n.Node.ManagerStatus.Leader, nil
+}
+
+// watchSwarmRole keeps the swarm space of ipd in step with the engine's role every interval
+// until ctx ends (roleWatch).
+func watchSwarmRole(ctx context.Context, api swarmAPI, ipd *ipamdriver.Driver, interval time.Duration, log *slog.Logger) {
+	w := &roleWatch{api: api, ipd: ipd, grace: swarmGrace, log: log}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		w.round(ctx, time.Now())
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// roleWatch tells the vic IPAM driver the engine's role in the swarm, one round at a time:
+// while the engine does not lead, the driver forgets the swarm's space; once it has led for
+// grace, the driver keeps what it holds.
+type roleWatch struct {
+	api   swarmAPI
+	ipd   *ipamdriver.Driver
+	grace time.Duration
+	log   *slog.Logger
+	// since is when the engine was seen leading first, this time; zero while it does not.
+	since time.Time
+}
+
+// round asks Docker for the engine's role at now and tells the driver.
+func (w *roleWatch) round(ctx context.Context, now time.Time) {
+	fence := w.ipd.SwarmRequests()
+	leads, err := leadsSwarm(ctx, w.api)
+	switch {
+	case ctx.Err() != nil:
+	case err != nil:
+		w.log.Debug("the engine's role in the swarm is unknown this round", "error", err)
+	case !leads:
+		w.since = time.Time{}
+		if n, err := w.ipd.ForgetSwarm(ctx, fence); err != nil {
+			w.log.Warn("forgetting the swarm's pools failed", "error", err)
+		} else if n > 0 {
+			w.log.Info("the engine does not lead the swarm: forgot the swarm's pools, which its leader holds", "pools", n)
+		}
+	case w.since.IsZero():
+		w.since = now
+		w.log.Debug("the engine leads the swarm")
+	case now.Sub(w.since) >= w.grace:
+		if n, err := w.ipd.KeepSwarm(ctx); err != nil {
+			w.log.Warn("keeping the swarm's pools failed", "error", err)
+		} else if n > 0 {
+			w.log.Info("the swarm's allocator did not ask again for all the swarm's pools held before: they are kept", "pools", n)
+		}
+	}
+}
