@@ -33,8 +33,14 @@ type swarmNode struct {
 func (n swarmNode) role() string { s, _ := n.Spec["Role"].(string); return s }
 
 // swarmManagers is how many of a VCH's n endpoints are the swarm's managers, endpoints 1 to m:
-// one, until the vic drivers hold the swarm's allocations across a change of leader.
-func swarmManagers(n int) int { return 1 }
+// three from three endpoints on, so that the swarm keeps its quorum when one fails; else one,
+// since two managers lose it when either does.
+func swarmManagers(n int) int {
+	if n >= 3 {
+		return 3
+	}
+	return 1
+}
 
 // formSwarm makes the endpoints of a VCH, whose Docker APIs answer at apis in endpoint order,
 // one Docker swarm, and waits until every endpoint is a ready node. Endpoint 1 initializes the

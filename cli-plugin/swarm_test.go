@@ -173,7 +173,7 @@ func TestDropGoneNodes(t *testing.T) {
 	assert.DeepEqual(t, said, []string{`the node of endpoint VM "vch1-3" left the swarm`})
 }
 
-// With several managers, endpoints 1 to m are managers and the others workers: promoted and
+// From three endpoints on, endpoints 1 to 3 are managers and the others workers: promoted and
 // demoted through the manager, their other settings kept.
 func TestSettleRoles(t *testing.T) {
 	ctx := context.Background()
@@ -183,7 +183,9 @@ func TestSettleRoles(t *testing.T) {
 	fs := newFakeSwarm(t, tlsm, addrs...)
 	d := &deps{dialDocker: fs.dial}
 	quiet := func(string) {}
-	assert.NilError(t, formSwarm(ctx, d, tlsm, []string{"vch1", "vch1-2", "vch1-3"}, addrs, quiet))
+	var said []string
+	assert.NilError(t, formSwarm(ctx, d, tlsm, []string{"vch1", "vch1-2", "vch1-3"}, addrs, func(s string) { said = append(said, s) }))
+	assert.DeepEqual(t, said[len(said)-2:], []string{"endpoint 2 is a manager of the swarm", "endpoint 3 is a manager of the swarm"})
 	manager, err := newDockerAPI(fs.dial, addrs[0], tlsm, time.Minute)
 	assert.NilError(t, err)
 	defer manager.close()
@@ -194,11 +196,9 @@ func TestSettleRoles(t *testing.T) {
 		}
 		return out
 	}
-	var said []string
-	assert.NilError(t, settleRoles(ctx, manager, ids, 3, func(s string) { said = append(said, s) }))
 	assert.DeepEqual(t, roles(), []string{"manager", "manager", "manager"})
-	assert.DeepEqual(t, said, []string{"endpoint 2 is a manager of the swarm", "endpoint 3 is a manager of the swarm"})
 	assert.DeepEqual(t, fs.nodes[1].Spec["Labels"], map[string]any{"kept": "yes"})
 	assert.NilError(t, settleRoles(ctx, manager, ids, 1, quiet))
 	assert.DeepEqual(t, roles(), []string{"manager", "worker", "worker"})
+	assert.NilError(t, settleRoles(ctx, manager, ids, 1, func(s string) { t.Errorf("nothing to settle, yet %q", s) }))
 }

@@ -15,7 +15,8 @@
 #   - endpoint 2 powered off and on in vSphere boots again into its place in the swarm, and its
 #     task publishes again;
 #   - docker vic configure --endpoints 3 boots a third endpoint that joins the swarm and runs a
-#     task of the global service; --endpoints 2 takes it out again; --endpoints 1 is refused;
+#     task of the global service, and endpoints 2 and 3 become managers beside endpoint 1;
+#     --endpoints 2 takes it out again and leaves one manager; --endpoints 1 is refused;
 #   - docker vic rm stops both qemus and leaves nothing.
 
 sw=vic-e2e-sw
@@ -147,8 +148,12 @@ expect_ok "docker vic configure $sw --endpoints 3"
 for line in "endpoint 3: certificate signed for .*$sw_client3" "endpoint 3 joined the swarm" "swarm ready: 3 nodes"; do
 	if grep -Eq -- "$line" "$out" "$err"; then pass "configure's progress: /$line/"; else fail "configure's progress: /$line/" "a progress line matching it"; fi
 done
-run swdocker node ls --format '{{.Hostname}} {{.Status}}'
-expect_out "^$sw-3 Ready" "docker node ls: endpoint VM $sw-3 is a ready node"
+for line in "endpoint 2 is a manager of the swarm" "endpoint 3 is a manager of the swarm"; do
+	if grep -Eq -- "$line" "$out"; then pass "configure's progress: /$line/"; else fail "configure's progress: /$line/" "a progress line matching it"; fi
+done
+run swdocker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}'
+expect_out "^$sw-3 Ready Reachable" "docker node ls: endpoint VM $sw-3 is a ready node, and a manager"
+expect_value "$(grep -cE ' (Leader|Reachable)$' "$out")" 3 "the swarm of three endpoints has three managers" "3 manager lines"
 run swdocker_at "$sw_client3" load -i "$work/image.tar"
 expect_out "$image" "docker -H tcp://$sw_client3:2376 load: the image on endpoint 3"
 # Its first task there was rejected (no image yet): Swarm tries again after a growing delay.
@@ -161,6 +166,8 @@ expect_ok "docker vic configure $sw --endpoints 2"
 expect_out "the node of endpoint VM \"$sw-3\" left the swarm" "configure takes endpoint 3's node out of the swarm"
 run_until 30 sw_ready 2
 expect_ok "the swarm has 2 ready nodes again"
+run swdocker node ls --format '{{.Hostname}} {{.ManagerStatus}}'
+expect_value "$(grep -cE ' (Leader|Reachable)$' "$out")" 1 "back to two endpoints, endpoint 1 is the one manager again" "1 manager line"
 run_until 30 sw_qemus 2
 expect_ok "endpoint VM $sw-3's qemu is gone"
 run client docker vic configure "$sw" --endpoints 1
