@@ -289,6 +289,9 @@ func runBootWatches(ctx context.Context, ws bootWatches) error {
 		go func() {
 			defer wg.Done()
 			if _, _, err := w.run(ctx); err != nil {
+				if w.cfg.EndpointCount() > 1 {
+					err = fmt.Errorf("endpoint VM %q: %w", w.ep.Name(), err)
+				}
 				cancel(err)
 				return
 			}

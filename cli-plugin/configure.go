@@ -68,7 +68,7 @@ func newConfigureCommand(getDeps func() *deps) *cobra.Command {
 		opts.ips[role] = new([]string)
 		flags.StringArrayVar(opts.ips[role], role+"-network-ip", nil, "With --endpoints, the static `CIDR` of every endpoint on the "+role+" network, in endpoint order: those of the endpoints that stay first")
 	}
-	flags.DurationVar(&opts.timeout, "timeout", 5*time.Minute, "With --endpoints on an appliance VCH: give up waiting for the new endpoints after this long")
+	flags.DurationVar(&opts.timeout, "timeout", 5*time.Minute, "Give up after this long, the boot of an appliance swarm's new endpoints included")
 	flags.StringVar(&opts.tlsCertDir, "tls-cert-dir", "", "With --endpoints on an appliance VCH: the VCH's certificates `DIR`, whose CA signs the new endpoints' (default ${DOCKER_CONFIG:-~/.docker}/vic/VCH)")
 	flags.StringVar(&opts.ops.user, "ops-user", "", "With --endpoints on an appliance VCH: vSphere `USER` the new endpoints work with (default: yours)")
 	flags.StringVar(&opts.ops.password, "ops-password", "", "Password of --ops-user (or $"+envOpsPassword+")")
@@ -110,6 +110,12 @@ func runConfigure(ctx context.Context, d *deps, name string, opts *configureOpti
 			return err
 		}
 	}
+	if follow != nil && opts.endpoints != nil && *opts.endpoints < follow.count {
+		say := func(s string) { fmt.Fprintf(d.out, "  %s\n", s) }
+		if err := drainLeaving(ctx, d, follow.tlsm, follow.manager, name, *opts.endpoints, say); err != nil {
+			return fmt.Errorf("VCH %q is unchanged: %w", name, err)
+		}
+	}
 	m.Progress = func(step string) { fmt.Fprintf(d.out, "  %s...\n", step) }
 	v, err := m.Configure(ctx, name, func(cfg *config.Config) error {
 		if err := opts.networks.apply(cfg); err != nil {
@@ -139,10 +145,14 @@ func runConfigure(ctx context.Context, d *deps, name string, opts *configureOpti
 	return nil
 }
 
-// swarmFollow is what configure needs to bring new endpoints into an appliance swarm.
+// swarmFollow is what configure needs to change the endpoints of an appliance swarm.
 type swarmFollow struct {
 	certDir string
+	tlsm    *tlsMaterial
 	creds   guestinfo.Credentials
+	// count is the number of endpoints before the change; manager is endpoint 1's Docker API.
+	count   int
+	manager netip.Addr
 }
 
 // swarmFollow checks, before any change, what bringing new endpoints into VCH name's swarm
@@ -166,14 +176,22 @@ func (o *configureOptions) swarmFollow(ctx context.Context, d *deps, m *vch.Mana
 	if dir == "" {
 		dir = filepath.Join(d.configDir, "vic", name)
 	}
-	if _, err := loadTLS(dir); err != nil {
+	tlsm, err := loadTLS(dir)
+	if err != nil {
 		return nil, err
 	}
 	creds, err := o.ops.credentials(t)
 	if err != nil {
 		return nil, err
 	}
-	return &swarmFollow{certDir: dir, creds: creds}, nil
+	f := &swarmFollow{certDir: dir, tlsm: tlsm, creds: creds, count: v.Config.EndpointCount()}
+	if e := v.Endpoint(1); e != nil && e.Appliance != nil {
+		f.manager = applianceAPIAddr(v.Config.Endpoint(1), *e.Appliance)
+	}
+	if !f.manager.IsValid() && o.endpoints != nil && *o.endpoints < f.count {
+		return nil, fmt.Errorf("VCH %q is unchanged: the Docker API address of its endpoint 1 is not known, and the nodes of the endpoints to remove must leave the swarm through it first", name)
+	}
+	return f, nil
 }
 
 // ipsGiven reports whether any --X-network-ip was given.

@@ -82,6 +82,19 @@ func followEndpoints(ctx context.Context, d *deps, m *vch.Manager, v *vchdoc.VCH
 // dropGoneNodes removes from the swarm whose manager answers at api the nodes of the endpoint
 // VMs numbered above count, whose VMs configure removed, demoting a manager first.
 func dropGoneNodes(ctx context.Context, d *deps, tlsm *tlsMaterial, api netip.Addr, name string, count int, say func(string)) error {
+	return leaveNodes(ctx, d, tlsm, api, name, count, true, say)
+}
+
+// drainLeaving readies the nodes of the endpoint VMs numbered above count, before configure
+// removes their VMs: a manager among them is demoted while its endpoint still runs, so that
+// the swarm keeps its quorum, and each is drained, so that Swarm moves its tasks first.
+func drainLeaving(ctx context.Context, d *deps, tlsm *tlsMaterial, api netip.Addr, name string, count int, say func(string)) error {
+	return leaveNodes(ctx, d, tlsm, api, name, count, false, say)
+}
+
+// leaveNodes demotes and drains the nodes of the endpoint VMs of VCH name numbered above count,
+// through the manager at api, and removes them when remove says so.
+func leaveNodes(ctx context.Context, d *deps, tlsm *tlsMaterial, api netip.Addr, name string, count int, remove bool, say func(string)) error {
 	c, err := newDockerAPI(d.dialDocker, api, tlsm, swarmCallTimeout)
 	if err != nil {
 		return err
@@ -96,20 +109,27 @@ func dropGoneNodes(ctx context.Context, d *deps, tlsm *tlsMaterial, api netip.Ad
 		return err
 	}
 	for _, n := range nodes {
-		if !gone[n.Description.Hostname] {
+		host := n.Description.Hostname
+		if !gone[host] {
 			continue
 		}
-		if n.role() == "manager" {
-			n.Spec["Role"] = "worker"
+		if n.role() == "manager" || n.Spec["Availability"] != "drain" {
+			n.Spec["Role"], n.Spec["Availability"] = "worker", "drain"
 			path := fmt.Sprintf("/nodes/%s/update?version=%d", n.ID, n.Version.Index)
 			if err := c.call(ctx, http.MethodPost, path, n.Spec, nil); err != nil {
-				return fmt.Errorf("demoting the node of endpoint VM %q before it leaves the swarm: %w", n.Description.Hostname, err)
+				return fmt.Errorf("draining the node of endpoint VM %q before it leaves the swarm: %w", host, err)
+			}
+			if !remove {
+				say(fmt.Sprintf("the node of endpoint VM %q is drained, and a worker, before its VM goes", host))
 			}
 		}
-		if err := c.call(ctx, http.MethodDelete, "/nodes/"+n.ID+"?force=1", nil, nil); err != nil {
-			return fmt.Errorf("removing the node of endpoint VM %q from the swarm: %w", n.Description.Hostname, err)
+		if !remove {
+			continue
 		}
-		say(fmt.Sprintf("the node of endpoint VM %q left the swarm", n.Description.Hostname))
+		if err := c.call(ctx, http.MethodDelete, "/nodes/"+n.ID+"?force=1", nil, nil); err != nil {
+			return fmt.Errorf("removing the node of endpoint VM %q from the swarm: %w", host, err)
+		}
+		say(fmt.Sprintf("the node of endpoint VM %q left the swarm", host))
 	}
 	return nil
 }

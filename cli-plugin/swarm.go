@@ -103,6 +103,8 @@ func formSwarm(ctx context.Context, d *deps, tlsm *tlsMaterial, names []string, 
 			if info, err = c.info(ctx); err != nil {
 				return fmt.Errorf("reading the swarm state of endpoint VM %q: %w", names[i], err)
 			}
+		case info.Swarm.LocalNodeState != "active":
+			return fmt.Errorf("endpoint VM %q is in swarm state %q, neither out of a swarm nor in one: make it leave (docker swarm leave --force) and run the command again", names[i], info.Swarm.LocalNodeState)
 		case !slices.ContainsFunc(nodes, func(n swarmNode) bool { return n.ID == info.Swarm.NodeID }):
 			return fmt.Errorf("endpoint VM %q is in another swarm than endpoint 1's: make it leave that swarm (docker swarm leave --force) and run the command again", names[i])
 		}

@@ -151,7 +151,8 @@ func TestFormSwarm(t *testing.T) {
 	assert.Error(t, err, `endpoint VM "vch1" is in a swarm (active) but is not its manager: make it leave the swarm (docker swarm leave --force) and run the command again`)
 }
 
-// configure takes the nodes of the endpoints it removed out of the swarm, by their host names.
+// configure drains and demotes the nodes of the endpoints it removes, then takes them out of
+// the swarm once their VMs are gone, by their host names.
 func TestDropGoneNodes(t *testing.T) {
 	ctx := context.Background()
 	tlsm, err := newPKI("vch1")
@@ -164,6 +165,12 @@ func TestDropGoneNodes(t *testing.T) {
 		fs.nodes = append(fs.nodes, n)
 	}
 	var said []string
+	// Before its VM goes, the leaving manager is demoted and drained, and stays a node.
+	assert.NilError(t, drainLeaving(ctx, &deps{dialDocker: fs.dial}, tlsm, a1, "vch1", 2, func(s string) { said = append(said, s) }))
+	assert.Equal(t, fs.nodes[2].role(), "worker")
+	assert.Equal(t, fs.nodes[2].Spec["Availability"], "drain")
+	assert.Equal(t, fs.nodes[1].role(), "manager")
+	said = nil
 	assert.NilError(t, dropGoneNodes(ctx, &deps{dialDocker: fs.dial}, tlsm, a1, "vch1", 2, func(s string) { said = append(said, s) }))
 	var left []string
 	for _, n := range fs.nodes {

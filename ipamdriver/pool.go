@@ -56,6 +56,9 @@ func (d *Driver) RequestPool(ctx context.Context, req *ipam.RequestPoolRequest) 
 			pool = claimed
 			return err
 		}
+		if pools, err = dropStaleLocal(tx, plan, pools); err != nil {
+			return err
+		}
 		if pool, err = placePool(cfg, plan, pools, host); err != nil {
 			return err
 		}

@@ -68,6 +68,62 @@ func (d *Driver) StaleSwarm(ctx context.Context) (int, error) {
 	})
 }
 
+// StaleLocal marks every pool of the engine's own space stale, when the plugin of a swarm
+// node starts with its engine: every vic network of a swarm node is one of the swarm's, which
+// the engine does not keep across its restart and asks for again, pool and all, when a task
+// needs it; a pool held from before (the node stopped without releasing it: a power-off, a
+// crash) must not make that subnet look taken. A stale pool of this space is never claimed: it
+// gives way to a request that overlaps it or holds its container network (dropStaleLocal). It
+// returns how many pools it marked.
+func (d *Driver) StaleLocal(ctx context.Context) (int, error) {
+	unlock, err := d.lock(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
+	n := 0
+	err = d.store.Update(ctx, func(tx Tx) error {
+		pools, err := tx.Pools()
+		if err != nil {
+			return err
+		}
+		for _, p := range pools {
+			if p.Swarm || p.Stale {
+				continue
+			}
+			if err := markPool(tx, p, true); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// dropStaleLocal removes the stale pools of the engine's own space that a RequestPool of that
+// space overlaps, or whose container network it asks for (StaleLocal): pools is every pool,
+// and the ones left are returned.
+func dropStaleLocal(tx Tx, plan poolPlan, pools []Pool) ([]Pool, error) {
+	want := plan.pool
+	if want.Swarm {
+		return pools, nil
+	}
+	kept := pools[:0:0]
+	for _, o := range pools {
+		samePortGroup := o.PortGroup != "" && o.PortGroup == want.PortGroup
+		overlaps := !o.DHCP && !want.DHCP && want.Subnet.IsValid() && o.Subnet.Overlaps(want.Subnet)
+		if !o.Swarm && o.Stale && (samePortGroup || overlaps) {
+			if err := tx.DeletePool(o.ID); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		kept = append(kept, o)
+	}
+	return kept, nil
+}
+
 // KeepSwarm clears the stale marks of the swarm's space: what the allocator did not claim is
 // kept. It returns how many pools held marks.
 func (d *Driver) KeepSwarm(ctx context.Context) (int, error) {

@@ -255,3 +255,31 @@ func TestRebuiltSwarmPoolsAreClaimed(t *testing.T) {
 		t.Fatalf("a new task got %s, want 172.20.0.4/16", a)
 	}
 }
+
+// A swarm node powered off holds its pools of the swarm's networks when it comes back, and its
+// engine asks for them again: refused as overlaps at first (the fault an endpoint VM's
+// power-off showed), they give way once the node's space is marked stale at the start.
+func TestNodePoolsHeldBeforeAStartGiveWay(t *testing.T) {
+	ctx := context.Background()
+	d := newDriver(t, testConfig(), nil, nil)
+	old := requestPool(t, d, ipam.RequestPoolRequest{AddressSpace: LocalAddressSpace, Pool: "172.16.0.0/16"})
+	requestAddress(t, d, old.PoolID, "172.16.0.3", nil)
+	again := ipam.RequestPoolRequest{AddressSpace: LocalAddressSpace, Pool: "172.16.0.0/16"}
+	if _, err := d.RequestPool(ctx, &again); err == nil || !strings.Contains(err.Error(), "overlaps") {
+		t.Fatalf("asking again before the start = %v, want the overlap", err)
+	}
+	if n, err := d.StaleLocal(ctx); err != nil || n != 1 {
+		t.Fatalf("StaleLocal = %d, %v", n, err)
+	}
+	p := requestPool(t, d, again)
+	if got := requestAddress(t, d, p.PoolID, "172.16.0.3", nil); got != "172.16.0.3/16" {
+		t.Fatalf("the old task's address in the new pool = %s", got)
+	}
+	if ids := poolIDs(t, d); len(ids) != 1 || ids[0] != p.PoolID {
+		t.Fatalf("pools after the request: %v, want only %s", ids, p.PoolID)
+	}
+	// A pool in use since the start is not stale: an overlap is refused again.
+	if _, err := d.RequestPool(ctx, &again); err == nil {
+		t.Fatal("a second network of the same subnet was given a pool")
+	}
+}

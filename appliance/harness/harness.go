@@ -110,6 +110,9 @@ func (h *Harness) Run(ctx context.Context) error {
 	req := types.WaitForUpdatesEx{This: pc.Reference(), Options: &types.WaitOptions{MaxWaitSeconds: types.NewInt32(1)}}
 	for ctx.Err() == nil {
 		res, err := methods.WaitForUpdatesEx(wait, c, &req)
+		if ctx.Err() != nil {
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("following the VMs: %w", err)
 		}

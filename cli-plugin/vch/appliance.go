@@ -147,7 +147,11 @@ func (m *Manager) makeEndpointFolders(ctx context.Context, cfg *config.Config, n
 	fm := object.NewFileManager(m.Client)
 	for _, i := range numbers {
 		folder := DatastoreFolder(cfg.Placement.ImageStore, path.Join(cfg.Name, config.EndpointVMName(cfg.Name, i)))
-		if err := fm.MakeDirectory(ctx, folder, dc, true); err != nil {
+		err := fm.MakeDirectory(ctx, folder, dc, true)
+		if fault.Is(err, &types.FileAlreadyExists{}) {
+			continue // left by a configure cut short: the endpoint VM's files go in it again
+		}
+		if err != nil {
 			return fmt.Errorf("creating datastore folder %s: %w", folder, err)
 		}
 		if undo != nil {

@@ -199,7 +199,7 @@ func TestConfigureScalesApplianceEndpoints(t *testing.T) {
 			t.Error("scaling down left vch1-3's datastore folder")
 		}
 		_, err := m.Configure(ctx, "vch1", endpoints(1))
-		want := `invalid --endpoints "1": VCH "vch1" boots the appliance as a swarm of endpoints, and configure keeps it so: its networks are of one kind or the other; create another VCH instead`
+		want := `invalid --endpoints "1": VCH "vch1" boots the appliance as a swarm of endpoints, and stays so: its vic networks are of swarm scope, which a single Docker host cannot serve; create another VCH instead`
 		if err == nil || err.Error() != want {
 			t.Errorf("configure --endpoints 1 = %v\nwant %s", err, want)
 		}

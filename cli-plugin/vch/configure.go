@@ -52,26 +52,30 @@ func (m *Manager) Configure(ctx context.Context, name string, change func(*confi
 			added[n.PortGroup] = true
 		}
 	}
-	s, err := m.planScale(ctx, snap, v, old, next)
-	if err != nil {
-		return nil, err
-	}
 	k := &checker{m: m, snap: snap, vCenter: m.Client.IsVC()}
 	for _, e := range snap.EndpointVMsOf(name) {
 		if e.Host() != nil {
 			k.hosts = append(k.hosts, *e.Host()) // every host that runs an endpoint VM
 		}
 	}
-	for _, h := range s.hosts {
-		if h != nil {
-			k.hosts = append(k.hosts, *h) // and those of the endpoint VMs to come
-		}
-	}
-	if len(s.add) > 0 {
-		added = nil // a new host checks every port group
-	}
 	if err := k.checkPortGroups(ctx, next, added); err != nil {
 		return nil, err
+	}
+	s, err := m.planScale(ctx, snap, v, old, next)
+	if err != nil {
+		return nil, err
+	}
+	if len(s.add) > 0 {
+		// The hosts of the endpoint VMs to come check every port group.
+		k.hosts = nil
+		for _, h := range s.hosts {
+			if h != nil {
+				k.hosts = append(k.hosts, *h)
+			}
+		}
+		if err := k.checkPortGroups(ctx, next, nil); err != nil {
+			return nil, err
+		}
 	}
 	next.Revision = old.Revision + 1
 	if err := m.apply(ctx, snap, s, old, next); err != nil {

@@ -51,7 +51,7 @@ func (m *Manager) planScale(ctx context.Context, snap *vsphere.Inventory, v *vsp
 		}
 	}
 	if old.Placement.ApplianceISO != "" && (n > 1) != (old.EndpointCount() > 1) {
-		return nil, &config.Error{Flag: "--endpoints", Value: strconv.Itoa(n), Rule: fmt.Sprintf("VCH %q boots the appliance as %s, and configure keeps it so: its networks are of one kind or the other; create another VCH instead", v.Name(), kindOf(old))}
+		return nil, &config.Error{Flag: "--endpoints", Value: strconv.Itoa(n), Rule: fmt.Sprintf("VCH %q boots the appliance as %s, and stays so: %s; create another VCH instead", v.Name(), kindOf(old), whyKind(old))}
 	}
 	if n == 1 && len(s.add) == 0 && len(s.goes) == 0 && old.EndpointCount() == 1 {
 		return s, nil // a VCH of one endpoint, and it stays so: no rule to read
@@ -80,6 +80,14 @@ func (m *Manager) planScale(ctx context.Context, snap *vsphere.Inventory, v *vsp
 	}
 	s.hosts = hostsFor(usable, busy, len(s.add))
 	return s, nil
+}
+
+// whyKind says why a VCH of cfg stays what it is.
+func whyKind(cfg *config.Config) string {
+	if cfg.EndpointCount() > 1 {
+		return "its vic networks are of swarm scope, which a single Docker host cannot serve"
+	}
+	return "its vic networks are local to its Docker host, which a swarm cannot serve"
 }
 
 // kindOf names what a VCH of cfg is to its Docker users: one Docker host, or a swarm.

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/moby/moby/api/types/swarm"
@@ -37,13 +36,14 @@ type swarmAPI interface {
 	Ping(ctx context.Context, options client.PingOptions) (client.PingResult, error)
 }
 
-// staleSwarmAtStart marks the swarm space stale when the plugin starts with its engine (Docker
-// does not answer yet: the engine enables its plugins before it serves its API); a plugin
-// started again on a running engine leaves it as it is. An empty space (the engine stopped
-// cleanly, and its plugin forgot it on the way) needs no asking.
+// staleSwarmAtStart marks both spaces stale when the plugin starts with its engine (Docker
+// does not answer yet: the engine enables its plugins before it serves its API): the swarm's,
+// whose allocator may have stopped, and the node's own, whose swarm networks the engine asks
+// for again (ipamdriver.StaleLocal); a plugin started again on a running engine leaves them as
+// they are. No pool at all needs no asking.
 func staleSwarmAtStart(ctx context.Context, api swarmAPI, ipd *ipamdriver.Driver, log *slog.Logger) {
 	pools, err := ipd.Pools(ctx)
-	if err == nil && !slices.ContainsFunc(pools, func(p ipamdriver.Pool) bool { return p.Swarm }) {
+	if err == nil && len(pools) == 0 {
 		return
 	}
 	if api != nil {
@@ -59,6 +59,12 @@ func staleSwarmAtStart(ctx context.Context, api swarmAPI, ipd *ipamdriver.Driver
 		log.Warn("marking the swarm's pools stale failed", "error", err)
 	case n > 0:
 		log.Info("the engine starts: the swarm's pools held before are stale until the swarm's allocator asks for them again", "pools", n)
+	}
+	switch n, err := ipd.StaleLocal(ctx); {
+	case err != nil:
+		log.Warn("marking the node's pools stale failed", "error", err)
+	case n > 0:
+		log.Info("the engine starts: the node's pools held before are stale and give way when the engine asks for their networks again", "pools", n)
 	}
 }
 

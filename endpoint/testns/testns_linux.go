@@ -52,13 +52,15 @@ func New(t testing.TB, prefix string) *NS {
 	t.Helper()
 	RequirePrivileged(t)
 	removeStale(prefix)
-	n, err := Create(prefix + "-" + random(4))
-	if err != nil {
-		t.Fatal(err)
-	}
-	owner := filepath.Join(ownerDir, n.Name)
+	name := prefix + "-" + random(4)
+	owner := filepath.Join(ownerDir, name)
 	if err := os.MkdirAll(ownerDir, 0o700); err == nil {
-		_ = os.WriteFile(owner, []byte(strconv.Itoa(os.Getpid())), 0o600)
+		_ = os.WriteFile(owner, []byte(strconv.Itoa(os.Getpid())), 0o600) // before it exists
+	}
+	n, err := Create(name)
+	if err != nil {
+		_ = os.Remove(owner)
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		n.Close()

@@ -52,6 +52,13 @@ sw_vms_on() {
 }
 # sw_qemus N: N qemus run endpoint VMs of $sw.
 sw_qemus() { test "$(qemu_pids_of "$sw" | wc -l)" -eq "$1"; }
+# sw_new_task2 OLD: endpoint 2 runs a task of $sw_web other than container OLD.
+sw_new_task2() {
+	local id
+	id=$(swdocker2 ps -q --filter "label=com.docker.swarm.service.name=$sw_web")
+	echo "$id"
+	[ -n "$id" ] && [ "$id" != "$1" ]
+}
 # sw_task_ip N: the address of the task of $sw_web that endpoint N runs.
 sw_task_ip() {
 	local d=swdocker id
@@ -83,7 +90,7 @@ run sw_qemus 2
 expect_ok "two endpoint VMs run under qemu"
 
 run swdocker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}'
-if [ "$(grep -c ' Ready' "$out")" -eq 2 ] && grep -q 'Ready Leader' "$out"; then
+if [ "$(grep -c ' Ready' "$out")" -eq 2 ] && grep -q "^$sw Ready Leader" "$out"; then
 	pass "docker --context $sw node ls: 2 nodes ready, endpoint 1 the leader"
 else
 	fail "docker --context $sw node ls: 2 nodes ready, endpoint 1 the leader" "2 Ready lines, one Leader"
@@ -127,6 +134,7 @@ run_until 30 sw_vms_on "$sw $sw-2"
 expect_ok "vSphere: a container VM of $sw_web beside each endpoint VM ($sw, $sw-2)"
 
 header "an endpoint of the swarm reboots"
+old_task2=$(swdocker2 ps -q --filter "label=com.docker.swarm.service.name=$sw_web" || true)
 run bin/vic-vmconfig power "$sw-2" off
 expect_ok "vSphere powers endpoint VM $sw-2 off"
 run_until 90 sw_ready 1
@@ -135,8 +143,8 @@ run bin/vic-vmconfig power "$sw-2" on
 expect_ok "vSphere powers endpoint VM $sw-2 on"
 run_until 300 sw_ready 2
 expect_ok "endpoint 2 boots again and is a ready node: its engine kept its place in the swarm on the data disk"
-run_until 120 sw_running 2
-expect_ok "its task of the global service $sw_web runs again"
+run_until 180 sw_new_task2 "$old_task2"
+expect_ok "endpoint 2 runs a new task of the global service $sw_web (its old one was ${old_task2:-none})"
 run_until 60 in_ns "$VIC_OUTSIDE_NS" busybox wget -qO- "http://$sw_pub2:8080/"
 expect_out 'hello from vic-busybox' "the outside machine reaches $sw_web at endpoint 2's $sw_pub2:8080 again"
 
@@ -164,14 +172,17 @@ expect_out 'hello from vic-busybox' "the outside machine reaches $sw_web at endp
 RUN_TIMEOUT=300 run client docker vic configure "$sw" --endpoints 2
 expect_ok "docker vic configure $sw --endpoints 2"
 expect_out "the node of endpoint VM \"$sw-3\" left the swarm" "configure takes endpoint 3's node out of the swarm"
+expect_out "the node of endpoint VM \"$sw-3\" is drained, and a worker, before its VM goes" "configure drains endpoint 3's node and demotes it before its VM goes"
 run_until 30 sw_ready 2
 expect_ok "the swarm has 2 ready nodes again"
+run swdocker node ls --format '{{.Hostname}}'
+if [ "$status" -eq 0 ] && ! grep -qx "$sw-3" "$out"; then pass "docker node ls no longer lists $sw-3"; else fail "docker node ls no longer lists $sw-3" "no $sw-3 line"; fi
 run swdocker node ls --format '{{.Hostname}} {{.ManagerStatus}}'
 expect_value "$(grep -cE ' (Leader|Reachable)$' "$out")" 1 "back to two endpoints, endpoint 1 is the one manager again" "1 manager line"
 run_until 30 sw_qemus 2
 expect_ok "endpoint VM $sw-3's qemu is gone"
 run client docker vic configure "$sw" --endpoints 1
-expect_err 'boots the appliance as a swarm of endpoints, and configure keeps it so' "configure --endpoints 1 is refused: a swarm stays a swarm"
+expect_err 'boots the appliance as a swarm of endpoints, and stays so' "configure --endpoints 1 is refused: a swarm stays a swarm"
 
 header "docker vic rm of the VCH of two endpoints"
 pids=$(qemu_pids_of "$sw" | tr '\n' ' ')
