@@ -76,30 +76,13 @@ func (d *Driver) StaleSwarm(ctx context.Context) (int, error) {
 // gives way to a request that overlaps it or holds its container network (dropStaleLocal). It
 // returns how many pools it marked.
 func (d *Driver) StaleLocal(ctx context.Context) (int, error) {
-	unlock, err := d.lock(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer unlock()
-	n := 0
-	err = d.store.Update(ctx, func(tx Tx) error {
-		pools, err := tx.Pools()
-		if err != nil {
-			return err
-		}
-		for _, p := range pools {
-			if p.Swarm || p.Stale {
-				continue
-			}
-			if err := markPool(tx, p, true); err != nil {
-				return err
-			}
-			n++
-		}
-		return nil
+	return d.eachPool(ctx, "marking stale", "the node's", false, isFresh, func(tx Tx, p Pool) (bool, error) {
+		return !p.Stale, markPool(tx, p, true)
 	})
-	return n, err
 }
+
+// isFresh selects the pools not marked stale.
+func isFresh(_ Tx, p Pool) (bool, error) { return !p.Stale, nil }
 
 // dropStaleLocal removes the stale pools of the engine's own space that a RequestPool of that
 // space overlaps, or whose container network it asks for (StaleLocal): pools is every pool,
@@ -156,15 +139,21 @@ func isStale(tx Tx, p Pool) (bool, error) {
 	return false, err
 }
 
-// eachSwarmPool runs fn on every pool of the swarm's space in one transaction and counts the
-// pools fn reports it changed. errFenced from fn drops the transaction and counts nothing.
-// When need selects none of them, nothing is written: the daemon asks every few seconds.
+// eachSwarmPool runs fn on every pool of the swarm's space (eachPool).
 func (d *Driver) eachSwarmPool(ctx context.Context, what string, need, fn func(Tx, Pool) (bool, error)) (int, error) {
+	return d.eachPool(ctx, what, "the swarm's", true, need, fn)
+}
+
+// eachPool runs fn on every pool of one space (the swarm's when swarm, else the node's own)
+// in one transaction and counts the pools fn reports it changed. errFenced from fn drops the
+// transaction and counts nothing. When need selects none of them, nothing is written: the
+// daemon asks every few seconds. space names the space in errors.
+func (d *Driver) eachPool(ctx context.Context, what, space string, swarm bool, need, fn func(Tx, Pool) (bool, error)) (int, error) {
 	needed := false
 	err := d.store.View(ctx, func(tx Tx) error {
 		pools, err := tx.Pools()
 		for _, p := range pools {
-			if err == nil && p.Swarm && !needed {
+			if err == nil && p.Swarm == swarm && !needed {
 				needed, err = need(tx, p)
 			}
 		}
@@ -185,7 +174,7 @@ func (d *Driver) eachSwarmPool(ctx context.Context, what string, need, fn func(T
 			return err
 		}
 		for _, p := range pools {
-			if !p.Swarm {
+			if p.Swarm != swarm {
 				continue
 			}
 			changed, err := fn(tx, p)
@@ -202,7 +191,7 @@ func (d *Driver) eachSwarmPool(ctx context.Context, what string, need, fn func(T
 	case err == errFenced:
 		return 0, nil
 	case err != nil:
-		return 0, fmt.Errorf("%s the swarm's pools of the vic IPAM driver: %w", what, err)
+		return 0, fmt.Errorf("%s %s pools of the vic IPAM driver: %w", what, space, err)
 	}
 	return n, nil
 }
