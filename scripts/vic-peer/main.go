@@ -143,6 +143,15 @@ func ask(proto, addr, msg string) error {
 }
 
 func sink(port string) error {
+	return serve(port, func(c net.Conn) {
+		n, _ := io.CopyBuffer(io.Discard, c, make([]byte, 256<<10))
+		fmt.Fprintf(c, "%d\n", n)
+	})
+}
+
+// serve accepts connections on TCP port of every IPv4 address and handles each in its own
+// goroutine, closing it afterwards.
+func serve(port string, handle func(net.Conn)) error {
 	l, err := net.Listen("tcp4", ":"+port)
 	if err != nil {
 		return err
@@ -154,8 +163,7 @@ func sink(port string) error {
 		}
 		go func() {
 			defer c.Close()
-			n, _ := io.CopyBuffer(io.Discard, c, make([]byte, 256<<10))
-			fmt.Fprintf(c, "%d\n", n)
+			handle(c)
 		}()
 	}
 }

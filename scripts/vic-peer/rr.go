@@ -11,20 +11,7 @@ import (
 
 // echo sends back every byte of each connection on port.
 func echo(port string) error {
-	l, err := net.Listen("tcp4", ":"+port)
-	if err != nil {
-		return err
-	}
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			return err
-		}
-		go func() {
-			defer c.Close()
-			_, _ = io.Copy(c, c)
-		}()
-	}
+	return serve(port, func(c net.Conn) { _, _ = io.Copy(c, c) })
 }
 
 // roundTrips makes count one-byte round trips to the echo at addr, one at a time, and prints
