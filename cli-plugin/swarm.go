@@ -27,6 +27,8 @@ type swarmNode struct {
 		State string
 		Addr  string
 	}
+	// ManagerStatus is set once a manager has joined the swarm's managers.
+	ManagerStatus *struct{ Reachability string }
 }
 
 // role is the node's role in its spec: manager or worker.
@@ -140,7 +142,38 @@ func settleRoles(ctx context.Context, manager *dockerAPI, ids []string, m int, s
 		}
 		say(fmt.Sprintf("endpoint %d is a %s of the swarm", i+1, want))
 	}
-	return nil
+	return waitRoles(ctx, manager, ids, m, say)
+}
+
+// waitRoles waits until the nodes of endpoints 1 to m, ids in endpoint order, are reachable
+// managers and the others are not managers: a node changes role after its spec does.
+func waitRoles(ctx context.Context, manager *dockerAPI, ids []string, m int, say func(string)) error {
+	for {
+		nodes, err := listNodes(ctx, manager)
+		settled := err == nil
+		for i, id := range ids {
+			j := slices.IndexFunc(nodes, func(n swarmNode) bool { return n.ID == id })
+			if j < 0 {
+				continue
+			}
+			reachable := nodes[j].ManagerStatus != nil && nodes[j].ManagerStatus.Reachability == "reachable"
+			if (i < m) != reachable || (i >= m && nodes[j].ManagerStatus != nil) {
+				settled = false
+			}
+		}
+		if settled {
+			if m > 1 {
+				say(fmt.Sprintf("swarm managers: endpoints 1 to %d, reachable", m))
+			}
+			return nil
+		}
+		if !sleepCtx(ctx, time.Second) {
+			if err == nil {
+				err = ctx.Err()
+			}
+			return fmt.Errorf("the swarm's managers did not settle on endpoints 1 to %d: %w", m, err)
+		}
+	}
 }
 
 // waitNodes waits until the swarm of manager has want ready nodes.

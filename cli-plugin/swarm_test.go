@@ -100,6 +100,10 @@ func (fs *fakeSwarm) handler(a netip.Addr) http.Handler {
 				http.NotFound(w, r)
 			case update && r.Method == http.MethodPost && r.URL.Query().Get("version") == fmt.Sprint(fs.nodes[j].Version.Index):
 				fs.nodes[j].Spec, fs.nodes[j].Version.Index = body, fs.nodes[j].Version.Index+1
+				fs.nodes[j].ManagerStatus = nil
+				if body["Role"] == "manager" {
+					fs.nodes[j].ManagerStatus = &struct{ Reachability string }{"reachable"}
+				}
 			case r.Method == http.MethodDelete && r.URL.Query().Get("force") == "1" && fs.nodes[j].role() != "manager":
 				fs.nodes = slices.Delete(fs.nodes, j, j+1)
 			default:
@@ -111,6 +115,9 @@ func (fs *fakeSwarm) handler(a netip.Addr) http.Handler {
 
 func (fs *fakeSwarm) addNode(e *fakeEngine, body map[string]any, role string) {
 	n := swarmNode{ID: e.nodeID, Spec: map[string]any{"Role": role, "Labels": map[string]any{"kept": "yes"}}}
+	if role == "manager" {
+		n.ManagerStatus = &struct{ Reachability string }{"reachable"}
+	}
 	n.Version.Index = 7
 	n.Status.State, n.Status.Addr = "ready", fmt.Sprint(body["AdvertiseAddr"])
 	fs.nodes = append(fs.nodes, n)
@@ -192,7 +199,8 @@ func TestSettleRoles(t *testing.T) {
 	quiet := func(string) {}
 	var said []string
 	assert.NilError(t, formSwarm(ctx, d, tlsm, []string{"vch1", "vch1-2", "vch1-3"}, addrs, func(s string) { said = append(said, s) }))
-	assert.DeepEqual(t, said[len(said)-2:], []string{"endpoint 2 is a manager of the swarm", "endpoint 3 is a manager of the swarm"})
+	assert.DeepEqual(t, said[len(said)-3:], []string{"endpoint 2 is a manager of the swarm", "endpoint 3 is a manager of the swarm",
+		"swarm managers: endpoints 1 to 3, reachable"})
 	manager, err := newDockerAPI(fs.dial, addrs[0], tlsm, time.Minute)
 	assert.NilError(t, err)
 	defer manager.close()
