@@ -140,7 +140,7 @@ expect_ok "endpoint 2 boots again and is a ready node: its engine kept its place
 # refused ("host-mode port already in use"): the next step (README, What survives what).
 
 header "configure: the swarm gains an endpoint, and loses it"
-RUN_TIMEOUT=400 run client docker vic configure "$sw" --endpoints 3 --timeout 6m \
+RUN_TIMEOUT=560 run client docker vic configure "$sw" --endpoints 3 --timeout 9m \
 	--public-network-ip "$VIC_PUBLIC_CIDR,$sw_pub2/24,$sw_pub3/24" --client-network-ip "$VIC_CLIENT_CIDR,$sw_client2/26,$sw_client3/26" \
 	--management-network-ip "$VIC_MANAGEMENT_CIDR,$sw_mgmt2/27,$sw_mgmt3/27"
 expect_ok "docker vic configure $sw --endpoints 3"
