@@ -112,7 +112,7 @@ func formSwarm(ctx context.Context, d *deps, tlsm *tlsMaterial, names []string, 
 		}
 		ids[i] = info.Swarm.NodeID
 	}
-	if err := waitNodes(ctx, manager, len(apis), say); err != nil {
+	if err := waitNodes(ctx, manager, ids, say); err != nil {
 		return err
 	}
 	return settleRoles(ctx, manager, ids, swarmManagers(len(apis)), say)
@@ -176,23 +176,24 @@ func waitRoles(ctx context.Context, manager *dockerAPI, ids []string, m int, say
 	}
 }
 
-// waitNodes waits until the swarm of manager has want ready nodes.
-func waitNodes(ctx context.Context, manager *dockerAPI, want int, say func(string)) error {
+// waitNodes waits until the nodes of the endpoints, ids, are ready in the swarm of manager;
+// other nodes of the swarm (a node left behind, another engine joined by hand) do not count.
+func waitNodes(ctx context.Context, manager *dockerAPI, ids []string, say func(string)) error {
 	for {
 		nodes, err := listNodes(ctx, manager)
 		ready := 0
 		for _, n := range nodes {
-			if n.Status.State == "ready" {
+			if n.Status.State == "ready" && slices.Contains(ids, n.ID) {
 				ready++
 			}
 		}
-		if err == nil && ready >= want {
+		if err == nil && ready == len(ids) {
 			say(fmt.Sprintf("swarm ready: %d nodes", ready))
 			return nil
 		}
 		if !sleepCtx(ctx, time.Second) {
 			if err == nil {
-				err = fmt.Errorf("%d of %d nodes are ready", ready, want)
+				err = fmt.Errorf("%d of the %d endpoints are ready nodes", ready, len(ids))
 			}
 			return fmt.Errorf("the swarm of the endpoints did not get ready: %w", err)
 		}

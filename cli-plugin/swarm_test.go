@@ -147,6 +147,17 @@ func TestFormSwarm(t *testing.T) {
 		assert.Assert(t, !strings.Contains(c, "POST"), "a second run called %s", c)
 	}
 
+	// A ready node that is no endpoint's does not stand in for an endpoint that is down.
+	fs.nodes[1].Status.State = "down"
+	stray := swarmNode{ID: "node-stray"}
+	stray.Status.State = "ready"
+	fs.nodes = append(fs.nodes, stray)
+	short, stop := context.WithTimeout(ctx, 1500*time.Millisecond)
+	err = formSwarm(short, d, tlsm, names, apis, say)
+	stop()
+	assert.ErrorContains(t, err, "the swarm of the endpoints did not get ready: 1 of the 2 endpoints are ready nodes")
+	fs.nodes[1].Status.State, fs.nodes = "ready", fs.nodes[:2]
+
 	// An endpoint of another swarm is refused, and left alone.
 	fs.engines[a2].nodeID = "node-elsewhere"
 	err = formSwarm(ctx, d, tlsm, names, apis, say)
