@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"slices"
 	"strings"
@@ -257,6 +258,23 @@ func (w *bootWatch) report(ctx context.Context, m *vch.Manager) string {
 
 // bootWatches follow the appliances of a VCH's endpoint VMs, in endpoint order.
 type bootWatches []*bootWatch
+
+// reportUnfinished writes to w the report of each appliance that did not finish its boot,
+// named when there are several, after a failed wait; ctx may have ended, removeTimeout bounds
+// the readings.
+func (ws bootWatches) reportUnfinished(ctx context.Context, w io.Writer, m *vch.Manager) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
+	defer cancel()
+	for _, bw := range ws {
+		if bw.done {
+			continue
+		}
+		if len(ws) > 1 {
+			fmt.Fprintf(w, "endpoint VM %q:\n", bw.ep.Name())
+		}
+		fmt.Fprint(w, bw.report(ctx, m))
+	}
+}
 
 // newBootWatches are the watches of endpoint VMs eps of the VCH configured by cfg. In a VCH of
 // several endpoints, each one's lines say which.

@@ -51,6 +51,7 @@ func followEndpoints(ctx context.Context, d *deps, m *vch.Manager, v *vchdoc.VCH
 			fmt.Fprintf(d.out, "  %d endpoint VMs powered on: waiting for their appliances\n", len(fresh))
 		}
 		if err := runBootWatches(ctx, watches); err != nil {
+			watches.reportUnfinished(ctx, d.err, m)
 			return err
 		}
 	}

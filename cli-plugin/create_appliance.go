@@ -28,10 +28,8 @@ func createAppliance(ctx context.Context, d *deps, opts *createOptions, m *vch.M
 	if img.dsPath != "" {
 		cfg.Placement.ApplianceISO = img.dsPath
 	}
-	app := &vch.Appliance{LocalISO: img.local, Keys: map[string]string{guestinfo.KeyClientCA: string(tlsm.CACert)}}
-	for _, k := range guestinfo.GuestKeys {
-		app.Keys[k] = guestinfo.Unset // the guest can set only keys that exist
-	}
+	app := vch.ApplianceOf(cfg)
+	app.LocalISO = img.local
 	v, err := m.CreateAppliance(ctx, cfg, app)
 	if err != nil {
 		return err
@@ -59,17 +57,7 @@ func createAppliance(ctx context.Context, d *deps, opts *createOptions, m *vch.M
 				err = fmt.Errorf("the appliance's vic drivers did not serve within %s", opts.timeout)
 			}
 		}
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
-		defer cancel()
-		for _, w := range watches {
-			if w.done {
-				continue
-			}
-			if len(watches) > 1 {
-				fmt.Fprintf(d.err, "endpoint VM %q:\n", w.ep.Name())
-			}
-			fmt.Fprint(d.err, w.report(rctx, m))
-		}
+		watches.reportUnfinished(ctx, d.err, m)
 		return failCreate(ctx, d, m, opts, certDir, err)
 	}
 	w := watches[0]

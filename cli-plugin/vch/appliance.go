@@ -161,9 +161,10 @@ func (m *Manager) makeEndpointFolders(ctx context.Context, cfg *config.Config, n
 	return nil
 }
 
-// applianceOf is what endpoint VMs added to the appliance VCH of cfg get beyond host mode: the
-// image already on the datastore, the client CA and the guest's keys.
-func applianceOf(cfg *config.Config) *Appliance {
+// ApplianceOf is what the endpoint VMs of the appliance VCH of cfg get beyond host mode: the
+// client CA of cfg.TLS and the guest's keys, created unset. The image is the one on the
+// datastore (cfg.Placement.ApplianceISO) unless the caller sets LocalISO to upload.
+func ApplianceOf(cfg *config.Config) *Appliance {
 	app := &Appliance{Keys: map[string]string{guestinfo.KeyClientCA: cfg.TLS.CACert}}
 	for _, k := range guestinfo.GuestKeys {
 		app.Keys[k] = guestinfo.Unset // the guest can set only keys that exist

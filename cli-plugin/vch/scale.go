@@ -105,7 +105,7 @@ func kindOf(cfg *config.Config) string {
 func (m *Manager) scaleUp(ctx context.Context, snap *vsphere.Inventory, s *scale, next *config.Config, undo *[]func(context.Context) error) error {
 	p := &createPlan{snap: snap, target: &target{datastore: next.Placement.ImageStore}}
 	if next.Placement.ApplianceISO != "" && len(s.add) > 0 {
-		p.app = applianceOf(next)
+		p.app = ApplianceOf(next)
 		if err := m.makeEndpointFolders(ctx, next, s.add, undo); err != nil {
 			return err
 		}
