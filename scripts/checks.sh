@@ -20,6 +20,20 @@ fail() {
 
 skip() { skipped=$((skipped + 1)); say "  skip $1"; }
 
+# expect_lines WHAT PATTERN...: one check per PATTERN (grep -E), that a line of the last run's
+# output or errors matches it: a command's progress, WHAT naming whose.
+expect_lines() {
+	local what=$1 line
+	shift
+	for line in "$@"; do
+		if grep -Eq -- "$line" "$out" "$err"; then
+			pass "$what: /$line/"
+		else
+			fail "$what: /$line/" "a line matching it"
+		fi
+	done
+}
+
 # summarize NAME: the counts of the checks (the Makefile's summary reads the last line) and the
 # script's exit: 0 when none failed.
 summarize() {

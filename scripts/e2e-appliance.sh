@@ -134,10 +134,8 @@ RUN_TIMEOUT=330 run client docker vic create "${args[@]}"
 create_secs=$((SECONDS - start))
 accel=$(qemu_accel)
 expect_ok "docker vic create $vch from the client machine, in $create_secs s (qemu ${accel:-not running})"
-for line in "uploading .*appliance.iso" "powering on endpoint VM" "the appliance booted" "certificate signed for" \
-	"Docker API answering over TLS at tcp://$VIC_CLIENT_IP:2376" "vic drivers serving" "Docker context \"$vch\" created"; do
-	if grep -Eq -- "$line" "$out" "$err"; then pass "create's progress: /$line/"; else fail "create's progress: /$line/" "a progress line matching it"; fi
-done
+expect_lines "create's progress" "uploading .*appliance.iso" "powering on endpoint VM" "the appliance booted" "certificate signed for" \
+	"Docker API answering over TLS at tcp://$VIC_CLIENT_IP:2376" "vic drivers serving" "Docker context \"$vch\" created"
 if [ "$status" -ne 0 ]; then
 	say "    the harness's last lines:"
 	tail -n 20 "$VIC_HARNESS_LOG" | sed 's/^/      /'
