@@ -90,6 +90,9 @@ type Driver struct {
 	endpoints map[string]*Endpoint
 	// held are stored networks that failed their check at start: their links stay.
 	held []*Network
+	// past holds the IDs of the networks and endpoints from before the engine's start, from
+	// EngineStarts to EngineAnswers (past.go); nil otherwise.
+	past map[string]bool
 }
 
 // Options configure a Driver.

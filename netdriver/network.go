@@ -43,6 +43,7 @@ func (d *Driver) CreateNetwork(ctx context.Context, r *network.CreateNetworkRequ
 	if err := d.fitUplink(n); err != nil {
 		return err
 	}
+	delete(d.past, n.ID) // created again: the engine's own, whatever it held before
 	if old, ok := d.networks[n.ID]; ok {
 		if *old != *n {
 			return fmt.Errorf("network %s already exists with subnet %s: a network ID names one network", link.ShortID(n.ID), old.Subnet)
@@ -311,6 +312,11 @@ func (d *Driver) DeleteNetwork(ctx context.Context, r *network.DeleteNetworkRequ
 	if err := d.checkNoLiveEndpoints(n); err != nil {
 		return err
 	}
+	return d.removeNetwork(ctx, n)
+}
+
+// removeNetwork forgets network n with its endpoints, and removes its rules and links.
+func (d *Driver) removeNetwork(ctx context.Context, n *Network) error {
 	if n.Bridge == "" {
 		return d.deleteContainerNetwork(n)
 	}
@@ -344,34 +350,20 @@ func (d *Driver) DeleteNetwork(ctx context.Context, r *network.DeleteNetworkRequ
 }
 
 // checkNoLiveEndpoints refuses to delete network n while a container uses one of its
-// endpoints: on a bridge network its veth is still there (a veth lives exactly as long as the
-// container's end of it), on a container network the sandbox it joined still exists. A
-// container that died without Docker telling the driver holds nothing back.
+// endpoints (inUse). A container that died without Docker telling the driver holds nothing
+// back.
 func (d *Driver) checkNoLiveEndpoints(n *Network) error {
-	var owned map[string]bool
+	in := d.inUse()
 	var live []string
 	for _, e := range d.endpoints {
 		if e.NetworkID != n.ID {
 			continue
 		}
-		var inUse bool
-		if n.Bridge == "" {
-			_, err := os.Stat(e.Sandbox)
-			inUse = e.Sandbox != "" && err == nil
-		} else {
-			if owned == nil {
-				names, err := d.links.Owned()
-				if err != nil {
-					return fmt.Errorf("network %s: listing its links: %w", link.ShortID(n.ID), err)
-				}
-				owned = map[string]bool{}
-				for _, name := range names {
-					owned[name] = true
-				}
-			}
-			inUse = owned[link.HostVethName(e.ID)]
+		used, err := in(e)
+		if err != nil {
+			return fmt.Errorf("network %s: %w", link.ShortID(n.ID), err)
 		}
-		if inUse {
+		if used {
 			live = append(live, d.describe(e.ID))
 		}
 	}
@@ -380,4 +372,29 @@ func (d *Driver) checkNoLiveEndpoints(n *Network) error {
 	}
 	sort.Strings(live)
 	return fmt.Errorf("network %s is still in use by %s: disconnect or remove them first", link.ShortID(n.ID), strings.Join(live, ", "))
+}
+
+// inUse returns a test of whether a container uses an endpoint: on a bridge network its veth is
+// still there (a veth lives exactly as long as the container's end of it), on a container
+// network the sandbox it joined still exists. The links are listed once, at the first endpoint
+// of a bridge network.
+func (d *Driver) inUse() func(e *Endpoint) (bool, error) {
+	var owned map[string]bool
+	return func(e *Endpoint) (bool, error) {
+		if n := d.networks[e.NetworkID]; n != nil && n.Bridge == "" {
+			_, err := os.Stat(e.Sandbox)
+			return e.Sandbox != "" && err == nil, nil
+		}
+		if owned == nil {
+			names, err := d.links.Owned()
+			if err != nil {
+				return false, fmt.Errorf("listing the driver's links: %w", err)
+			}
+			owned = map[string]bool{}
+			for _, name := range names {
+				owned[name] = true
+			}
+		}
+		return owned[link.HostVethName(e.ID)], nil
+	}
 }

@@ -12,7 +12,8 @@
 #   - a global service's published port (mode=host) answers at each endpoint's public address
 #     from outside;
 #   - a stopped node's tasks run elsewhere, addresses still unique; back, it holds no link of
-#     its old tasks;
+#     its old tasks; a node killed at once, as at a power-off, runs a new task of the global
+#     service, its published port free again;
 #   - the three nodes are managers: the leader's engine stops, another leads, every address
 #     stays unique across the change and back (scripts/e2e/swarm/managers.sh);
 #   - removing the services and the networks leaves no link, rule or filter on any node.
@@ -280,6 +281,37 @@ if [ "$status" -eq 0 ] && [ -n "$old_veths" ] && ! grep -qxF "$old_veths" "$out"
 	pass "none of the veths node 3 had before it stopped is left (${old_veths//$'\n'/ })"
 else
 	fail "none of the veths node 3 had before it stopped is left (${old_veths//$'\n'/ })" "no old veth among them"
+fi
+
+header "a node crashes: back, its plugin holds nothing of its old tasks"
+# As at a power-off: no one tells the plugin that the tasks' endpoints are gone, and the engine,
+# a swarm node, keeps none of them across its restart. The new task must get port 8080 again.
+old_edge=$(on 3 docker ps -q --no-trunc -f "label=com.docker.swarm.service.name=$edge")
+run bash scripts/nodes.sh crash 3
+expect_ok "scripts/nodes.sh crash 3: node 3's engine, plugin and containers are killed at once"
+run bash scripts/nodes.sh start 3
+expect_ok "scripts/nodes.sh start 3: node 3's engine starts again, the plugin with it"
+run_until 60 sh -c "DOCKER_HOST=$VIC_NODE_1_HOST docker node ls --format '{{.Hostname}} {{.Status}}' | grep -qx 'vic-node-3 Ready'"
+expect_ok "node 3 is ready in the swarm again"
+run_until 120 ip netns exec "$outside" curl -sS --max-time 5 "http://$(public_ip 3):8080/"
+expect_out 'hello from vic-busybox' "port 8080 answers at node 3's public address $(public_ip 3) again"
+run on 3 docker ps -q --no-trunc -f "label=com.docker.swarm.service.name=$edge"
+if [ "$status" -eq 0 ] && [ -n "$old_edge" ] && [ "$(grep -c . "$out")" -eq 1 ] && ! grep -qx "$old_edge" "$out"; then
+	pass "a new task of $edge runs on node 3, not the one from before the crash"
+else
+	fail "a new task of $edge runs on node 3, not the one from before the crash" "one container, not ${old_edge:0:12}"
+fi
+run on 1 docker service ps --no-trunc --format '{{.Node}} {{.Error}}' "$edge"
+if [ "$status" -eq 0 ] && ! grep '^vic-node-3 ' "$out" | grep -q 'external connectivity\|port already in use'; then
+	pass "no task of $edge on node 3 was refused its port 8080 after the crash"
+else
+	fail "no task of $edge on node 3 was refused its port 8080 after the crash" "no error about port 8080 on vic-node-3"
+fi
+run vic_on 3 ps
+if [ "$status" -eq 0 ] && [ "$(grep -c ':8080->80/tcp' "$out")" -eq 1 ]; then
+	pass "docker vic ps on node 3: one endpoint publishes 8080, the new task's; the old one is forgotten"
+else
+	fail "docker vic ps on node 3: one endpoint publishes 8080, the new task's; the old one is forgotten" "one row with :8080->80/tcp"
 fi
 
 # shellcheck source=scripts/e2e/swarm/managers.sh

@@ -5,6 +5,8 @@
 #   eval "$(scripts/nodes.sh up N)"   clear stale nodes, start engines 1..N, print export lines
 #   scripts/nodes.sh restart I        stop engine I and start it again (its state is kept)
 #   scripts/nodes.sh stop I           stop engine I and everything it runs (the state is kept)
+#   scripts/nodes.sh crash I          kill engine I and everything it runs at once, containers
+#                                     too, as a power-off would (the state is kept)
 #   scripts/nodes.sh start I          start engine I again after stop
 #   scripts/nodes.sh env              print the export lines again
 #   scripts/nodes.sh down             stop every engine and remove all of it; safe to run twice
@@ -96,6 +98,43 @@ stop() {
 	done
 }
 
+# crash I: SIGKILL to node I's processes (dockerd, containerd, shims, plugins) and every
+# process they started (the containers' own, in namespaces of their own), all at once: nothing
+# gets to clean up, as at a power-off. The containers' namespaces go with their last process,
+# the node's /run with its mount namespace, and what stands for /run on disk is removed. The
+# data root stays.
+crash() {
+	local roots all
+	roots=$(ip netns pids "$(ns "$1")" 2>/dev/null || true)
+	[ -n "$roots" ] || return 0
+	# The roots and their descendants, read from one listing of every process's parent.
+	all=$(ps -e -o pid=,ppid= | awk -v roots="$roots" '
+		BEGIN { n = split(roots, r, /[ \n]+/); for (i = 1; i <= n; i++) if (r[i] != "") keep[r[i]] = 1 }
+		{ parent[$1] = $2 }
+		END {
+			do {
+				grew = 0
+				for (p in parent) if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; grew = 1 }
+			} while (grew)
+			for (p in keep) print p
+		}')
+	# shellcheck disable=SC2086 # one pid a word
+	kill -9 $all 2>/dev/null || true
+	local left p
+	for _ in $(seq 1 $((STOP_WAIT * 5))); do
+		left=
+		for p in $all; do
+			[ -d "/proc/$p" ] && [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ] && left="$left $p"
+		done
+		[ -n "$left" ] || break
+		sleep 0.2
+	done
+	[ -z "$left" ] || die "node $1: processes left after SIGKILL:$left"
+	# What lives in /run does not outlive a power-off: the pid files (of dockerd, of its
+	# containerd, whose pid may be a zombie's or another process's by now), the exec root.
+	rm -rf "$DIR/node-$1/docker.pid" "$DIR/node-$1/exec"
+}
+
 # nodes: the numbers of the nodes in DIR.
 nodes() {
 	local d
@@ -143,7 +182,7 @@ restart)
 	stop "$i"
 	start "$i"
 	;;
-stop | start)
+stop | start | crash)
 	i=${2:-}
 	[ -n "$i" ] && [ -d "$DIR/node-$i" ] || die "$1 takes the number of a node, not '$i'"
 	if [ "$1" = start ] && docker -H "unix://$DIR/node-$i/docker.sock" version >/dev/null 2>&1; then
@@ -153,5 +192,5 @@ stop | start)
 	;;
 env) print_env ;;
 down) down ;;
-*) die "usage: scripts/nodes.sh up N|restart I|stop I|start I|env|down" ;;
+*) die "usage: scripts/nodes.sh up N|restart I|stop I|crash I|start I|env|down" ;;
 esac

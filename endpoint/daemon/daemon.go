@@ -164,12 +164,13 @@ func Run(ctx context.Context, o Options, log *slog.Logger) (err error) {
 		}
 	}
 	startState(ctx, st, d, rb, log)
+	withEngine := false
 	if o.Swarm {
 		var sa swarmAPI
 		if api != nil {
 			sa = api
 		}
-		staleSwarmAtStart(ctx, sa, d.ipd, log)
+		withEngine = startWithEngine(ctx, sa, d.ipd, d.nd, log)
 	}
 	ph.done("restore", time.Now())
 
@@ -184,7 +185,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) (err error) {
 	// DHCP client close under them.
 	bg := newBackground(ctx)
 	defer bg.stop()
-	startTasks(bg, tasks{o: o, v: v, stale: stale, target: target, src: src, stored: stored, live: live, nl: nl, d: d, leases: leases,
+	startTasks(bg, tasks{o: o, v: v, stale: stale, withEngine: withEngine, target: target, src: src, stored: stored, live: live, nl: nl, d: d, leases: leases,
 		st: st, gate: g, rebuild: rb, api: api, log: log})
 
 	if err := notifyReady(); err != nil {

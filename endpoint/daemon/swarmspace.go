@@ -11,13 +11,16 @@ import (
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 
+	"github.com/docker-vic/docker-vic/endpoint/dockerwatch"
 	"github.com/docker-vic/docker-vic/ipamdriver"
+	"github.com/docker-vic/docker-vic/netdriver"
 )
 
 // In a swarm, the vic IPAM driver's swarm space must hold what the allocator of the swarm's
 // leader asked for, and nothing else (ipamdriver/swarm.go). The daemon tells the driver what
-// its engine is: a plugin starting with its engine marks the space stale, an engine that does
-// not lead the swarm forgets it, and one that has led for swarmGrace keeps what it holds.
+// its engine is: a plugin starting with its engine marks the space stale (startWithEngine), an
+// engine that does not lead the swarm forgets it, and one that has led for swarmGrace keeps
+// what it holds.
 
 // Bounds of the watch of the engine's role in the swarm.
 const (
@@ -36,22 +39,33 @@ type swarmAPI interface {
 	Ping(ctx context.Context, options client.PingOptions) (client.PingResult, error)
 }
 
-// staleSwarmAtStart marks both spaces stale when the plugin starts with its engine (Docker
-// does not answer yet: the engine enables its plugins before it serves its API): the swarm's,
-// whose allocator may have stopped, and the node's own, whose swarm networks the engine asks
-// for again (ipamdriver.StaleLocal); a plugin started again on a running engine leaves them as
-// they are. No pool at all needs no asking.
-func staleSwarmAtStart(ctx context.Context, api swarmAPI, ipd *ipamdriver.Driver, log *slog.Logger) {
+// engineLife is the part of the network driver told about the engine's restarts
+// (netdriver/past.go).
+type engineLife interface {
+	EngineStarts(ctx context.Context) (netdriver.Forgotten, error)
+	EngineAnswers(ctx context.Context) (netdriver.Forgotten, error)
+	Snapshot(ctx context.Context) ([]netdriver.Network, []netdriver.Endpoint, error)
+}
+
+// startWithEngine tells both drivers, when the plugin of a swarm node starts with its engine,
+// that what they hold is from the engine's last life, and reports whether it did. The engine
+// does not answer yet then: it enables its plugins before it serves its API. The swarm's space
+// is marked stale, its allocator may have stopped; so is the node's own, whose swarm networks
+// the engine asks for again (ipamdriver.StaleLocal); the network driver forgets the endpoints
+// whose containers are gone and the networks left without any (netdriver.EngineStarts). A
+// plugin started again on a running engine, or holding nothing, leaves all as it is.
+func startWithEngine(ctx context.Context, api swarmAPI, ipd *ipamdriver.Driver, nd engineLife, log *slog.Logger) bool {
 	pools, err := ipd.Pools(ctx)
-	if err == nil && len(pools) == 0 {
-		return
+	nets, _, nerr := nd.Snapshot(ctx)
+	if err == nil && nerr == nil && len(pools) == 0 && len(nets) == 0 {
+		return false
 	}
 	if api != nil {
 		pctx, cancel := context.WithTimeout(ctx, swarmStartProbe)
 		_, err := api.Ping(pctx, client.PingOptions{})
 		cancel()
 		if err == nil {
-			return
+			return false
 		}
 	}
 	switch n, err := ipd.StaleSwarm(ctx); {
@@ -65,6 +79,30 @@ func staleSwarmAtStart(ctx context.Context, api swarmAPI, ipd *ipamdriver.Driver
 		log.Warn("marking the node's pools stale failed", "error", err)
 	case n > 0:
 		log.Info("the engine starts: the node's pools held before are stale and give way when the engine asks for their networks again", "pools", n)
+	}
+	f, err := nd.EngineStarts(ctx)
+	logForgotten(log, "the engine starts", f, err)
+	return true
+}
+
+// engineAnswered tells the network driver, once the engine that started with the plugin
+// answers, to forget what was left of its last life and is gone since (netdriver.EngineAnswers).
+func engineAnswered(ctx context.Context, api dockerwatch.Pinger, nd engineLife, log *slog.Logger) {
+	if !dockerwatch.WaitForDocker(ctx, api, log) {
+		return
+	}
+	f, err := nd.EngineAnswers(ctx)
+	logForgotten(log, "the engine answers", f, err)
+}
+
+// logForgotten says what the network driver forgot of the engine's last life, when.
+func logForgotten(log *slog.Logger, when string, f netdriver.Forgotten, err error) {
+	switch {
+	case err != nil:
+		log.Warn(when+": forgetting the endpoints and networks of its last life failed in part", "error", err)
+	case f != (netdriver.Forgotten{}):
+		log.Info(when+": forgot the endpoints of its last life whose containers are gone, and the networks left without endpoints",
+			"endpoints", f.Endpoints, "networks", f.Networks)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/docker-vic/docker-vic/config"
 	"github.com/docker-vic/docker-vic/ipamdriver"
+	"github.com/docker-vic/docker-vic/netdriver"
 )
 
 // fakeSwarm answers as an engine of a swarm whose role the test sets. The real engine's
@@ -42,6 +43,23 @@ func (f *fakeSwarm) Ping(context.Context, client.PingOptions) (client.PingResult
 		return client.PingResult{}, errors.New("docker does not answer")
 	}
 	return client.PingResult{}, nil
+}
+
+// fakeLife counts what the network driver is told of the engine's restarts.
+type fakeLife struct{ starts, answers int }
+
+func (f *fakeLife) EngineStarts(context.Context) (netdriver.Forgotten, error) {
+	f.starts++
+	return netdriver.Forgotten{}, nil
+}
+
+func (f *fakeLife) EngineAnswers(context.Context) (netdriver.Forgotten, error) {
+	f.answers++
+	return netdriver.Forgotten{}, nil
+}
+
+func (f *fakeLife) Snapshot(context.Context) ([]netdriver.Network, []netdriver.Endpoint, error) {
+	return nil, nil, nil
 }
 
 // swarmPools returns the driver's pools of the swarm's space.
@@ -74,8 +92,12 @@ func TestRoleWatchFollowsTheEnginesRole(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	api := &fakeSwarm{down: true}
 
-	// The plugin starts with its engine, which does not answer yet: the pool is stale.
-	staleSwarmAtStart(ctx, api, ipd, log)
+	// The plugin starts with its engine, which does not answer yet: the pool is stale, and
+	// the network driver is told.
+	life := &fakeLife{}
+	if !startWithEngine(ctx, api, ipd, life, log) || life.starts != 1 {
+		t.Fatalf("a start with the engine was not seen as one, or not told: %+v", life)
+	}
 	if p := swarmPools(t, ipd); len(p) != 1 || !p[0].Stale {
 		t.Fatalf("after a start with the engine, the swarm's pools = %+v, want one stale", p)
 	}
@@ -95,7 +117,9 @@ func TestRoleWatchFollowsTheEnginesRole(t *testing.T) {
 	}
 
 	// A plugin started again on a running engine leaves the pools as they are.
-	staleSwarmAtStart(ctx, api, ipd, log)
+	if startWithEngine(ctx, api, ipd, life, log) || life.starts != 1 {
+		t.Fatalf("a start on a running engine was taken for one with the engine: %+v", life)
+	}
 	if p := swarmPools(t, ipd); len(p) != 1 || p[0].Stale {
 		t.Fatalf("after a start on a running engine, the swarm's pools = %+v, want one not stale", p)
 	}

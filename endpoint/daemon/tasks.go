@@ -48,16 +48,17 @@ func (b *background) stop() {
 
 // tasks is what the background tasks work on.
 type tasks struct {
-	o      Options
-	v      *vchdoc.VCH
-	stale  bool            // v is the stored configuration: vSphere did not answer at start
-	target *vsphere.Target // nil: no vSphere (--config)
-	src    liveconfig.Source
-	stored *liveconfig.Stored
-	live   *liveconfig.Live
-	nl     *netlink.Handle
-	d      *drivers
-	leases *dhcp.Client
+	o          Options
+	v          *vchdoc.VCH
+	stale      bool            // v is the stored configuration: vSphere did not answer at start
+	withEngine bool            // the plugin of a swarm node started with its engine (startWithEngine)
+	target     *vsphere.Target // nil: no vSphere (--config)
+	src        liveconfig.Source
+	stored     *liveconfig.Stored
+	live       *liveconfig.Live
+	nl         *netlink.Handle
+	d          *drivers
+	leases     *dhcp.Client
 	// st is the state database, gate holds requests while rebuild rebuilds it, through api.
 	st      *statedb.DB
 	gate    *gate
@@ -119,6 +120,9 @@ func startTasks(bg *background, t tasks) {
 	}
 	if t.api != nil && t.o.Swarm {
 		bg.run(afterRebuild(t.gate, func(ctx context.Context) { watchSwarmRole(ctx, t.api, t.d.ipd, t.o.WatchInterval, log) }))
+	}
+	if t.api != nil && t.withEngine {
+		bg.run(func(ctx context.Context) { engineAnswered(ctx, t.api, t.d.nd, log) })
 	}
 	if t.api != nil {
 		bg.run(afterRebuild(t.gate, func(ctx context.Context) {
