@@ -43,12 +43,16 @@ func (d *Driver) CreateNetwork(ctx context.Context, r *network.CreateNetworkRequ
 	if err := d.fitUplink(n); err != nil {
 		return err
 	}
-	delete(d.past, n.ID) // created again: the engine's own, whatever it held before
+	d.settlePast(ctx, n.ID) // a dead network of the engine's past may hold the subnet
 	if old, ok := d.networks[n.ID]; ok {
 		if *old != *n {
 			return fmt.Errorf("network %s already exists with subnet %s: a network ID names one network", link.ShortID(n.ID), old.Subnet)
 		}
-		return d.ensureBridge(n) // a repeated call converges
+		if err := d.ensureBridge(n); err != nil { // a repeated call converges
+			return err
+		}
+		delete(d.past, n.ID) // created again: the engine's own since
+		return nil
 	}
 	for _, o := range d.networks {
 		if n.Bridge != "" && o.Bridge == n.Bridge {
@@ -353,17 +357,17 @@ func (d *Driver) removeNetwork(ctx context.Context, n *Network) error {
 // endpoints (inUse). A container that died without Docker telling the driver holds nothing
 // back.
 func (d *Driver) checkNoLiveEndpoints(n *Network) error {
-	in := d.inUse()
+	used := d.inUse()
 	var live []string
 	for _, e := range d.endpoints {
 		if e.NetworkID != n.ID {
 			continue
 		}
-		used, err := in(e)
+		u, err := used(e)
 		if err != nil {
 			return fmt.Errorf("network %s: %w", link.ShortID(n.ID), err)
 		}
-		if used {
+		if u {
 			live = append(live, d.describe(e.ID))
 		}
 	}

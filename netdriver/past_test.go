@@ -2,6 +2,9 @@ package netdriver
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/docker/go-plugins-helpers/network"
@@ -71,12 +74,15 @@ func TestEngineStartForgetsThePast(t *testing.T) {
 	const ep4 = "444444444444000000000000000000000000000000000000000000000000000d"
 	join(d, netA, ep4, "172.20.0.4/16", true)
 
-	// The engine killed ep3's container before it answered.
-	must(t, r.links.DeleteVeth(link.HostVethName(ep3)))
-	f, err = d.EngineAnswers(ctx)
+	// The engine killed ep3's container before it answered, and runs only the new task: its
+	// word counts, even while ep3's veth lingers in the kernel.
+	f, err = d.EngineAnswers(ctx, map[string]bool{ep4: true})
 	must(t, err)
 	if f != (Forgotten{Endpoints: 1, Networks: 1}) {
 		t.Fatalf("the engine's answer forgot %+v, want ep3 and netB; netA is the engine's again", f)
+	}
+	if _, ok := r.links.links[link.HostVethName(ep3)]; ok {
+		t.Fatalf("ep3's veth is left: %v", r.links.links)
 	}
 	nets, eps, _ := d.Snapshot(ctx)
 	if len(nets) != 1 || nets[0].ID != netA || len(eps) != 1 || eps[0].ID != ep4 {
@@ -88,7 +94,77 @@ func TestEngineStartForgetsThePast(t *testing.T) {
 
 	// The past has ended: a container whose veth goes now is Docker's to delete.
 	must(t, r.links.DeleteVeth(link.HostVethName(ep4)))
-	if f, _ := d.EngineAnswers(ctx); f != (Forgotten{}) {
+	if f, _ := d.EngineAnswers(ctx, nil); f != (Forgotten{}) {
 		t.Fatalf("a second answer forgot %+v", f)
+	}
+}
+
+// A container that outlived its engine's crash may keep its veth a moment after the engine
+// killed it, and the engine may start a new task meanwhile: the new task's published port
+// forgets the dead past endpoint that holds it, so the task gets its port at the first try.
+func TestPublishForgetsThePastThatHoldsItsPort(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	d, _ := swarmDriver(t, r, "ens224")
+	must(t, d.CreateNetwork(ctx, createReq(netA, "172.20.0.0/16", "172.20.0.1/16", nil)))
+	for i, ep := range []string{ep1, ep2} {
+		_, err := d.CreateEndpoint(ctx, &network.CreateEndpointRequest{NetworkID: netA, EndpointID: ep,
+			Interface: &network.EndpointInterface{Address: fmt.Sprintf("172.20.0.%d/16", 2+i)}})
+		must(t, err)
+		_, err = d.Join(ctx, &network.JoinRequest{NetworkID: netA, EndpointID: ep, SandboxKey: "/var/run/docker/netns/" + ep[:12]})
+		must(t, err)
+	}
+	must(t, d.ProgramExternalConnectivity(ctx, &network.ProgramExternalConnectivityRequest{NetworkID: netA, EndpointID: ep1,
+		Options: portmap(tcp(8080, 80))}))
+	f, err := d.EngineStarts(ctx) // both containers still run
+	must(t, err)
+	if f != (Forgotten{}) {
+		t.Fatalf("the engine's start forgot %+v of containers that run", f)
+	}
+
+	// ep1's container dies; a new task publishes its port.
+	must(t, r.links.DeleteVeth(link.HostVethName(ep1)))
+	_, err = d.CreateEndpoint(ctx, &network.CreateEndpointRequest{NetworkID: netA, EndpointID: ep3,
+		Interface: &network.EndpointInterface{Address: "172.20.0.4/16"}})
+	must(t, err)
+	must(t, d.ProgramExternalConnectivity(ctx, &network.ProgramExternalConnectivityRequest{NetworkID: netA, EndpointID: ep3,
+		Options: portmap(tcp(8080, 80))}))
+	_, eps, _ := d.Snapshot(ctx)
+	var ids []string
+	for _, e := range eps {
+		ids = append(ids, e.ID[:12])
+	}
+	if len(eps) != 2 || eps[0].ID != ep2 || eps[1].ID != ep3 {
+		t.Fatalf("endpoints %v, want ep2, whose container runs, and the new ep3", ids)
+	}
+}
+
+// On a container network a container's endpoint lives as long as its sandbox: a sandbox gone
+// with the node makes it past, one still there keeps it.
+func TestEngineStartForgetsContainerNetworkEndpointsBySandbox(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	must(t, r.d.CreateNetwork(ctx, containerNetReq(netC, consumerPG, "203.0.113.128/26", "203.0.113.129/26")))
+	live := filepath.Join(t.TempDir(), "netns-live")
+	must(t, os.WriteFile(live, nil, 0o600))
+	for i, ep := range []string{ep1, ep2} {
+		sb := live
+		if ep == ep2 {
+			sb = filepath.Join(t.TempDir(), "netns-gone")
+		}
+		_, err := r.d.CreateEndpoint(ctx, &network.CreateEndpointRequest{NetworkID: netC, EndpointID: ep,
+			Interface: &network.EndpointInterface{Address: fmt.Sprintf("203.0.113.%d/26", 140+i)}})
+		must(t, err)
+		_, err = r.d.Join(ctx, &network.JoinRequest{NetworkID: netC, EndpointID: ep, SandboxKey: sb})
+		must(t, err)
+	}
+	f, err := r.d.EngineStarts(ctx)
+	must(t, err)
+	_, eps, _ := r.d.Snapshot(ctx)
+	if f != (Forgotten{Endpoints: 1}) || len(eps) != 1 || eps[0].ID != ep1 {
+		t.Fatalf("forgot %+v, left %d endpoints: want ep2 forgotten, ep1 (its sandbox is there) kept", f, len(eps))
+	}
+	if _, ok := r.links.links[link.MacvlanName(ep2)]; ok {
+		t.Fatalf("ep2's macvlan is left: %v", r.links.links)
 	}
 }

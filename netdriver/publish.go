@@ -60,6 +60,7 @@ func (d *Driver) ProgramExternalConnectivity(ctx context.Context, r *network.Pro
 	if !ok {
 		return fmt.Errorf("endpoint %s is not known to the vic driver", link.ShortID(r.EndpointID))
 	}
+	d.settlePast(ctx, e.NetworkID) // a dead endpoint of the engine's past may hold a host port
 	n := d.networks[e.NetworkID]
 	if n != nil && n.PortGroup != "" && len(e.Ports) == 0 {
 		exposed, err := parseExposed(r.Options[optExposedPorts])

@@ -307,6 +307,8 @@ if [ "$status" -eq 0 ] && ! grep '^vic-node-3 ' "$out" | grep -q 'external conne
 else
 	fail "no task of $edge on node 3 was refused its port 8080 after the crash" "no error about port 8080 on vic-node-3"
 fi
+run grep -o 'the engine starts: forgot the endpoints[^"]*\\" endpoints=[0-9]*' "$VIC_NODES_DIR/node-3/dockerd.log"
+expect_out 'endpoints=[1-9]' "node 3's plugin says, as its engine starts, that it forgot the endpoints of its dead tasks"
 run vic_on 3 ps
 if [ "$status" -eq 0 ] && [ "$(grep -c ':8080->80/tcp' "$out")" -eq 1 ]; then
 	pass "docker vic ps on node 3: one endpoint publishes 8080, the new task's; the old one is forgotten"

@@ -100,36 +100,41 @@ stop() {
 
 # crash I: SIGKILL to node I's processes (dockerd, containerd, shims, plugins) and every
 # process they started (the containers' own, in namespaces of their own), all at once: nothing
-# gets to clean up, as at a power-off. The containers' namespaces go with their last process,
-# the node's /run with its mount namespace, and what stands for /run on disk is removed. The
-# data root stays.
+# gets to clean up. The containers' namespaces go with their last process, the node's /run with
+# its mount namespace, and what stands for /run on disk is removed, as at a power-off; unlike a
+# power-off, the node's namespace keeps its links and rules (the plugin's start takes them up
+# again). The data root stays.
 crash() {
-	local roots all
-	roots=$(ip netns pids "$(ns "$1")" 2>/dev/null || true)
-	[ -n "$roots" ] || return 0
-	# The roots and their descendants, read from one listing of every process's parent.
-	all=$(ps -e -o pid=,ppid= | awk -v roots="$roots" '
-		BEGIN { n = split(roots, r, /[ \n]+/); for (i = 1; i <= n; i++) if (r[i] != "") keep[r[i]] = 1 }
-		{ parent[$1] = $2 }
-		END {
-			do {
-				grew = 0
-				for (p in parent) if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; grew = 1 }
-			} while (grew)
-			for (p in keep) print p
-		}')
-	# shellcheck disable=SC2086 # one pid a word
-	kill -9 $all 2>/dev/null || true
-	local left p
-	for _ in $(seq 1 $((STOP_WAIT * 5))); do
-		left=
-		for p in $all; do
-			[ -d "/proc/$p" ] && [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ] && left="$left $p"
+	local roots all left p
+	# Listed and killed again until no process is left: one forked between the listing and the
+	# kill (a shim starting a task) is found by the next round.
+	for _ in 1 2 3 4 5; do
+		roots=$(ip netns pids "$(ns "$1")" 2>/dev/null || true)
+		[ -n "$roots" ] || break
+		# The roots and their descendants, read from one listing of every process's parent.
+		all=$(ps -e -o pid=,ppid= | awk -v roots="$roots" '
+			BEGIN { n = split(roots, r, /[ \n]+/); for (i = 1; i <= n; i++) if (r[i] != "") keep[r[i]] = 1 }
+			{ parent[$1] = $2 }
+			END {
+				do {
+					grew = 0
+					for (p in parent) if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; grew = 1 }
+				} while (grew)
+				for (p in keep) print p
+			}')
+		# shellcheck disable=SC2086 # one pid a word
+		kill -9 $all 2>/dev/null || true
+		for _ in $(seq 1 $((STOP_WAIT * 5))); do
+			left=
+			for p in $all; do
+				[ -d "/proc/$p" ] && [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ] && left="$left $p"
+			done
+			[ -n "$left" ] || break
+			sleep 0.2
 		done
-		[ -n "$left" ] || break
-		sleep 0.2
+		[ -z "$left" ] || die "node $1: processes left after SIGKILL:$left"
 	done
-	[ -z "$left" ] || die "node $1: processes left after SIGKILL:$left"
+	[ -z "$(ip netns pids "$(ns "$1")" 2>/dev/null)" ] || die "node $1: processes keep starting in its namespace"
 	# What lives in /run does not outlive a power-off: the pid files (of dockerd, of its
 	# containerd, whose pid may be a zombie's or another process's by now), the exec root.
 	rm -rf "$DIR/node-$1/docker.pid" "$DIR/node-$1/exec"

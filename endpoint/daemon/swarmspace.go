@@ -43,7 +43,7 @@ type swarmAPI interface {
 // (netdriver/past.go).
 type engineLife interface {
 	EngineStarts(ctx context.Context) (netdriver.Forgotten, error)
-	EngineAnswers(ctx context.Context) (netdriver.Forgotten, error)
+	EngineAnswers(ctx context.Context, running map[string]bool) (netdriver.Forgotten, error)
 	Snapshot(ctx context.Context) ([]netdriver.Network, []netdriver.Endpoint, error)
 }
 
@@ -53,20 +53,22 @@ type engineLife interface {
 // is marked stale, its allocator may have stopped; so is the node's own, whose swarm networks
 // the engine asks for again (ipamdriver.StaleLocal); the network driver forgets the endpoints
 // whose containers are gone and the networks left without any (netdriver.EngineStarts). A
-// plugin started again on a running engine, or holding nothing, leaves all as it is.
+// plugin started again on a running engine, holding nothing, or without a Docker client leaves
+// all as it is.
 func startWithEngine(ctx context.Context, api swarmAPI, ipd *ipamdriver.Driver, nd engineLife, log *slog.Logger) bool {
 	pools, err := ipd.Pools(ctx)
 	nets, _, nerr := nd.Snapshot(ctx)
 	if err == nil && nerr == nil && len(pools) == 0 && len(nets) == 0 {
 		return false
 	}
-	if api != nil {
-		pctx, cancel := context.WithTimeout(ctx, swarmStartProbe)
-		_, err := api.Ping(pctx, client.PingOptions{})
-		cancel()
-		if err == nil {
-			return false
-		}
+	if api == nil {
+		return false // no Docker client: no telling, and no asking it later
+	}
+	pctx, cancel := context.WithTimeout(ctx, swarmStartProbe)
+	_, err = api.Ping(pctx, client.PingOptions{})
+	cancel()
+	if err == nil {
+		return false
 	}
 	switch n, err := ipd.StaleSwarm(ctx); {
 	case err != nil:
@@ -85,14 +87,60 @@ func startWithEngine(ctx context.Context, api swarmAPI, ipd *ipamdriver.Driver, 
 	return true
 }
 
-// engineAnswered tells the network driver, once the engine that started with the plugin
-// answers, to forget what was left of its last life and is gone since (netdriver.EngineAnswers).
-func engineAnswered(ctx context.Context, api dockerwatch.Pinger, nd engineLife, log *slog.Logger) {
-	if !dockerwatch.WaitForDocker(ctx, api, log) {
-		return
+// containerReader is the part of Docker's API that says which endpoints its running
+// containers have.
+type containerReader interface {
+	dockerwatch.Pinger
+	ContainerList(ctx context.Context, options client.ContainerListOptions) (client.ContainerListResult, error)
+}
+
+// engineAnswered ends the engine's past in the network driver once the engine that started with
+// the plugin answers, from the endpoints of the containers it runs (netdriver.EngineAnswers),
+// trying again until it succeeds or ctx ends.
+func engineAnswered(ctx context.Context, api containerReader, nd engineLife, log *slog.Logger) {
+	for {
+		if !dockerwatch.WaitForDocker(ctx, api, log) {
+			return
+		}
+		running, err := runningEndpoints(ctx, api)
+		if err == nil {
+			var f netdriver.Forgotten
+			f, err = nd.EngineAnswers(ctx, running)
+			logForgotten(log, "the engine answers", f, err)
+			if err == nil {
+				return
+			}
+		} else {
+			log.Warn("the engine answers: reading its running containers failed: retrying", "error", err, "retry", rebuildRetry)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(rebuildRetry):
+		}
 	}
-	f, err := nd.EngineAnswers(ctx)
-	logForgotten(log, "the engine answers", f, err)
+}
+
+// runningEndpoints reads the endpoint IDs of the containers Docker runs, on any network.
+func runningEndpoints(ctx context.Context, api containerReader) (map[string]bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	list, err := api.ContainerList(ctx, client.ContainerListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	running := map[string]bool{}
+	for _, c := range list.Items {
+		if c.NetworkSettings == nil {
+			continue
+		}
+		for _, es := range c.NetworkSettings.Networks {
+			if es != nil && es.EndpointID != "" {
+				running[es.EndpointID] = true
+			}
+		}
+	}
+	return running, nil
 }
 
 // logForgotten says what the network driver forgot of the engine's last life, when.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/docker/go-plugins-helpers/ipam"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 
@@ -46,15 +48,19 @@ func (f *fakeSwarm) Ping(context.Context, client.PingOptions) (client.PingResult
 }
 
 // fakeLife counts what the network driver is told of the engine's restarts.
-type fakeLife struct{ starts, answers int }
+type fakeLife struct {
+	starts, answers int
+	running         map[string]bool // the last EngineAnswers's
+}
 
 func (f *fakeLife) EngineStarts(context.Context) (netdriver.Forgotten, error) {
 	f.starts++
 	return netdriver.Forgotten{}, nil
 }
 
-func (f *fakeLife) EngineAnswers(context.Context) (netdriver.Forgotten, error) {
+func (f *fakeLife) EngineAnswers(_ context.Context, running map[string]bool) (netdriver.Forgotten, error) {
 	f.answers++
+	f.running = running
 	return netdriver.Forgotten{}, nil
 }
 
@@ -128,5 +134,29 @@ func TestRoleWatchFollowsTheEnginesRole(t *testing.T) {
 	w.round(ctx, now.Add(2*time.Minute))
 	if p := swarmPools(t, ipd); len(p) != 0 {
 		t.Fatalf("following, the swarm's pools = %+v, want none", p)
+	}
+}
+
+// fakeContainers is an engine that answers and runs containers, on networks with endpoints.
+type fakeContainers struct {
+	fakeSwarm
+	items []container.Summary
+}
+
+func (f *fakeContainers) ContainerList(context.Context, client.ContainerListOptions) (client.ContainerListResult, error) {
+	return client.ContainerListResult{Items: f.items}, nil
+}
+
+// Once the engine answers, the network driver hears which endpoints its running containers have.
+func TestEngineAnsweredReadsTheRunningEndpoints(t *testing.T) {
+	api := &fakeContainers{items: []container.Summary{
+		{ID: "c1", NetworkSettings: &container.NetworkSettingsSummary{Networks: map[string]*network.EndpointSettings{
+			"web": {EndpointID: "e1"}, "other": {EndpointID: "e2"}}}},
+		{ID: "c2"}, // host network: no settings
+	}}
+	life := &fakeLife{}
+	engineAnswered(context.Background(), api, life, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if life.answers != 1 || len(life.running) != 2 || !life.running["e1"] || !life.running["e2"] {
+		t.Fatalf("the driver was told %d times, running %v; want once, e1 and e2", life.answers, life.running)
 	}
 }

@@ -57,7 +57,7 @@ sw_new_task2() {
 	local id
 	id=$(swdocker2 ps -q --filter "label=com.docker.swarm.service.name=$sw_web")
 	echo "$id"
-	[ -n "$id" ] && [ "$id" != "$1" ]
+	[ -n "$1" ] && [ -n "$id" ] && [ "$id" != "$1" ]
 }
 # sw_task_ip N: the address of the task of $sw_web that endpoint N runs.
 sw_task_ip() {
