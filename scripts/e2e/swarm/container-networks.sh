@@ -9,11 +9,12 @@
 #     server (busybox udhcpd in $outside, 203.0.113.226-238, router .225), leased by the node
 #     that runs it for the task's own MAC; tasks.NAME names those leases;
 #   - tasks reach each other across nodes over the port group, and the port group's machine
-#     (the outside) reaches them at their own addresses; removing the services gives the leases
+#     (the outside) reaches them at their own addresses; a global service's published port
+#     (mode=host) answers at each task's own address; removing the services gives the leases
 #     back.
 
 cn_static=swstatic cn_dhcp=swdhcp
-cn_svc_static=vic-e2e-swcst cn_svc_dhcp=vic-e2e-swcdh
+cn_svc_static=vic-e2e-swcst cn_svc_dhcp=vic-e2e-swcdh cn_svc_pub=vic-e2e-swcpub
 cn_dir=$VIC_NODES_DIR/udhcpd
 
 # cn_stop_dhcp: stop the DHCP server of the DHCP port group, if it runs.
@@ -158,6 +159,24 @@ while read -r a _ i; do
 	expect_out 'hello from vic-busybox' "the port group's machine reaches the task on node $i at its lease $a, port 80 (level peers: the lease's subnet)"
 done <<<"$dhcp_tasks"
 
+header "published ports of a service on a container network (mode=host)"
+# As docker run -p on a container network: the port is published on the task's own address, so
+# each task answers at its own lease (8081: the bridge network's global service holds 8080).
+run on 1 docker service create -d --name "$cn_svc_pub" --mode global --network "$cn_dhcp" --endpoint-mode dnsrr \
+	--publish mode=host,target=80,published=8081 "$image" httpd -f -p 80 -h /www
+expect_ok "docker service create --mode global --network $cn_dhcp --publish mode=host,published=8081 $cn_svc_pub"
+run_until 90 cn_running "$cn_svc_pub" "$nodes"
+expect_ok "a task of $cn_svc_pub runs on each of the $nodes nodes"
+run cn_tasks "$cn_svc_pub" "$cn_dhcp"
+pub_tasks=$(cat "$out")
+expect_value "$(grep -c . <<<"$pub_tasks")" "$nodes" "the nodes run $nodes containers of $cn_svc_pub's tasks" "$nodes tasks"
+while read -r a _ i; do
+	run_until 20 ip netns exec "$outside" timeout 5 busybox wget -qO- "http://$a:8081/"
+	expect_out 'hello from vic-busybox' "the port group's machine reaches the task on node $i at its own address $a, port 8081"
+done <<<"$pub_tasks"
+run vic_on 2 ps
+expect_out "^[0-9a-f]{12} +$cn_svc_pub\.[^ ]+ +$cn_dhcp +(203\.0\.113\.[0-9]+) +203\.0\.113\.[0-9]+:8081->80/tcp" "docker vic ps on node 2: its task of $cn_svc_pub, port 8081 on the task's own address"
+
 header "docker run on another node, on the attachable container networks"
 run on 2 docker run --rm --net "$cn_static" "$image" ip -4 -o addr show eth0
 cn_ip=$(grep -oE '203\.0\.113\.[0-9]+' "$out" | head -n 1)
@@ -170,8 +189,8 @@ run on 2 docker run --rm --net "$cn_dhcp" "$image" ip -4 -o addr show eth0
 expect_out 'inet 203\.0\.113\.(22[6-9]|23[0-8])/28' "docker run --net $cn_dhcp on node 2, not the leader: a lease of the DHCP server's pool"
 
 header "removing the services of the container networks"
-run on 1 docker service rm "$cn_svc_static" "$cn_svc_dhcp"
-expect_ok "docker service rm $cn_svc_static $cn_svc_dhcp"
+run on 1 docker service rm "$cn_svc_static" "$cn_svc_dhcp" "$cn_svc_pub"
+expect_ok "docker service rm $cn_svc_static $cn_svc_dhcp $cn_svc_pub"
 # cn_released: the DHCP server holds no active lease any more.
 # shellcheck disable=SC2317 # run_until calls it
 cn_released() {
