@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -119,12 +121,16 @@ func formSwarm(ctx context.Context, d *deps, tlsm *tlsMaterial, names []string, 
 }
 
 // settleRoles makes the nodes of endpoints 1 to m, ids in endpoint order, the swarm's managers
-// and the others its workers, promoting and demoting through the manager.
+// and the others its workers, promoting and demoting through the manager. When a role change
+// fails, the nodes it promoted are demoted again: two managers, halfway from one to three,
+// would lose the swarm's quorum when either fails.
 func settleRoles(ctx context.Context, manager *dockerAPI, ids []string, m int, say func(string)) error {
 	nodes, err := listNodes(ctx, manager)
 	if err != nil {
 		return err
 	}
+	var promoted []string // node IDs
+	var promotedAt []int  // their endpoints' numbers
 	for i, id := range ids {
 		want := "worker"
 		if i < m {
@@ -134,15 +140,60 @@ func settleRoles(ctx context.Context, manager *dockerAPI, ids []string, m int, s
 		if j < 0 || nodes[j].role() == want {
 			continue
 		}
-		n := nodes[j]
-		n.Spec["Role"] = want
-		path := fmt.Sprintf("/nodes/%s/update?version=%d", n.ID, n.Version.Index)
-		if err := manager.call(ctx, http.MethodPost, path, n.Spec, nil); err != nil {
-			return fmt.Errorf("making endpoint %d a %s of the swarm: %w", i+1, want, err)
+		if err := setRole(ctx, manager, nodes[j], want); err != nil {
+			err = fmt.Errorf("making endpoint %d a %s of the swarm: %w", i+1, want, err)
+			if len(promoted) > 0 {
+				if uerr := demote(ctx, manager, promoted); uerr != nil {
+					return fmt.Errorf("%w; demoting again the endpoints promoted before failed too: %w", err, uerr)
+				}
+				again := "a worker again"
+				if len(promotedAt) > 1 {
+					again = "workers again"
+				}
+				say(fmt.Sprintf("%s, promoted before the failure: %s", endpointList(promotedAt), again))
+			}
+			return err
+		}
+		if want == "manager" {
+			promoted, promotedAt = append(promoted, id), append(promotedAt, i+1)
 		}
 		say(fmt.Sprintf("endpoint %d is a %s of the swarm", i+1, want))
 	}
 	return waitRoles(ctx, manager, ids, m, say)
+}
+
+// endpointList names endpoints by number: "endpoint 2", "endpoints 2, 3".
+func endpointList(nums []int) string {
+	words := make([]string, len(nums))
+	for i, n := range nums {
+		words[i] = strconv.Itoa(n)
+	}
+	if len(nums) == 1 {
+		return "endpoint " + words[0]
+	}
+	return "endpoints " + strings.Join(words, ", ")
+}
+
+// setRole changes node n's role in its spec, its other settings kept.
+func setRole(ctx context.Context, manager *dockerAPI, n swarmNode, role string) error {
+	n.Spec["Role"] = role
+	path := fmt.Sprintf("/nodes/%s/update?version=%d", n.ID, n.Version.Index)
+	return manager.call(ctx, http.MethodPost, path, n.Spec, nil)
+}
+
+// demote makes the nodes ids workers again, read afresh for their versions.
+func demote(ctx context.Context, manager *dockerAPI, ids []string) error {
+	nodes, err := listNodes(ctx, manager)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, n := range nodes {
+		if slices.Contains(ids, n.ID) && n.role() == "manager" {
+			errs = append(errs, setRole(ctx, manager, n, "worker"))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // waitRoles waits until the nodes of endpoints 1 to m, ids in endpoint order, are reachable

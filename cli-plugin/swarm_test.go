@@ -27,6 +27,7 @@ type fakeSwarm struct {
 	engines map[netip.Addr]*fakeEngine
 	nodes   []swarmNode // the manager's view
 	calls   []string
+	refuse  map[string]bool // node IDs whose updates fail
 }
 
 type fakeEngine struct {
@@ -98,6 +99,8 @@ func (fs *fakeSwarm) handler(a netip.Addr) http.Handler {
 			switch {
 			case !ok || j < 0:
 				http.NotFound(w, r)
+			case update && fs.refuse[id]:
+				http.Error(w, `{"message":"update out of sequence"}`, http.StatusInternalServerError)
 			case update && r.Method == http.MethodPost && r.URL.Query().Get("version") == fmt.Sprint(fs.nodes[j].Version.Index):
 				fs.nodes[j].Spec, fs.nodes[j].Version.Index = body, fs.nodes[j].Version.Index+1
 				fs.nodes[j].ManagerStatus = nil
@@ -227,4 +230,13 @@ func TestSettleRoles(t *testing.T) {
 	assert.NilError(t, settleRoles(ctx, manager, ids, 1, quiet))
 	assert.DeepEqual(t, roles(), []string{"manager", "worker", "worker"})
 	assert.NilError(t, settleRoles(ctx, manager, ids, 1, func(s string) { t.Errorf("nothing to settle, yet %q", s) }))
+
+	// Endpoint 3's promotion fails: endpoint 2's is undone, and the swarm keeps one manager
+	// rather than two.
+	fs.refuse = map[string]bool{ids[2]: true}
+	said = nil
+	err = settleRoles(ctx, manager, ids, 3, func(s string) { said = append(said, s) })
+	assert.ErrorContains(t, err, "making endpoint 3 a manager of the swarm: ")
+	assert.DeepEqual(t, roles(), []string{"manager", "worker", "worker"})
+	assert.DeepEqual(t, said, []string{"endpoint 2 is a manager of the swarm", "endpoint 2, promoted before the failure: a worker again"})
 }
