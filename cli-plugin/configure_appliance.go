@@ -115,9 +115,7 @@ func leaveNodes(ctx context.Context, d *deps, tlsm *tlsMaterial, api netip.Addr,
 			continue
 		}
 		if n.role() == "manager" || n.Spec["Availability"] != "drain" {
-			n.Spec["Role"], n.Spec["Availability"] = "worker", "drain"
-			path := fmt.Sprintf("/nodes/%s/update?version=%d", n.ID, n.Version.Index)
-			if err := c.call(ctx, http.MethodPost, path, n.Spec, nil); err != nil {
+			if err := updateSpec(ctx, c, n, map[string]any{"Role": "worker", "Availability": "drain"}); err != nil {
 				return fmt.Errorf("draining the node of endpoint VM %q before it leaves the swarm: %w", host, err)
 			}
 			if !remove {

@@ -176,7 +176,15 @@ func endpointList(nums []int) string {
 
 // setRole changes node n's role in its spec, its other settings kept.
 func setRole(ctx context.Context, manager *dockerAPI, n swarmNode, role string) error {
-	n.Spec["Role"] = role
+	return updateSpec(ctx, manager, n, map[string]any{"Role": role})
+}
+
+// updateSpec sets the fields set of node n's spec, its other settings kept, at the version the
+// node was read at: a node changed since is refused, not overwritten.
+func updateSpec(ctx context.Context, manager *dockerAPI, n swarmNode, set map[string]any) error {
+	for k, v := range set {
+		n.Spec[k] = v
+	}
 	path := fmt.Sprintf("/nodes/%s/update?version=%d", n.ID, n.Version.Index)
 	return manager.call(ctx, http.MethodPost, path, n.Spec, nil)
 }
